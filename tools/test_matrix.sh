@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Unit and sanity tests on ansible-core 2.21 when a Python >= 3.12 exists here; says so and skips otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=""
+for candidate in python3.13 python3.12 "$(pyenv root 2>/dev/null)/versions/3.12.1/bin/python" "$(pyenv root 2>/dev/null)/versions/3.13.0/bin/python"; do
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    py=$candidate; break
+  fi
+done
+if [ -z "$py" ]; then
+  echo "test-matrix: no Python >= 3.12 on this machine; skipping the ansible-core 2.21 run"; exit 0
+fi
+venv=.venv-matrix
+pyver=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+if [ ! -f "$venv/.stamp" ] || [ requirements-matrix.txt -nt "$venv/.stamp" ]; then
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-matrix.txt
+  pipver=$("$venv/bin/python" -c "import re,inspect,ansible_test._internal.python_requirements as r; print(re.search(r\"pip='([0-9.]+)'\", inspect.getsource(r)).group(1))")
+  mkdir -p "$HOME/.ansible/test/cache"; cp tools/get_pip_offline.py "$HOME/.ansible/test/cache/get_pip_${pipver//./_}.py"
+  touch "$venv/.stamp"
+fi
+echo "test-matrix: ansible-core $("$venv/bin/ansible" --version | head -1) on Python $pyver"
+PATH=$PWD/$venv/bin:$PATH ANSIBLE_TEST_TREE=${ANSIBLE_TEST_TREE}-matrix tools/ansible-test-in-tree.sh sanity --local --python "$pyver"
+"$venv/bin/python" -m pytest -q -o pythonpath=".venv/collroot ." tests/unit
