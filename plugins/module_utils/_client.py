@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""HTTP access to PingIDM (and, through HttpClient, to any JSON REST service).
+
+PRIVATE to the collection: names here can change without notice.
+
+Two layers:
+- ``HttpClient``: requests Session (keep-alive), TLS options, timeout, retry with backoff for idempotent
+  methods, JSON in/out, every failure turned into ``ApiError``.
+- ``IdmClient``: IDM base URL + context path, the four auth types, IDM's standard headers and helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+
+from urllib.parse import quote, urlsplit
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # guarded for the sanity "import" test and missing_required_lib()
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+
+AUTH_TYPES = ("headers", "basic", "bearer", "client_credentials")
+DEFAULT_OAUTH_SCOPE = "fr:idm:*"
+# Only these methods are retried: repeating them cannot do something twice. POST (actions) never is.
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
+RETRY_STATUSES = frozenset((502, 503, 504))
+
+_STATUS_HINTS = {
+    400: "Check the request data (see IDM's message).",
+    401: "Check the credentials and auth_type.",
+    403: "Check that the user has the openidm-admin role.",
+    404: "Check the name or id.",
+    409: "IDM reported a conflict; check the referenced objects.",
+    412: "The object changed on the server meanwhile; run again.",
+    500: "See the IDM log for the cause.",
+    502: "A proxy in front of the server answered; check that the server is running.",
+    503: "The service is not ready yet; wait and run again.",
+    504: "A proxy in front of the server timed out; check that the server is running.",
+}
+
+
+def monotonic():
+    """Clock for deadlines; one place so tests can swap in a virtual clock."""
+    return time.monotonic()
+
+
+def sleep(seconds):
+    """Sleep for polling and retry backoff; one place so tests can skip the waiting."""
+    time.sleep(seconds)
+
+
+def poll(check, timeout, interval):
+    """Call ``check()`` until it returns ``(True, value)`` or ``timeout`` seconds pass.
+
+    Returns ``(done, last_value, elapsed_seconds)``. ``check`` runs at least once.
+    """
+    start = monotonic()
+    while True:
+        done, value = check()
+        elapsed = monotonic() - start
+        if done:
+            return True, value, elapsed
+        if elapsed + interval > timeout:
+            return False, value, elapsed
+        sleep(interval)
+
+
+class ApiError(Exception):
+    """One failed HTTP call: what was tried, against what, what came back and what to do.
+
+    ``status`` is None when no HTTP answer arrived (connection, TLS or timeout error). The text never holds
+    a header value or a request body, so it cannot carry a secret the caller sent.
+    """
+
+    def __init__(self, method, path, base_url, status=None, reason=None, message=None, detail=None,
+                 hint=None, service="IDM"):
+        self.method = method
+        self.path = path
+        self.base_url = base_url
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.detail = detail
+        self.service = service
+        if hint is None and status is not None:
+            hint = _STATUS_HINTS.get(status, "")
+        self.hint = hint or ""
+        super(ApiError, self).__init__(self._text())
+
+    def _text(self):
+        what = "%s %s on %s failed" % (self.method, self.path, self.base_url)
+        if self.status is None:
+            text = "%s: %s" % (what, self.message or "no answer")
+        else:
+            text = "%s: %s answered %s %s" % (what, self.service, self.status, self.reason or "")
+            text = text.rstrip()
+            if self.message:
+                text += ' "%s"' % self.message
+            text += "."
+        if self.hint:
+            text += " " + self.hint
+        return text
+
+    def amend(self, hint=None, service=None):
+        """Change hint/service after the fact (e.g. when the caller knows better what to do)."""
+        if hint is not None:
+            self.hint = hint
+        if service is not None:
+            self.service = service
+        self.args = (self._text(),)
+        return self
+
+    def as_result(self):
+        """Fields for fail_json (no secrets by construction)."""
+        result = {"status": self.status, "method": self.method, "path": self.path}
+        if self.detail is not None:
+            result["detail"] = self.detail
+        return result
+
+
+class HttpResult(object):
+    """The parts of an HTTP answer the callers need."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def _reason_phrase(status):
+    try:
+        from http.client import responses
+        return responses.get(status, "")
+    except ImportError:  # pragma: no cover
+        return ""
+
+
+def _server_message(response):
+    """(message, detail) from an error answer: CREST {code,reason,message,detail}, OAuth, SCIM or text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return (text[:300] if text else None), None
+    if isinstance(body, dict):
+        message = (body.get("message") or body.get("error_description") or body.get("detail")
+                   or body.get("error") or body.get("reason"))
+        detail = body.get("detail") if isinstance(body.get("detail"), (dict, list)) else None
+        if message is not None and not isinstance(message, str):
+            message = json.dumps(message)
+        return message, detail
+    return None, None
+
+
+class HttpClient(object):
+    """Small JSON-over-HTTP client on one requests Session (keep-alive)."""
+
+    service = "IDM"
+
+    def __init__(self, base_url, validate_certs=True, ca_path=None, timeout=30, retries=3, backoff=0.5,
+                 headers=None, service=None, sleep=None):
+        if not HAS_REQUESTS:
+            raise RuntimeError(missing_required_lib("requests"))
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep  # None: the module-level sleep(), looked up at call time
+        if service:
+            self.service = service
+        self.session = requests.Session()
+        # ca_path wins over validate_certs=true: verify against that bundle instead of the system store.
+        if not validate_certs:
+            self.session.verify = False
+        elif ca_path:
+            self.session.verify = ca_path
+        else:
+            self.session.verify = True
+        self.session.headers.update({"Accept": "application/json"})
+        if headers:
+            self.session.headers.update(headers)
+
+    def url_for(self, path):
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return "%s/%s" % (self.base_url, quote(path.lstrip("/"), safe="/:@$!*,;=~+-._"))
+
+    def where(self, path):
+        """The server shown in messages: the base URL, or scheme://host of an absolute URL."""
+        if path.startswith("http://") or path.startswith("https://"):
+            parts = urlsplit(path)
+            return "%s://%s" % (parts.scheme, parts.netloc)
+        return self.base_url
+
+    @staticmethod
+    def describe(path, params=None):
+        """The path as shown in messages: the path plus the action, never other query values."""
+        shown = path.lstrip("/") if not path.startswith("http") else urlsplit(path).path
+        if params and params.get("_action"):
+            shown += "?_action=%s" % params["_action"]
+        return shown
+
+    def request(self, method, path, params=None, body=None, data=None, headers=None, auth=None,
+                ok_statuses=None, retry=None):
+        """Send one request; return HttpResult or raise ApiError.
+
+        ``body`` is sent as JSON, ``data`` as form fields. ``ok_statuses`` lists extra statuses that are
+        returned instead of raised (e.g. 404 for get_or_none). ``retry`` overrides the idempotence rule.
+        """
+        method = method.upper()
+        url = self.url_for(path)
+        shown = self.describe(path, params)
+        where = self.where(path)
+        send_headers = dict(headers or {})
+        payload = data
+        if body is not None:
+            payload = json.dumps(body)
+            send_headers["Content-Type"] = "application/json"
+        may_retry = (method in IDEMPOTENT_METHODS) if retry is None else retry
+        attempts = 1 + (self.retries if may_retry else 0)
+        response = None
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = self.session.request(method, url, params=params, data=payload, headers=send_headers,
+                                                auth=auth, timeout=self.timeout, allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise ApiError(method, shown, where, service=self.service,
+                               message="TLS error: %s" % _short(exc),
+                               hint="Check validate_certs and ca_path.")
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if not last:
+                    self._backoff_sleep(attempt)
+                    continue
+                kind = "timed out after %ss" % self.timeout if isinstance(exc, requests.exceptions.Timeout) \
+                    else "could not connect: %s" % _short(exc)
+                tries = " (%d attempts)" % attempts if attempts > 1 else ""
+                raise ApiError(method, shown, where, service=self.service, message=kind + tries,
+                               hint="Check the URL and that the server is running and reachable.")
+            if response.status_code in RETRY_STATUSES and not last:
+                self._backoff_sleep(attempt)
+                continue
+            break
+        return self._result(method, shown, where, response, ok_statuses)
+
+    def _backoff_sleep(self, attempt):
+        (self._sleep or sleep)(self.backoff * (2 ** attempt))
+
+    def _result(self, method, shown, where, response, ok_statuses):
+        status = response.status_code
+        if 200 <= status < 300 or (ok_statuses and status in ok_statuses):
+            return HttpResult(status, response.headers, _parse_body(response))
+        message, detail = _server_message(response)
+        reason = response.reason or _reason_phrase(status)
+        raise ApiError(method, shown, where, status=status, reason=reason, message=message,
+                       detail=detail, service=self.service)
+
+    def close(self):
+        self.session.close()
+
+
+def _parse_body(response):
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _short(exc):
+    """First line of a requests/urllib3 exception, without the noisy object reprs."""
+    text = str(exc)
+    if "Caused by" in text:
+        text = text.split("Caused by", 1)[1].strip(" ()")
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__
+
+
+class IdmClient(object):
+    """PingIDM REST client: ``/<context_path>/...`` with the configured authentication."""
+
+    def __init__(self, idm_url, context_path="openidm", auth_type="headers", username=None, password=None,
+                 token=None, oauth_token_url=None, oauth_client_id=None, oauth_client_secret=None,
+                 oauth_scope=DEFAULT_OAUTH_SCOPE, validate_certs=True, ca_path=None, timeout=30, retries=3,
+                 backoff=0.5, sleep=None):
+        if auth_type not in AUTH_TYPES:
+            raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
+        self.idm_url = idm_url.rstrip("/")
+        self.context_path = (context_path or "").strip("/")
+        base = self.idm_url + ("/" + self.context_path if self.context_path else "")
+        self.http = HttpClient(base, validate_certs=validate_certs, ca_path=ca_path, timeout=timeout,
+                               retries=retries, backoff=backoff, service="IDM", sleep=sleep,
+                               headers={"X-OpenIDM-NoSession": "true", "Accept-API-Version": "resource=1.0"})
+        self.auth_type = auth_type
+        self._username = username
+        self._password = password
+        self._token = token
+        self._oauth = dict(url=oauth_token_url, client_id=oauth_client_id, client_secret=oauth_client_secret,
+                           scope=oauth_scope or DEFAULT_OAUTH_SCOPE)
+        self._auth = None
+        self._setup_auth()
+
+    @property
+    def base_url(self):
+        return self.http.base_url
+
+    @classmethod
+    def from_params(cls, params, **kwargs):
+        """Build from a module's validated parameters (connection options of idm_argument_spec())."""
+        names = ("idm_url", "context_path", "auth_type", "username", "password", "token", "oauth_token_url",
+                 "oauth_client_id", "oauth_client_secret", "oauth_scope", "validate_certs", "ca_path", "timeout")
+        args = dict((name, params.get(name)) for name in names if params.get(name) is not None)
+        args.update(kwargs)
+        return cls(**args)
+
+    def _setup_auth(self):
+        headers = self.http.session.headers
+        if self.auth_type == "headers":
+            headers["X-OpenIDM-Username"] = self._username or ""
+            headers["X-OpenIDM-Password"] = self._password or ""
+        elif self.auth_type == "basic":
+            self._auth = (self._username or "", self._password or "")
+        elif self.auth_type == "bearer":
+            headers["Authorization"] = "Bearer %s" % (self._token or "")
+
+    def _fetch_token(self):
+        """client_credentials grant (client_secret_basic) against oauth_token_url."""
+        url = self._oauth["url"]
+        try:
+            result = self.http.request(
+                "POST", url, data={"grant_type": "client_credentials", "scope": self._oauth["scope"]},
+                auth=(self._oauth["client_id"] or "", self._oauth["client_secret"] or ""),
+                headers={"Accept": "application/json"})
+        except ApiError as exc:
+            hint = "Check oauth_client_id, oauth_client_secret and oauth_scope." if exc.status in (400, 401) else None
+            raise exc.amend(hint=hint, service="the token endpoint")
+        body = result.body if isinstance(result.body, dict) else {}
+        token = body.get("access_token")
+        if not token:
+            raise ApiError("POST", self.http.describe(url), self.http.where(url), status=result.status,
+                           service="the token endpoint",
+                           message="the answer has no access_token",
+                           hint="Check that oauth_token_url is an OAuth 2.0 token endpoint.")
+        self.http.session.headers["Authorization"] = "Bearer %s" % token
+
+    def request(self, method, path, params=None, body=None, ok_statuses=None):
+        if self.auth_type == "client_credentials" and "Authorization" not in self.http.session.headers:
+            self._fetch_token()
+        try:
+            return self.http.request(method, path, params=params, body=body, auth=self._auth,
+                                     ok_statuses=ok_statuses)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+            if self.auth_type != "client_credentials":
+                raise exc.amend(hint=self._auth_hint())
+        # The token may have expired between calls: fetch a new one and try exactly once more.
+        self._fetch_token()
+        try:
+            return self.http.request(method, path, params=params, body=body, auth=self._auth,
+                                     ok_statuses=ok_statuses)
+        except ApiError as exc:
+            if exc.status == 401:
+                exc.amend(hint=self._auth_hint())
+            raise
+
+    def _auth_hint(self):
+        return {
+            "headers": "Check username and password (sent as X-OpenIDM-Username/X-OpenIDM-Password).",
+            "basic": "Check username and password (sent as HTTP Basic).",
+            "bearer": "Check that the token is valid, not expired and has the fr:idm:* scope.",
+            "client_credentials": "Check that the OAuth client's tokens are accepted by IDM (scope %s)."
+                                  % self._oauth["scope"],
+        }[self.auth_type]
+
+    # helpers -------------------------------------------------------------------------------------------
+
+    def get(self, path, params=None):
+        return self.request("GET", path, params=params).body
+
+    def get_or_none(self, path, params=None):
+        """GET, or None when IDM answers 404."""
+        result = self.request("GET", path, params=params, ok_statuses=(404,))
+        return None if result.status == 404 else result.body
+
+    def put(self, path, body, params=None):
+        return self.request("PUT", path, params=params, body=body).body
+
+    def delete(self, path, params=None):
+        return self.request("DELETE", path, params=params).body
+
+    def post_action(self, path, action, params=None, body=None):
+        query = {"_action": action}
+        if params:
+            query.update(params)
+        return self.request("POST", path, params=query, body=body if body is not None else {}).body
+
+    def close(self):
+        self.http.close()
+
+
+# Ansible glue -----------------------------------------------------------------------------------------
+
+def idm_argument_spec():
+    """Connection options shared by every IDM module (doc fragment idmops.pingidm.connection)."""
+    return dict(
+        idm_url=dict(type="str", required=True, fallback=(env_fallback, ["IDM_URL"])),
+        context_path=dict(type="str", default="openidm", fallback=(env_fallback, ["IDM_CONTEXT_PATH"])),
+        auth_type=dict(type="str", default="headers", choices=list(AUTH_TYPES),
+                       fallback=(env_fallback, ["IDM_AUTH_TYPE"])),
+        username=dict(type="str", fallback=(env_fallback, ["IDM_USERNAME"])),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["IDM_PASSWORD"])),
+        token=dict(type="str", no_log=True, fallback=(env_fallback, ["IDM_TOKEN"])),
+        oauth_token_url=dict(type="str", no_log=False, fallback=(env_fallback, ["IDM_OAUTH_TOKEN_URL"])),
+        oauth_client_id=dict(type="str", fallback=(env_fallback, ["IDM_OAUTH_CLIENT_ID"])),
+        oauth_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["IDM_OAUTH_CLIENT_SECRET"])),
+        oauth_scope=dict(type="str", default=DEFAULT_OAUTH_SCOPE, fallback=(env_fallback, ["IDM_OAUTH_SCOPE"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["IDM_VALIDATE_CERTS"])),
+        ca_path=dict(type="path", fallback=(env_fallback, ["IDM_CA_PATH"])),
+        timeout=dict(type="int", default=30, fallback=(env_fallback, ["IDM_TIMEOUT"])),
+    )
+
+
+IDM_REQUIRED_IF = [
+    ("auth_type", "headers", ("username", "password")),
+    ("auth_type", "basic", ("username", "password")),
+    ("auth_type", "bearer", ("token",)),
+    ("auth_type", "client_credentials", ("oauth_token_url", "oauth_client_id", "oauth_client_secret")),
+]
+
+
+def idm_module_kwargs():
+    """Keyword arguments for AnsibleModule besides argument_spec (merge with the module's own rules)."""
+    return dict(required_if=list(IDM_REQUIRED_IF))
+
+
+def client_from_module(module, **kwargs):
+    """IdmClient for an AnsibleModule; fails the module cleanly when requests is missing."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    return IdmClient.from_params(module.params, **kwargs)
+
+
+def fail_on_api_error(module, error, **result):
+    """fail_json with the error's text and fields; ``result`` adds module fields (already masked)."""
+    result.update(error.as_result())
+    module.fail_json(msg=str(error), **result)

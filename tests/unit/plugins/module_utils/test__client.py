@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import ApiError, HttpClient, IdmClient
+
+from ansible_collections.idmops.pingidm.tests.unit.conftest import (
+    ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET, IDM_BASE, IDM_HOST, TOKEN_PATH)
+
+
+def make_client(**kwargs):
+    args = dict(idm_url=IDM_HOST, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    args.update(kwargs)
+    return IdmClient(**args)
+
+
+def test_get_sends_idm_headers_and_parses_json(fake_idm, virtual_clock):
+    client = make_client()
+    assert client.get("info/ping")["state"] == "ACTIVE_READY"
+    assert client.base_url == IDM_BASE
+    headers = client.http.session.headers
+    assert headers["X-OpenIDM-NoSession"] == "true"
+    assert headers["Accept-API-Version"] == "resource=1.0"
+    assert fake_idm.calls == [("GET", "info/ping", {}, None)]
+
+
+def test_context_path_is_configurable(fake_idm, virtual_clock):
+    client = make_client(context_path="/custom/")
+    with pytest.raises(ApiError) as info:
+        client.get("info/ping")
+    assert client.base_url == IDM_HOST + "/custom"
+    assert info.value.status == 404
+
+
+def test_put_get_delete_round_trip(fake_idm, virtual_clock):
+    client = make_client()
+    assert client.get_or_none("config/thing") is None
+    stored = client.put("config/thing", {"a": 1})
+    assert stored == {"_id": "thing", "a": 1}
+    assert client.get("config/thing") == {"_id": "thing", "a": 1}
+    assert client.delete("config/thing")["a"] == 1
+    assert client.get_or_none("config/thing") is None
+
+
+def test_post_action_puts_action_and_params_in_query(fake_idm, virtual_clock):
+    client = make_client()
+    client.put("config/provisioner.openicf/scim", {"connectorRef": {}})
+    result = client.post_action("system/scim", "test")
+    assert result["ok"] is True
+    assert fake_idm.calls[-1] == ("POST", "system/scim", {"_action": "test"}, {})
+
+
+def test_error_message_names_method_path_server_status_message_and_hint(fake_idm, virtual_clock):
+    fake_idm.fail("PUT", r"config/provisioner\.openicf/scim", 403, "Access denied")
+    client = make_client()
+    with pytest.raises(ApiError) as info:
+        client.put("config/provisioner.openicf/scim", {"x": 1})
+    error = info.value
+    assert str(error) == ('PUT config/provisioner.openicf/scim on http://idm.test:8080/openidm failed: '
+                          'IDM answered 403 Forbidden "Access denied". '
+                          'Check that the user has the openidm-admin role.')
+    assert (error.method, error.path, error.status, error.message) == (
+        "PUT", "config/provisioner.openicf/scim", 403, "Access denied")
+    assert error.as_result() == {"status": 403, "method": "PUT", "path": "config/provisioner.openicf/scim"}
+
+
+def test_error_message_shows_action_but_never_other_query_values(fake_idm, virtual_clock):
+    fake_idm.fail("POST", r"recon", 400, "bad mapping")
+    client = make_client()
+    with pytest.raises(ApiError) as info:
+        client.post_action("recon", "recon", params={"mapping": "secretish"})
+    assert "POST recon?_action=recon on" in str(info.value)
+    assert "secretish" not in str(info.value)
+
+
+def test_wrong_password_gives_401_with_auth_hint_and_no_secret(fake_idm, virtual_clock):
+    client = make_client(password="wrong-Secr3t")
+    with pytest.raises(ApiError) as info:
+        client.get("config/sync")
+    text = str(info.value)
+    assert info.value.status == 401
+    assert "X-OpenIDM-Username" in text and "Check username and password" in text
+    assert "wrong-Secr3t" not in text
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_idempotent_methods_retry_on_503_with_backoff(fake_idm, virtual_clock, method):
+    fake_idm.configs["thing"] = {"a": 1}
+    fake_idm.fail(method, r"config/thing", 503, "not ready", times=2)
+    client = make_client()
+    client.request(method, "config/thing", body={"a": 1} if method == "PUT" else None)
+    assert len(fake_idm.calls_to(method, "config/thing")) == 3
+    assert virtual_clock.sleeps == [0.5, 1.0]
+
+
+def test_post_is_never_retried(fake_idm, virtual_clock):
+    fake_idm.fail("POST", r"system", 503, "busy", times=1)
+    client = make_client()
+    with pytest.raises(ApiError) as info:
+        client.post_action("system", "test")
+    assert info.value.status == 503
+    assert len(fake_idm.calls_to("POST", "system")) == 1
+    assert virtual_clock.sleeps == []
+
+
+def test_retries_are_bounded_and_reported(fake_idm, virtual_clock):
+    fake_idm.fail("GET", r"config/sync", 502, "bad gateway")
+    client = make_client(retries=2)
+    with pytest.raises(ApiError) as info:
+        client.get("config/sync")
+    assert info.value.status == 502
+    assert len(fake_idm.calls_to("GET", "config/sync")) == 3
+
+
+def test_connection_error_is_retried_then_reported(fake_idm, virtual_clock):
+    fake_idm.fail("GET", r"info/ping", None, times=1)
+    assert make_client().get("info/ping")["state"] == "ACTIVE_READY"
+    client = make_client(idm_url="http://nowhere.test:1")
+    with pytest.raises(ApiError) as info:
+        client.get("info/ping")
+    text = str(info.value)
+    assert info.value.status is None
+    assert text.startswith("GET info/ping on http://nowhere.test:1/openidm failed: could not connect")
+    assert "(4 attempts)" in text and "Check the URL" in text
+
+
+def test_no_retry_on_404_or_400(fake_idm, virtual_clock):
+    client = make_client()
+    assert client.get_or_none("config/absent") is None
+    assert len(fake_idm.calls_to("GET", "config/absent")) == 1
+
+
+def test_tls_error_hint(monkeypatch, virtual_clock):
+    def raise_ssl(*args, **kwargs):
+        raise requests.exceptions.SSLError("certificate verify failed")
+    monkeypatch.setattr(requests.Session, "request", raise_ssl)
+    with pytest.raises(ApiError) as info:
+        make_client(idm_url="https://idm.test").get("info/ping")
+    assert "TLS error: certificate verify failed" in str(info.value)
+    assert "validate_certs and ca_path" in str(info.value)
+
+
+def test_tls_options_set_session_verify():
+    assert make_client().http.session.verify is True
+    assert make_client(validate_certs=False).http.session.verify is False
+    assert make_client(ca_path="/etc/ca.pem").http.session.verify == "/etc/ca.pem"
+
+
+def test_basic_auth(fake_idm, virtual_clock):
+    client = make_client(auth_type="basic")
+    assert "X-OpenIDM-Username" not in client.http.session.headers
+    assert client.get("info/ping")["state"] == "ACTIVE_READY"
+
+
+def test_bearer_auth(fake_idm, virtual_clock):
+    fake_idm.tokens.add("good-token")
+    assert make_client(auth_type="bearer", token="good-token").get("info/ping")
+    with pytest.raises(ApiError) as info:
+        make_client(auth_type="bearer", token="bad-token").get("info/ping")
+    assert "Check that the token is valid" in str(info.value)
+    assert "bad-token" not in str(info.value)
+
+
+def cc_client(**kwargs):
+    args = dict(idm_url=IDM_HOST, auth_type="client_credentials", oauth_token_url=IDM_HOST + TOKEN_PATH,
+                oauth_client_id=CLIENT_ID, oauth_client_secret=CLIENT_SECRET)
+    args.update(kwargs)
+    return IdmClient(**args)
+
+
+def test_client_credentials_fetches_token_once_and_reuses_it(fake_idm, virtual_clock):
+    client = cc_client()
+    client.get("info/ping")
+    client.get("info/ping")
+    assert fake_idm.token_requests == 1
+
+
+def test_client_credentials_refreshes_once_on_401(fake_idm, virtual_clock):
+    client = cc_client()
+    client.get("info/ping")
+    fake_idm.tokens.clear()  # token expired on the server side
+    assert client.get("info/ping")["state"] == "ACTIVE_READY"
+    assert fake_idm.token_requests == 2
+
+
+def test_client_credentials_gives_up_after_one_refresh(fake_idm, virtual_clock):
+    client = cc_client()
+    client.get("info/ping")
+    fake_idm.fail("GET", r"info/ping", 401, "Access Denied")
+    with pytest.raises(ApiError) as info:
+        client.get("info/ping")
+    assert info.value.status == 401
+    assert fake_idm.token_requests == 2
+
+
+def test_client_credentials_bad_secret_names_token_endpoint(fake_idm, virtual_clock):
+    client = cc_client(oauth_client_secret="wrong-Secr3t")
+    with pytest.raises(ApiError) as info:
+        client.get("info/ping")
+    text = str(info.value)
+    assert text.startswith("POST /am/oauth2/access_token on http://idm.test:8080 failed: the token endpoint "
+                           "answered 401")
+    assert "Client authentication failed" in text and "oauth_client_secret" in text
+    assert "wrong-Secr3t" not in text
+
+
+def test_unknown_auth_type_rejected():
+    with pytest.raises(ValueError):
+        make_client(auth_type="kerberos")
+
+
+def test_http_client_is_generic(fake_idm, virtual_clock):
+    http = HttpClient(IDM_BASE, service="SCIM provider", retries=0)
+    with pytest.raises(ApiError) as info:
+        http.request("GET", "info/ping")
+    assert "SCIM provider answered 401" in str(info.value)
+    credentials = {"X-OpenIDM-Username": ADMIN_USER, "X-OpenIDM-Password": ADMIN_PASSWORD}
+    result = http.request("GET", "info/ping", headers=credentials)
+    assert result.status == 200 and result.body["state"] == "ACTIVE_READY"
+
+
+def test_poll_stops_when_done_and_on_timeout(virtual_clock):
+    answers = iter([(False, 1), (False, 2), (True, 3)])
+    assert _client.poll(lambda: next(answers), timeout=10, interval=1) == (True, 3, 2.0)
+    assert _client.poll(lambda: (False, "x"), timeout=3, interval=1) == (False, "x", 3.0)
+
+
+def build_module(args):
+    with patch_module_args(args):
+        return AnsibleModule(argument_spec=_client.idm_argument_spec(), **_client.idm_module_kwargs())
+
+
+def test_argument_spec_defaults_and_env_fallbacks(monkeypatch):
+    monkeypatch.setenv("IDM_URL", "http://env.test:8080")
+    monkeypatch.setenv("IDM_USERNAME", "env-user")
+    monkeypatch.setenv("IDM_PASSWORD", "env-pass")
+    monkeypatch.setenv("IDM_VALIDATE_CERTS", "false")
+    module = build_module({})
+    params = module.params
+    assert params["idm_url"] == "http://env.test:8080"
+    assert params["context_path"] == "openidm"
+    assert params["auth_type"] == "headers"
+    assert params["oauth_scope"] == "fr:idm:*"
+    assert params["timeout"] == 30
+    assert params["validate_certs"] is False
+    assert "env-pass" in module.no_log_values
+    client = _client.client_from_module(module)
+    assert client.base_url == "http://env.test:8080/openidm"
+
+
+def test_argument_spec_marks_secrets_no_log():
+    spec = _client.idm_argument_spec()
+    assert {k for k, v in spec.items() if v.get("no_log")} == {"password", "token", "oauth_client_secret"}
+    assert spec["oauth_token_url"]["no_log"] is False
+
+
+@pytest.mark.parametrize("args, missing", [
+    ({"idm_url": "http://x", "username": "u"}, "password"),
+    ({"idm_url": "http://x", "auth_type": "bearer"}, "token"),
+    ({"idm_url": "http://x", "auth_type": "client_credentials", "oauth_client_id": "c"}, "oauth_token_url"),
+])
+def test_required_if_rules(args, missing, monkeypatch, capsys):
+    for name in ("IDM_URL", "IDM_USERNAME", "IDM_PASSWORD", "IDM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit):
+        build_module(args)
+    assert missing in capsys.readouterr().out
