@@ -1,0 +1,118 @@
+"""Command line of the sandbox SCIM provider: ``python -m sandbox.scim --port P --state FILE [...]``.
+
+Serves ``sandbox.scim.app.build_app`` with cheroot (threaded, HTTP/1.1 keep-alive, TLS with ``--tls-cert`` and
+``--tls-key``) on 127.0.0.1 only, then prints exactly one line ``ready http://127.0.0.1:<port>`` (``https`` with
+TLS) to stdout. ``--port 0`` picks a free port; the printed one is the real one. SIGTERM and SIGINT stop the
+server and flush the state file; the exit status is then 0.
+
+Secrets can come from the environment instead of the command line (so they do not show in ``ps``):
+``SCIM_CLIENTS="id:secret,id2:secret2"``, ``SCIM_STATIC_TOKENS="t1,t2"``, ``SCIM_BASIC="user:pass"``. Values from
+both places are combined. Nothing secret is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from cheroot import wsgi
+
+from sandbox.scim.app import build_app
+from sandbox.scim.auth import parse_pairs
+
+HOST = "127.0.0.1"
+
+
+def _split_env(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.scim", description="Sandbox SCIM provider (SCIM 2.0 + 1.1)")
+    parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument("--state", required=True, metavar="FILE", help="JSON state file (loaded if it exists)")
+    parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
+                        help="OAuth2 client (repeatable); prefer SCIM_CLIENTS in the environment")
+    parser.add_argument("--static-token", action="append", default=[], metavar="T",
+                        help="static bearer token (repeatable); prefer SCIM_STATIC_TOKENS")
+    parser.add_argument("--basic", action="append", default=[], metavar="USER:PASS",
+                        help="HTTP Basic user (repeatable); prefer SCIM_BASIC")
+    parser.add_argument("--users", type=int, default=0, metavar="N", help="seed N users if the state file is new")
+    parser.add_argument("--groups", type=int, default=0, metavar="M", help="seed M groups if the state file is new")
+    parser.add_argument("--seed-salt", default="sandbox", metavar="S", help="salt of the deterministic seed")
+    parser.add_argument("--token-ttl", type=float, default=3600, metavar="SECONDS", help="lifetime of OAuth tokens")
+    parser.add_argument("--tls-cert", metavar="C")
+    parser.add_argument("--tls-key", metavar="K")
+    parser.add_argument("--lenient-members", action="store_true", help="accept group members that do not exist")
+    parser.add_argument("--access-log", metavar="FILE", help="append '<iso> <method> <path> <status> <ms>' lines")
+    parser.add_argument("--threads", type=int, default=16, help="cheroot worker threads")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.token_ttl <= 0:
+        parser.error("--token-ttl must be positive")
+    try:
+        clients = parse_pairs([*_split_env("SCIM_CLIENTS"), *args.client], "a client")
+        basic_users = parse_pairs([*_split_env("SCIM_BASIC"), *args.basic], "a basic user")
+    except ValueError as exc:
+        parser.error(str(exc))
+    static_tokens = [*_split_env("SCIM_STATIC_TOKENS"), *args.static_token]
+
+    app = build_app(
+        clients=clients,
+        static_tokens=static_tokens,
+        basic_users=basic_users,
+        token_ttl=args.token_ttl,
+        strict_members=not args.lenient_members,
+        state_path=args.state,
+        seed=(args.users, args.groups, args.seed_salt),
+        access_log=args.access_log,
+    )
+    server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
+    scheme = "http"
+    if args.tls_cert:
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
+        scheme = "https"
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    server.prepare()  # binds; with port 0 the real port is now in bind_addr
+    port = server.bind_addr[1]
+    serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
+    serving.start()
+    auth_note = "open (no credentials configured)" if app.authenticator.open else ", ".join(
+        s.name for s in app.authenticator.schemes())
+    print(f"scim provider: {app.load_outcome} state {args.state}; "
+          f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}",
+          file=sys.stderr, flush=True)
+    print(f"ready {scheme}://{HOST}:{port}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            if not serving.is_alive():
+                print("scim provider: server thread died", file=sys.stderr, flush=True)
+                break
+    finally:
+        server.stop()
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

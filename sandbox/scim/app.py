@@ -1,0 +1,254 @@
+"""The WSGI application of the sandbox SCIM provider.
+
+``build_app(...)`` returns a ``ProviderApp``: one WSGI callable that routes
+
+* ``/scim/v2/...``       scim2-server's ``WSGIApplication`` (SCIM 2.0), with auth in ``check_auth`` and
+                          ``ServiceProviderConfig`` readable without auth;
+* ``/scim/v1/...``       the SCIM 1.1 facade (``sandbox.scim.v1``) over the same store;
+* ``/oauth2/token``      the client_credentials token endpoint (``sandbox.scim.auth``);
+* ``/__sandbox/faults``  the fault hook (``sandbox.scim.faults``); faults hit ``/scim`` and ``/oauth2`` only.
+
+It also writes the optional access log (``<iso> <method> <path> <status> <ms>``: no query, no header, no body) and
+owns the debounced state file. What is changed in scim2-server's behaviour: PATCH always answers 200 with the
+resource (``ProviderService.patch_response``); the storage gaps are closed in ``sandbox.scim.storage``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from scim2_models import Context, Resource, ResponseParameters, ScimProvider, UnauthorizedException
+from scim2_server.applications.wsgi import WSGIApplication, send_response
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
+from scim2_server.service import ScimService
+from scim2_server.utils import load_default_resource_types, load_default_schemas, load_default_service_provider_config
+
+from sandbox.scim import seed as seed_module
+from sandbox.scim.auth import Authenticator, TokenEndpoint
+from sandbox.scim.faults import FAULT_PATH, FaultInjector
+from sandbox.scim.persistence import StateWriter, read_state, write_atomically
+from sandbox.scim.storage import GROUP, USER, ProviderStorage
+
+SCIM_PREFIX = "/scim"
+V2_PREFIX = "/scim/v2"
+V1_PREFIX = "/scim/v1"
+TOKEN_PATH = "/oauth2/token"
+
+
+class ProviderService(ScimService):
+    """scim2-server's service, but PATCH answers 200 with the resource (RFC 7644 allows 204; IDM expects 200)."""
+
+    def patch_response(
+        self, base_url: str, resource: Resource[Any], response_parameters: ResponseParameters[Any]
+    ) -> ScimResponse:
+        return self.resource_response(
+            self.publish(base_url, resource), Context.RESOURCE_PATCH_RESPONSE, response_parameters
+        )
+
+
+class ProviderScimApplication(WSGIApplication):
+    """scim2-server's WSGI app with the provider's authentication."""
+
+    def __init__(self, storage: ProviderStorage, provider: ScimProvider, service: ScimService, authenticator: Authenticator):
+        super().__init__(storage, provider, service)
+        self.authenticator = authenticator
+
+    def check_auth(self, request: ScimRequest) -> None:
+        subject = self.authenticator.authenticate(request.header("Authorization"))
+        if subject is None:
+            raise UnauthorizedException(detail="Missing or invalid credentials")
+        request.subject = subject
+
+    def get_subject(self, request: ScimRequest) -> Any:
+        return request.subject
+
+    def serve_internal(self, request: ScimRequest) -> ScimResponse:
+        """Serve an already authenticated request (used by the SCIM 1.1 facade)."""
+        try:
+            response = self.handler.handle(request)
+        except Exception as exception:  # noqa: BLE001 - turned into a SCIM error like serve() does
+            response = self.handle_exception(request, exception)
+        return self.finalize_response(request, response)
+
+
+class AccessLog:
+    """Appends ``<iso-time> <method> <path> <status> <ms>`` lines; never a query string, header or body."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self._handle = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+
+    def write(self, method: str, path: str, status: str, millis: float) -> None:
+        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        line = f"{stamp} {method} {path} {status.split(' ', 1)[0]} {millis:.1f}\n"
+        with self._lock:
+            self._handle.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+
+def build_provider(authenticator: Authenticator) -> ScimProvider:
+    config = load_default_service_provider_config()
+    config.authentication_schemes = authenticator.schemes() or None
+    config.documentation_uri = None
+    return ScimProvider.from_discovery(
+        load_default_schemas().values(), load_default_resource_types().values(), config=config
+    )
+
+
+class ProviderApp:
+    """The whole provider as one WSGI callable. Create it with ``build_app``; call ``close()`` when done."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        strict_members: bool,
+        state_path: str | os.PathLike[str] | None,
+        access_log: str | os.PathLike[str] | None,
+        state_interval: float,
+    ) -> None:
+        self.authenticator = authenticator
+        self.provider = build_provider(authenticator)
+        self.service = ProviderService(self.provider)
+        self.resource_types = {rt.name: rt for rt in self.provider.resource_types}
+        self.storage = ProviderStorage(strict_members=strict_members)
+        self.storage.bind_models(
+            self.service.get_model(self.resource_types[USER]), self.service.get_model(self.resource_types[GROUP])
+        )
+        self.scim = ProviderScimApplication(self.storage, self.provider, self.service, authenticator)
+        self.token_endpoint = TokenEndpoint(authenticator)
+        self.faults = FaultInjector()
+        self.access_log = AccessLog(access_log) if access_log else None
+        self.state_writer = StateWriter(state_path, self.storage.export_state, state_interval) if state_path else None
+        # Imported here: the facade needs the finished v2 app.
+        from sandbox.scim.v1 import ScimV1Facade
+
+        self.v1 = ScimV1Facade(self)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def load_or_seed(self, seed: tuple[int, int, str] | None) -> str:
+        """Load the state file; seed only when it does not exist. Returns 'loaded', 'seeded' or 'empty'."""
+        state = read_state(self.state_writer.path) if self.state_writer else None
+        if state is not None:
+            self.storage.load_state(state)
+            outcome = "loaded"
+        elif seed is not None and (seed[0] or seed[1]):
+            data = seed_module.generate(*seed)
+            self.storage.load_resources(data["Users"], data["Groups"])
+            if self.state_writer:
+                write_atomically(self.state_writer.path, self.storage.export_state())
+            outcome = "seeded"
+        else:
+            outcome = "empty"
+        if self.state_writer:
+            self.storage.on_change = self.state_writer.mark_dirty
+            self.state_writer.start()
+        return outcome
+
+    def close(self) -> None:
+        """Flush the state file and close the access log."""
+        if self.state_writer:
+            self.state_writer.close()
+        if self.access_log:
+            self.access_log.close()
+
+    # -- WSGI -----------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.perf_counter()
+        pending: dict[str, Any] = {}
+
+        def deferred_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            pending.update(status=status, headers=headers)
+            return lambda data: None  # every route returns its body; nobody uses write()
+
+        # Every route answers with a list of bytes, so the length is known: send Content-Length instead of
+        # letting cheroot fall back to chunked encoding.
+        body = list(self._route(environ, deferred_start_response))
+        headers = [(k, v) for k, v in pending["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(sum(len(chunk) for chunk in body))))
+        start_response(pending["status"], headers)
+        if self.access_log is not None:
+            self.access_log.write(
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                pending["status"],
+                (time.perf_counter() - started) * 1000,
+            )
+        return body
+
+    def _route(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == FAULT_PATH:
+            return self.faults.admin(environ, start_response)
+        faulted = path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/") or path.startswith("/oauth2/")
+        if faulted:
+            delay, failure = self.faults.decide()
+            if delay:
+                time.sleep(delay)
+            if failure is not None:
+                return self._fault_response(failure, start_response)
+        if path == TOKEN_PATH:
+            return self.token_endpoint(environ, start_response)
+        if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
+            # scim2-server builds its URLs from SCRIPT_NAME and expects PATH_INFO to start with /v2.
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + SCIM_PREFIX
+            environ["PATH_INFO"] = path[len(SCIM_PREFIX):]
+            return self.scim(environ, start_response)
+        if path == V1_PREFIX or path.startswith(V1_PREFIX + "/"):
+            return self.v1(environ, start_response)
+        return self._not_found(start_response)
+
+    @staticmethod
+    def _fault_response(status: int, start_response: Any) -> Iterable[bytes]:
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": str(status),
+            "detail": f"Injected fault ({phrase})",
+        }
+        headers = {"Retry-After": "1"} if status == 503 else {}
+        return send_response(ScimResponse(HTTPStatus(status), body, headers), start_response)
+
+    @staticmethod
+    def _not_found(start_response: Any) -> Iterable[bytes]:
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "404", "detail": "Not found"}
+        return send_response(ScimResponse(HTTPStatus.NOT_FOUND, body), start_response)
+
+
+def build_app(
+    *,
+    clients: Mapping[str, str] | None = None,
+    static_tokens: Iterable[str] = (),
+    basic_users: Mapping[str, str] | None = None,
+    token_ttl: float = 3600,
+    strict_members: bool = True,
+    state_path: str | os.PathLike[str] | None = None,
+    seed: tuple[int, int, str] | None = None,
+    access_log: str | os.PathLike[str] | None = None,
+    state_interval: float = 1.0,
+) -> ProviderApp:
+    """Build the provider WSGI app, load its state (or seed it) and start the state writer.
+
+    ``seed`` is ``(n_users, n_groups, salt)`` and is used only when ``state_path`` does not exist yet.
+    """
+    app = ProviderApp(
+        authenticator=Authenticator(clients, static_tokens, basic_users, token_ttl),
+        strict_members=strict_members,
+        state_path=state_path,
+        access_log=access_log,
+        state_interval=state_interval,
+    )
+    app.load_outcome = app.load_or_seed(seed)
+    return app
