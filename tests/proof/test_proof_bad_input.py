@@ -1,0 +1,271 @@
+"""Bad input, table-driven: every case must fail its task with a specific, helpful message, and leave IDM's
+config and managed data as they were (snapshot of `GET /openidm/config?_queryFilter=true` + managed counts).
+
+One sandbox serves the whole table (module-scoped fixture); each case is one small generated playbook.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+import proofkit
+
+NS = "idmops.pingidm"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Ctx:
+    tenant: proofkit.Tenant
+    tmp: Path
+    dead_port: int
+
+    def conn(self, **overrides: Any) -> dict:
+        options = proofkit.connection_vars(self.tenant)
+        options.update(overrides)
+        return {k: v for k, v in options.items() if v is not None}
+
+    def scim_connector_config(self, **properties: Any) -> dict:
+        """A full SCIM connector config for this tenant's provider, rendered from the collection's template
+        inputs would need Ansible; the tests build the few fields the sandbox connector reads directly."""
+        host = self.tenant.hostvars
+        base = {
+            "SCIMEndpoint": host.get("scim_sync_scim_endpoint", self.tenant.scim_url),
+            "SCIMVersion": int(host.get("scim_sync_scim_version", 2)),
+            "authenticationMethod": "OAUTH",
+            "grantType": "client_credentials",
+            "tokenEndpoint": host.get("scim_sync_scim_token_endpoint"),
+            "clientId": host.get("scim_sync_scim_client_id"),
+            "clientSecret": host.get("scim_sync_scim_client_secret"),
+            "connectionTimeout": 5,
+            "maximumConnections": 2,
+        }
+        base.update(properties)
+        return {
+            "connectorRef": {
+                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                "bundleVersion": "[1.5.0.0,1.6.0.0)",
+                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+            },
+            "enabled": True,
+            "configurationProperties": base,
+            "objectTypes": {
+                "account": {"id": "__ACCOUNT__", "type": "object", "nativeType": "__ACCOUNT__",
+                            "properties": {"userName": {"type": "string", "nativeName": "__NAME__",
+                                                        "required": True}}},
+                "group": {"id": "__GROUP__", "type": "object", "nativeType": "__GROUP__",
+                          "properties": {"displayName": {"type": "string", "nativeName": "__NAME__",
+                                                         "required": True}}},
+            },
+        }
+
+    def write(self, name: str, text: str) -> str:
+        path = self.tmp / name
+        path.write_text(text)
+        return str(path)
+
+
+@dataclass
+class Case:
+    id: str
+    tasks: Callable[[Ctx], list[dict]]
+    expect: list[str]                      # regexes (case-insensitive), each must match the failure message
+    setup: Callable[[Ctx], None] | None = None
+    teardown: Callable[[Ctx], None] | None = None
+    recon_runs_may_grow: bool = False      # a recon that fails still leaves its run in GET /openidm/recon
+    must_not_contain: list[str] = field(default_factory=list)
+
+
+def task(module: str, **options: Any) -> dict:
+    return {"name": f"bad input: {module}", f"{NS}.{module}": options}
+
+
+# Setup helpers: state prepared over REST before the snapshot is taken ------------------------------------------
+EMPTY_SOURCE_MAPPING = "proofEmptySource_managedUser"
+
+
+def _sync_mappings(ctx: Ctx) -> list[dict]:
+    response = ctx.tenant.idm("GET", "config/sync")
+    return response.json().get("mappings", []) if response.status_code == 200 else []
+
+
+def add_empty_source_mapping(ctx: Ctx) -> None:
+    """A mapping whose source (managed/role with a query that matches nothing) is empty: IDM fails such a recon
+    unless allowEmptySourceSet is true."""
+    mappings = [m for m in _sync_mappings(ctx) if m.get("name") != EMPTY_SOURCE_MAPPING]
+    mappings.append({"name": EMPTY_SOURCE_MAPPING, "source": "managed/role", "target": "managed/user",
+                     "sourceQuery": {"_queryFilter": "name eq \"no-such-role-anywhere\""},
+                     "properties": [{"source": "name", "target": "userName"}],
+                     "policies": [{"situation": "ABSENT", "action": "IGNORE"}]})
+    ctx.tenant.idm_json("PUT", "config/sync", {"mappings": mappings})
+
+
+def remove_empty_source_mapping(ctx: Ctx) -> None:
+    mappings = [m for m in _sync_mappings(ctx) if m.get("name") != EMPTY_SOURCE_MAPPING]
+    ctx.tenant.idm_json("PUT", "config/sync", {"mappings": mappings})
+
+
+CASES: list[Case] = [
+    # --- connection ---------------------------------------------------------------------------------------
+    Case("unreachable_url",
+         lambda c: [task("info", **c.conn(idm_url=f"http://127.0.0.1:{c.dead_port}"))],
+         [r"127\.0\.0\.1:%(dead_port)s", r"refused|could not connect|connection|unreachable"]),
+    Case("wrong_scheme",
+         lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http", "ftp", 1)))],
+         [r"idm_url", r"http"]),
+    Case("url_without_scheme",
+         lambda c: [task("info", **c.conn(idm_url=re.sub(r"^https?://", "", c.tenant.idm_url)))],
+         [r"idm_url", r"http"]),
+    Case("https_against_plain_http",
+         lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http://", "https://", 1)))],
+         [r"ssl|tls|https|certificate"]),
+    Case("wrong_idm_credentials",
+         lambda c: [task("info", **c.conn(password="proof-wrong-password-7781"))],
+         [r"401", r"username|password|credential"], must_not_contain=["proof-wrong-password-7781"]),
+    Case("expired_or_invalid_bearer_token",
+         lambda c: [task("info", **c.conn(auth_type="bearer", token="proof-expired-token-5521",
+                                         username=None, password=None))],
+         [r"401", r"token"], must_not_contain=["proof-expired-token-5521"]),
+    Case("client_credentials_without_token_url",
+         lambda c: [task("info", **c.conn(auth_type="client_credentials", oauth_client_id="idm-provisioning",
+                                         oauth_client_secret="proof-oauth-secret-9931"))],
+         [r"oauth_token_url"], must_not_contain=["proof-oauth-secret-9931"]),
+    Case("unknown_auth_type",
+         lambda c: [task("info", **c.conn(auth_type="kerberos"))],
+         [r"auth_type", r"headers"]),
+    Case("wrong_context_path",
+         lambda c: [task("info", **c.conn(context_path="no-such-context"))],
+         [r"404", r"no-such-context"]),
+    # --- names that do not exist ---------------------------------------------------------------------------
+    Case("unknown_mapping",
+         lambda c: [task("recon", mapping="proofNoSuchMapping", **c.conn())],
+         [r"proofNoSuchMapping"]),
+    Case("unknown_connector",
+         lambda c: [task("connector_test", name="proofnosuchconnector", **c.conn())],
+         [r"proofnosuchconnector"]),
+    Case("unknown_recon_id",
+         lambda c: [task("recon_info", id="proof-no-such-recon-id", **c.conn())],
+         [r"proof-no-such-recon-id", r"404|not found"]),
+    # --- templates -----------------------------------------------------------------------------------------
+    Case("template_file_missing",
+         lambda c: [task("connector", name="scim", template=str(c.tmp / "missing-provisioner.json.j2"),
+                         **c.conn())],
+         [r"missing-provisioner\.json\.j2"]),
+    Case("template_syntax_error",
+         lambda c: [task("connector", name="scim", template=c.write("broken-syntax.json.j2", '{"a": {{ oops '),
+                         **c.conn())],
+         [r"broken-syntax\.json\.j2", r"template|syntax|unexpected"]),
+    Case("template_renders_invalid_json",
+         lambda c: [task("connector", name="scim",
+                         template=c.write("not-json.json.j2", '{"enabled": {{ true | to_json }},, }'),
+                         **c.conn())],
+         [r"not-json\.json\.j2", r"json"]),
+    Case("mapping_template_renders_invalid_json",
+         lambda c: [task("mapping", template=c.write("mappings-not-json.json.j2", "[{'name': 'x'}"),
+                         **c.conn())],
+         [r"mappings-not-json\.json\.j2", r"json"]),
+    # --- mapping data --------------------------------------------------------------------------------------
+    Case("mapping_without_source",
+         lambda c: [task("mapping", name="proofNoSource", mapping={"target": "managed/user", "properties": []},
+                         **c.conn())],
+         [r"proofNoSource", r"source"]),
+    Case("duplicate_mapping_names",
+         lambda c: [task("mapping", mappings=[
+             {"name": "proofDup", "source": "system/scim/account", "target": "managed/user"},
+             {"name": "proofDup", "source": "managed/user", "target": "system/scim/account"}], **c.conn())],
+         [r"proofDup", r"duplicate|more than once|twice"]),
+    Case("mapping_invalid_storage",
+         lambda c: [task("mapping", name="proofX", storage="disk",
+                         mapping={"source": "managed/user", "target": "managed/role"}, **c.conn())],
+         [r"storage", r"sync"]),
+    Case("connector_config_and_template_together",
+         lambda c: [task("connector", name="scim", config=c.scim_connector_config(),
+                         template=c.write("unused.json.j2", "{}"), **c.conn())],
+         [r"mutually exclusive|only one of|either", r"config", r"template"]),
+    Case("config_without_id",
+         lambda c: [task("config", config={"a": 1}, **c.conn())],
+         [r"\bid\b"]),
+    # --- SCIM provider inputs ------------------------------------------------------------------------------
+    Case("invalid_scim_version",
+         lambda c: [task("scim_provider_info", endpoint=c.tenant.scim_url, scim_version=3, auth_method="BASIC",
+                         user="u", password="p")],
+         [r"scim_version", r"1", r"2"]),
+    Case("oauth_without_client_secret",
+         lambda c: [task("scim_provider_info", endpoint=c.tenant.scim_url, auth_method="OAUTH",
+                         client_id="proof-client", token_endpoint=f"{c.tenant.scim_root()}/oauth2/token")],
+         [r"client_secret"]),
+    Case("scim_endpoint_unreachable",
+         lambda c: [task("connector", name="proofunreachable", test_before_save=True,
+                         config=c.scim_connector_config(
+                             SCIMEndpoint=f"http://127.0.0.1:{c.dead_port}/scim/v2",
+                             tokenEndpoint=f"http://127.0.0.1:{c.dead_port}/oauth2/token"),
+                         **c.conn())],
+         [r"proofunreachable", r"127\.0\.0\.1:%(dead_port)s|connect|refused|unreachable"]),
+    Case("wrong_scim_credentials",
+         lambda c: [task("connector", name="proofbadcreds", test_before_save=True,
+                         config=c.scim_connector_config(clientSecret="proof-wrong-scim-secret-4410"),
+                         **c.conn())],
+         [r"proofbadcreds", r"401|credential|unauthori|invalid_client|denied"],
+         must_not_contain=["proof-wrong-scim-secret-4410"]),
+    # --- recon ---------------------------------------------------------------------------------------------
+    Case("recon_failed",
+         lambda c: [task("recon", mapping=EMPTY_SOURCE_MAPPING, **c.conn())],
+         [EMPTY_SOURCE_MAPPING, r"FAILED"],
+         setup=add_empty_source_mapping, teardown=remove_empty_source_mapping, recon_runs_may_grow=True),
+    Case("recon_invalid_on_running",
+         lambda c: [task("recon", mapping="systemScimAccount_managedUser", on_running="queue", **c.conn())],
+         [r"on_running", r"wait"]),
+    Case("recon_invalid_fail_on",
+         lambda c: [task("recon", mapping="systemScimAccount_managedUser", fail_on=["exploded"], **c.conn())],
+         [r"fail_on", r"exploded|failed|canceled"]),
+]
+
+
+def _expand(pattern: str, ctx: Ctx) -> str:
+    return pattern % {"dead_port": ctx.dead_port} if "%(" in pattern else pattern
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_fails_clearly_and_changes_nothing(case: Case, module_sandbox, localhost_inventory, tmp_path):
+    ctx = Ctx(tenant=module_sandbox.tenant(0), tmp=tmp_path, dead_port=free_port())
+    if case.setup:
+        case.setup(ctx)
+    try:
+        before = ctx.tenant.snapshot()
+        playbook = tmp_path / f"{case.id}.yml"
+        playbook.write_text(yaml.safe_dump([{
+            "name": f"bad input {case.id}", "hosts": "localhost", "gather_facts": False,
+            "tasks": case.tasks(ctx),
+        }], sort_keys=False))
+        run = proofkit.run_playbook(playbook, [localhost_inventory], timeout=120)
+        after = ctx.tenant.snapshot()
+    finally:
+        if case.teardown:
+            case.teardown(ctx)
+
+    assert run.rc != 0, f"{case.id}: the play should fail\n{run.describe()}"
+    assert run.failed(), f"{case.id}: no failed task recorded\n{run.describe()}"
+    message = run.failure_messages()
+    assert "Traceback (most recent call last)" not in message, f"{case.id}: a traceback instead of a message:\n{message}"
+    for pattern in case.expect:
+        assert re.search(_expand(pattern, ctx), message, re.IGNORECASE), (
+            f"{case.id}: the message does not match {pattern!r}:\n{message}")
+    for secret in case.must_not_contain:
+        assert secret not in run.stdout + run.stderr + message, f"{case.id}: the output shows a secret value"
+
+    if case.recon_runs_may_grow:
+        before.pop("recon_runs"), after.pop("recon_runs")
+    assert after == before, f"{case.id}: IDM changed although the task failed"
