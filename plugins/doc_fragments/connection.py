@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Connection options of every module that talks to PingIDM (plugins/module_utils/_client.py)."""
+
+    DOCUMENTATION = r"""
+options:
+  idm_url:
+    description:
+      - Scheme, host and port of the IDM server, without the context path, for example C(https://idm.example.com:8443).
+      - If not set, the value of the E(IDM_URL) environment variable is used.
+    type: str
+    required: true
+  context_path:
+    description:
+      - Context path IDM's REST API lives under (C(/<context_path>/config/...)).
+      - If not set, the value of the E(IDM_CONTEXT_PATH) environment variable is used.
+    type: str
+    default: openidm
+  auth_type:
+    description:
+      - How to authenticate.
+      - V(headers) sends C(X-OpenIDM-Username) and C(X-OpenIDM-Password) (standalone IDM); needs O(username) and O(password).
+      - V(basic) sends HTTP Basic authentication; needs O(username) and O(password).
+      - "V(bearer) sends O(token) as C(Authorization: Bearer <token>) (IDM behind PingAM or PingOne Advanced Identity Cloud)."
+      - V(client_credentials) fetches an access token from O(oauth_token_url) with the OAuth 2.0 client credentials
+        grant (client authentication C(client_secret_basic)) and fetches a new one once when IDM answers 401.
+      - If not set, the value of the E(IDM_AUTH_TYPE) environment variable is used.
+    type: str
+    choices: [headers, basic, bearer, client_credentials]
+    default: headers
+  username:
+    description:
+      - IDM user for O(auth_type=headers) or O(auth_type=basic), usually an C(openidm-admin) user.
+      - If not set, the value of the E(IDM_USERNAME) environment variable is used.
+    type: str
+  password:
+    description:
+      - Password of O(username).
+      - If not set, the value of the E(IDM_PASSWORD) environment variable is used.
+    type: str
+  token:
+    description:
+      - Access token for O(auth_type=bearer).
+      - If not set, the value of the E(IDM_TOKEN) environment variable is used.
+    type: str
+  oauth_token_url:
+    description:
+      - Token endpoint for O(auth_type=client_credentials), for example C(https://am.example.com/am/oauth2/access_token).
+      - If not set, the value of the E(IDM_OAUTH_TOKEN_URL) environment variable is used.
+    type: str
+  oauth_client_id:
+    description:
+      - OAuth 2.0 client id for O(auth_type=client_credentials).
+      - If not set, the value of the E(IDM_OAUTH_CLIENT_ID) environment variable is used.
+    type: str
+  oauth_client_secret:
+    description:
+      - Secret of O(oauth_client_id).
+      - If not set, the value of the E(IDM_OAUTH_CLIENT_SECRET) environment variable is used.
+    type: str
+  oauth_scope:
+    description:
+      - Scope requested with the client credentials grant.
+      - If not set, the value of the E(IDM_OAUTH_SCOPE) environment variable is used.
+    type: str
+    default: "fr:idm:*"
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate. Set to V(false) only for test servers with self-signed certificates.
+      - If not set, the value of the E(IDM_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file with the CA certificates to verify the server against, instead of the system store.
+      - If not set, the value of the E(IDM_CA_PATH) environment variable is used.
+    type: path
+  timeout:
+    description:
+      - Timeout in seconds for one HTTP request.
+      - GET, PUT and DELETE requests are sent again up to three times (after 0.5, 1 and 2 seconds) on connection
+        errors and on answers 502, 503 and 504; POST requests (actions) never are.
+      - If not set, the value of the E(IDM_TIMEOUT) environment variable is used.
+    type: int
+    default: 30
+requirements:
+  - requests (Python library, on the host that runs the module)
+notes:
+  - "Every request carries C(X-OpenIDM-NoSession: true) (no session cookie is created) and
+    C(Accept-API-Version: resource=1.0)."
+  - Error messages name the request, the server and IDM's answer; they never contain a password, token or secret.
+"""
+
+    # Attribute for modules in the action group (extends_documentation_fragment: idmops.pingidm.connection.actiongroup_idm).
+    ACTIONGROUP_IDM = r"""
+attributes:
+  action_group:
+    description: Use C(group/idmops.pingidm.idm) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - idmops.pingidm.idm
+"""
