@@ -19,9 +19,9 @@ Summary shapes handled (see idm-rest-contract.md §4.1):
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import ApiError
 
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELED")
@@ -118,7 +118,7 @@ def parse_timestamp(text):
 
 def utc_now():
     """Naive UTC now (same convention as parse_timestamp)."""
-    return datetime.utcnow()
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def runs_from_response(body):
@@ -339,15 +339,16 @@ def next_poll_delay(backoff_delay, raw, floor=POLL_FLOOR, late_cap=LATE_STAGE_CA
 # --- talking to IDM -----------------------------------------------------------------------------------------
 
 class SystemClock(object):
-    """Monotonic time and sleep; tests pass a fake with the same two methods."""
+    """Deadline clock and sleep: the shared ``_client.monotonic``/``_client.sleep``, looked up at call time so
+    the unit tests' virtual clock replaces both in one place."""
 
     @staticmethod
     def now():
-        return time.monotonic()
+        return _client.monotonic()
 
     @staticmethod
     def sleep(seconds):
-        time.sleep(seconds)
+        _client.sleep(seconds)
 
 
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
@@ -527,14 +528,16 @@ class ReconRunner(object):
         except ReconTimeout as exc:
             return exc.recon
 
-    def wait_for_idle(self, mapping, deadline):
-        """Wait until no run of ``mapping`` is ACTIVE. Returns the ids of the runs waited for."""
+    def wait_for_idle(self, mapping, deadline, runs=None):
+        """Wait until no run of ``mapping`` is ACTIVE. Returns (ids waited for, the last listing)."""
         waited = []
+        runs = self.list_runs() if runs is None else runs
         while True:
-            running = active_runs(self.list_runs(), mapping)
+            running = active_runs(runs, mapping)
             if not running:
-                return waited
+                return waited, runs
             for run in running:
                 if run_id(run) not in waited:
                     waited.append(run_id(run))
                 self.wait(run_id(run), deadline)
+            runs = self.list_runs()

@@ -1,0 +1,423 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""recon module against a fake recon server at the requests layer (conftest's fake_idm + FakeRecon)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from ansible_collections.idmops.pingidm.plugins.modules import recon as recon_module
+from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, crest_error
+
+MAPPING = "systemScimAccount_managedUser"
+OTHER = "managedUser_systemScimAccount"
+SITUATIONS_7X = ("SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED",
+                 "UNQUALIFIED", "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS",
+                 "CONFIRMED", "LINK_ONLY", "SOURCE_MISSING", "FOUND")
+
+
+def iso_now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (
+        datetime.now(timezone.utc).microsecond // 1000)
+
+
+class Outcome(object):
+    """What a started run does: ``active_polls`` GETs answer ACTIVE, then ``state`` with these counters."""
+
+    def __init__(self, active_polls=2, state="SUCCESS", created=0, updated=0, unchanged=0, deleted=0, links=0,
+                 failures=0, situations=None, shape="7x"):
+        self.active_polls = active_polls
+        self.state = state
+        self.created, self.updated, self.unchanged, self.deleted = created, updated, unchanged, deleted
+        self.links, self.failures = links, failures
+        self.situations = situations or {}
+        self.shape = shape
+
+
+class FakeRecon(object):
+    """IDM's /recon endpoints on top of conftest's FakeIdm.
+
+    ``next_outcomes`` is consumed by each start (the last one repeats). ``list_shape`` chooses the ``GET recon``
+    answer: ``wrapped`` ({"reconciliations": [...]}) or ``bare`` (a list).
+    """
+
+    def __init__(self, fake_idm, mappings=(MAPPING, OTHER)):
+        self.fake = fake_idm
+        self.runs = {}          # id -> {"summary": dict, "outcome": Outcome, "polls": int, "params": dict}
+        self.order = []
+        self.next_outcomes = [Outcome()]
+        self.list_shape = "wrapped"
+        self.counter = itertools.count(1)
+        self.lose_start_response = 0   # the next N starts create the run, then the connection drops
+        fake_idm.configs["sync"] = {"mappings": [{"name": name, "source": "s", "target": "t"} for name in mappings]}
+        fake_idm.route("POST", r"recon", self._start)
+        fake_idm.route("GET", r"recon", self._list)
+        fake_idm.route("GET", r"recon/(?P<id>[^/]+)", self._get)
+        fake_idm.route("POST", r"recon/(?P<id>[^/]+)", self._action)
+
+    # helpers for tests ----------------------------------------------------------------------------------
+    def add_run(self, mapping, outcome, started=None):
+        run_id = "run-%d" % next(self.counter)
+        summary = {"_id": run_id, "mapping": mapping, "state": "ACTIVE", "stage": "ACTIVE_RECONCILING_SOURCE",
+                   "stageDescription": "reconciling source entries", "started": started or iso_now(), "ended": "",
+                   "duration": 10,
+                   "progress": {"source": {"existing": {"processed": 0, "total": "?"}},
+                                "target": {"existing": {"processed": 0, "total": "?"}, "created": 0},
+                                "links": {"existing": {"processed": 0, "total": "?"}, "created": 0}},
+                   "situationSummary": {}, "statusSummary": {"SUCCESS": 0, "FAILURE": 0}}
+        self.runs[run_id] = {"summary": summary, "outcome": outcome, "polls": 0, "params": {}, "body": None}
+        self.order.append(run_id)
+        return run_id
+
+    def starts(self):
+        return [c for c in self.fake.calls if c[0] == "POST" and c[1] == "recon"]
+
+    def cancels(self):
+        return [c for c in self.fake.calls if c[0] == "POST" and c[1].startswith("recon/")]
+
+    # routes -----------------------------------------------------------------------------------------
+    def _start(self, fake, request, match):
+        if request.action not in ("recon", "reconById"):
+            return crest_error(400, "Action %s on reconciliation not supported" % request.action)
+        mapping = request.params.get("mapping")
+        names = [m["name"] for m in fake.configs["sync"]["mappings"]]
+        if mapping not in names:
+            return crest_error(400, "Mapping %s not found" % mapping)
+        outcome = self.next_outcomes.pop(0) if len(self.next_outcomes) > 1 else self.next_outcomes[0]
+        run_id = self.add_run(mapping, outcome)
+        self.runs[run_id]["params"] = dict(request.params)
+        self.runs[run_id]["body"] = request.body
+        if self.lose_start_response:
+            self.lose_start_response -= 1
+            raise requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")
+        return 200, {"_id": run_id, "state": "ACTIVE"}
+
+    def _list(self, fake, request, match):
+        runs = [copy.deepcopy(self.runs[i]["summary"]) for i in self.order]
+        return 200, runs if self.list_shape == "bare" else {"reconciliations": runs}
+
+    def _get(self, fake, request, match):
+        run = self.runs.get(match.group("id"))
+        if run is None:
+            return crest_error(404, "Reconciliation with id %s not found." % match.group("id"))
+        if run["summary"]["state"] == "ACTIVE":
+            if run["polls"] >= run["outcome"].active_polls:
+                self._finish(run, run["outcome"].state)
+            else:
+                run["polls"] += 1
+                run["summary"]["duration"] += 100
+        return 200, copy.deepcopy(run["summary"])
+
+    def _action(self, fake, request, match):
+        run = self.runs.get(match.group("id"))
+        if run is None:
+            return crest_error(404, "Reconciliation with id %s not found." % match.group("id"))
+        if request.action != "cancel":
+            return crest_error(400, "Unsupported action")
+        if run["summary"]["state"] == "ACTIVE":
+            self._finish(run, "CANCELED")
+        return 200, {"_id": match.group("id"), "action": "cancel", "status": "SUCCESS"}
+
+    @staticmethod
+    def _finish(run, state):
+        outcome = run["outcome"]
+        summary = run["summary"]
+        total = outcome.created + outcome.updated + outcome.unchanged + outcome.failures
+        target = {"existing": {"processed": 0, "total": "0"}, "created": outcome.created}
+        if outcome.shape == "7x":
+            target.update(updated=outcome.updated, unchanged=outcome.unchanged, deleted=outcome.deleted)
+            situations = dict((name, 0) for name in SITUATIONS_7X)
+        else:
+            situations = dict((name, 0) for name in ("SOURCE_IGNORED", "MISSING", "FOUND", "AMBIGUOUS",
+                                                     "UNQUALIFIED", "CONFIRMED", "SOURCE_MISSING", "ABSENT",
+                                                     "TARGET_IGNORED", "UNASSIGNED", "FOUND_ALREADY_LINKED"))
+        situations.update(outcome.situations)
+        summary.update(
+            state=state, stage="COMPLETED_" + state,
+            stageDescription={"SUCCESS": "reconciliation completed.", "FAILED": "reconciliation failed",
+                              "CANCELED": "reconciliation aborted."}[state],
+            ended=iso_now(), duration=summary["duration"] + 50,
+            progress={"source": {"existing": {"processed": total, "total": str(total)}}, "target": target,
+                      "links": {"existing": {"processed": 0, "total": "0"}, "created": outcome.links}},
+            situationSummary=situations,
+            statusSummary={"SUCCESS": total - outcome.failures, "FAILURE": outcome.failures})
+
+
+@pytest.fixture
+def recon_server(fake_idm):
+    return FakeRecon(fake_idm)
+
+
+@pytest.fixture
+def args(idm_args):
+    def make(**kwargs):
+        merged = dict(idm_args, mapping=MAPPING)
+        merged.update(kwargs)
+        return merged
+    return make
+
+
+# --- happy paths ---------------------------------------------------------------------------------------
+
+def test_active_then_success_reports_counters_and_changed(run_module, args, recon_server, virtual_clock):
+    recon_server.next_outcomes = [Outcome(active_polls=3, created=50, links=50, situations={"ABSENT": 50})]
+    result = run_module(recon_module, args())
+    assert result["failed"] is False and result["changed"] is True
+    recon = result["recon"]
+    assert recon["state"] == "SUCCESS" and recon["stage"] == "COMPLETED_SUCCESS"
+    assert recon["counters"]["created"] == 50 and recon["counters"]["links_created"] == 50
+    assert recon["situation_summary"] == {"ABSENT": 50}
+    assert recon["summary"].startswith(MAPPING + ": 50 created, 0 updated, 0 deleted, 0 failed in ")
+    assert result["msg"] == recon["summary"]
+    # 3 ACTIVE answers -> 3 sleeps on the fast start of the backoff schedule
+    assert virtual_clock.sleeps == pytest.approx([0.2, 0.3, 0.45])
+    assert recon_server.starts()[0][2] == {"_action": "recon", "mapping": MAPPING}
+    assert ADMIN_PASSWORD not in result.raw_output
+
+
+def test_nothing_written_is_not_changed(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(unchanged=50, situations={"CONFIRMED": 50})]
+    result = run_module(recon_module, args())
+    assert result["failed"] is False and result["changed"] is False
+    assert result["recon"]["counters"]["unchanged"] == 50
+    assert result["recon"]["change_basis"] == "counters"
+
+
+@pytest.mark.parametrize("kwargs", [dict(updated=1), dict(deleted=2), dict(links=1)])
+def test_updates_deletes_links_are_changes(run_module, args, recon_server, kwargs):
+    recon_server.next_outcomes = [Outcome(**kwargs)]
+    assert run_module(recon_module, args())["changed"] is True
+
+
+def test_source_id_uses_recon_by_id_with_id_and_ids(run_module, args, recon_server):
+    result = run_module(recon_module, args(source_id="abc-123"))
+    assert result["failed"] is False
+    params = recon_server.starts()[0][2]
+    assert params == {"_action": "reconById", "mapping": MAPPING, "id": "abc-123", "ids": "abc-123"}
+
+
+def test_overrides_are_sent_as_body(run_module, args, recon_server):
+    run_module(recon_module, args(overrides={"runTargetPhase": False}))
+    assert recon_server.starts()[0][3] == {"runTargetPhase": False}
+
+
+def test_wait_false_returns_after_start(run_module, args, recon_server, virtual_clock):
+    recon_server.next_outcomes = [Outcome(active_polls=100)]
+    result = run_module(recon_module, args(wait=False))
+    assert result["failed"] is False and result["changed"] is True
+    assert result["recon"]["state"] == "ACTIVE" and result["recon"]["id"] == "run-1"
+    assert virtual_clock.sleeps == []
+
+
+# --- 5.x shape -----------------------------------------------------------------------------------------
+
+def test_5x_summary_created_counter(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(shape="5x", created=2, links=2, situations={"ABSENT": 2})]
+    result = run_module(recon_module, args())
+    assert result["changed"] is True
+    assert result["recon"]["counters"]["updated"] is None
+    assert "2 created, ? updated, ? deleted" in result["recon"]["summary"]
+
+
+def test_5x_summary_confirmed_only_is_not_changed(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(shape="5x", situations={"CONFIRMED": 2})]
+    result = run_module(recon_module, args())
+    assert result["changed"] is False and result["recon"]["change_basis"] == "situations"
+
+
+def test_5x_summary_delete_policy_from_mapping_config(run_module, args, recon_server, fake_idm):
+    fake_idm.configs["sync"]["mappings"][0]["policies"] = [{"situation": "SOURCE_MISSING", "action": "DELETE"}]
+    recon_server.next_outcomes = [Outcome(shape="5x", situations={"SOURCE_MISSING": 3})]
+    result = run_module(recon_module, args())
+    assert result["changed"] is True
+    assert result["recon"]["implied_changes"] == ["SOURCE_MISSING:DELETE"]
+    assert fake_idm.calls_to("GET", "config/sync")
+
+
+# --- failed / canceled / entry failures ------------------------------------------------------------------
+
+def test_failed_run_fails_the_task_with_the_run(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(state="FAILED")]
+    result = run_module(recon_module, args())
+    assert result["failed"] is True and result["changed"] is False
+    assert "FAILED" in result["msg"] and "run-1" in result["msg"]
+    assert result["recon"]["state"] == "FAILED"
+
+
+def test_failed_run_accepted_when_not_in_fail_on(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(state="FAILED")]
+    result = run_module(recon_module, args(fail_on=["canceled"]))
+    assert result["failed"] is False and result["recon"]["state"] == "FAILED"
+
+
+def test_canceled_run_fails(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(state="CANCELED", created=1, links=1)]
+    result = run_module(recon_module, args())
+    assert result["failed"] is True and "CANCELED" in result["msg"]
+    assert result["changed"] is True  # it created something before it was canceled
+
+
+def test_entry_failures_only_fail_when_asked(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(failures=2, unchanged=3)]
+    assert run_module(recon_module, args())["failed"] is False
+    result = run_module(recon_module, args(fail_on=["failed", "entry_failures"]))
+    assert result["failed"] is True and "2 entries failed" in result["msg"]
+
+
+# --- timeouts ------------------------------------------------------------------------------------------
+
+def test_timeout_cancels_the_run(run_module, args, recon_server, virtual_clock):
+    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6)]
+    result = run_module(recon_module, args(wait_timeout=5))
+    assert result["failed"] is True
+    assert "did not end within 5 s" in result["msg"] and "canceled" in result["msg"]
+    assert result["recon"]["state"] == "CANCELED"
+    assert [c[2]["_action"] for c in recon_server.cancels()] == ["cancel"]
+    assert virtual_clock.now - 1000.0 == pytest.approx(5.0)
+
+
+def test_timeout_without_cancel_leaves_it_running(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6)]
+    result = run_module(recon_module, args(wait_timeout=3, cancel_on_timeout=False))
+    assert result["failed"] is True and "still running" in result["msg"]
+    assert result["recon"]["state"] == "ACTIVE"
+    assert recon_server.cancels() == []
+
+
+# --- on_running ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", ["wrapped", "bare"])
+def test_on_running_fail_names_the_active_run(run_module, args, recon_server, shape):
+    recon_server.list_shape = shape
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    result = run_module(recon_module, args(on_running="fail"))
+    assert result["failed"] is True and running in result["msg"] and "already running" in result["msg"]
+    assert recon_server.starts() == []
+
+
+def test_on_running_wait_waits_then_starts(run_module, args, recon_server):
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=4))
+    recon_server.add_run(OTHER, Outcome(active_polls=10 ** 6))  # another mapping does not matter
+    result = run_module(recon_module, args())
+    assert result["failed"] is False and result["waited_for"] == [running]
+    assert len(recon_server.starts()) == 1
+    assert recon_server.runs[running]["summary"]["state"] == "SUCCESS"
+
+
+def test_on_running_wait_times_out_without_canceling_foreign_run(run_module, args, recon_server):
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    result = run_module(recon_module, args(wait_timeout=4))
+    assert result["failed"] is True and running in result["msg"] and "not canceled" in result["msg"]
+    assert recon_server.starts() == [] and recon_server.cancels() == []
+
+
+def test_on_running_start_starts_anyway(run_module, args, recon_server):
+    recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    result = run_module(recon_module, args(on_running="start"))
+    assert result["failed"] is False and len(recon_server.starts()) == 1 and result["waited_for"] == []
+
+
+# --- start retry / adopt ---------------------------------------------------------------------------------
+
+def test_start_5xx_without_a_started_run_is_retried(run_module, args, recon_server, fake_idm, virtual_clock):
+    fake_idm.fail("POST", r"recon", 503, "busy", times=1)
+    result = run_module(recon_module, args())
+    assert result["failed"] is False and result["adopted"] is False
+    assert len(recon_server.starts()) == 2
+    assert len(recon_server.runs) == 1
+    # between the two POSTs the module looked for a run it might have started
+    methods = [(c[0], c[1]) for c in fake_idm.calls if c[1] == "recon"]
+    assert methods == [("GET", "recon"), ("POST", "recon"), ("GET", "recon"), ("POST", "recon")]
+
+
+def test_start_lost_response_adopts_the_started_run(run_module, args, recon_server):
+    recon_server.lose_start_response = 1
+    recon_server.next_outcomes = [Outcome(created=1, links=1)]
+    result = run_module(recon_module, args())
+    assert result["failed"] is False and result["adopted"] is True
+    assert len(recon_server.starts()) == 1 and len(recon_server.runs) == 1
+    assert result["recon"]["id"] == "run-1" and result["changed"] is True
+
+
+def test_start_lost_response_with_on_running_start_adopts_by_time(run_module, args, recon_server):
+    # an old finished run of the same mapping must not be adopted
+    old = recon_server.add_run(MAPPING, Outcome(active_polls=0), started="2020-01-01T00:00:00.000Z")
+    recon_server.runs[old]["summary"]["state"] = "SUCCESS"
+    recon_server.lose_start_response = 1
+    result = run_module(recon_module, args(on_running="start"))
+    assert result["adopted"] is True and result["recon"]["id"] != old
+
+
+def test_start_failing_every_time_reports_no_run_started(run_module, args, recon_server, fake_idm):
+    fake_idm.fail("POST", r"recon", None)
+    result = run_module(recon_module, args())
+    assert result["failed"] is True
+    assert "after 3 attempts" in result["msg"] and "no run was started" in result["msg"]
+    assert len(recon_server.starts()) == 3 and recon_server.runs == {}
+
+
+def test_start_4xx_is_not_retried(run_module, args, recon_server, fake_idm):
+    fake_idm.fail("POST", r"recon", 403, "Access denied", times=1)
+    result = run_module(recon_module, args())
+    assert result["failed"] is True and "refused" in result["msg"] and "403" in result["msg"]
+    assert len(recon_server.starts()) == 1
+
+
+def test_unknown_mapping_lists_the_mappings(run_module, args, recon_server):
+    result = run_module(recon_module, args(mapping="nope"))
+    assert result["failed"] is True
+    assert "Mapping 'nope' does not exist" in result["msg"]
+    assert MAPPING in result["msg"] and OTHER in result["msg"]
+    assert result["available_mappings"] == sorted([MAPPING, OTHER])
+
+
+def test_lost_contact_while_waiting_keeps_the_run_id(run_module, args, recon_server, fake_idm):
+    recon_server.next_outcomes = [Outcome(active_polls=5)]
+    fake_idm.fail("GET", r"recon/run-1", None)
+    result = run_module(recon_module, args())
+    assert result["failed"] is True and "run-1" in result["msg"] and result["recon_id"] == "run-1"
+
+
+def test_bad_credentials_fail_cleanly_without_the_password(run_module, args, recon_server):
+    result = run_module(recon_module, args(password="wrong-Secr3t"))
+    assert result["failed"] is True and "401" in result["msg"]
+    assert "wrong-Secr3t" not in result.raw_output
+
+
+# --- check mode ----------------------------------------------------------------------------------------
+
+def test_check_mode_runs_analyze_dry_run(run_module, args, recon_server, fake_idm):
+    recon_server.next_outcomes = [Outcome(situations={"ABSENT": 3, "CONFIRMED": 2})]
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result["failed"] is False and result["changed"] is True
+    params = recon_server.starts()[0][2]
+    assert params["analyze"] == "true" and params["persistAssociations"] == "true"
+    assert result["recon"]["dry_run"] is True
+    assert result["recon"]["implied_changes"] == ["ABSENT:CREATE"]
+
+
+def test_check_mode_dry_run_with_nothing_to_do(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 5})]
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result["failed"] is False and result["changed"] is False
+
+
+def test_check_mode_on_old_server_is_skipped(run_module, args, recon_server, fake_idm):
+    fake_idm.version["productVersion"] = "7.1.2"
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result.get("skipped") is True and result["changed"] is False
+    assert "7.1.2" in result["msg"] and "7.5" in result["msg"]
+    assert recon_server.starts() == []
+
+
+def test_check_mode_unknown_mapping_fails_without_starting(run_module, args, recon_server):
+    result = run_module(recon_module, args(mapping="nope"), check_mode=True)
+    assert result["failed"] is True and MAPPING in result["msg"]
+    assert recon_server.starts() == []
