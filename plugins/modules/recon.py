@@ -26,6 +26,7 @@ author:
   - idmops.pingidm contributors
 extends_documentation_fragment:
   - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -37,11 +38,6 @@ attributes:
       - On older servers check mode starts nothing and returns V(skipped=true) with the reason.
   diff_mode:
     support: none
-  action_group:
-    description: Use C(group/idmops.pingidm.idm) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - idmops.pingidm.idm
 options:
   mapping:
     description: Name of the mapping to reconcile, for example C(systemScimAccount_managedUser).

@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: recon_info
+short_description: List PingIDM reconciliation runs or read one, with progress
+version_added: 0.1.0
+description:
+  - Reads C(GET recon) (the runs IDM keeps in memory, about the last 100) or C(GET recon/<id>), and returns each run
+    normalised as M(idmops.pingidm.recon) returns it, plus the raw C(progress).
+  - Accepts both list shapes IDM uses, C({"reconciliations": [...]}) and a bare list.
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+options:
+  id:
+    description:
+      - Read this run only. A run IDM no longer knows gives an empty list.
+    type: str
+  mapping:
+    description: Only runs of this mapping.
+    type: str
+  state:
+    description: Only runs in one of these states.
+    type: list
+    elements: str
+    choices: [ACTIVE, SUCCESS, FAILED, CANCELED]
+  latest:
+    description: Return only the most recently started run that matches the other filters.
+    type: bool
+    default: false
+seealso:
+  - module: idmops.pingidm.recon
+"""
+
+EXAMPLES = r"""
+- name: Is a recon of the user mapping running?
+  idmops.pingidm.recon_info:
+    mapping: systemScimAccount_managedUser
+    state: [ACTIVE]
+  register: running
+
+- name: Last run of the user mapping
+  idmops.pingidm.recon_info:
+    mapping: systemScimAccount_managedUser
+    latest: true
+  register: last
+
+- name: Follow a run started with wait=false
+  idmops.pingidm.recon_info:
+    id: "{{ started.recon.id }}"
+  register: run
+  until: run.reconciliations[0].state != 'ACTIVE'
+  retries: 60
+  delay: 5
+"""
+
+RETURN = r"""
+reconciliations:
+  description:
+    - Matching runs, oldest first (the order IDM keeps them in).
+    - Each has the keys of M(idmops.pingidm.recon)'s C(recon) return value plus C(progress) (IDM's raw progress
+      object).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 05f63bce-4aaa-492e-9e86-a702d5c9d6c0-1144
+      mapping: systemScimAccount_managedUser
+      state: SUCCESS
+      stage: COMPLETED_SUCCESS
+      counters: {"created": 50, "updated": 0, "unchanged": 0, "deleted": 0, "links_created": 50, "failures": 0}
+      summary: "systemScimAccount_managedUser: 50 created, 0 updated, 0 deleted, 0 failed in 1.2 s"
+"""
+
+from datetime import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon import (
+    ReconRunner, normalise, parse_timestamp)
+
+STATES = ("ACTIVE", "SUCCESS", "FAILED", "CANCELED")
+
+
+def _describe(runner, raw):
+    recon = normalise(raw)
+    if recon["change_basis"] == "situations" and raw.get("mapping") and raw.get("state") != "ACTIVE":
+        recon = normalise(raw, actions=runner.actions_for(raw["mapping"]))
+    recon["progress"] = raw.get("progress") or {}
+    return recon
+
+
+def collect(runner, params):
+    if params["id"]:
+        raw = runner.get_or_none(params["id"])
+        runs = [raw] if isinstance(raw, dict) else []
+    else:
+        runs = runner.list_runs()
+    if params["mapping"]:
+        runs = [run for run in runs if run.get("mapping") == params["mapping"]]
+    if params["state"]:
+        runs = [run for run in runs if run.get("state") in params["state"]]
+    if params["latest"] and runs:
+        runs = [max(runs, key=lambda run: parse_timestamp(run.get("started")) or datetime.min)]
+    return [_describe(runner, run) for run in runs]
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        id=dict(type="str"),
+        mapping=dict(type="str"),
+        state=dict(type="list", elements="str", choices=list(STATES)),
+        latest=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
+    client = client_from_module(module)
+    try:
+        reconciliations = collect(ReconRunner(client), module.params)
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False)
+    finally:
+        client.close()
+    module.exit_json(changed=False, reconciliations=reconciliations)
+
+
+if __name__ == "__main__":
+    main()
