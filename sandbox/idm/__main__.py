@@ -1,0 +1,62 @@
+"""``python -m sandbox.idm --port P --state-dir DIR [...]``: run the sandbox IDM until SIGTERM/SIGINT.
+
+Prints ``ready <url>`` on stdout once the socket listens.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from .server import IdmServer
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m sandbox.idm", description="IDM-compatible sandbox server")
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--state-dir", required=True, help="directory for idm.sqlite3, keystore.json, access.log")
+    parser.add_argument("--admin-user", default="openidm-admin")
+    parser.add_argument("--admin-password", default="openidm-admin")
+    parser.add_argument("--bearer-token", action="append", default=[], help="static bearer token (admin rights)")
+    parser.add_argument("--no-script-user", action="append", default=[], metavar="USER:PASS",
+                        help="an authenticated user that may not call script?_action=eval")
+    parser.add_argument("--connector-start-delay", type=float, default=1.0)
+    parser.add_argument("--startup-delay", type=float, default=0.0,
+                        help="seconds during which the server reports STARTING / 503")
+    parser.add_argument("--faults", default=None, help="initial fault switches as JSON")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.faults:
+        try:
+            args.faults = json.loads(args.faults)
+        except ValueError:
+            parser.error("--faults must be JSON")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = IdmServer(args.state_dir, port=args.port, admin_user=args.admin_user,
+                       admin_password=args.admin_password, bearer_tokens=args.bearer_token,
+                       no_script_users=args.no_script_user, connector_start_delay=args.connector_start_delay,
+                       tls_cert=args.tls_cert, tls_key=args.tls_key, startup_delay=args.startup_delay,
+                       faults=args.faults)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    print(f"ready {server.url}", flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""CREST request helpers shared by the config and managed services: JSON copy, patch, ``_fields``, paging, sort."""
+
+import base64
+import json
+
+from .errors import IdmError
+from .queryfilter import comparable, parse_pointer
+
+
+def copy_json(value):
+    """A deep copy of a JSON value (faster than ``copy.deepcopy`` for plain dict/list trees)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+# --- patch -------------------------------------------------------------------------------------------------------
+
+def _index(segment, length, allow_end):
+    if segment == "-" and allow_end:
+        return length
+    try:
+        index = int(segment)
+    except ValueError:
+        raise IdmError(400, f"Invalid array index '{segment}'") from None
+    if index < 0 or index > length or (index == length and not allow_end):
+        raise IdmError(400, f"Array index {index} out of range")
+    return index
+
+
+def _parent(obj, pointer, create):
+    """The container holding the last segment of ``pointer`` (creating objects on the way when ``create``)."""
+    node = obj
+    for segment in pointer[:-1]:
+        if isinstance(node, list):
+            node = node[_index(segment, len(node), False)]
+        elif isinstance(node, dict):
+            if segment not in node or node[segment] is None:
+                if not create:
+                    return None
+                node[segment] = {}
+            node = node[segment]
+        else:
+            raise IdmError(400, f"Cannot traverse '{segment}': not an object or array")
+    return node
+
+
+def _same(element, value, subset):
+    if not subset:
+        return element == value
+    if isinstance(value, dict) and isinstance(element, dict):
+        return all(k in element and _same(element[k], v, True) for k, v in value.items())
+    return element == value
+
+
+def apply_patch(obj, operations, subset_fields=()):
+    """Apply CREST patch ``operations`` to ``obj`` in place and return it.
+
+    ``add`` to an existing array appends (``/f/-`` or an array value, CREST "list semantics"), ``/f/<n>``
+    inserts; ``remove`` with a ``value`` removes matching array elements (for ``subset_fields`` such as relationship
+    arrays an element matches when it contains every key of the value, so ``{"_ref": ...}`` is enough);
+    ``replace`` sets (a null/missing value removes); ``increment`` adds a number; ``copy``/``move`` use ``from``.
+    """
+    if not isinstance(operations, list):
+        raise IdmError(400, "The patch request body must be a JSON array of patch operations")
+    for op in operations:
+        if not isinstance(op, dict) or "operation" not in op or "field" not in op:
+            raise IdmError(400, "Each patch operation needs 'operation' and 'field'")
+        kind = op["operation"]
+        pointer = parse_pointer(op["field"])
+        if not pointer:
+            raise IdmError(400, "Patching the whole object is not supported; name a field")
+        value = copy_json(op.get("value"))
+        subset = pointer[0] in subset_fields
+        if kind in ("copy", "move"):
+            if "from" not in op:
+                raise IdmError(400, f"Patch operation {kind} needs 'from'")
+            source = parse_pointer(op["from"])
+            parent = _parent(obj, source, False)
+            if not isinstance(parent, dict) or source[-1] not in parent:
+                raise IdmError(400, f"Patch 'from' field {op['from']} does not exist")
+            value = copy_json(parent[source[-1]])
+            if kind == "move":
+                del parent[source[-1]]
+            kind = "replace"
+        if kind == "add":
+            parent = _parent(obj, pointer, True)
+            last = pointer[-1]
+            if isinstance(parent, list):
+                parent.insert(_index(last, len(parent), True), value)
+            elif last == "-":
+                raise IdmError(400, "'-' only appends to arrays")
+            elif isinstance(parent.get(last), list) and len(pointer) >= 1 and isinstance(value, list):
+                parent[last].extend(value)
+            else:
+                parent[last] = value
+        elif kind == "remove":
+            parent = _parent(obj, pointer, False)
+            last = pointer[-1]
+            if parent is None:
+                continue
+            if isinstance(parent, list):
+                del parent[_index(last, len(parent), False)]
+            elif last in parent:
+                if "value" in op and isinstance(parent[last], list):
+                    wanted = value if isinstance(value, list) else [value]
+                    parent[last] = [e for e in parent[last] if not any(_same(e, w, subset) for w in wanted)]
+                else:
+                    del parent[last]
+        elif kind == "replace":
+            parent = _parent(obj, pointer, True)
+            last = pointer[-1]
+            if isinstance(parent, list):
+                parent[_index(last, len(parent), False)] = value
+            elif value is None and "value" not in op:
+                parent.pop(last, None)
+            else:
+                parent[last] = value
+        elif kind == "increment":
+            parent = _parent(obj, pointer, False)
+            last = pointer[-1]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise IdmError(400, "increment needs a numeric value")
+            current = parent.get(last) if isinstance(parent, dict) else None
+            if not isinstance(current, (int, float)) or isinstance(current, bool):
+                raise IdmError(400, f"Field {op['field']} is not a number")
+            parent[last] = current + value
+        else:
+            raise IdmError(400, f"Patch operation '{kind}' is not supported")
+    return obj
+
+
+# --- _fields -----------------------------------------------------------------------------------------------------
+
+def parse_fields(text):
+    """``_fields=a,b/c`` as a list of strings, or None when absent/empty."""
+    if text is None or text.strip() == "":
+        return None
+    return [f.strip().strip("/") for f in text.split(",") if f.strip()]
+
+
+def project(obj, fields):
+    """Keep ``_id``, ``_rev`` and the requested pointers of an already-expanded object."""
+    if fields is None or "*" in fields and all(f in ("*", "*_ref") for f in fields):
+        return obj
+    out = {k: obj[k] for k in ("_id", "_rev") if k in obj}
+    if "*" in fields:
+        out = dict(obj)
+    for field in fields:
+        if field in ("*", "*_ref"):
+            continue
+        pointer = parse_pointer(field)
+        if not pointer:
+            continue
+        value, found = obj, True
+        for segment in pointer:
+            if isinstance(value, dict) and segment in value:
+                value = value[segment]
+            elif isinstance(value, list):
+                value = [v[segment] for v in value if isinstance(v, dict) and segment in v]
+            else:
+                found = False
+                break
+        if not found:
+            continue
+        node = out
+        for segment in pointer[:-1]:
+            child = node.get(segment)
+            if not isinstance(child, dict) or child is obj.get(segment):
+                child = {} if not isinstance(child, dict) else dict(child)
+                node[segment] = child
+            node = child
+        node[pointer[-1]] = value
+    return out
+
+
+# --- paging / sorting ----------------------------------------------------------------------------------------------
+
+def encode_cookie(offset):
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cookie(cookie):
+    try:
+        padded = cookie + "=" * (-len(cookie) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
+    except (ValueError, KeyError, TypeError):
+        raise IdmError(400, "Invalid paged results cookie") from None
+
+
+def sort_results(items, sort_keys, case_insensitive):
+    """Stable multi-key sort for ``_sortKeys=+a,-b``; missing values sort first ascending."""
+    if not sort_keys:
+        return items
+    keys = [k.strip() for k in sort_keys.split(",") if k.strip()] if isinstance(sort_keys, str) else sort_keys
+    for key in reversed(keys):
+        descending = key.startswith("-")
+        pointer = parse_pointer(key.lstrip("+-"))
+
+        def sort_value(item, pointer=pointer):
+            value = item
+            for segment in pointer:
+                value = value.get(segment) if isinstance(value, dict) else None
+            key_value = comparable(value, case_insensitive)
+            return (0, "", None) if key_value is None or key_value[0] == "z" else (1, key_value[0], key_value[1])
+        items = sorted(items, key=sort_value, reverse=descending)
+    return items
+
+
+def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
+    """Slice ``items`` the way IDM's DS repo pages and wrap them in the CREST query envelope."""
+    start = 0
+    if cookie:
+        start = decode_cookie(cookie)
+    elif offset:
+        start = int(offset)
+    total = len(items)
+    if page_size and int(page_size) > 0:
+        end = start + int(page_size)
+        result = items[start:end]
+        next_cookie = encode_cookie(end) if end < total else None
+    else:
+        result = items[start:]
+        next_cookie = None
+    policy = (total_policy or "NONE").upper()
+    if policy not in ("NONE", "EXACT", "ESTIMATE"):
+        raise IdmError(400, f"Invalid _totalPagedResultsPolicy '{total_policy}'")
+    return {"result": result, "resultCount": len(result), "pagedResultsCookie": next_cookie,
+            "totalPagedResultsPolicy": policy, "totalPagedResults": total if policy != "NONE" else -1,
+            "remainingPagedResults": -1}
+
+
+def int_param(value, name):
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IdmError(400, f"Invalid value '{value}' for parameter {name}") from None

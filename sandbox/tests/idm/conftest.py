@@ -1,0 +1,82 @@
+"""Shared fixtures for sandbox IDM tests: an in-process IdmServer on a free port in a temp state dir.
+
+``idm_server`` yields an ``IdmHandle``: ``.url`` (``http://127.0.0.1:P``), ``.base`` (``.url + "/openidm"``),
+``.state_dir``, ``.server`` (the IdmServer: ``.router``, ``.config``, ``.managed``, ``.store``, ``.crypto``,
+``.scripts``), ``.request(method, path, **kw)`` (path relative to ``/openidm``; admin headers unless
+``auth=False`` or explicit ``headers``), ``.restart()`` (same state dir, new process-level server object).
+``idm_server_factory(**IdmServer kwargs)`` builds more (e.g. ``startup_delay=2``, ``no_script_users=["u:p"]``).
+Every server is stopped at teardown, even when the test fails.
+"""
+
+import pytest
+import requests
+
+from sandbox.idm.server import IdmServer
+
+ADMIN_HEADERS = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin",
+                 "X-OpenIDM-NoSession": "true"}
+
+
+class IdmHandle:
+    def __init__(self, state_dir, options):
+        self.state_dir = str(state_dir)
+        self.options = options
+        self.server = IdmServer(self.state_dir, **options).start()
+        self.session = requests.Session()
+
+    @property
+    def url(self):
+        return self.server.url
+
+    @property
+    def base(self):
+        return self.server.url + "/openidm"
+
+    admin_headers = ADMIN_HEADERS
+
+    def request(self, method, path, auth=True, headers=None, **kwargs):
+        url = path if path.startswith("http") else (
+            self.url + path if path.startswith("/") else f"{self.base}/{path}")
+        merged = dict(ADMIN_HEADERS) if auth and headers is None else {}
+        merged.update(headers or {})
+        kwargs.setdefault("timeout", 10)
+        return self.session.request(method, url, headers=merged, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def restart(self):
+        self.server.stop()
+        self.server = IdmServer(self.state_dir, **self.options).start()
+        return self
+
+    def close(self):
+        self.session.close()
+        self.server.stop()
+
+
+@pytest.fixture
+def idm_server_factory(tmp_path):
+    handles = []
+
+    def make(state_dir=None, **options):
+        handle = IdmHandle(state_dir or tmp_path / f"idm{len(handles)}", options)
+        handles.append(handle)
+        return handle
+
+    yield make
+    for handle in handles:
+        try:
+            handle.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+@pytest.fixture
+def idm_server(idm_server_factory):
+    return idm_server_factory()
+
+
+@pytest.fixture
+def admin_headers():
+    return dict(ADMIN_HEADERS)
