@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmarks: the proof harness (sandbox CLI, ansible-playbook runner, access-log counts)
+plus markdown tables and timing statistics."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(REPO / "tests" / "proof"))
+sys.path.insert(0, str(REPO))
+
+import proofkit  # noqa: E402  (the same harness the proof tests use)
+
+FLOW_PLAYBOOK = REPO / "playbooks" / "scim_sync.yml"
+PLAIN_PLAYBOOK = BENCH_DIR / "plain_uri" / "scim_sync_plain.yml"
+SANDBOX_GROUP_VARS = REPO / "inventories" / "sandbox"
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
+    notes: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)   # raw numbers for the chart and the JSON record
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |",
+                 "|" + "|".join("---" for _ in self.headers) + "|"]
+        for row in self.rows:
+            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        if self.notes:
+            lines.append("")
+            lines.extend(f"- {note}" for note in self.notes)
+        return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def inventories(sandbox: proofkit.Sandbox) -> list[Path]:
+    """The sandbox's generated inventory plus the repo's sandbox group_vars, as tools/demo.sh passes them."""
+    found = [sandbox.inventory]
+    if SANDBOX_GROUP_VARS.exists():
+        found.append(SANDBOX_GROUP_VARS)
+    return found
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
