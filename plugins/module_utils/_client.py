@@ -251,7 +251,8 @@ class HttpClient(object):
                 tries = " (%d attempts)" % attempts if attempts > 1 else ""
                 raise ApiError(method, shown, where, service=self.service, message=kind + tries,
                                hint="Check the URL and that the server is running and reachable.")
-            if response.status_code in RETRY_STATUSES and not last:
+            # A status the caller accepts as an answer (e.g. 503 from health/ready) is not retried.
+            if response.status_code in RETRY_STATUSES and not last and response.status_code not in (ok_statuses or ()):
                 self._backoff_sleep(attempt)
                 continue
             break
@@ -408,6 +409,11 @@ class IdmClient(object):
         if params:
             query.update(params)
         return self.request("POST", path, params=query, body=body if body is not None else {}).body
+
+    def decrypt(self, value):
+        """Clear value of an IDM ``$crypto`` object, through ``POST script?_action=eval`` (needs eval rights)."""
+        body = {"type": "text/javascript", "globals": {"val": value}, "source": "openidm.decrypt(val);"}
+        return self.request("POST", "script", params={"_action": "eval"}, body=body).body
 
     def close(self):
         self.http.close()

@@ -224,3 +224,79 @@ def get_path(document, path):
     for key in path:
         obj = obj[key]
     return obj
+
+
+def secret_paths(document):
+    """Paths (key tuples) of every secret in ``document``: ``$crypto`` values and scalars under secret keys."""
+    found = []
+
+    def visit(obj, path):
+        if is_crypto(obj):
+            found.append(path)
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                visit(v, path + (k,))
+        elif isinstance(obj, list):
+            for i, item in enumerate(obj):
+                visit(item, path + (i,))
+        elif _is_secret_key(path) and obj is not None and not isinstance(obj, bool):
+            found.append(path)
+    visit(document, ())
+    return found
+
+
+def secret_name(path, under=("configurationProperties",)):
+    """Property name shown for a secret path: dotted, without the leading ``under`` part."""
+    path = tuple(path)
+    if path[:len(under)] == tuple(under) and len(path) > len(under):
+        path = path[len(under):]
+    return dotted(path)
+
+
+class SecretDecisionError(Exception):
+    """A secret could not be compared (e.g. decryption refused); the text says which options avoid it."""
+
+
+UPDATE_SECRETS_CHOICES = ("when_different", "on_create", "always")
+
+
+class SecretPolicy(object):
+    """``secret_equal`` callable for compare(), implementing ``update_secrets``.
+
+    - ``when_different``: decrypt ``$crypto`` values through ``decrypt(value)`` and compare clear values.
+    - ``on_create``: a stored secret counts as equal to any desired value (it is only written on create).
+    - ``always``: a given secret always counts as different.
+    ``decrypt`` raises on failure; ``on_decrypt_error(exc)`` turns that into the exception to raise
+    (or returns None to count the secret as different).
+    """
+
+    def __init__(self, mode, decrypt=None, on_decrypt_error=None):
+        if mode not in UPDATE_SECRETS_CHOICES:
+            raise ValueError("update_secrets must be one of %s" % ", ".join(UPDATE_SECRETS_CHOICES))
+        self.mode = mode
+        self._decrypt = decrypt
+        self._on_error = on_decrypt_error
+        self.decrypted = []  # clear values seen, so callers can keep them out of any output
+
+    def _clear(self, value):
+        if not is_crypto(value):
+            return value
+        clear = self._decrypt(value)
+        if isinstance(clear, str):
+            self.decrypted.append(clear)
+        return clear
+
+    def __call__(self, path, stored, desired):
+        if self.mode == "always":
+            return False
+        if self.mode == "on_create":
+            return stored is not None
+        try:
+            return same(self._clear(stored), self._clear(desired))
+        except Exception as exc:  # the decrypt callable's own error type (ApiError) is not known here
+            if self._on_error is None:
+                raise
+            replacement = self._on_error(exc)
+            if replacement is None:
+                return False
+            raise replacement

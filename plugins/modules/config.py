@@ -1,0 +1,208 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: config
+short_description: Manage one PingIDM configuration object as a whole document
+version_added: 0.1.0
+description:
+  - Makes C(config/<id>) equal to O(config) (or the rendered O(template)), or removes it.
+  - The comparison is semantic. C(_id) and C(_rev) never count and neither does key order; list order and value
+    types do (V(true) is not V(1)).
+  - IDM-encrypted values (C({"$crypto": ...})) count as equal when they are identical or decrypt to the same value
+    (through C(POST script?_action=eval)). If decryption is refused, they count as different and a warning
+    says so. Use M(idmops.pingidm.connector) for connectors, which has a policy for secrets.
+  - Writes with one C(PUT config/<id>) only when the document differs; deletes only when it exists.
+  - The whole object is managed. Keys left out of O(config) are removed from the server's object.
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - idmops.pingidm.template
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads and compares like a real run and reports the same V(changed) and C(diff), without writing.
+  diff_mode:
+    support: full
+    details:
+      - Secrets are shown as C(********) in the diff.
+options:
+  id:
+    description:
+      - Id of the configuration object, for example V(sync), V(managed), V(provisioner.openicf/scim) or V(mapping/x).
+      - At most two path segments, as IDM allows.
+    type: str
+    required: true
+  config:
+    description:
+      - The whole desired configuration object. C(_id) and C(_rev) in it are ignored.
+      - Required with O(state=present) unless O(template) is given.
+    type: dict
+  state:
+    description: Whether the configuration object should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+"""
+
+EXAMPLES = r"""
+- name: Set the managed object configuration from a file
+  idmops.pingidm.config:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    id: managed
+    config: "{{ lookup('ansible.builtin.file', 'managed.json') | from_json }}"
+
+- name: Render a configuration from a Jinja template on the controller
+  idmops.pingidm.config:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    id: sync
+    template: sync.json.j2
+
+- name: Remove a schedule
+  idmops.pingidm.config:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    id: schedule/reconcile-scim
+    state: absent
+"""
+
+RETURN = r"""
+config:
+  description:
+    - The configuration object as stored after the task (as it would be, in check mode), secrets masked.
+    - Empty after a removal.
+  returned: success
+  type: dict
+  sample: {"_id": "sync", "mappings": []}
+diff:
+  description: Masked C(before) and C(after) documents (C(--diff)).
+  returned: when diff mode is on
+  type: dict
+differences:
+  description: Dotted paths of up to 20 differing keys (no values).
+  returned: when changed
+  type: list
+  elements: str
+  sample: ["mappings.0.properties"]
+"""
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+
+
+def validate_id(config_id):
+    """Message for an id IDM would reject, or None."""
+    segments = config_id.split("/")
+    if config_id.startswith("/") or config_id.startswith("config/") or len(segments) > 2 or "" in segments:
+        return ("id %r is not a configuration id: give the part after config/, with at most two segments "
+                "(for example 'sync' or 'provisioner.openicf/scim')" % config_id)
+    return None
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        id=dict(type="str", required=True),
+        config=dict(type="dict"),
+        template=dict(type="path"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    kwargs = idm_module_kwargs()
+    kwargs["required_if"].append(("state", "present", ("config", "template"), True))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("config", "template")], **kwargs)
+    params = module.params
+    if params["template"] is not None:
+        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.config action "
+                             "plugin; call the module by its FQCN idmops.pingidm.config (not through a raw "
+                             "module run) or pass config instead.")
+    problem = validate_id(params["id"])
+    if problem:
+        module.fail_json(msg=problem)
+    desired = params["config"]
+    module.no_log_values.update(_compare.secret_values(desired))
+    path = "config/" + params["id"]
+    client = client_from_module(module)
+    warnings = []
+
+    def refused(exc):
+        warnings.append("Could not decrypt a stored secret to compare it (%s); it counts as different." % exc)
+        return None
+
+    policy = _compare.SecretPolicy("when_different", decrypt=client.decrypt, on_decrypt_error=refused)
+    try:
+        result = run(module, client, path, desired, policy)
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False)
+    finally:
+        client.close()
+    module.no_log_values.update(policy.decrypted)
+    for warning in warnings[:1]:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+def run(module, client, path, desired, policy):
+    params = module.params
+    stored = client.get_or_none(path)
+    before = _compare.normalise(stored)
+    result = dict(changed=False)
+
+    if params["state"] == "absent":
+        if stored is not None:
+            result["changed"] = True
+            if not module.check_mode:
+                client.delete(path)
+        after = None
+        result["config"] = {}
+        secrets = []
+    else:
+        desired = _compare.normalise(desired)
+        if before is None:
+            result["changed"] = True
+            secrets = _compare.secret_paths(desired)
+            body = desired
+        else:
+            comparison = _compare.compare(before, desired, secret_equal=policy)
+            result["changed"] = not comparison.equal
+            secrets = comparison.changed_secrets
+            # Secrets judged equal keep their stored form so the server does not re-encrypt them.
+            body = copy.deepcopy(desired)
+            for secret_path in comparison.equal_secrets:
+                _compare.set_path(body, secret_path, _compare.get_path(before, secret_path))
+            if result["changed"]:
+                result["differences"] = comparison.differences
+        after = body
+        stored_after = stored
+        if result["changed"] and not module.check_mode:
+            stored_after = client.put(path, body)
+        elif result["changed"]:
+            stored_after = dict(body, _id=params["id"])
+        result["config"] = _compare.mask(stored_after)
+    if module._diff:
+        result["diff"] = _compare.diff(before, after, changed_secrets=secrets)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: info
+short_description: Read PingIDM's state and version, optionally waiting until it is ready
+version_added: 0.1.0
+description:
+  - Reads C(GET info/ping) (state such as C(ACTIVE_READY)) and C(GET info/version).
+  - On servers where C(info/ping) is gone (answers 404), readiness comes from C(GET health/ready) (200 = ready).
+  - With O(wait_ready=true) it polls every second until IDM is C(ACTIVE_READY), tolerating connection errors and
+    502/503/504 answers while the server starts, and fails when O(wait_timeout) passes.
+  - Never changes anything.
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  wait_ready:
+    description:
+      - Poll until IDM reports C(ACTIVE_READY); fail if it does not within O(wait_timeout).
+      - With V(false) the module reports the current state once, also when IDM is not ready.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for readiness with O(wait_ready=true).
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: Wait until IDM is ready
+  idmops.pingidm.info:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    wait_ready: true
+    wait_timeout: 120
+
+- name: Report the IDM version (connection options from module_defaults)
+  module_defaults:
+    group/idmops.pingidm.idm:
+      idm_url: "{{ idm_url }}"
+      username: "{{ idm_username }}"
+      password: "{{ idm_password }}"
+  block:
+    - name: Read version
+      idmops.pingidm.info:
+      register: idm
+    - name: Show it
+      ansible.builtin.debug:
+        msg: "IDM {{ idm.version.productVersion }} is {{ idm.ping.state }}"
+"""
+
+RETURN = r"""
+ping:
+  description: Answer of C(GET info/ping), or the state derived from C(health/ready) when C(info/ping) is gone.
+  returned: success
+  type: dict
+  sample: {"_id": "", "state": "ACTIVE_READY", "shortDesc": "OpenIDM ready"}
+version:
+  description: Answer of C(GET info/version); V(null) when the server does not offer it.
+  returned: success
+  type: dict
+  sample: {"_id": "version", "productVersion": "7.5.0", "productBuildDate": "20240101000000", "productRevision": "abc"}
+ready:
+  description: True when IDM is C(ACTIVE_READY).
+  returned: success
+  type: bool
+  sample: true
+waited:
+  description: Seconds spent waiting for readiness.
+  returned: success
+  type: float
+  sample: 2.0
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+
+READY_STATE = "ACTIVE_READY"
+# While IDM starts, a proxy or the server itself may refuse or answer these; keep waiting.
+NOT_YET_STATUSES = (None, 502, 503, 504)
+
+
+def read_state(client):
+    """(ping dict, ready bool). Falls back to health/ready where info/ping is gone (404)."""
+    ping = client.get_or_none("info/ping")
+    if ping is not None:
+        return ping, ping.get("state") == READY_STATE
+    result = client.request("GET", "health/ready", ok_statuses=(503,))
+    ready = result.status == 200
+    state = READY_STATE if ready else "ACTIVE_NOT_READY"
+    return {"state": state, "source": "health/ready"}, ready
+
+
+def wait_for_ready(client, timeout):
+    """Poll read_state(); returns (ping, ready, seconds waited, last problem or None)."""
+    last = {"ping": None, "problem": None}
+
+    def check():
+        try:
+            ping, ready = read_state(client)
+        except ApiError as exc:
+            if exc.status not in NOT_YET_STATUSES:
+                raise
+            last["problem"] = str(exc)
+            return False, None
+        last["ping"], last["problem"] = ping, None
+        return ready, ping
+
+    ready, ping, waited = _client.poll(check, timeout=timeout, interval=1)
+    return last["ping"], ready, waited, last["problem"]
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        wait_ready=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=60),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
+    # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
+    client = client_from_module(module, retries=0 if module.params["wait_ready"] else 3)
+    try:
+        if module.params["wait_ready"]:
+            ping, ready, waited, problem = wait_for_ready(client, module.params["wait_timeout"])
+            if not ready:
+                state = (ping or {}).get("state", "unknown")
+                detail = problem or "last state %s" % state
+                module.fail_json(msg="IDM at %s was not ready within %d s (%s). Check the server log, or raise "
+                                     "wait_timeout." % (client.base_url, module.params["wait_timeout"], detail),
+                                 changed=False, ping=ping, ready=False, waited=waited)
+        else:
+            ping, ready = read_state(client)
+            waited = 0.0
+        version = client.get_or_none("info/version")
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False)
+    finally:
+        client.close()
+    module.exit_json(changed=False, ping=ping, version=version, ready=ready, waited=waited)
+
+
+if __name__ == "__main__":
+    main()
