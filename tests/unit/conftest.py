@@ -73,6 +73,7 @@ class FakeIdm(object):
         self.test_config_result = None  # None: ok; else the error text testConfig reports
         self.connector_errors = {}      # connector name -> error text system test reports (ok false)
         self.start_after_tests = 0      # a new/changed connector is "not available" for this many test calls
+        self.honour_wait_for_completion = True  # False: PUT ?waitForCompletion=true answers before the start
         self._pending_start = {}        # connector name -> test calls left before available
         self.tokens = set()
         self.token_requests = 0
@@ -212,7 +213,8 @@ class FakeIdm(object):
                 if value is not None and not (isinstance(value, dict) and "$crypto" in value):
                     props[key] = self.encrypt(value)
             name = config_id.split("/", 1)[1]
-            if self.start_after_tests and request.params.get("waitForCompletion") != "true":
+            waited = self.honour_wait_for_completion and request.params.get("waitForCompletion") == "true"
+            if self.start_after_tests and not waited:
                 self._pending_start[name] = self.start_after_tests
         status = 200 if config_id in self.configs else 201
         self.configs[config_id] = obj

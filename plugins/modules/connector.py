@@ -1,0 +1,345 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: connector
+short_description: Manage a PingIDM connector (provisioner) configuration, secrets included, idempotently
+version_added: 0.1.0
+description:
+  - Makes C(config/provisioner.openicf/<name>) equal to O(config) (or the rendered O(template)), or removes it.
+  - The comparison ignores C(_id), C(_rev) and key order, like M(idmops.pingidm.config).
+  - IDM stores confidential connector properties (C(password), C(clientSecret), C(authToken), ...) encrypted
+    as C({"$crypto": ...}), with a fresh IV on every write, so a plain comparison would always see a change.
+    O(update_secrets) decides how secrets count.
+  - Secrets that count as unchanged are sent back in their stored encrypted form, so IDM does not re-encrypt them.
+  - After a write (and only then), with O(wait=true), waits until IDM has started the connector.
+  - Secret values never appear in the result, the diff or messages; they show as C(********).
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - idmops.pingidm.template
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads, decrypts and compares like a real run and reports the same V(changed), C(diff) and
+        RV(secrets_updated). With O(test_before_save=true) it also runs the connector test (nothing is stored).
+  diff_mode:
+    support: full
+    details:
+      - Secrets show as C(********); a secret that would be written shows as C(******** (changed)).
+options:
+  name:
+    description: Connector name, the part after C(provisioner.openicf/), for example V(scim).
+    type: str
+    required: true
+  config:
+    description:
+      - The whole desired provisioner configuration (C(connectorRef), C(configurationProperties), C(objectTypes), ...).
+      - Secrets may be given in clear text or as C($crypto) objects exported from an IDM with the same key.
+      - Required with O(state=present) unless O(template) is given.
+    type: dict
+  state:
+    description: Whether the connector configuration should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  update_secrets:
+    description:
+      - How secrets (C($crypto) values on the server) are compared with the desired ones.
+      - V(when_different) decrypts each stored secret through C(POST script?_action=eval)
+        (C(openidm.decrypt)) and compares clear values; desired C($crypto) values are decrypted the same way.
+        Needs a user allowed to evaluate scripts (C(openidm-admin)).
+      - V(on_create) writes secrets only when the connector is created; afterwards a stored secret counts as
+        equal to any desired value and is kept as it is. Needs no script rights. A rotated secret is not written.
+      - V(always) counts every clear-text secret given as changed, so each run writes and reports V(changed=true).
+        Needs no script rights.
+    type: str
+    choices: [when_different, on_create, always]
+    default: when_different
+  test_before_save:
+    description:
+      - Before a write, test the desired configuration with C(POST system?_action=testConfig) and fail without
+        saving when IDM reports C(ok=false), with IDM's error text.
+      - Runs only when something is to be written (also in check mode).
+    type: bool
+    default: false
+  wait:
+    description:
+      - After a write, wait until C(POST system/<name>?_action=test) answers for the connector without
+        C(connector not available), that is, until IDM has (re)started it. The write itself is sent with
+        C(waitForCompletion=true) so IDM usually answers once the connector is started.
+      - This waits for the connector to be loaded, not for a successful connection to the remote system;
+        use M(idmops.pingidm.connector_test) for that.
+      - Skipped for a connector with C(enabled=false).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: Configure the SCIM connector from the collection's template
+  idmops.pingidm.connector:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: scim
+    template: provisioner.openicf-scim.json.j2
+    test_before_save: true
+
+- name: Configure a connector from a dict; secrets compared by decrypting the stored ones
+  idmops.pingidm.connector:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: scim
+    config:
+      connectorRef:
+        bundleName: org.forgerock.openicf.connectors.scim-connector
+        bundleVersion: "[1.5.0.0,1.6.0.0)"
+        connectorName: org.forgerock.openicf.connectors.scim.ScimConnector
+      configurationProperties:
+        SCIMEndpoint: https://scim.example.com/scim/v2
+        authenticationMethod: OAUTH
+        tokenEndpoint: https://scim.example.com/oauth2/token
+        clientId: idm
+        clientSecret: "{{ scim_client_secret }}"
+      objectTypes: "{{ scim_object_types }}"
+
+- name: Same, for a user without script eval rights (secret only set on create)
+  idmops.pingidm.connector:
+    idm_url: http://localhost:8080
+    username: deployer
+    password: "{{ deployer_password }}"
+    name: scim
+    template: provisioner.openicf-scim.json.j2
+    update_secrets: on_create
+
+- name: Remove the connector
+  idmops.pingidm.connector:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: scim
+    state: absent
+"""
+
+RETURN = r"""
+config:
+  description: The connector configuration as stored after the task (as it would be, in check mode), secrets masked.
+  returned: success
+  type: dict
+  sample: {"_id": "provisioner.openicf/scim", "configurationProperties": {"clientSecret": {"$crypto": "********"}}}
+diff:
+  description: Masked C(before) and C(after) documents (C(--diff)).
+  returned: when diff mode is on
+  type: dict
+secrets_updated:
+  description:
+    - Names of the secret properties written (or that would be written, in check mode), relative to
+      C(configurationProperties). Never values.
+  returned: success
+  type: list
+  elements: str
+  sample: ["clientSecret"]
+differences:
+  description: Dotted paths of up to 20 differing keys (no values).
+  returned: when changed
+  type: list
+  elements: str
+test:
+  description: Result of C(system?_action=testConfig) with O(test_before_save=true).
+  returned: when the configuration was tested
+  type: dict
+  sample: {"name": "scim", "ok": true}
+waited:
+  description: Seconds spent waiting for the connector to start.
+  returned: when the module waited
+  type: float
+  sample: 1.0
+status:
+  description: Connector status from C(system/<name>?_action=test) after the wait.
+  returned: when the module waited
+  type: dict
+  sample: {"name": "scim", "enabled": true, "ok": true, "objectTypes": ["__ALL__", "account", "group"]}
+"""
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+
+NOT_AVAILABLE = "connector not available"
+
+
+class ConnectorError(Exception):
+    def __init__(self, message, **extra):
+        super(ConnectorError, self).__init__(message)
+        self.extra = extra
+
+
+def decrypt_refused(module, client):
+    """Turn a failed decryption into an error that names the options that avoid the decryption."""
+    def handler(exc):
+        if isinstance(exc, ApiError) and exc.status in (401, 403):
+            return ConnectorError(
+                "update_secrets=when_different needs to decrypt the stored secrets of connector '%s' with POST "
+                "script?_action=eval on %s, which IDM refused (%s %s). Use a user allowed to evaluate scripts "
+                "(openidm-admin), or set update_secrets=on_create (secrets written only on create) or "
+                "update_secrets=always (secrets always written, reports changed)."
+                % (module.params["name"], client.base_url, exc.status, exc.reason or ""), status=exc.status)
+        return exc
+    return handler
+
+
+def plan(module, client, before, desired):
+    """(changed, body to write, changed secret paths, differences)."""
+    mode = module.params["update_secrets"]
+    if before is None:
+        return True, desired, _compare.secret_paths(desired), []
+    policy = _compare.SecretPolicy(mode, decrypt=client.decrypt, on_decrypt_error=decrypt_refused(module, client))
+    comparison = _compare.compare(before, desired, secret_equal=policy)
+    module.no_log_values.update(policy.decrypted)
+    changed_secrets = list(comparison.changed_secrets)
+    if mode == "always":
+        # Every clear-text secret given counts as a write; an identical $crypto would not change anything.
+        for path in _compare.secret_paths(desired):
+            if not _compare.is_crypto(_compare.get_path(desired, path)) and path not in changed_secrets:
+                changed_secrets.append(path)
+    body = copy.deepcopy(desired)
+    for path in comparison.equal_secrets:
+        if path not in changed_secrets:
+            _compare.set_path(body, path, _compare.get_path(before, path))
+    changed = not comparison.equal or bool(changed_secrets)
+    return changed, body, changed_secrets, comparison.differences
+
+
+def wait_until_started(client, name, timeout):
+    """Poll system/<name>?_action=test until IDM knows the connector and it is not "not available"."""
+    def check():
+        try:
+            status = client.post_action("system/" + name, "test")
+        except ApiError as exc:
+            if exc.status in (404, 503):  # not registered yet / service not ready
+                return False, {"name": name, "ok": False, "error": exc.message or str(exc)}
+            raise
+        return (status or {}).get("error") != NOT_AVAILABLE, status
+    started, status, waited = _client.poll(check, timeout=timeout, interval=1)
+    if not started:
+        raise ConnectorError("Connector '%s' was saved, but IDM did not start it within %d s (last answer: %s). "
+                             "Check the connector bundle and IDM's log, or raise wait_timeout."
+                             % (name, timeout, (status or {}).get("error")), changed=True,
+                             status=_compare.mask(status))
+    return status, waited
+
+
+def run(module, client):
+    params = module.params
+    name = params["name"]
+    path = "config/provisioner.openicf/" + name
+    stored = client.get_or_none(path)
+    before = _compare.normalise(stored)
+    result = dict(changed=False, secrets_updated=[])
+
+    if params["state"] == "absent":
+        if stored is not None:
+            result["changed"] = True
+            if not module.check_mode:
+                client.delete(path)
+        result["config"] = {}
+        if module._diff:
+            result["diff"] = _compare.diff(before, None)
+        return result
+
+    desired = _compare.normalise(params["config"])
+    changed, body, changed_secrets, differences = plan(module, client, before, desired)
+    result["changed"] = changed
+    result["secrets_updated"] = sorted(_compare.secret_name(p) for p in changed_secrets)
+    if differences:
+        result["differences"] = differences
+    if module._diff:
+        result["diff"] = _compare.diff(before, body, changed_secrets=changed_secrets)
+    if not changed:
+        result["config"] = _compare.mask(stored)
+        return result
+
+    if params["test_before_save"]:
+        test = client.post_action("system", "testConfig", body=dict(body, name=name))
+        result["test"] = _compare.mask(test)
+        if not (test or {}).get("ok"):
+            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s"
+                                 % (name, (test or {}).get("error") or "no reason given"),
+                                 changed=False, test=result["test"], secrets_updated=result["secrets_updated"])
+    if module.check_mode:
+        result["config"] = _compare.mask(dict(body, _id="provisioner.openicf/" + name))
+        return result
+
+    wait = params["wait"] and body.get("enabled", True) is not False
+    stored_after = client.put(path, body, params={"waitForCompletion": "true"} if wait else None)
+    result["config"] = _compare.mask(stored_after)
+    if wait:
+        try:
+            status, result["waited"] = wait_until_started(client, name, params["wait_timeout"])
+        except ApiError as exc:
+            raise ConnectorError("Connector '%s' was saved, but waiting for it to start failed: %s" % (name, exc),
+                                 changed=True, status=exc.status, secrets_updated=result["secrets_updated"])
+        result["status"] = _compare.mask(status)
+    return result
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        config=dict(type="dict"),
+        template=dict(type="path"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        update_secrets=dict(type="str", default="when_different", no_log=False,
+                            choices=list(_compare.UPDATE_SECRETS_CHOICES)),
+        test_before_save=dict(type="bool", default=False),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=60),
+    )
+    kwargs = idm_module_kwargs()
+    kwargs["required_if"].append(("state", "present", ("config", "template"), True))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("config", "template")], **kwargs)
+    if module.params["template"] is not None:
+        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.connector action "
+                             "plugin; call the module by its FQCN idmops.pingidm.connector or pass config instead.")
+    name = module.params["name"]
+    if not name or "/" in name:
+        module.fail_json(msg="name %r is not a connector name: give the part after provisioner.openicf/, "
+                             "for example 'scim'" % name)
+    module.no_log_values.update(_compare.secret_values(module.params["config"]))
+    client = client_from_module(module)
+    try:
+        result = run(module, client)
+    except ConnectorError as exc:
+        extra = dict(exc.extra)
+        extra.setdefault("changed", False)
+        module.fail_json(msg=str(exc), **extra)
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False)
+    finally:
+        client.close()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
