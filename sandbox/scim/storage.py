@@ -12,6 +12,7 @@ scim2-server 0.8.3 is a conformant SCIM 2.0 server, but its in-memory storage la
   ``lastModified``.
 * Paging without ``sortBy`` walks the resources in creation order and slices: no sort of the whole collection per
   page (the stock storage sorts everything on every request). With ``sortBy`` or a cursor, the stock code runs.
+  Such a search returns the stored objects rather than deep copies (see ``search``).
 * Resources keep their position on update, so index paging stays stable while objects change.
 * ``export_state()``/``load_state()`` give a JSON document for persistence; the version counter is part of it so
   ETags never go back after a restart. ``on_change`` is called after every write (the debounced state writer).
@@ -269,7 +270,9 @@ class ProviderStorage(InMemoryStorage):
                     found.sort(key=lambda r: self._sequence.get(_key(r), 0))
                 total = len(found)
                 chosen = found[start:stop]
-            return SearchPage(total, [r.model_copy(deep=True) for r in chosen])
+            # The stored objects themselves, not copies: they are never mutated (a write replaces them), and the
+            # service only publishes copies of them. Their identity lets the service reuse serialized forms.
+            return SearchPage(total, chosen)
 
     # -- persistence --------------------------------------------------------
 
@@ -332,6 +335,11 @@ class ProviderStorage(InMemoryStorage):
         self._sequence = {}
         self._member_of = {}
         self._dump_cache = {}
+
+    def is_stored(self, resource: Resource[Any]) -> bool:
+        """Whether this very object is the current stored version (not a copy, not an older version)."""
+        kind = resource.meta.resource_type if resource.meta else None
+        return self._resources.get(kind, {}).get(cast(str, resource.id)) is resource
 
     def count(self, kind: str) -> int:
         with self.lock:

@@ -1,0 +1,53 @@
+"""The deterministic seed generator."""
+
+import collections
+
+from sandbox.scim.seed import ENTERPRISE_SCHEMA, generate
+
+
+def test_same_inputs_give_identical_output_and_salt_matters():
+    assert generate(300, 12, "a") == generate(300, 12, "a")
+    assert generate(300, 12, "a") != generate(300, 12, "b")
+
+
+def test_seed_looks_like_a_directory():
+    data = generate(1000, 20, "shape")
+    users, groups = data["Users"], data["Groups"]
+    assert len(users) == 1000 and len(groups) == 20
+    assert len({u["userName"].lower() for u in users}) == 1000
+    assert len({u["id"] for u in users} | {g["id"] for g in groups}) == 1020
+    assert len({g["displayName"] for g in groups}) == 20
+    inactive = sum(not u["active"] for u in users)
+    assert 60 <= inactive <= 140  # about 10 %
+    for user in users[:50]:
+        assert user["emails"][0]["type"] == "work" and user["emails"][0]["value"].endswith("@example.com")
+        assert {p["type"] for p in user["phoneNumbers"]} == {"work", "mobile"}
+        assert user["displayName"] == f"{user['name']['givenName']} {user['name']['familyName']}"
+        assert user["title"]
+        assert set(user[ENTERPRISE_SCHEMA]) == {"employeeNumber", "department", "costCenter", "organization", "division"}
+    memberships = collections.Counter(m["value"] for g in groups for m in g["members"])
+    assert set(memberships) == {u["id"] for u in users}
+    assert set(memberships.values()) <= {1, 2} and 2 in memberships.values()
+    member = groups[0]["members"][0]
+    assert member["$ref"] == f"Users/{member['value']}" and member["type"] == "User" and member["display"]
+
+
+def test_edge_sizes():
+    assert generate(0, 0, "x") == {"Users": [], "Groups": []}
+    no_groups = generate(5, 0, "x")
+    assert len(no_groups["Users"]) == 5 and no_groups["Groups"] == []
+    many = generate(10, 150, "x")
+    assert len({g["displayName"] for g in many["Groups"]}) == 150
+
+
+def test_seeded_provider_serves_the_seed(serve_app):
+    import requests
+
+    server = serve_app(static_tokens=["t"], seed=(30, 4, "served"))
+    expected = generate(30, 4, "served")
+    headers = {"Authorization": "Bearer t"}
+    users = requests.get(f"{server.url}/scim/v2/Users", headers=headers, params={"count": 100}).json()
+    assert [u["id"] for u in users["Resources"]] == [u["id"] for u in expected["Users"]]
+    first = users["Resources"][0]
+    expected_groups = {g["id"] for g in expected["Groups"] if any(m["value"] == first["id"] for m in g["members"])}
+    assert {g["value"] for g in first["groups"]} == expected_groups
