@@ -16,7 +16,6 @@ raised while ``wait_for_completion`` is true becomes the response (the change st
 
 import json
 import logging
-import threading
 import uuid
 
 from . import queryfilter
@@ -48,11 +47,15 @@ class ConfigService(ResourceProvider):
     def __init__(self, store, crypto):
         self.store = store
         self.crypto = crypto
-        self._lock = threading.RLock()
+        self._lock = store.lock   # shared with the store so batches and config writes cannot deadlock
         self._listeners = []
         self._configs = {}   # id -> (pid, factoryPid, body without _id)
-        for config_id, pid, factory_pid, body in store.query("SELECT id, pid, factory_pid, body FROM config"):
-            self._configs[config_id] = (pid, factory_pid, json.loads(body))
+        self._load()
+        store.on_rollback(self._load)
+
+    def _load(self):
+        self._configs = {config_id: (pid, factory_pid, json.loads(body)) for config_id, pid, factory_pid, body
+                         in self.store.query("SELECT id, pid, factory_pid, body FROM config")}
 
     # --- listeners -------------------------------------------------------------------------------------------------
     def subscribe(self, prefix, callback):

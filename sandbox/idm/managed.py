@@ -65,6 +65,13 @@ class ManagedService(ResourceProvider):
         self._rel_index = {}             # (res, id, prop) -> {rel id: None} (ordered set)
         self._rev_prefix = uuid.uuid4().hex[:8]
         self._counter = itertools.count(1)
+        self._load()
+        store.on_rollback(self._load)
+
+    def _load(self):
+        """(Re)build the in-memory state from SQLite: at start and after a rolled-back batch."""
+        store = self.store
+        self._objects, self._positions, self._indexes, self._rels, self._rel_index = {}, {}, {}, {}, {}
         seq = 0
         for resource, obj_id, rev, body, row_seq in store.query(
                 "SELECT type, id, rev, body, seq FROM managed ORDER BY seq"):

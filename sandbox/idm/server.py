@@ -219,6 +219,7 @@ class IdmServer:
         self._http = wsgi.Server((self.host, self.port), self.wsgi_app, numthreads=self._threads,
                                  server_name="sandbox-idm", timeout=30)
         self._http.gateway = _Gateway
+        self._http.expiration_interval = 0.05   # stop() waits for one loop tick; keep it short for tests
         if self.tls:
             self._http.ssl_adapter = BuiltinSSLAdapter(*self._tls_files)
         self._http.prepare()

@@ -52,7 +52,13 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._batch_depth = 0
+        self._dirty = False
+        self._rollback_listeners = []
         self._conn.executescript(_CORE_SCHEMA)
+
+    def on_rollback(self, callback):
+        """``callback()`` runs after a batch that wrote something was rolled back (services reload memory)."""
+        self._rollback_listeners.append(callback)
 
     def ensure_schema(self, sql):
         """Create tables/indexes owned by another service (idempotent ``CREATE ... IF NOT EXISTS`` script)."""
@@ -66,6 +72,7 @@ class Store:
             outer = self._batch_depth == 0
             if outer:
                 self._conn.execute("BEGIN")
+                self._dirty = False
             self._batch_depth += 1
             try:
                 yield self
@@ -73,6 +80,9 @@ class Store:
                 self._batch_depth -= 1
                 if outer:
                     self._conn.execute("ROLLBACK")
+                    if self._dirty:
+                        for callback in self._rollback_listeners:
+                            callback()
                 raise
             self._batch_depth -= 1
             if outer:
@@ -80,10 +90,12 @@ class Store:
 
     def execute(self, sql, params=()):
         with self.lock:
+            self._dirty = True
             return self._conn.execute(sql, params).rowcount
 
     def executemany(self, sql, rows):
         with self.lock:
+            self._dirty = True
             return self._conn.executemany(sql, rows).rowcount
 
     def query(self, sql, params=()):
