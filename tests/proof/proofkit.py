@@ -276,11 +276,13 @@ class PlaybookRun:
         parts = []
         for task in self.failed():
             result = task["result"]
-            parts.append(str(result.get("msg", "")))
-            for key in ("exception", "module_stderr", "stderr", "error"):
-                if result.get(key):
-                    parts.append(str(result[key]))
-        return "\n".join(parts)
+            # A looped task reports "One or more items failed"; the useful text is in its items.
+            for part in [result, *[r for r in result.get("results", []) if isinstance(r, dict) and r.get("failed")]]:
+                parts.append(str(part.get("msg", "")))
+                for key in ("exception", "module_stderr", "stderr", "error"):
+                    if part.get(key):
+                        parts.append(str(part[key]))
+        return "\n".join(p for p in parts if p)
 
     def by_action(self, suffix: str) -> list[dict]:
         return [t for t in self.tasks if t["action"].split(".")[-1] == suffix]
@@ -353,3 +355,86 @@ def write_localhost_inventory(path: Path) -> Path:
         "ansible_python_interpreter": PYTHON,
     }}}}))
     return path
+
+
+# The sample flow ----------------------------------------------------------------------------------------------
+FLOW_PLAYBOOK = REPO / "playbooks" / "scim_sync.yml"
+SANDBOX_GROUP_VARS = REPO / "inventories" / "sandbox"
+
+
+def flow_inventories(sandbox: Sandbox) -> list[Path]:
+    """What tools/demo.sh passes: the sandbox's generated inventory plus the repo's sandbox group_vars."""
+    return [sandbox.inventory] + ([SANDBOX_GROUP_VARS] if SANDBOX_GROUP_VARS.exists() else [])
+
+
+def run_flow(sandbox: Sandbox, workdir: Path, extra_vars: dict | None = None, args: list[str] | None = None,
+             env: dict | None = None, timeout: float = 300, limit: str | None = None) -> PlaybookRun:
+    """playbooks/scim_sync.yml against the sandbox, as a user runs it."""
+    return run_playbook(FLOW_PLAYBOOK, flow_inventories(sandbox), extra_vars=extra_vars, args=args, env=env,
+                        timeout=timeout, workdir=workdir, limit=limit)
+
+
+def start_playbook(playbook: Path | str, inventories: list[Path | str], workdir: Path,
+                   extra_vars: dict | None = None, args: list[str] | None = None,
+                   env: dict | None = None) -> tuple[subprocess.Popen, Path]:
+    """ansible-playbook in the background; finish_playbook() collects it. Output goes to files (no pipe
+    can fill up while the test waits)."""
+    tag = time.monotonic_ns()
+    results_file = workdir / f"results-{tag}.json"
+    cmd = [str(Path(PYTHON).parent / "ansible-playbook"), str(playbook)]
+    for inventory in inventories:
+        cmd += ["-i", str(inventory)]
+    if extra_vars:
+        vars_file = workdir / f"extra-vars-{tag}.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        cmd += ["-e", f"@{vars_file}"]
+    cmd += args or []
+    out, err = open(workdir / f"stdout-{tag}.txt", "w"), open(workdir / f"stderr-{tag}.txt", "w")
+    process = subprocess.Popen(cmd, cwd=REPO, env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
+                               stdout=out, stderr=err, text=True)
+    process.proof_files = (results_file, out, err, time.monotonic())  # type: ignore[attr-defined]
+    return process, results_file
+
+
+def finish_playbook(process: subprocess.Popen, timeout: float = 300) -> PlaybookRun:
+    results_file, out, err, started = process.proof_files  # type: ignore[attr-defined]
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    seconds = time.monotonic() - started
+    out.close(), err.close()
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return PlaybookRun(process.returncode, Path(out.name).read_text(), Path(err.name).read_text(), results,
+                       seconds, results_file)
+
+
+def wait_for(check, timeout: float, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def active_recon(tenant: Tenant, mapping: str | None = None) -> dict | None:
+    try:
+        runs = tenant.recons()
+    except (requests.RequestException, SandboxError):
+        return None
+    for run in runs:
+        if run.get("state") == "ACTIVE" and (mapping is None or run.get("mapping") == mapping):
+            return run
+    return None
+
+
+def recon_runs_by_mapping(runs: list[dict], exclude_ids: set[str] = frozenset()) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = collections.defaultdict(list)
+    for run in runs:
+        if run.get("_id") not in exclude_ids:
+            grouped[run.get("mapping")].append(run)
+    return dict(grouped)

@@ -1,0 +1,84 @@
+"""Two ansible-playbook processes reconcile the same tenant at once: both finish, and no mapping is ever
+reconciled twice at the same time (the recon module's on_running: wait adopts the run already going)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import proofkit
+from proofkit import SAMPLE_MAPPINGS
+
+LONG_USERS = 1500
+
+
+def _interval(run: dict) -> tuple[float, float]:
+    def ts(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return ts(run["started"]), ts(run["ended"]) if run.get("ended") else float("inf")
+
+
+def assert_no_overlapping_runs(tenant: proofkit.Tenant) -> dict[str, list[dict]]:
+    grouped = proofkit.recon_runs_by_mapping(tenant.recons())
+    for mapping, runs in grouped.items():
+        spans = sorted(_interval(r) for r in runs)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert start >= end, f"two recons of {mapping} overlapped: {[(r['_id'], r['started'], r['ended']) for r in runs]}"
+    return grouped
+
+
+def _recon_ids(run: proofkit.PlaybookRun) -> dict[str, str]:
+    ids = {}
+    for task in run.by_action("recon"):
+        for item in task["result"].get("results", [task["result"]]):
+            if isinstance(item, dict) and item.get("recon"):
+                ids[item.get("item") or item["recon"].get("mapping")] = item["recon"]["id"]
+    return ids
+
+
+def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=LONG_USERS, groups=3)
+    tenant = sandbox.tenant(0)
+    provision = proofkit.run_flow(sandbox, tmp_path, args=["--tags", "provision,test"])
+    assert provision.rc == 0, provision.describe()
+
+    first, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path,
+                                       args=["--tags", "reconcile"])
+    second = None
+    try:
+        running = proofkit.wait_for(lambda: proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0]), 120,
+                                    what="the first process's recon")
+        second, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path,
+                                            args=["--tags", "reconcile"])
+        run_a = proofkit.finish_playbook(first, timeout=600)
+        run_b = proofkit.finish_playbook(second, timeout=600)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    assert run_a.rc == 0, run_a.describe()
+    assert run_b.rc == 0, run_b.describe()
+    assert_no_overlapping_runs(tenant)
+    ids_a, ids_b = _recon_ids(run_a), _recon_ids(run_b)
+    assert ids_a.get(SAMPLE_MAPPINGS[0]) == running["_id"]
+    assert ids_b.get(SAMPLE_MAPPINGS[0]) == running["_id"], (
+        f"the second process did not adopt the running recon {running['_id']}: {ids_b}")
+
+
+def test_two_full_flows_started_together(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=300, groups=3)
+    tenant = sandbox.tenant(0)
+    processes = [proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)[0]
+                 for _ in range(2)]
+    try:
+        runs = [proofkit.finish_playbook(p, timeout=600) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for run in runs:
+        assert run.rc == 0, run.describe()
+    grouped = assert_no_overlapping_runs(tenant)
+    assert set(SAMPLE_MAPPINGS) <= set(grouped)
+    assert tenant.managed_count("user") == 300

@@ -1,0 +1,210 @@
+"""Faults injected through the sandbox's switches while the whole flow (playbooks/scim_sync.yml) runs.
+
+Transient faults: the flow converges in the same run, starts exactly one recon per mapping (GET /openidm/recon),
+and leaves complete config (a clean re-run changes no config). Faults it cannot get past: the play fails with a
+clear message and IDM's config is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+import proofkit
+from proofkit import SAMPLE_MAPPINGS
+
+USERS, GROUPS = 12, 3
+CONFIG_ACTIONS = ("connector", "mapping", "config")
+
+
+def _known_ids(tenant: proofkit.Tenant) -> set[str]:
+    return {run["_id"] for run in tenant.recons()}
+
+
+def assert_one_recon_per_mapping(tenant: proofkit.Tenant, before: set[str]) -> None:
+    grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
+    counts = {mapping: len(grouped.get(mapping, [])) for mapping in SAMPLE_MAPPINGS}
+    assert counts == {mapping: 1 for mapping in SAMPLE_MAPPINGS}, f"recon runs per mapping in this play: {counts}"
+    states = {m: grouped[m][0].get("state") for m in SAMPLE_MAPPINGS}
+    assert set(states.values()) == {"SUCCESS"}, f"recon states: {states}"
+
+
+def assert_config_complete(sandbox: proofkit.Sandbox, workdir: Path) -> None:
+    """No half-written config: a clean run afterwards changes no connector/mapping/config task, and the
+    sample's data is all there."""
+    tenant = sandbox.tenant(0)
+    tenant.idm_faults_reset()
+    tenant.scim_faults_reset()
+    again = proofkit.run_flow(sandbox, workdir)
+    assert again.rc == 0, f"the clean re-run failed\n{again.describe()}"
+    changed = [t["task"] for t in again.tasks
+               if t["action"].split(".")[-1] in CONFIG_ACTIONS and t["result"].get("changed")]
+    assert not changed, f"config tasks still changed something after the faulty run: {changed}"
+    assert tenant.managed_count("user") == USERS
+    assert tenant.managed_count("role") == GROUPS
+
+
+def _transient(sandbox_factory, tmp_path, **faults):
+    sandbox = sandbox_factory(users=USERS, groups=GROUPS)
+    tenant = sandbox.tenant(0)
+    before = _known_ids(tenant)
+    tenant.idm_faults(**faults)
+    try:
+        run = proofkit.run_flow(sandbox, tmp_path)
+    finally:
+        tenant.idm_faults_reset()
+    assert run.rc == 0, f"the flow did not get past {faults}\n{run.describe()}"
+    assert_one_recon_per_mapping(tenant, before)
+    assert_config_complete(sandbox, tmp_path)
+
+
+def test_idm_answers_503_to_a_fifth_of_requests(sandbox_factory, tmp_path):
+    _transient(sandbox_factory, tmp_path, error_rate=0.2, error_status=503)
+
+
+def test_idm_resets_a_fifth_of_connections(sandbox_factory, tmp_path):
+    _transient(sandbox_factory, tmp_path, reset_rate=0.2)
+
+
+def test_idm_answers_config_and_recon_calls_after_2s(sandbox_factory, tmp_path):
+    # Every config read/write and every recon start/poll waits 2 s (all paths would make the test minutes long).
+    _transient(sandbox_factory, tmp_path, latency=2.0, paths=r"^/openidm/(config|recon)")
+
+
+# --- faults in the middle of a recon -------------------------------------------------------------------------------
+LONG_USERS = int(os.environ.get("PROOF_LONG_RECON_USERS", "1500"))
+
+
+def _idm_process(tenant: proofkit.Tenant) -> tuple[int, list[str]]:
+    idm = tenant.raw.get("idm", tenant.raw)
+    pid = int(idm.get("pid") or idm["idm_pid"])
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return pid, [part.decode() for part in cmdline if part]
+
+
+def _restart_idm(sandbox: proofkit.Sandbox, tenant: proofkit.Tenant, downtime: float) -> subprocess.Popen:
+    """Stop the tenant's IDM (SIGTERM, as `sandbox down` does) and start the same command line again after
+    `downtime` seconds. The new PID is written into sandbox.json so `sandbox down` stops the new process."""
+    pid, cmdline = _idm_process(tenant)
+    os.kill(pid, signal.SIGTERM)
+    proofkit.wait_for(lambda: not Path(f"/proc/{pid}").exists() or
+                      Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", 20, what="IDM to stop")
+    time.sleep(downtime)
+    log = open(sandbox.state_dir / "idm-restarted.log", "w")
+    process = subprocess.Popen(cmdline, cwd=proofkit.REPO, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    info_path = sandbox.state_dir / "sandbox.json"
+    info_text = info_path.read_text()
+    info_path.write_text(info_text.replace(f'"pid": {pid}', f'"pid": {process.pid}'))
+    proofkit.wait_for(lambda: _ping(tenant), 30, what="the restarted IDM")
+    return process
+
+
+def _ping(tenant: proofkit.Tenant) -> bool:
+    try:
+        return tenant.idm("GET", "info/ping", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=LONG_USERS, groups=GROUPS)
+    tenant = sandbox.tenant(0)
+    before = _known_ids(tenant)
+    process, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)
+    restarted = None
+    try:
+        proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
+        restarted = _restart_idm(sandbox, tenant, downtime=1.0)
+        run = proofkit.finish_playbook(process, timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    try:
+        if run.rc == 0:
+            # Converged: every mapping has exactly one successful run; the one IDM lost is not counted twice.
+            grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
+            successes = {m: sum(1 for r in grouped.get(m, []) if r.get("state") == "SUCCESS")
+                         for m in SAMPLE_MAPPINGS}
+            assert successes == {m: 1 for m in SAMPLE_MAPPINGS}, successes
+        else:
+            message = run.failure_messages()
+            assert any(m in message for m in SAMPLE_MAPPINGS), f"the message names no mapping:\n{message}"
+            assert "Traceback" not in message, message
+            assert any(word in message.lower() for word in ("restart", "connection", "not found", "lost",
+                                                             "no longer", "refused")), message
+        assert_config_complete(sandbox, tmp_path)
+    finally:
+        if restarted is not None and restarted.poll() is None:
+            # `sandbox down` (fixture teardown) stops it through the rewritten sandbox.json; make sure anyway.
+            proofkit.sandbox_down(sandbox.state_dir)
+            if restarted.poll() is None:
+                restarted.terminate()
+                restarted.wait(timeout=20)
+
+
+def test_scim_provider_down_during_a_recon(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=LONG_USERS, groups=GROUPS)
+    tenant = sandbox.tenant(0)
+    before_config = tenant.config_snapshot()
+    before = _known_ids(tenant)
+    process, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)
+    try:
+        active = proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
+        tenant.scim_faults(down=True)
+        time.sleep(2.0)
+        tenant.scim_faults_reset()
+        run = proofkit.finish_playbook(process, timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        tenant.scim_faults_reset()
+    grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
+    assert all(len(grouped.get(m, [])) <= 1 for m in SAMPLE_MAPPINGS), f"a mapping ran twice: {grouped}"
+    if run.rc != 0:
+        message = run.failure_messages()
+        assert active["mapping"] in message, f"the message does not name {active['mapping']}:\n{message}"
+        assert "Traceback" not in message, message
+        assert any(word in message.upper() for word in ("FAILED", "FAILURE", "SCIM", "503")), message
+    assert before_config != tenant.config_snapshot()  # the flow did configure the connector and mappings
+    assert_config_complete(sandbox, tmp_path)
+
+
+# --- faults that do not go away: a clear message, nothing written ---------------------------------------------------
+def test_idm_always_503_fails_clearly_without_writing(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=USERS, groups=GROUPS)
+    tenant = sandbox.tenant(0)
+    before = tenant.snapshot()
+    tenant.idm_faults(error_rate=1.0, error_status=503)
+    try:
+        run = proofkit.run_flow(sandbox, tmp_path, extra_vars={"scim_sync_idm_wait_timeout": 5})
+    finally:
+        tenant.idm_faults_reset()
+    assert run.rc != 0
+    message = run.failure_messages()
+    assert "503" in message and tenant.idm_url in message, message
+    assert tenant.snapshot() == before
+
+
+def test_scim_provider_down_fails_clearly_without_writing(sandbox_factory, tmp_path):
+    sandbox = sandbox_factory(users=USERS, groups=GROUPS)
+    tenant = sandbox.tenant(0)
+    before = tenant.snapshot()
+    tenant.scim_faults(down=True)
+    try:
+        run = proofkit.run_flow(sandbox, tmp_path)
+    finally:
+        tenant.scim_faults_reset()
+    assert run.rc != 0
+    message = run.failure_messages()
+    assert tenant.scim_root() in message, f"the message does not name the SCIM provider:\n{message}"
+    assert "503" in message or "unavailable" in message.lower(), message
+    assert tenant.snapshot() == before, "IDM changed although the provider was down from the start"
+
