@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import FLOW_PLAYBOOK, PLAIN_PLAYBOOK, Table, inventories, median, proofkit, verdict
+from common import FLOW_PLAYBOOK, PLAIN_PLAYBOOK, Table, median, proofkit, verdict
 
 VARIANTS = {"role": FLOW_PLAYBOOK, "plain uri": PLAIN_PLAYBOOK}
 
@@ -23,11 +23,11 @@ def _one(variant: str, workdir: Path, users: int, groups: int) -> dict:
     try:
         tenant = sandbox.tenant(0)
         env = {"PLAIN_URI_WORKDIR": str(workdir)}
-        first = proofkit.run_playbook(VARIANTS[variant], inventories(sandbox), workdir=workdir, env=env)
+        first = proofkit.run_flow(sandbox, workdir, env=env, playbook=VARIANTS[variant])
         if first.rc != 0:
             raise RuntimeError(f"{variant}: first run failed\n{first.describe()}")
         log_mark = len(tenant.access_log_lines())
-        second = proofkit.run_playbook(VARIANTS[variant], inventories(sandbox), workdir=workdir, env=env)
+        second = proofkit.run_flow(sandbox, workdir, env=env, playbook=VARIANTS[variant])
         if second.rc != 0:
             raise RuntimeError(f"{variant}: re-run failed\n{second.describe()}")
         rerun_requests = proofkit.count_requests(tenant.access_log_lines()[log_mark:])

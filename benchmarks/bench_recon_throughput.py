@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import FLOW_PLAYBOOK, Table, inventories, proofkit
+from common import Table, proofkit
 
 MAPPING = "systemScimAccount_managedUser"
 
@@ -59,7 +59,7 @@ def measure(users: int, workdir: Path) -> dict:
         tenant = sandbox.tenant(0)
         # The flow's own recon of the mapping on a fresh sandbox is the first run (it creates every user);
         # a direct recon afterwards is the unchanged re-run.
-        flow = proofkit.run_playbook(FLOW_PLAYBOOK, inventories(sandbox), workdir=workdir, timeout=3600)
+        flow = proofkit.run_flow(sandbox, workdir, timeout=3600)
         if flow.rc != 0:
             raise RuntimeError(f"flow failed on {users} users\n{flow.describe()}")
         first = next(r for r in tenant.recons() if r.get("mapping") == MAPPING)

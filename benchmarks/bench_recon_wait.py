@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from common import FLOW_PLAYBOOK, Table, inventories, median, proofkit, verdict
+from common import Table, median, proofkit, verdict
 
 MAPPING = "systemScimAccount_managedUser"
 
@@ -30,7 +30,7 @@ def _measure(workdir: Path, users: int, repeats: int, label: str) -> dict:
     sandbox = proofkit.sandbox_up(state, tenants=1, users=users, groups=5)
     try:
         tenant = sandbox.tenant(0)
-        setup = proofkit.run_playbook(FLOW_PLAYBOOK, inventories(sandbox), workdir=workdir, timeout=1800)
+        setup = proofkit.run_flow(sandbox, workdir, timeout=1800)
         if setup.rc != 0:
             raise RuntimeError(f"flow setup failed\n{setup.describe()}")
         inventory = proofkit.write_localhost_inventory(workdir / f"localhost-{label}.yml")

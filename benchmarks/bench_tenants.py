@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import FLOW_PLAYBOOK, Table, inventories, proofkit, verdict
+from common import Table, proofkit, verdict
 
 
 def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: int = 5) -> list[Table]:
@@ -20,8 +20,7 @@ def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: in
             sandbox = proofkit.sandbox_up(workdir / "sandbox", tenants=count, users=users, groups=groups,
                                           timeout=600)
             try:
-                run_ = proofkit.run_playbook(FLOW_PLAYBOOK, inventories(sandbox), workdir=workdir,
-                                             args=["--forks", str(count)], timeout=3600)
+                run_ = proofkit.run_flow(sandbox, workdir, args=["--forks", str(count)], timeout=3600)
                 if run_.rc != 0:
                     raise RuntimeError(f"{count} tenants: the flow failed\n{run_.describe()}")
                 seconds[count] = run_.seconds

@@ -18,7 +18,6 @@ import proofkit  # noqa: E402  (the same harness the proof tests use)
 
 FLOW_PLAYBOOK = REPO / "playbooks" / "scim_sync.yml"
 PLAIN_PLAYBOOK = BENCH_DIR / "plain_uri" / "scim_sync_plain.yml"
-SANDBOX_GROUP_VARS = REPO / "inventories" / "sandbox"
 
 
 @dataclass
@@ -48,14 +47,6 @@ def _cell(value: Any) -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-def inventories(sandbox: proofkit.Sandbox) -> list[Path]:
-    """The sandbox's generated inventory plus the repo's sandbox group_vars, as tools/demo.sh passes them."""
-    found = [sandbox.inventory]
-    if SANDBOX_GROUP_VARS.exists():
-        found.append(SANDBOX_GROUP_VARS)
-    return found
 
 
 def verdict(ok: bool) -> str:

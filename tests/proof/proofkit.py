@@ -363,15 +363,28 @@ SANDBOX_GROUP_VARS = REPO / "inventories" / "sandbox"
 
 
 def flow_inventories(sandbox: Sandbox) -> list[Path]:
-    """What tools/demo.sh passes: the sandbox's generated inventory plus the repo's sandbox group_vars."""
-    return [sandbox.inventory] + ([SANDBOX_GROUP_VARS] if SANDBOX_GROUP_VARS.exists() else [])
+    """inventories/sandbox: its script reads the tenants from $IDMOPS_SANDBOX_STATE/inventory.yml (see
+    flow_env) and its group_vars map them onto the role's variables. Only this one -i: the script would
+    otherwise read the default .sandbox/ of whoever else runs a sandbox in this checkout."""
+    return [SANDBOX_GROUP_VARS]
+
+
+def flow_env(sandbox: Sandbox, extra: dict | None = None) -> dict:
+    return {"IDMOPS_SANDBOX_STATE": str(sandbox.state_dir), **(extra or {})}
 
 
 def run_flow(sandbox: Sandbox, workdir: Path, extra_vars: dict | None = None, args: list[str] | None = None,
-             env: dict | None = None, timeout: float = 300, limit: str | None = None) -> PlaybookRun:
-    """playbooks/scim_sync.yml against the sandbox, as a user runs it."""
-    return run_playbook(FLOW_PLAYBOOK, flow_inventories(sandbox), extra_vars=extra_vars, args=args, env=env,
-                        timeout=timeout, workdir=workdir, limit=limit)
+             env: dict | None = None, timeout: float = 300, limit: str | None = None,
+             playbook: Path = FLOW_PLAYBOOK) -> PlaybookRun:
+    """playbooks/scim_sync.yml (or another playbook) against the sandbox, as a user runs it."""
+    return run_playbook(playbook, flow_inventories(sandbox), extra_vars=extra_vars, args=args,
+                        env=flow_env(sandbox, env), timeout=timeout, workdir=workdir, limit=limit)
+
+
+def start_flow(sandbox: Sandbox, workdir: Path, args: list[str] | None = None,
+               extra_vars: dict | None = None) -> subprocess.Popen:
+    return start_playbook(FLOW_PLAYBOOK, flow_inventories(sandbox), workdir, extra_vars=extra_vars, args=args,
+                          env=flow_env(sandbox))[0]
 
 
 def start_playbook(playbook: Path | str, inventories: list[Path | str], workdir: Path,

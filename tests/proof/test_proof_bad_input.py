@@ -43,13 +43,13 @@ class Ctx:
         inputs would need Ansible; the tests build the few fields the sandbox connector reads directly."""
         host = self.tenant.hostvars
         base = {
-            "SCIMEndpoint": host.get("scim_sync_scim_endpoint", self.tenant.scim_url),
-            "SCIMVersion": int(host.get("scim_sync_scim_version", 2)),
+            "SCIMEndpoint": host.get("scim_endpoint", self.tenant.scim_url),
+            "SCIMVersion": int(host.get("scim_version", 2)),
             "authenticationMethod": "OAUTH",
             "grantType": "client_credentials",
-            "tokenEndpoint": host.get("scim_sync_scim_token_endpoint"),
-            "clientId": host.get("scim_sync_scim_client_id"),
-            "clientSecret": host.get("scim_sync_scim_client_secret"),
+            "tokenEndpoint": host.get("scim_token_endpoint"),
+            "clientId": host.get("scim_client_id"),
+            "clientSecret": host.get("scim_client_secret"),
             "connectionTimeout": 5,
             "maximumConnections": 2,
         }

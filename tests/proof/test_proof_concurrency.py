@@ -41,14 +41,12 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
     provision = proofkit.run_flow(sandbox, tmp_path, args=["--tags", "provision,test"])
     assert provision.rc == 0, provision.describe()
 
-    first, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path,
-                                       args=["--tags", "reconcile"])
+    first = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
     second = None
     try:
         running = proofkit.wait_for(lambda: proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0]), 120,
                                     what="the first process's recon")
-        second, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path,
-                                            args=["--tags", "reconcile"])
+        second = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
         run_a = proofkit.finish_playbook(first, timeout=600)
         run_b = proofkit.finish_playbook(second, timeout=600)
     finally:
@@ -68,8 +66,7 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
 def test_two_full_flows_started_together(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(users=300, groups=3)
     tenant = sandbox.tenant(0)
-    processes = [proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)[0]
-                 for _ in range(2)]
+    processes = [proofkit.start_flow(sandbox, tmp_path) for _ in range(2)]
     try:
         runs = [proofkit.finish_playbook(p, timeout=600) for p in processes]
     finally:

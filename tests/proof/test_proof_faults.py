@@ -116,7 +116,7 @@ def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(users=LONG_USERS, groups=GROUPS)
     tenant = sandbox.tenant(0)
     before = _known_ids(tenant)
-    process, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)
+    process = proofkit.start_flow(sandbox, tmp_path)
     restarted = None
     try:
         proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
@@ -154,7 +154,7 @@ def test_scim_provider_down_during_a_recon(sandbox_factory, tmp_path):
     tenant = sandbox.tenant(0)
     before_config = tenant.config_snapshot()
     before = _known_ids(tenant)
-    process, _ = proofkit.start_playbook(proofkit.FLOW_PLAYBOOK, proofkit.flow_inventories(sandbox), tmp_path)
+    process = proofkit.start_flow(sandbox, tmp_path)
     try:
         active = proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
         tenant.scim_faults(down=True)

@@ -46,8 +46,8 @@ def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, t
     sandbox = sandbox_factory(users=8, groups=2)
     tenant = sandbox.tenant(0)
     hostvars = tenant.hostvars
-    idm_password = hostvars["scim_sync_idm_password"]
-    scim_secret = hostvars["scim_sync_scim_client_secret"]
+    idm_password = hostvars["idm_password"]
+    scim_secret = hostvars["scim_client_secret"]
     # The search only means something when the values are unique strings nothing else contains.
     for name, value in (("IDM admin password", idm_password), ("SCIM client secret", scim_secret)):
         assert len(value) >= 12 and value not in ("openidm-admin", tenant.admin_user), (
@@ -61,7 +61,7 @@ def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, t
     assert rerun.rc == 0, rerun.describe()
 
     needles = {"IDM admin password": _needles(idm_password, tenant.admin_user),
-               "SCIM client secret": _needles(scim_secret, hostvars.get("scim_sync_scim_client_id"))}
+               "SCIM client secret": _needles(scim_secret, hostvars.get("scim_client_id"))}
     outputs = workdir / "outputs"
     outputs.mkdir()
     for index, each in enumerate((run, rerun)):

@@ -31,7 +31,7 @@ def _info_playbook(tmp_path: Path, **options) -> Path:
 
 def test_flow_over_https_with_the_ca(tls_sandbox, tmp_path):
     tenant = tls_sandbox.tenant(0)
-    assert tenant.hostvars.get("scim_sync_idm_ca_path") == tenant.ca_path
+    assert tenant.hostvars.get("idm_ca_path") == tenant.ca_path
     run = proofkit.run_flow(tls_sandbox, tmp_path)
     assert run.rc == 0, run.describe()
     assert tenant.managed_count("user") == 6
