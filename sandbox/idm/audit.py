@@ -1,0 +1,126 @@
+"""``/openidm/audit/recon``: the reconciliation audit events (contract §4.2), persisted in SQLite.
+
+Events: ``start`` ("Reconciliation initiated by <user>"), one ``entry`` per reconciled entry (every action but
+NOREPORT), and ``summary`` whose ``messageDetail`` is the run summary. Object ids are full resource paths.
+Queries take ``_queryFilter`` (case-sensitive, like IDM's audit repository), ``_fields``, ``_pageSize``,
+``_pagedResultsCookie``/``_pagedResultsOffset``, ``_sortKeys`` (default: write order) and
+``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
+"""
+
+import itertools
+import json
+import threading
+import uuid
+
+from . import queryfilter
+from .crest import int_param, page, parse_fields, project, sort_results
+from .errors import IdmError
+from .http import Response
+from .router import ResourceProvider
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_recon (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    recon_id TEXT,
+    entry_type TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_recon_recon ON audit_recon (recon_id, seq);
+"""
+
+
+def _recon_id_of(node):
+    """The reconId a filter pins with a top-level ``reconId eq "x"`` (possibly inside an ``and``)."""
+    if node[0] == "eq" and node[1] == ["reconId"] and isinstance(node[2], str):
+        return node[2]
+    if node[0] == "and":
+        for child in node[1]:
+            found = _recon_id_of(child)
+            if found:
+                return found
+    return None
+
+
+class AuditService(ResourceProvider):
+    def __init__(self, store):
+        self.store = store
+        store.ensure_schema(SCHEMA)
+        last = store.query("SELECT MAX(seq) FROM audit_recon")[0][0] or 0
+        self._seq = itertools.count(last + 1)
+        self._lock = threading.Lock()
+
+    def add_many(self, events):
+        rows = []
+        with self._lock:
+            for event in events:
+                event_id = str(uuid.uuid4())
+                body = {"_id": event_id, "_rev": "0"}
+                body.update(event)
+                rows.append((event_id, next(self._seq), event.get("reconId"), event.get("entryType"),
+                             json.dumps(body)))
+        with self.store.batch():
+            self.store.executemany("INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) "
+                                   "VALUES (?, ?, ?, ?, ?)", rows)
+
+    def delete_run(self, recon_id):
+        self.store.execute("DELETE FROM audit_recon WHERE recon_id = ?", (recon_id,))
+
+    def summary_of(self, recon_id):
+        rows = self.store.query("SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' "
+                                "ORDER BY seq DESC LIMIT 1", (recon_id,))
+        return json.loads(rows[0][0])["messageDetail"] if rows else None
+
+    def search(self, query_filter):
+        node = queryfilter.parse(query_filter)
+        recon_id = _recon_id_of(node)
+        if recon_id is not None:
+            rows = self.store.query("SELECT body FROM audit_recon WHERE recon_id = ? ORDER BY seq", (recon_id,))
+        else:
+            rows = self.store.query("SELECT body FROM audit_recon ORDER BY seq")
+        events = (json.loads(row[0]) for row in rows)
+        return [event for event in events if queryfilter.matches(node, event, case_insensitive=False)]
+
+    # ---- internal router ("audit/recon") ---------------------------------------------------------------------
+    @staticmethod
+    def _topic(resource):
+        parts = resource.strip("/").split("/")
+        if len(parts) < 2 or parts[1] != "recon":
+            raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")
+
+    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+        self._topic(resource)
+        rows = self.store.query("SELECT body FROM audit_recon WHERE id = ?", (id,))
+        if not rows:
+            raise IdmError(404, "Not Found")
+        return project(json.loads(rows[0][0]), fields)
+
+    def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
+        self._topic(resource)
+        envelope = page(self.search(query_filter), page_size, cookie)
+        envelope["result"] = [project(event, fields) for event in envelope["result"]]
+        return envelope
+
+    # ---- REST ----------------------------------------------------------------------------------------------
+    def handle(self, request):
+        path = [p for p in request.path if p]
+        resource = "/".join(["audit"] + path[:1])
+        self._topic(resource)
+        if request.method != "GET":
+            raise IdmError(405, f"Method {request.method} not allowed on {resource}")
+        fields = parse_fields(request.query.get("_fields"))
+        if len(path) == 2:
+            return Response(200, self.read(resource, path[1], fields))
+        if len(path) != 1:
+            raise IdmError(404, "Not Found")
+        query = request.query
+        if "_queryFilter" not in query:
+            if "_queryId" in query:
+                raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on audit/recon")
+            raise IdmError(400, "Query requests must specify _queryFilter")
+        events = sort_results(self.search(query["_queryFilter"]), query.get("_sortKeys"), case_insensitive=False)
+        envelope = page(events, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
+                        int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
+                        query.get("_totalPagedResultsPolicy"))
+        envelope["result"] = [project(event, fields) for event in envelope["result"]]
+        return Response(200, envelope)

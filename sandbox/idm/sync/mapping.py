@@ -1,0 +1,182 @@
+"""Mapping configuration (contract §3.3): read from ``config/sync`` (``mappings`` array) or ``config/mapping/<name>``
+and compiled once per run (pointers parsed, filter conditions parsed, policies indexed by situation).
+"""
+
+from .. import queryfilter
+from ..errors import IdmError
+
+SITUATIONS = ("SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED", "UNQUALIFIED",
+              "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS", "CONFIRMED",
+              "LINK_ONLY", "SOURCE_MISSING", "FOUND")
+
+# §5.1. SOURCE_IGNORED/TARGET_IGNORED/ALL_GONE: IDM's code (REPORT/NOREPORT) rather than its docs (IGNORE); the
+# difference is only whether an audit entry is written. TARGET_CHANGED/SOURCE_TARGET_CONFLICT are cloud-only and
+# never arise here; IGNORE is the harmless default.
+DEFAULT_ACTIONS = {
+    "CONFIRMED": "UPDATE", "FOUND": "UPDATE", "FOUND_ALREADY_LINKED": "EXCEPTION", "ABSENT": "CREATE",
+    "AMBIGUOUS": "EXCEPTION", "MISSING": "EXCEPTION", "UNQUALIFIED": "DELETE", "SOURCE_MISSING": "EXCEPTION",
+    "SOURCE_IGNORED": "REPORT", "TARGET_IGNORED": "REPORT", "UNASSIGNED": "EXCEPTION", "LINK_ONLY": "EXCEPTION",
+    "ALL_GONE": "NOREPORT", "TARGET_CHANGED": "IGNORE", "SOURCE_TARGET_CONFLICT": "IGNORE",
+}
+ACTIONS = ("CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC")
+
+
+def pointer(text):
+    """A property path (``name/givenName``, ``/mail``) as segments; None for None."""
+    if text is None:
+        return None
+    return queryfilter.parse_pointer(text)
+
+
+def get_path(obj, segments):
+    value = obj
+    for segment in segments:
+        if isinstance(value, dict):
+            value = value.get(segment)
+        elif isinstance(value, list):
+            try:
+                value = value[int(segment)]
+            except (ValueError, IndexError):
+                return None
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def set_path(obj, segments, value):
+    node = obj
+    for segment in segments[:-1]:
+        child = node.get(segment)
+        if not isinstance(child, dict):
+            child = {}
+            node[segment] = child
+        node = child
+    node[segments[-1]] = value
+
+
+class Condition:
+    """A script or a CREST filter string (evaluated against ``{<subject>: object, "linkQualifier": q}``)."""
+
+    def __init__(self, spec, subject):
+        self.spec = spec
+        self.subject = subject
+        self.filter = None
+        if isinstance(spec, str):
+            try:
+                self.filter = queryfilter.parse(spec)
+            except IdmError as exc:
+                raise IdmError(400, f"Invalid condition {spec!r}: {exc.message}") from None
+
+    def evaluate(self, runner, obj, qualifier, where, extra=None):
+        if self.filter is not None:
+            return queryfilter.matches(self.filter, {self.subject: obj, "linkQualifier": qualifier})
+        bindings = {self.subject: obj, "linkQualifier": qualifier}
+        if extra:
+            bindings.update(extra)
+        return bool(runner.run(self.spec, bindings, where))
+
+
+class PropertyMapping:
+    def __init__(self, spec):
+        if not isinstance(spec, dict) or not spec.get("target"):
+            raise IdmError(400, f"Invalid property mapping {spec!r}: 'target' is required")
+        self.spec = spec
+        self.target = pointer(spec["target"])
+        self.has_source = "source" in spec
+        self.source = pointer(spec.get("source"))  # [] = whole object ("source": "")
+        self.transform = spec.get("transform")
+        self.condition = Condition(spec["condition"], "object") if spec.get("condition") is not None else None
+        self.has_default = "default" in spec
+        self.default = spec.get("default")
+
+
+class Mapping:
+    def __init__(self, config, all_mappings=()):
+        if not isinstance(config, dict) or not config.get("name"):
+            raise IdmError(400, "A mapping needs a name")
+        self.config = config
+        self.name = config["name"]
+        self.source = (config.get("source") or "").strip("/")
+        self.target = (config.get("target") or "").strip("/")
+        if not self.source or not self.target:
+            raise IdmError(400, f"Mapping {self.name} needs 'source' and 'target'")
+        self.links = config.get("links")
+        self.link_type = self.links or self.name
+        # A mapping that borrows another mapping's links sees them reversed when it runs the other way round.
+        self.reversed = False
+        if self.links:
+            other = next((m for m in all_mappings if m.get("name") == self.links), None)
+            self.reversed = other is None or (other.get("source", "").strip("/") == self.target)
+        self.valid_source = config.get("validSource")
+        self.valid_target = config.get("validTarget")
+        self.source_condition = (Condition(config["sourceCondition"], "source")
+                                 if config.get("sourceCondition") is not None else None)
+        self.properties = [PropertyMapping(p) for p in config.get("properties") or []]
+        self.policies = {}
+        for policy in config.get("policies") or []:
+            if not isinstance(policy, dict) or policy.get("situation") not in SITUATIONS:
+                raise IdmError(400, f"Invalid policy {policy!r} in mapping {self.name}")
+            action = policy.get("action")
+            if isinstance(action, str) and action not in ACTIONS:
+                raise IdmError(400, f"Invalid action {action!r} for {policy['situation']} in mapping {self.name}")
+            condition = Condition(policy["condition"], "object") if policy.get("condition") is not None else None
+            self.policies.setdefault(policy["situation"], []).append((policy, condition))
+        qualifiers = config.get("linkQualifiers")
+        self.qualifier_script = qualifiers if isinstance(qualifiers, dict) else None
+        self.qualifiers = list(qualifiers) if isinstance(qualifiers, list) and qualifiers else ["default"]
+        correlation = config.get("correlationQuery")
+        if isinstance(correlation, list):
+            self.correlation = {c.get("linkQualifier", "default"): c for c in correlation if isinstance(c, dict)}
+        elif isinstance(correlation, dict):
+            self.correlation = {correlation.get("linkQualifier", "default"): correlation}
+        else:
+            self.correlation = {}
+        self.correlation_script = config.get("correlationScript")
+        self.scripts = {k: config.get(k) for k in ("onCreate", "onUpdate", "onDelete", "onLink", "onUnlink",
+                                                    "result")}
+        self.run_target_phase = config.get("runTargetPhase", True) is not False
+        self.allow_empty_source = bool(config.get("allowEmptySourceSet", False))
+        self.prefetch_links = config.get("prefetchLinks", True) is not False
+        self.source_query = config.get("sourceQuery")
+        self.target_query = config.get("targetQuery")
+
+    def policy_for(self, situation):
+        return self.policies.get(situation, [])
+
+    def link_ids(self, source_id, target_id):
+        """(firstId, secondId) of the link between a source and a target of this mapping."""
+        return (target_id, source_id) if self.reversed else (source_id, target_id)
+
+
+class MappingRegistry:
+    """Looks mappings up in ``config/sync`` then ``config/mapping/<name>`` at the start of each run."""
+
+    def __init__(self, config_service):
+        self.config = config_service
+
+    def all_configs(self):
+        configs = []
+        if self.config.exists("sync"):
+            configs.extend(m for m in self.config.get("sync").get("mappings") or [] if isinstance(m, dict))
+        for entry in self.config.list()["configurations"]:
+            if entry["_id"].startswith("mapping/"):
+                body = self.config.get(entry["_id"])
+                body.setdefault("name", entry["_id"].split("/", 1)[1])
+                configs.append(body)
+        return configs
+
+    def names(self):
+        return [m.get("name") for m in self.all_configs()]
+
+    def get(self, name, overrides=None):
+        configs = self.all_configs()
+        for config in configs:
+            if config.get("name") == name:
+                merged = dict(config)
+                merged.pop("_id", None)
+                if overrides:
+                    merged.update(overrides)
+                return Mapping(merged, configs)
+        return None
