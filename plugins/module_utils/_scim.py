@@ -1,0 +1,466 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""SCIM provider preflight: check a SCIM 2.0 / 1.1 provider directly, before IDM's connector is configured.
+
+PRIVATE to the collection: names here can change without notice.
+
+It speaks to the provider the way IDM's SCIM connector would (same auth methods: OAUTH client_credentials,
+BASIC, TOKEN) and turns every failure into ONE message that says what to fix. Secrets are sent, never shown:
+messages are built from URLs (which hold no secret), statuses, and the provider's error text.
+
+HTTP goes through requests directly (not _client.HttpClient) because the preflight must tell DNS failures,
+refused connections and TLS verification failures apart, which needs the original exception.
+"""
+
+from __future__ import annotations
+
+import traceback
+from urllib.parse import urlsplit
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # guarded for the sanity "import" test and missing_required_lib()
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+V2_SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+V2_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+V2_ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+V1_CORE_URN = "urn:scim:schemas:core:1.0"
+V1_ENTERPRISE_URN = "urn:scim:schemas:extension:enterprise:1.0"
+
+AUTH_METHODS = ("OAUTH", "BASIC", "TOKEN")
+SPC_PATH = {2: "ServiceProviderConfig", 1: "ServiceProviderConfigs"}
+
+
+class ScimPreflightError(Exception):
+    """One failed check. ``step`` names the check (token, service_provider_config, schemas, ...), ``kind``
+    the failure class (dns, refused, tls, timeout, connect, auth, not_found, wrong_version, http, bad_answer)."""
+
+    def __init__(self, message, step, kind, status=None):
+        super(ScimPreflightError, self).__init__(message)
+        self.step = step
+        self.kind = kind
+        self.status = status
+
+    def as_result(self):
+        return {"step": self.step, "kind": self.kind, "status": self.status}
+
+
+# --- classification of transport errors ----------------------------------------------------------------
+
+_DNS_MARKERS = ("Name or service not known", "nodename nor servname", "Failed to resolve", "getaddrinfo failed",
+                "Temporary failure in name resolution", "No address associated with hostname")
+_REFUSED_MARKERS = ("Connection refused", "Errno 111", "actively refused", "WinError 10061")
+
+
+def _root_cause(exc):
+    """The innermost useful exception: requests wraps urllib3's MaxRetryError, whose ``reason`` is the cause."""
+    seen = set()
+    current = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "reason", None)
+        if isinstance(inner, BaseException):
+            current = inner
+            continue
+        if current.args and isinstance(current.args[0], BaseException):
+            current = current.args[0]
+            continue
+        break
+    return current
+
+
+def classify_transport_error(exc):
+    """(kind, short text) for a requests exception: ``dns``, ``refused``, ``tls``, ``timeout`` or ``connect``."""
+    text = str(exc)
+    cause = _root_cause(exc)
+    cause_text = str(cause)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls", _first_line(cause_text or text)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout", _first_line(cause_text or text)
+    name = type(cause).__name__
+    if name == "NameResolutionError" or any(marker in text for marker in _DNS_MARKERS):
+        return "dns", _first_line(cause_text)
+    if isinstance(cause, ConnectionRefusedError) or any(marker in text for marker in _REFUSED_MARKERS):
+        return "refused", _first_line(cause_text)
+    return "connect", _first_line(cause_text or text)
+
+
+def _first_line(text):
+    text = (text or "").strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _host_port(url):
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname or "?", port
+
+
+def transport_message(kind, what, url, detail, timeout):
+    host, port = _host_port(url)
+    if kind == "dns":
+        return ("Cannot resolve the host name '%s' of %s (%s): DNS lookup failed. Check the host name in the URL "
+                "and the DNS of the machine that runs the module." % (host, what, url))
+    if kind == "refused":
+        return ("Connection to %s:%d refused (%s %s). Is the provider running, and is the port right?"
+                % (host, port, what, url))
+    if kind == "tls":
+        return ("TLS certificate of %s (%s %s) could not be verified: %s. Set ca_path to the CA certificate "
+                "(PEM) that signed it, or validate_certs: false for a test server." % (host, what, url, detail))
+    if kind == "timeout":
+        return "No answer from %s (%s) within %s s. Is the URL right, and can this machine reach it?" % (
+            what, url, timeout)
+    return "Could not connect to %s (%s): %s" % (what, url, detail)
+
+
+def _provider_error_text(response):
+    """The provider's own error text: SCIM 2.0 ``detail``, SCIM 1.1 ``Errors[].description``, OAuth ``error``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    if body.get("error"):
+        text = str(body["error"])
+        if body.get("error_description"):
+            text += ": %s" % body["error_description"]
+        return text
+    if body.get("detail"):
+        return str(body["detail"])
+    errors = body.get("Errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("description") or "")
+    return ""
+
+
+# --- schema handling (pure) ----------------------------------------------------------------------------
+
+def list_resources(body):
+    """Resources of a SCIM ListResponse; providers also answer a bare list."""
+    if isinstance(body, list):
+        return [item for item in body if isinstance(item, dict)]
+    if isinstance(body, dict) and isinstance(body.get("Resources"), list):
+        return [item for item in body["Resources"] if isinstance(item, dict)]
+    return []
+
+
+def answered_version(body):
+    """2 or 1 from the ``schemas`` of a ServiceProviderConfig answer; None when it does not say."""
+    schemas = body.get("schemas") if isinstance(body, dict) else None
+    schemas = schemas if isinstance(schemas, list) else []
+    if any(isinstance(urn, str) and urn.startswith("urn:ietf:params:scim:") for urn in schemas):
+        return 2
+    if any(isinstance(urn, str) and urn.startswith("urn:scim:schemas:") for urn in schemas):
+        return 1
+    return None
+
+
+def find_user_schemas(schemas, version):
+    """(core, extension) schema documents of the User resource; either may be None."""
+    core = extension = None
+    for schema in schemas:
+        schema_id = schema.get("id") or ""
+        name = schema.get("name") or ""
+        if version == 2:
+            if schema_id == V2_USER_URN:
+                core = schema
+            elif schema_id == V2_ENTERPRISE_URN:
+                extension = schema
+        elif schema_id in (V1_CORE_URN + ":User", V1_CORE_URN + ":Users") or name in ("User", "Users"):
+            core = schema
+    if core is None:
+        for schema in schemas:  # a provider with its own core URN: take the schema named User
+            if (schema.get("name") or "").lower() == "user":
+                core = schema
+                break
+    return core, extension
+
+
+def _attribute_entry(attribute, name, schema_urn, extension):
+    mutability = attribute.get("mutability")
+    if mutability is None:  # SCIM 1.1 has readOnly instead
+        mutability = "readOnly" if attribute.get("readOnly") else "readWrite"
+    entry = {
+        "name": name,
+        "type": attribute.get("type"),
+        "multi_valued": bool(attribute.get("multiValued", False)),
+        "required": bool(attribute.get("required", False)),
+        "mutability": mutability,
+        "returned": attribute.get("returned"),
+        "case_exact": bool(attribute.get("caseExact", False)),
+        "schema": schema_urn,
+        "extension": extension,
+    }
+    subs = [sub.get("name") for sub in attribute.get("subAttributes") or [] if isinstance(sub, dict)]
+    if subs and entry["multi_valued"]:
+        entry["sub_attributes"] = subs
+    return entry
+
+
+def flatten_user_attributes(core, extension, version):
+    """The User attributes as a flat list usable to generate mappings.
+
+    Single-valued complex attributes are flattened to their sub-attributes (``name.givenName``); multi-valued ones
+    (``emails``) stay one entry with ``sub_attributes``. Enterprise extension attributes carry ``extension: true``.
+    SCIM 1.1 schemas mix both in one list; each attribute's ``schema`` tells them apart.
+    """
+    flat = []
+    sources = []
+    if core:
+        default_urn = core.get("id") or (V2_USER_URN if version == 2 else V1_CORE_URN)
+        sources.append((core, default_urn))
+    if extension:
+        sources.append((extension, extension.get("id") or V2_ENTERPRISE_URN))
+    seen = set()
+    for schema, default_urn in sources:
+        for attribute in schema.get("attributes") or []:
+            if not isinstance(attribute, dict) or not attribute.get("name"):
+                continue
+            urn = attribute.get("schema") or default_urn
+            is_extension = "extension" in urn
+            complex_single = attribute.get("type") == "complex" and not attribute.get("multiValued") \
+                and attribute.get("subAttributes")
+            if complex_single:
+                for sub in attribute["subAttributes"]:
+                    if isinstance(sub, dict) and sub.get("name"):
+                        name = "%s.%s" % (attribute["name"], sub["name"])
+                        if name not in seen:
+                            seen.add(name)
+                            flat.append(_attribute_entry(sub, name, urn, is_extension))
+                continue
+            if attribute["name"] not in seen:
+                seen.add(attribute["name"])
+                flat.append(_attribute_entry(attribute, attribute["name"], urn, is_extension))
+    return flat
+
+
+def schema_summary(schema):
+    return {"id": schema.get("id"), "name": schema.get("name"), "description": schema.get("description"),
+            "attribute_count": len(schema.get("attributes") or [])}
+
+
+# --- the probe -----------------------------------------------------------------------------------------
+
+class ScimProbe(object):
+    """Runs the preflight checks in order; the first failure raises ScimPreflightError."""
+
+    def __init__(self, endpoint, scim_version=2, auth_method="OAUTH", client_id=None, client_secret=None,
+                 token_endpoint=None, user=None, password=None, token=None, validate_certs=True, ca_path=None,
+                 timeout=30):
+        self.endpoint = (endpoint or "").rstrip("/")
+        self.version = int(scim_version)
+        self.auth_method = auth_method
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.token_endpoint = token_endpoint
+        self.user = user
+        self._password = password
+        self._token = token
+        self.timeout = timeout
+        self.session = requests.Session()
+        # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from
+        # the environment override session.verify, which would silently ignore ca_path and validate_certs=false.
+        self._verify = False if not validate_certs else (ca_path or True)
+        self.session.headers["Accept"] = "application/scim+json, application/json"
+        self._auth = None
+        self.token_auth_method = None
+        self.warnings = []
+
+    def close(self):
+        self.session.close()
+
+    # transport --------------------------------------------------------------------------------------
+    def _send(self, step, what, method, url, **kwargs):
+        try:
+            return self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
+                                        verify=self._verify, **kwargs)
+        except requests.exceptions.RequestException as exc:
+            kind, detail = classify_transport_error(exc)
+            raise ScimPreflightError(transport_message(kind, what, url, detail, self.timeout), step, kind)
+
+    def _json(self, step, what, response):
+        try:
+            return response.json()
+        except ValueError:
+            content_type = response.headers.get("Content-Type", "no content type")
+            raise ScimPreflightError(
+                "%s (%s) answered %d with %s, not JSON. Is the endpoint right? It should be the SCIM base URL, "
+                "ending with /scim/v%d or similar." % (what, response.url, response.status_code, content_type,
+                                                       self.version), step, "bad_answer", response.status_code)
+
+    # checks -----------------------------------------------------------------------------------------
+    def check_endpoint(self):
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ScimPreflightError("endpoint must be an http(s) URL such as https://scim.example.com/scim/v2, "
+                                     "got %r." % self.endpoint, "endpoint", "bad_endpoint")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            self.warnings.append("endpoint uses plain http: credentials travel unencrypted.")
+
+    def authenticate(self):
+        if self.auth_method == "BASIC":
+            self._auth = (self.user or "", self._password or "")
+        elif self.auth_method == "TOKEN":
+            self.session.headers["Authorization"] = "Bearer %s" % (self._token or "")
+        else:
+            self.session.headers["Authorization"] = "Bearer %s" % self._fetch_token()
+
+    def _fetch_token(self):
+        """client_credentials at token_endpoint: client_secret_basic first, then client_secret_post."""
+        url = self.token_endpoint
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ScimPreflightError("token_endpoint must be an http(s) URL, got %r." % url, "token", "bad_endpoint")
+        form = {"grant_type": "client_credentials"}
+        attempts = (
+            ("client_secret_basic", dict(data=form, auth=(self.client_id or "", self._client_secret or ""))),
+            ("client_secret_post", dict(data=dict(form, client_id=self.client_id or "",
+                                                  client_secret=self._client_secret or ""))),
+        )
+        failure = None
+        for method_name, kwargs in attempts:
+            response = self._send("token", "token_endpoint", "POST", url, headers={"Accept": "application/json"},
+                                  **kwargs)
+            if response.status_code == 200:
+                body = self._json("token", "token_endpoint", response)
+                token = body.get("access_token") if isinstance(body, dict) else None
+                if not token:
+                    raise ScimPreflightError(
+                        "token_endpoint (%s) answered 200 without an access_token. Is it an OAuth 2.0 token "
+                        "endpoint?" % url, "token", "bad_answer", 200)
+                self.token_auth_method = method_name
+                return token
+            if response.status_code == 404:
+                raise ScimPreflightError("token_endpoint (%s) answered 404 Not Found. Check the token endpoint URL."
+                                         % url, "token", "not_found", 404)
+            if response.status_code not in (400, 401):
+                raise ScimPreflightError("token_endpoint (%s) answered %d %s. %s" % (
+                    url, response.status_code, response.reason or "", _provider_error_text(response)),
+                    "token", "http", response.status_code)
+            failure = response
+        raise ScimPreflightError(
+            "token_endpoint (%s) rejected client_id '%s' and its client_secret (answered %d: %s; tried "
+            "client_secret_basic and client_secret_post). Check client_id and client_secret."
+            % (url, self.client_id, failure.status_code, _provider_error_text(failure) or failure.reason),
+            "token", "auth", failure.status_code)
+
+    def _credential_hint(self):
+        if self.auth_method == "BASIC":
+            return "Check user '%s' and password (HTTP Basic)." % self.user
+        if self.auth_method == "TOKEN":
+            return "Check token (sent as a Bearer token); it may be wrong or expired."
+        return ("The provider refused the access token that token_endpoint issued to client_id '%s': check that "
+                "the client may use the SCIM API (scopes, audience)." % self.client_id)
+
+    def _get(self, step, path, params=None, optional=False):
+        """GET endpoint/path with auth; returns (status, json). Raises on 401/403 and, unless optional, 404."""
+        url = "%s/%s" % (self.endpoint, path)
+        response = self._send(step, "endpoint", "GET", url, params=params, auth=self._auth)
+        status = response.status_code
+        if status in (401, 403):
+            raise ScimPreflightError("%s answered %d %s. %s" % (
+                url, status, response.reason or "", self._credential_hint()), step, "auth", status)
+        if status == 404:
+            if optional:
+                return 404, None
+            raise ScimPreflightError(
+                "%s answered 404 Not Found. Is the endpoint right? It should end with /scim/v%d or similar (the "
+                "base URL of the provider's /Users)." % (url, self.version), step, "not_found", 404)
+        if status >= 300:
+            raise ScimPreflightError("%s answered %d %s. %s" % (url, status, response.reason or "",
+                                                                _provider_error_text(response)),
+                                     step, "http", status)
+        return status, self._json(step, "endpoint", response)
+
+    def service_provider_config(self):
+        """The SPC at the configured version's path; detects a provider that speaks the other version."""
+        other = 1 if self.version == 2 else 2
+        status, body = self._get("service_provider_config", SPC_PATH[self.version], optional=True)
+        if status == 404:
+            other_status, other_body = self._get("service_provider_config", SPC_PATH[other], optional=True)
+            if other_status != 404 and answered_version(other_body) == other:
+                raise self._wrong_version(other)
+            raise ScimPreflightError(
+                "%s/%s answered 404 Not Found. Is the endpoint right? It should end with /scim/v%d or similar "
+                "(the base URL of the provider's /Users)." % (self.endpoint, SPC_PATH[self.version], self.version),
+                "service_provider_config", "not_found", 404)
+        answered = answered_version(body)
+        if answered == other:
+            raise self._wrong_version(other)
+        if answered is None:
+            self.warnings.append("The ServiceProviderConfig answer names no SCIM schema; assuming SCIM %d."
+                                 % self.version)
+        return body
+
+    def _wrong_version(self, answered):
+        return ScimPreflightError(
+            "%s speaks SCIM %s, but scim_version is %d. Set scim_version: %d (the connector's SCIMVersion) or use "
+            "the provider's SCIM %s endpoint." % (self.endpoint, "2.0" if answered == 2 else "1.1", self.version,
+                                                  answered, "2.0" if self.version == 2 else "1.1"),
+            "service_provider_config", "wrong_version")
+
+    def schemas(self):
+        _, body = self._get("schemas", "Schemas")
+        schemas = list_resources(body)
+        if not schemas and isinstance(body, dict) and body.get("id"):
+            schemas = [body]  # a provider that answers one schema document
+        if not schemas:
+            raise ScimPreflightError("%s/Schemas returned no schema." % self.endpoint, "schemas", "bad_answer")
+        return schemas
+
+    def resource_types(self):
+        if self.version == 1:
+            return []  # SCIM 1.1 has no /ResourceTypes
+        status, body = self._get("resource_types", "ResourceTypes", optional=True)
+        if status == 404:
+            self.warnings.append("%s/ResourceTypes answered 404; resource types unknown." % self.endpoint)
+            return []
+        return list_resources(body)
+
+    def count(self, resource):
+        status, body = self._get("%s_count" % resource.lower(), resource, params={"count": 0}, optional=True)
+        if status == 404:
+            self.warnings.append("%s/%s answered 404: the provider has no %s endpoint." % (
+                self.endpoint, resource, resource))
+            return None
+        total = body.get("totalResults") if isinstance(body, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            self.warnings.append("%s/%s?count=0 gave no totalResults." % (self.endpoint, resource))
+            return None
+        return total
+
+    def run(self):
+        self.check_endpoint()
+        self.authenticate()
+        spc = self.service_provider_config()
+        schemas = self.schemas()
+        core, extension = find_user_schemas(schemas, self.version)
+        if core is None:
+            raise ScimPreflightError("%s/Schemas has no User schema (ids: %s)." % (
+                self.endpoint, ", ".join(str(s.get("id")) for s in schemas)), "schemas", "bad_answer")
+        attributes = flatten_user_attributes(core, extension, self.version)
+        resource_types = self.resource_types()
+        result = {
+            "endpoint": self.endpoint,
+            "scim_version": self.version,
+            "auth_method": self.auth_method,
+            "token_auth_method": self.token_auth_method,
+            "service_provider_config": spc,
+            "schemas": [schema_summary(schema) for schema in schemas],
+            "resource_types": resource_types,
+            "user_count": self.count("Users"),
+            "group_count": self.count("Groups"),
+            "user_attributes": attributes,
+            "user_attribute_names": [attribute["name"] for attribute in attributes],
+        }
+        return result
