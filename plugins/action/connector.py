@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action plugin of idmops.pingidm.connector: renders `template` on the controller into the `config` option."""
+
+from __future__ import annotations
+
+from ansible_collections.idmops.pingidm.plugins.plugin_utils._render import RenderTemplateAction
+
+
+class ActionModule(RenderTemplateAction):
+    DATA_OPTIONS = ("config",)

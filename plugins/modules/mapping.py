@@ -1,0 +1,406 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mapping
+short_description: Manage PingIDM synchronization mappings by name, in sync.json or as per-mapping configs
+version_added: 0.1.0
+description:
+  - Creates, updates or removes mappings, each identified by its C(name).
+  - With O(storage=sync) (IDM's C(sync.json)), reads C(config/sync), replaces each given mapping in place (or appends
+    a new one at the end), keeps every other mapping and the order, and writes C(config/sync) once, only when
+    something differs.
+  - With O(storage=mapping), each mapping is its own configuration object C(config/mapping/<name>).
+  - Each mapping is compared as a whole document, ignoring C(_id) and key order, like M(idmops.pingidm.config).
+  - Every given mapping is validated before anything is written; the message names the bad field.
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - idmops.pingidm.template
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads and compares like a real run and reports the same V(changed), RV(mappings) and C(diff),
+        including the mappings O(prune=true) would remove.
+  diff_mode:
+    support: full
+    details:
+      - One diff per changed mapping, with the mapping name as header.
+options:
+  name:
+    description:
+      - Name of the one mapping to manage with O(mapping), or to remove with O(state=absent).
+      - May be left out when O(mapping) has a C(name).
+    type: str
+  mapping:
+    description:
+      - The whole desired mapping (C(source), C(target), C(properties), C(policies), ...).
+      - Its C(name) is set from O(name) when missing; a different C(name) is an error.
+    type: dict
+  mappings:
+    description:
+      - Several whole mappings, each with a C(name). With O(state=absent) only the names count.
+      - With O(prune=true) this list is authoritative, and its order becomes the order of C(sync.json).
+    type: list
+    elements: dict
+  storage:
+    description:
+      - V(sync) keeps all mappings in C(config/sync) (C(conf/sync.json)).
+      - V(mapping) keeps each mapping in C(config/mapping/<name>) (IDM 7 per-mapping files).
+    type: str
+    choices: [sync, mapping]
+    default: sync
+  prune:
+    description:
+      - Remove every mapping on the server that is not in O(mappings) (or O(mapping)).
+      - In check mode the mappings that would be removed are reported and nothing is removed.
+    type: bool
+    default: false
+  state:
+    description: Whether the given mappings should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - The names of the template option's result are used as is; a template may render one mapping, a list of mappings
+    or C({"mappings": [...]}).
+"""
+
+EXAMPLES = r"""
+- name: Push all mappings of the sample from the collection's template, authoritative
+  idmops.pingidm.mapping:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    template: sync.json.j2
+    prune: true
+
+- name: Update one mapping, keep the others
+  idmops.pingidm.mapping:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: systemScimAccount_managedUser
+    mapping:
+      source: system/scim/account
+      target: managed/user
+      properties:
+        - source: userName
+          target: userName
+      policies:
+        - situation: ABSENT
+          action: CREATE
+
+- name: Remove a mapping
+  idmops.pingidm.mapping:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: managedUser_systemScimAccount
+    state: absent
+"""
+
+RETURN = r"""
+mappings:
+  description: Names of the mappings created, updated or removed (or that would be, in check mode).
+  returned: success
+  type: list
+  elements: str
+  sample: ["systemScimAccount_managedUser"]
+created:
+  description: Names of the mappings created.
+  returned: success
+  type: list
+  elements: str
+updated:
+  description: Names of the mappings updated.
+  returned: success
+  type: list
+  elements: str
+removed:
+  description: Names of the mappings removed (by O(state=absent) or O(prune=true)).
+  returned: success
+  type: list
+  elements: str
+order_changed:
+  description: True when the order of the mappings kept in C(sync.json) changes (only with O(prune=true)).
+  returned: with O(storage=sync)
+  type: bool
+diff:
+  description: A list of diffs, one per changed mapping, masked.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+"""
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+
+SYNC_PATH = "config/sync"
+
+
+def _label(index, item):
+    name = item.get("name") if isinstance(item, dict) else None
+    return "mappings[%d]%s" % (index, " (%s)" % name if isinstance(name, str) and name else "")
+
+
+def validate(mappings, names_only=False):
+    """Problems with the given mappings, each naming the mapping and field; empty when all is well."""
+    problems = []
+    seen = {}
+    for index, item in enumerate(mappings):
+        label = _label(index, item)
+        if not isinstance(item, dict):
+            problems.append("%s is not an object" % label)
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append("%s: 'name' is required (a non-empty string)" % label)
+        elif "/" in name:
+            problems.append("%s: 'name' must not contain '/'" % label)
+        elif name in seen:
+            problems.append("mapping name '%s' appears twice (mappings[%d] and mappings[%d])"
+                            % (name, seen[name], index))
+        else:
+            seen[name] = index
+        if names_only:
+            continue
+        for field in ("source", "target"):
+            if not isinstance(item.get(field), str) or not item.get(field):
+                problems.append("%s: '%s' is required (a resource path such as managed/user)" % (label, field))
+        properties = item.get("properties", [])
+        if not isinstance(properties, list):
+            problems.append("%s: 'properties' must be a list" % label)
+            properties = []
+        for prop_index, prop in enumerate(properties):
+            if not isinstance(prop, dict) or not isinstance(prop.get("target"), str) or not prop.get("target"):
+                problems.append("%s: properties[%d] needs a 'target'" % (label, prop_index))
+        policies = item.get("policies", [])
+        if not isinstance(policies, list):
+            problems.append("%s: 'policies' must be a list" % label)
+            policies = []
+        for pol_index, policy in enumerate(policies):
+            if not isinstance(policy, dict) or not policy.get("situation"):
+                problems.append("%s: policies[%d] needs a 'situation'" % (label, pol_index))
+    return problems
+
+
+def desired_mappings(params):
+    """The given mappings as a list, names filled in; raises ValueError with a message on conflicts."""
+    if params["mapping"] is not None:
+        mapping = copy.deepcopy(params["mapping"])
+        name = params["name"]
+        if name is not None and mapping.get("name") not in (None, name):
+            raise ValueError("name is %r but mapping.name is %r; give one name" % (name, mapping.get("name")))
+        if name is not None:
+            mapping["name"] = name
+        return [mapping]
+    if params["mappings"] is not None:
+        return copy.deepcopy(params["mappings"])
+    if params["name"] is not None:
+        return [{"name": params["name"]}]
+    return None
+
+
+def _comparable(mapping):
+    return _compare.normalise(mapping, drop=[("_id",)])
+
+
+def _mapping_diff(name, before, after):
+    d = _compare.diff(before, after)
+    d["before_header"] = "mapping %s%s" % (name, "" if before is not None else " (absent)")
+    d["after_header"] = "mapping %s%s" % (name, "" if after is not None else " (absent)")
+    return d
+
+
+class Plan(object):
+    def __init__(self):
+        self.created, self.updated, self.removed = [], [], []
+        self.order_changed = False
+        self.diffs = []
+
+    @property
+    def changed(self):
+        return bool(self.created or self.updated or self.removed or self.order_changed)
+
+    def result(self):
+        names = self.created + self.updated + self.removed
+        return dict(changed=self.changed, mappings=names, created=self.created, updated=self.updated,
+                    removed=self.removed)
+
+
+def plan_sync(current, desired, state, prune):
+    """(Plan, new mapping list) for config/sync; keeps order and the mappings not named."""
+    plan = Plan()
+    by_name = dict((m.get("name"), i) for i, m in enumerate(current))
+    if state == "absent":
+        names = set(m["name"] for m in desired)
+        new = [m for m in current if m.get("name") not in names]
+        for m in current:
+            if m.get("name") in names:
+                plan.removed.append(m["name"])
+                plan.diffs.append(_mapping_diff(m["name"], _comparable(m), None))
+        return plan, new
+
+    new = list(current)
+    for mapping in desired:
+        name = mapping["name"]
+        if name in by_name:
+            old = current[by_name[name]]
+            if not _compare.same(_comparable(old), _comparable(mapping)):
+                plan.updated.append(name)
+                plan.diffs.append(_mapping_diff(name, _comparable(old), _comparable(mapping)))
+                new[by_name[name]] = mapping
+        else:
+            plan.created.append(name)
+            plan.diffs.append(_mapping_diff(name, None, _comparable(mapping)))
+            new.append(mapping)
+    if prune:
+        wanted = [m["name"] for m in desired]
+        for m in current:
+            if m.get("name") not in wanted:
+                plan.removed.append(m.get("name"))
+                plan.diffs.append(_mapping_diff(m.get("name"), _comparable(m), None))
+        by_new_name = dict((m.get("name"), m) for m in new)
+        kept_before = [m.get("name") for m in current if m.get("name") in wanted]
+        kept_after = [name for name in wanted if name in kept_before]
+        new = [by_new_name[name] for name in wanted]
+        plan.order_changed = kept_before != kept_after
+        if plan.order_changed:
+            plan.diffs.append({"before_header": "mapping order", "after_header": "mapping order",
+                               "before": {"order": [m.get("name") for m in current]}, "after": {"order": wanted}})
+    return plan, new
+
+
+def run_sync(module, client, desired):
+    params = module.params
+    stored = client.get_or_none(SYNC_PATH)
+    current = list((stored or {}).get("mappings") or [])
+    plan, new = plan_sync(current, desired, params["state"], params["prune"])
+    if plan.changed and not module.check_mode:
+        document = _compare.normalise(stored) or {}
+        document["mappings"] = new
+        client.put(SYNC_PATH, document)
+    result = plan.result()
+    result["order_changed"] = plan.order_changed
+    if module._diff:
+        result["diff"] = plan.diffs
+    return result
+
+
+def list_mapping_configs(client):
+    listing = client.get("config") or {}
+    ids = [c.get("_id", "") for c in listing.get("configurations", [])]
+    return [i.split("/", 1)[1] for i in ids if i.startswith("mapping/")]
+
+
+def run_per_mapping(module, client, desired):
+    params = module.params
+    plan = Plan()
+    writes = []
+    if params["state"] == "absent":
+        for mapping in desired:
+            stored = client.get_or_none("config/mapping/" + mapping["name"])
+            if stored is not None:
+                plan.removed.append(mapping["name"])
+                plan.diffs.append(_mapping_diff(mapping["name"], _comparable(stored), None))
+                writes.append(("DELETE", mapping["name"], None))
+    else:
+        for mapping in desired:
+            name = mapping["name"]
+            stored = client.get_or_none("config/mapping/" + name)
+            if stored is None:
+                plan.created.append(name)
+            elif not _compare.same(_comparable(stored), _comparable(mapping)):
+                plan.updated.append(name)
+            else:
+                continue
+            plan.diffs.append(_mapping_diff(name, _comparable(stored) if stored is not None else None,
+                                            _comparable(mapping)))
+            writes.append(("PUT", name, mapping))
+        if params["prune"]:
+            wanted = set(m["name"] for m in desired)
+            for name in list_mapping_configs(client):
+                if name not in wanted:
+                    stored = client.get_or_none("config/mapping/" + name)
+                    plan.removed.append(name)
+                    plan.diffs.append(_mapping_diff(name, _comparable(stored), None))
+                    writes.append(("DELETE", name, None))
+    if not module.check_mode:
+        for method, name, body in writes:
+            if method == "PUT":
+                client.put("config/mapping/" + name, body)
+            else:
+                client.delete("config/mapping/" + name)
+    result = plan.result()
+    if module._diff:
+        result["diff"] = plan.diffs
+    return result
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        name=dict(type="str"),
+        mapping=dict(type="dict"),
+        mappings=dict(type="list", elements="dict"),
+        template=dict(type="path"),
+        storage=dict(type="str", default="sync", choices=["sync", "mapping"]),
+        prune=dict(type="bool", default=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True,
+        mutually_exclusive=[("mapping", "mappings"), ("name", "mappings"), ("template", "mapping"),
+                            ("template", "mappings")],
+        required_one_of=[("name", "mapping", "mappings", "template")],
+        **idm_module_kwargs())
+    params = module.params
+    if params["template"] is not None:
+        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.mapping action "
+                             "plugin; call the module by its FQCN idmops.pingidm.mapping or pass mapping/mappings.")
+    if params["state"] == "absent" and params["prune"]:
+        module.fail_json(msg="prune=true needs state=present (it removes the mappings not given).")
+    if params["state"] == "present" and params["mapping"] is None and params["mappings"] is None:
+        module.fail_json(msg="state=present needs the mapping itself: give mapping (with name) or mappings.")
+    try:
+        desired = desired_mappings(params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if params["state"] == "absent" and params["mapping"] is None and params["mappings"] is None:
+        desired = [{"name": params["name"]}]
+    problems = validate(desired, names_only=params["state"] == "absent")
+    if problems:
+        module.fail_json(msg="Invalid mapping input, nothing was written: " + "; ".join(problems),
+                         problems=problems)
+    module.no_log_values.update(_compare.secret_values(desired))
+    client = client_from_module(module)
+    try:
+        if params["storage"] == "sync":
+            result = run_sync(module, client, desired)
+        else:
+            result = run_per_mapping(module, client, desired)
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False)
+    finally:
+        client.close()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.idmops.pingidm.plugins.modules import mapping
+
+
+def make(name, source="system/scim/account", target="managed/user", **extra):
+    m = {"name": name, "source": source, "target": target,
+         "properties": [{"source": "userName", "target": "userName"}],
+         "policies": [{"situation": "ABSENT", "action": "CREATE"}]}
+    m.update(extra)
+    return m
+
+
+A = make("scimAccount_managedUser")
+B = make("managedUser_scimAccount", source="managed/user", target="system/scim/account")
+C = make("scimGroup_managedRole", source="system/scim/group", target="managed/role")
+
+
+def sync_names(fake_idm):
+    return [m["name"] for m in fake_idm.configs["sync"]["mappings"]]
+
+
+def test_create_sync_then_unchanged(fake_idm, run_module, idm_args):
+    result = run_module(mapping, dict(idm_args, mappings=[A, B]), diff=True)
+    assert result["changed"] is True and result["created"] == [A["name"], B["name"]]
+    assert fake_idm.configs["sync"] == {"mappings": [A, B]}
+    assert [d["after_header"] for d in result["diff"]] == ["mapping " + A["name"], "mapping " + B["name"]]
+    assert result["diff"][0]["before"] == {}
+    reordered_keys = [dict(reversed(list(m.items()))) for m in (A, B)]
+    result = run_module(mapping, dict(idm_args, mappings=reordered_keys), diff=True)
+    assert result["changed"] is False and result["mappings"] == [] and result["diff"] == []
+    assert len(fake_idm.calls_to("PUT", "config/sync")) == 1
+
+
+def test_one_mapping_by_name_replaces_in_place_and_keeps_others(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, B, C]}
+    changed_b = dict(B, properties=[{"source": "mail", "target": "mail"}])
+    body = {k: v for k, v in changed_b.items() if k != "name"}
+    checked = run_module(mapping, dict(idm_args, name=B["name"], mapping=body), check_mode=True, diff=True)
+    assert checked["changed"] is True and checked["updated"] == [B["name"]] and fake_idm.writes() == []
+    real = run_module(mapping, dict(idm_args, name=B["name"], mapping=body), diff=True)
+    assert real["changed"] is True and real["diff"] == checked["diff"]
+    assert fake_idm.configs["sync"]["mappings"] == [A, changed_b, C]
+    assert real["diff"][0]["before"]["properties"] == B["properties"]
+    assert real["diff"][0]["after"]["properties"] == changed_b["properties"]
+
+
+def test_new_mapping_is_appended(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, B]}
+    result = run_module(mapping, dict(idm_args, mapping=C))
+    assert result["created"] == [C["name"]] and sync_names(fake_idm) == [A["name"], B["name"], C["name"]]
+
+
+def test_server_ids_on_entries_are_ignored_and_other_sync_keys_kept(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [dict(A, _id="sync/" + A["name"])], "onSync": {"x": 1}}
+    assert run_module(mapping, dict(idm_args, mapping=A))["changed"] is False
+    run_module(mapping, dict(idm_args, mapping=dict(A, enableSync=False)))
+    assert fake_idm.configs["sync"]["onSync"] == {"x": 1}
+
+
+def test_prune_removes_others_and_reports_them_in_check_mode(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, B, C]}
+    checked = run_module(mapping, dict(idm_args, mappings=[A, C], prune=True), check_mode=True, diff=True)
+    assert checked["changed"] is True and checked["removed"] == [B["name"]] and fake_idm.writes() == []
+    assert checked["diff"][0]["after"] == {} and checked["diff"][0]["before_header"] == "mapping " + B["name"]
+    real = run_module(mapping, dict(idm_args, mappings=[A, C], prune=True))
+    assert real["removed"] == [B["name"]] and sync_names(fake_idm) == [A["name"], C["name"]]
+    assert run_module(mapping, dict(idm_args, mappings=[A, C], prune=True))["changed"] is False
+
+
+def test_prune_makes_order_authoritative(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, B]}
+    assert run_module(mapping, dict(idm_args, mappings=[B, A]))["changed"] is False   # without prune: order kept
+    result = run_module(mapping, dict(idm_args, mappings=[B, A], prune=True), diff=True)
+    assert result["changed"] is True and result["order_changed"] is True and result["mappings"] == []
+    assert sync_names(fake_idm) == [B["name"], A["name"]]
+    assert result["diff"][-1]["after"] == {"order": [B["name"], A["name"]]}
+
+
+def test_absent_removes_named_only(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, B, C]}
+    result = run_module(mapping, dict(idm_args, name=B["name"], state="absent"))
+    assert result["removed"] == [B["name"]] and sync_names(fake_idm) == [A["name"], C["name"]]
+    result = run_module(mapping, dict(idm_args, name=B["name"], state="absent"))
+    assert result["changed"] is False and len(fake_idm.calls_to("PUT", "config/sync")) == 1
+
+
+def test_sync_config_missing_is_created(fake_idm, run_module, idm_args):
+    result = run_module(mapping, dict(idm_args, mapping=A))
+    assert result["changed"] and fake_idm.configs["sync"] == {"mappings": [A]}
+    assert run_module(mapping, dict(idm_args, name="nothing", state="absent"))["changed"] is False
+
+
+@pytest.mark.parametrize("mappings, expected", [
+    ([{"source": "a", "target": "b"}], "mappings[0]: 'name' is required"),
+    ([dict(A, source=None)], "mappings[0] (scimAccount_managedUser): 'source' is required"),
+    ([dict(A, target="")], "mappings[0] (scimAccount_managedUser): 'target' is required"),
+    ([A, dict(A)], "mapping name 'scimAccount_managedUser' appears twice (mappings[0] and mappings[1])"),
+    ([dict(A, properties=[{"source": "x"}])], "mappings[0] (scimAccount_managedUser): properties[0] needs a 'target'"),
+    ([dict(A, properties={"a": 1})], "'properties' must be a list"),
+    ([dict(A, policies=[{"action": "CREATE"}])], "policies[0] needs a 'situation'"),
+    ([dict(A, name="a/b")], "'name' must not contain '/'"),
+])
+def test_validation_before_any_write(fake_idm, run_module, idm_args, mappings, expected):
+    result = run_module(mapping, dict(idm_args, mappings=mappings))
+    assert result["failed"] and expected in result["msg"] and "nothing was written" in result["msg"]
+    assert fake_idm.calls == []
+
+
+def test_name_conflict_and_input_rules(fake_idm, run_module, idm_args):
+    result = run_module(mapping, dict(idm_args, name="other", mapping=A))
+    assert result["failed"] and "give one name" in result["msg"]
+    result = run_module(mapping, dict(idm_args, name="x"))
+    assert result["failed"] and "needs the mapping itself" in result["msg"]
+    result = run_module(mapping, dict(idm_args, name="x", state="absent", prune=True))
+    assert result["failed"] and "prune=true needs state=present" in result["msg"]
+    result = run_module(mapping, dict(idm_args, template="sync.json.j2"))
+    assert result["failed"] and "action plugin" in result["msg"]
+    assert fake_idm.calls == []
+
+
+def test_storage_mapping_per_config(fake_idm, run_module, idm_args):
+    fake_idm.route("GET", r"config", lambda f, r, m: (200, {"_id": "", "configurations": [
+        {"_id": k, "pid": k, "factoryPid": None} for k in sorted(f.configs)]}))
+    args = dict(idm_args, storage="mapping")
+    result = run_module(mapping, dict(args, mappings=[A, B]))
+    assert result["created"] == [A["name"], B["name"]]
+    assert fake_idm.configs["mapping/" + A["name"]] == A and "sync" not in fake_idm.configs
+    assert run_module(mapping, dict(args, mappings=[A, B]))["changed"] is False
+    changed_a = dict(A, enableSync=False)
+    writes_so_far = len(fake_idm.writes())
+    checked = run_module(mapping, dict(args, mappings=[changed_a], prune=True), check_mode=True, diff=True)
+    assert checked["updated"] == [A["name"]] and checked["removed"] == [B["name"]]
+    assert len(fake_idm.writes()) == writes_so_far
+    real = run_module(mapping, dict(args, mappings=[changed_a], prune=True), diff=True)
+    assert real["diff"] == checked["diff"] and real["changed"]
+    assert sorted(fake_idm.configs) == ["mapping/" + A["name"]]
+    assert run_module(mapping, dict(args, name=A["name"], state="absent"))["removed"] == [A["name"]]
+    assert fake_idm.configs == {}
+
+
+def test_api_error_names_the_request(fake_idm, run_module, idm_args):
+    fake_idm.fail("PUT", r"config/sync", 403, "Access denied")
+    result = run_module(mapping, dict(idm_args, mapping=A))
+    assert result["failed"] and result["msg"].startswith("PUT config/sync on http://idm.test:8080/openidm failed")
+
+
+def test_input_not_modified_between_runs(fake_idm, run_module, idm_args):
+    original = copy.deepcopy(A)
+    run_module(mapping, dict(idm_args, mapping=A))
+    assert A == original
