@@ -632,8 +632,12 @@ class ReconEngine:
 
     def _correlation_value(self, source, field, qualifier):
         for prop in self.mapping.properties:
-            if prop.target == [field] or "/".join(prop.target) == field.strip("/"):
-                return self._property_value(prop, source, None, qualifier)
+            if "/".join(prop.target) != field.strip("/"):
+                continue
+            if prop.condition is not None and not prop.condition.evaluate(
+                    self.runner, source, qualifier, f"{self.mapping.name} property {field} condition"):
+                continue
+            return self._property_value(prop, source, None, qualifier)
         return get_path(source, queryfilter.parse_pointer(field))
 
     # ---- property mapping ----------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""Helpers shared by the sandbox IDM sync/recon/system tests (not fixtures of the core: see conftest.py)."""
+
+from sandbox.idm.provisioner.schema import default_object_types
+
+SCIM_REF = {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+            "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+            "bundleVersion": "[1.5.0.0,1.6.0.0)"}
+
+
+def js(source):
+    return {"type": "text/javascript", "source": source}
+
+
+def correlate_on(field, source_field=None):
+    source_field = source_field or field
+    return js(f"var q = {{'_queryFilter': '{field} eq \"' + source.{source_field} + '\"'}}; q;")
+
+
+def scim_provisioner(provider, **props):
+    properties = {"SCIMEndpoint": provider.endpoint, "SCIMVersion": 2, "authenticationMethod": "OAUTH",
+                  "grantType": "client_credentials", "tokenEndpoint": provider.token_endpoint,
+                  "clientId": "idm-client", "clientSecret": "idm-secret", "connectionTimeout": 5,
+                  "maximumConnections": 4}
+    properties.update(props)
+    return {"connectorRef": dict(SCIM_REF), "enabled": True, "configurationProperties": properties,
+            "objectTypes": default_object_types()}
+
+
+def put_config(idm, config_id, body, wait=True):
+    response = idm.request("PUT", f"config/{config_id}" + ("?waitForCompletion=true" if wait else ""), json=body)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def put_mappings(idm, *mappings):
+    return put_config(idm, "sync", {"mappings": list(mappings)})
+
+
+def recon(idm, mapping, expect_state="SUCCESS", body=None, **params):
+    """Run a reconciliation to completion and return its full summary."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    url = f"recon?_action=recon&mapping={mapping}&waitForCompletion=true" + (f"&{query}" if query else "")
+    response = idm.request("POST", url, json=body) if body is not None else idm.request("POST", url)
+    assert response.status_code == 200, response.text
+    started = response.json()
+    summary = idm.get(f"recon/{started['_id']}").json()
+    if expect_state:
+        assert summary["state"] == expect_state, summary
+    return summary
+
+
+def situations(summary):
+    return {k: v for k, v in summary["situationSummary"].items() if v}
+
+
+def managed(idm, resource, query_filter="true", fields=None):
+    params = {"_queryFilter": query_filter}
+    if fields:
+        params["_fields"] = fields
+    response = idm.get(resource, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+def create(idm, resource, obj):
+    response = idm.request("POST", f"{resource}?_action=create", json=obj)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def audit_entries(idm, recon_id, extra=""):
+    query_filter = f'reconId eq "{recon_id}" and entryType eq "entry"' + (f" and {extra}" if extra else "")
+    response = idm.get("audit/recon", params={"_queryFilter": query_filter})
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
