@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: connector_test
+short_description: Test PingIDM connectors until they can reach their systems
+version_added: 0.1.0
+description:
+  - Runs IDM's connector test (C(POST system/<name>?_action=test), or C(POST system?_action=test) for all
+    connectors) and retries every O(interval) seconds until each tested connector answers C(ok=true).
+  - Fails after O(timeout) seconds with IDM's C(error) text for each connector that is still failing.
+  - A connector IDM does not know yet (404) is retried too, since IDM starts new connectors asynchronously.
+  - Never changes anything.
+author:
+  - idmops.pingidm contributors
+extends_documentation_fragment:
+  - idmops.pingidm.connection
+  - idmops.pingidm.connection.actiongroup_idm
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The test only reads; it runs the same way in check mode.
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Connector to test, for example V(scim). Leave out to test every configured connector.
+    type: str
+  timeout:
+    description: Seconds to keep retrying until every tested connector is C(ok).
+    type: int
+    default: 60
+  interval:
+    description: Seconds between tries.
+    type: int
+    default: 1
+"""
+
+EXAMPLES = r"""
+- name: Wait until the SCIM connector can reach the SCIM provider
+  idmops.pingidm.connector_test:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    name: scim
+    timeout: 120
+
+- name: Test every connector once
+  idmops.pingidm.connector_test:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    timeout: 0
+  register: connectors
+"""
+
+RETURN = r"""
+connectors:
+  description: IDM's test result of each tested connector (the last try).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: scim
+      enabled: true
+      config: config/provisioner.openicf/scim
+      objectTypes: ["__ALL__", "account", "group"]
+      ok: true
+attempts:
+  description: Number of test rounds made.
+  returned: always
+  type: int
+  sample: 1
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
+    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+
+
+def run_test_round(client, name):
+    """List of status entries; a connector IDM does not know (yet) is reported as not ok."""
+    if name is None:
+        return client.post_action("system", "test") or []
+    try:
+        return [client.post_action("system/" + name, "test")]
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return [{"name": name, "ok": False, "error": exc.message or "not found"}]
+
+
+def main():
+    argument_spec = idm_argument_spec()
+    argument_spec.update(
+        name=dict(type="str"),
+        timeout=dict(type="int", default=60),
+        interval=dict(type="int", default=1),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
+    name = module.params["name"]
+    if module.params["interval"] < 1:
+        module.fail_json(msg="interval must be at least 1 second.")
+    client = client_from_module(module)
+    attempts = [0]
+
+    def check():
+        attempts[0] += 1
+        connectors = run_test_round(client, name)
+        return all(c.get("ok") for c in connectors), connectors
+
+    try:
+        ok, connectors, waited = _client.poll(check, timeout=module.params["timeout"],
+                                              interval=module.params["interval"])
+    except ApiError as exc:
+        fail_on_api_error(module, exc, changed=False, connectors=[], attempts=attempts[0])
+    finally:
+        client.close()
+    connectors = _compare.mask(connectors)
+    if not ok:
+        failing = ["%s: %s" % (c.get("name"), c.get("error") or "ok=false without an error text")
+                   for c in connectors if not c.get("ok")]
+        module.fail_json(msg="Connector test failed after %d attempt(s) in %d s; %s"
+                             % (attempts[0], waited, "; ".join(failing)),
+                         changed=False, connectors=connectors, attempts=attempts[0])
+    result = dict(changed=False, connectors=connectors, attempts=attempts[0])
+    if name is None and not connectors:
+        module.warn("IDM has no connectors configured; nothing was tested.")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible_collections.idmops.pingidm.plugins.modules import connector_test
+
+
+def add_connector(fake_idm, name, **props):
+    fake_idm.configs["provisioner.openicf/" + name] = {
+        "connectorRef": {"connectorName": "x"}, "enabled": True,
+        "configurationProperties": dict(props), "objectTypes": {"account": {}}}
+
+
+def test_one_connector_ok_never_changed(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    result = run_module(connector_test, dict(idm_args, name="scim"))
+    assert result["changed"] is False and not result["failed"] and result["attempts"] == 1
+    assert result["connectors"][0]["name"] == "scim" and result["connectors"][0]["ok"] is True
+    assert result["connectors"][0]["objectTypes"] == ["__ALL__", "account"]
+
+
+def test_retries_until_ok(fake_idm, run_module, idm_args, virtual_clock):
+    add_connector(fake_idm, "scim")
+    fake_idm._pending_start["scim"] = 2
+    result = run_module(connector_test, dict(idm_args, name="scim", interval=2))
+    assert result["attempts"] == 3 and virtual_clock.sleeps == [2, 2]
+
+
+def test_unknown_connector_retried_then_fails_with_idm_error(fake_idm, run_module, idm_args):
+    result = run_module(connector_test, dict(idm_args, name="ghost", timeout=3))
+    assert result["failed"] and result["changed"] is False and result["attempts"] == 4
+    assert "ghost: System: ghost is not available." in result["msg"]
+
+
+def test_timeout_fails_with_error_text_and_name(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim", clientSecret="never-Shown-1")
+    fake_idm.connector_errors["scim"] = "Connection Error"
+    result = run_module(connector_test, dict(idm_args, name="scim", timeout=5, interval=1))
+    assert result["failed"]
+    assert result["msg"] == "Connector test failed after 6 attempt(s) in 5 s; scim: Connection Error"
+    assert result["connectors"][0]["error"] == "Connection Error"
+    assert "never-Shown-1" not in result.raw_output
+
+
+def test_all_connectors(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    add_connector(fake_idm, "ldap")
+    result = run_module(connector_test, idm_args)
+    assert [c["name"] for c in result["connectors"]] == ["ldap", "scim"]
+    fake_idm.connector_errors["ldap"] = "localhost:1389"
+    result = run_module(connector_test, dict(idm_args, timeout=0))
+    assert result["failed"] and "ldap: localhost:1389" in result["msg"] and "scim" not in result["msg"]
+    assert result["attempts"] == 1
+
+
+def test_no_connectors_warns(fake_idm, run_module, idm_args):
+    result = run_module(connector_test, idm_args)
+    assert not result["failed"] and result["connectors"] == []
+    assert "no connectors" in str(result["warnings"])
+
+
+def test_check_mode_runs_the_same(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    result = run_module(connector_test, dict(idm_args, name="scim"), check_mode=True)
+    assert result["connectors"][0]["ok"] is True and fake_idm.writes() == []
+
+
+def test_http_error_fails_clearly(fake_idm, run_module, idm_args):
+    fake_idm.fail("POST", r"system/scim", 403, "Access denied")
+    result = run_module(connector_test, dict(idm_args, name="scim"))
+    assert result["failed"] and result["status"] == 403
+    assert result["msg"].startswith("POST system/scim?_action=test on http://idm.test:8080/openidm failed")
+
+
+def test_bad_interval(fake_idm, run_module, idm_args):
+    result = run_module(connector_test, dict(idm_args, interval=0))
+    assert result["failed"] and "interval" in result["msg"] and fake_idm.calls == []
