@@ -1,11 +1,14 @@
 """``python -m sandbox.idm --port P --state-dir DIR [...]``: run the sandbox IDM until SIGTERM/SIGINT.
 
-Prints ``ready <url>`` on stdout once the socket listens.
+Prints ``ready <url>`` on stdout once the socket listens. Secrets may come from the environment instead of argv
+(so they do not show in ``ps``): ``IDM_SANDBOX_ADMIN_PASSWORD``, ``IDM_SANDBOX_BEARER_TOKENS`` (comma-separated),
+``IDM_SANDBOX_NO_SCRIPT_USERS`` (comma-separated ``USER:PASS``).
 """
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,12 +16,16 @@ import threading
 from .server import IdmServer
 
 
+def _split_env(name):
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m sandbox.idm", description="IDM-compatible sandbox server")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--state-dir", required=True, help="directory for idm.sqlite3, keystore.json, access.log")
     parser.add_argument("--admin-user", default="openidm-admin")
-    parser.add_argument("--admin-password", default="openidm-admin")
+    parser.add_argument("--admin-password", default=os.environ.get("IDM_SANDBOX_ADMIN_PASSWORD", "openidm-admin"))
     parser.add_argument("--bearer-token", action="append", default=[], help="static bearer token (admin rights)")
     parser.add_argument("--no-script-user", action="append", default=[], metavar="USER:PASS",
                         help="an authenticated user that may not call script?_action=eval")
@@ -32,6 +39,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    args.bearer_token += _split_env("IDM_SANDBOX_BEARER_TOKENS")
+    args.no_script_user += _split_env("IDM_SANDBOX_NO_SCRIPT_USERS")
     if args.faults:
         try:
             args.faults = json.loads(args.faults)
