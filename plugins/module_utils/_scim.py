@@ -186,12 +186,12 @@ def find_user_schemas(schemas, version):
     return core, extension
 
 
-def _attribute_entry(attribute, name, schema_urn, extension):
+def _attribute_entry(attribute, schema_urn, extension):
     mutability = attribute.get("mutability")
     if mutability is None:  # SCIM 1.1 has readOnly instead
         mutability = "readOnly" if attribute.get("readOnly") else "readWrite"
     entry = {
-        "name": name,
+        "name": attribute["name"],
         "type": attribute.get("type"),
         "multi_valued": bool(attribute.get("multiValued", False)),
         "required": bool(attribute.get("required", False)),
@@ -202,46 +202,33 @@ def _attribute_entry(attribute, name, schema_urn, extension):
         "extension": extension,
     }
     subs = [sub.get("name") for sub in attribute.get("subAttributes") or [] if isinstance(sub, dict)]
-    if subs and entry["multi_valued"]:
-        entry["sub_attributes"] = subs
+    if subs:
+        entry["sub_attributes"] = [name for name in subs if name]
     return entry
 
 
-def flatten_user_attributes(core, extension, version):
-    """The User attributes as a flat list usable to generate mappings.
+def user_attribute_details(core, extension, version):
+    """The User attributes, core then enterprise extension, one entry per top-level attribute.
 
-    Single-valued complex attributes are flattened to their sub-attributes (``name.givenName``); multi-valued ones
-    (``emails``) stay one entry with ``sub_attributes``. Enterprise extension attributes carry ``extension: true``.
-    SCIM 1.1 schemas mix both in one list; each attribute's ``schema`` tells them apart.
+    Names are top-level and unqualified (``name``, ``emails``, ``employeeNumber``), as IDM's SCIM connector names
+    the account properties (the enterprise extension flattened in); complex ones list their ``sub_attributes``.
+    SCIM 1.1 schemas mix core and extension attributes in one list; each attribute's ``schema`` tells them apart.
     """
-    flat = []
+    details = []
     sources = []
     if core:
-        default_urn = core.get("id") or (V2_USER_URN if version == 2 else V1_CORE_URN)
-        sources.append((core, default_urn))
+        sources.append((core, core.get("id") or (V2_USER_URN if version == 2 else V1_CORE_URN)))
     if extension:
         sources.append((extension, extension.get("id") or V2_ENTERPRISE_URN))
     seen = set()
     for schema, default_urn in sources:
         for attribute in schema.get("attributes") or []:
-            if not isinstance(attribute, dict) or not attribute.get("name"):
+            if not isinstance(attribute, dict) or not attribute.get("name") or attribute["name"] in seen:
                 continue
+            seen.add(attribute["name"])
             urn = attribute.get("schema") or default_urn
-            is_extension = "extension" in urn
-            complex_single = attribute.get("type") == "complex" and not attribute.get("multiValued") \
-                and attribute.get("subAttributes")
-            if complex_single:
-                for sub in attribute["subAttributes"]:
-                    if isinstance(sub, dict) and sub.get("name"):
-                        name = "%s.%s" % (attribute["name"], sub["name"])
-                        if name not in seen:
-                            seen.add(name)
-                            flat.append(_attribute_entry(sub, name, urn, is_extension))
-                continue
-            if attribute["name"] not in seen:
-                seen.add(attribute["name"])
-                flat.append(_attribute_entry(attribute, attribute["name"], urn, is_extension))
-    return flat
+            details.append(_attribute_entry(attribute, urn, "extension" in urn))
+    return details
 
 
 def schema_summary(schema):
@@ -448,7 +435,7 @@ class ScimProbe(object):
         if core is None:
             raise ScimPreflightError("%s/Schemas has no User schema (ids: %s)." % (
                 self.endpoint, ", ".join(str(s.get("id")) for s in schemas)), "schemas", "bad_answer")
-        attributes = flatten_user_attributes(core, extension, self.version)
+        details = user_attribute_details(core, extension, self.version)
         resource_types = self.resource_types()
         result = {
             "endpoint": self.endpoint,
@@ -460,7 +447,7 @@ class ScimProbe(object):
             "resource_types": resource_types,
             "user_count": self.count("Users"),
             "group_count": self.count("Groups"),
-            "user_attributes": attributes,
-            "user_attribute_names": [attribute["name"] for attribute in attributes],
+            "user_attributes": [attribute["name"] for attribute in details],
+            "user_attribute_details": details,
         }
         return result

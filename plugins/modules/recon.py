@@ -290,11 +290,9 @@ def _wait_and_report(module, runner, recon_id, deadline, result):
         else:
             raw = timeout.recon
             what = "it is still running (cancel_on_timeout=false)"
-        recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
-        raise ReconError("The recon %s of '%s' did not end within %d s; %s. Progress: %s"
-                         % (recon_id, mapping, params["wait_timeout"], what, recon["summary"]), recon=recon,
-                         changed=recon["has_changes"] and not module.check_mode, waited_for=waited,
-                         adopted=adopted)
+        if raw.get("state") not in ("SUCCESS", "FAILED"):
+            _raise_timeout(module, runner, raw, recon_id, what, waited, adopted)
+        # else: it ended on its own before the cancel took effect; report it like any finished run
 
     recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
     result.update(recon=recon, changed=recon["has_changes"], msg=recon["summary"])
@@ -304,6 +302,15 @@ def _wait_and_report(module, runner, recon_id, deadline, result):
                          recon=recon, changed=recon["has_changes"] and not module.check_mode, waited_for=waited,
                          adopted=adopted)
     return result
+
+
+def _raise_timeout(module, runner, raw, recon_id, what, waited, adopted):
+    params = module.params
+    mapping = params["mapping"]
+    recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
+    raise ReconError("The recon %s of '%s' did not end within %d s; %s. Progress: %s"
+                     % (recon_id, mapping, params["wait_timeout"], what, recon["summary"]), recon=recon,
+                     changed=recon["has_changes"] and not module.check_mode, waited_for=waited, adopted=adopted)
 
 
 def main():

@@ -14,14 +14,19 @@ version_added: 0.1.0
 description:
   - Reads C(GET recon) (the runs IDM keeps in memory, about the last 100) or C(GET recon/<id>), and returns each run
     normalised as M(idmops.pingidm.recon) returns it, plus the raw C(progress).
-  - Accepts both list shapes IDM uses, C({"reconciliations": [...]}) and a bare list.
+  - 'Accepts both list shapes IDM uses: C({"reconciliations": [...]}) and a bare list.'
 author:
   - idmops.pingidm contributors
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    details: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
 options:
   id:
     description:

@@ -15,8 +15,8 @@ description:
   - Connects to the SCIM provider the way IDM's SCIM connector will (same authentication methods) and reads
     C(/ServiceProviderConfig) (SCIM 2.0) or C(/ServiceProviderConfigs) (SCIM 1.1), C(/Schemas), C(/ResourceTypes)
     (2.0 only) and the user and group counts (C(?count=0), C(totalResults)).
-  - Returns the attributes of the User schema, with the enterprise extension, as a flat list that can be used to
-    generate mappings.
+  - Returns the attributes of the User schema, with the enterprise extension, as a flat list of names that can be
+    used to generate mappings (RV(user_attributes)), and their types and sub-attributes (RV(user_attribute_details)).
   - Every failure gives one message that says what to fix, for example a host name that does not resolve, a refused
     connection, a certificate that cannot be verified (set O(ca_path) or O(validate_certs)), the credential that was
     rejected, a wrong base path, or a provider that speaks the other SCIM version.
@@ -25,7 +25,12 @@ author:
   - idmops.pingidm contributors
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    details: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
 options:
   endpoint:
     description:
@@ -95,7 +100,7 @@ EXAMPLES = r"""
 
 - name: Users the provider has, and the attributes to map
   ansible.builtin.debug:
-    msg: "{{ scim.user_count }} users; attributes {{ scim.user_attribute_names | join(', ') }}"
+    msg: "{{ scim.user_count }} users; attributes {{ scim.user_attributes | join(', ') }}"
 """
 
 RETURN = r"""
@@ -136,23 +141,24 @@ group_count:
   type: int
 user_attributes:
   description:
-    - User attributes, core then enterprise extension. Single-valued complex attributes are flattened
-      (C(name.givenName)); multi-valued ones stay one entry with C(sub_attributes).
-    - Each has C(name), C(type), C(multi_valued), C(required), C(mutability), C(returned), C(case_exact), C(schema),
-      C(extension).
+    - Names of the User attributes, core then enterprise extension, top-level and unqualified (C(userName), C(name),
+      C(emails), C(employeeNumber)), the way IDM's SCIM connector names the account properties.
+  returned: success
+  type: list
+  elements: str
+  sample: [userName, name, displayName, emails, active, employeeNumber, manager]
+user_attribute_details:
+  description:
+    - One entry per name of RV(user_attributes) with C(name), C(type), C(multi_valued), C(required), C(mutability),
+      C(returned), C(case_exact), C(schema) (URN), C(extension) (bool) and, for complex attributes,
+      C(sub_attributes) (for example C(givenName), C(familyName) of C(name)).
   returned: success
   type: list
   elements: dict
   sample:
-    - {"name": "userName", "type": "string", "multi_valued": false, "required": true, "mutability": "readWrite",
+    - {"name": "name", "type": "complex", "multi_valued": false, "required": false, "mutability": "readWrite",
        "returned": "default", "case_exact": false, "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
-       "extension": false}
-user_attribute_names:
-  description: Just the names of RV(user_attributes).
-  returned: success
-  type: list
-  elements: str
-  sample: [userName, name.givenName, name.familyName, emails, employeeNumber]
+       "extension": false, "sub_attributes": [givenName, familyName]}
 step:
   description: On failure, the check that failed (C(endpoint), C(token), C(service_provider_config), C(schemas), ...).
   returned: failure

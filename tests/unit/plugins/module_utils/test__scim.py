@@ -186,15 +186,17 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert result["service_provider_config"]["schemas"] == [_scim.V2_SPC_URN]
     assert [s["name"] for s in result["schemas"]] == ["User", "Group", "EnterpriseUser"]
     assert result["resource_types"][0]["id"] == "User"
-    assert result["user_attribute_names"] == ["userName", "name.givenName", "name.familyName", "emails", "active",
-                                              "groups", "employeeNumber", "manager.value", "manager.displayName"]
-    by_name = dict((a["name"], a) for a in result["user_attributes"])
+    assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups", "employeeNumber",
+                                         "manager"]
+    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
     assert by_name["userName"]["required"] is True and by_name["userName"]["extension"] is False
+    assert by_name["name"]["sub_attributes"] == ["givenName", "familyName"] and by_name["name"]["multi_valued"] is False
     assert by_name["emails"]["multi_valued"] is True
     assert by_name["emails"]["sub_attributes"] == ["value", "type", "primary"]
     assert by_name["groups"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True
     assert by_name["employeeNumber"]["schema"] == _scim.V2_ENTERPRISE_URN
+    assert "sub_attributes" not in by_name["active"]
 
 
 def test_oauth_falls_back_to_client_secret_post(fake_scim):
@@ -215,8 +217,8 @@ def test_v1_provider(fake_scim):
     result = probe(endpoint=V1 + "/", scim_version=1).run()
     assert result["endpoint"] == V1 and result["scim_version"] == 1
     assert result["resource_types"] == []
-    assert result["user_attribute_names"] == ["id", "userName", "name.givenName", "name.familyName", "employeeNumber"]
-    by_name = dict((a["name"], a) for a in result["user_attributes"])
+    assert result["user_attributes"] == ["id", "userName", "name", "employeeNumber"]
+    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
     assert by_name["id"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True
     assert ("GET", "/scim/v1/ServiceProviderConfigs", {}) in fake_scim.calls
@@ -390,7 +392,7 @@ def test_tls_verify_failure_says_what_to_set(tls_server):
 def test_tls_with_ca_path_and_without_verification(tls_server):
     endpoint, cert_path = tls_server
     result = probe(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint, ca_path=cert_path).run()
-    assert result["user_count"] == 1 and result["user_attribute_names"][0] == "userName"
+    assert result["user_count"] == 1 and result["user_attributes"][0] == "userName"
     assert probe(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint, validate_certs=False).run()["group_count"] == 1
 
 

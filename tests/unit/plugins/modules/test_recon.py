@@ -56,6 +56,7 @@ class FakeRecon(object):
         self.list_shape = "wrapped"
         self.counter = itertools.count(1)
         self.lose_start_response = 0   # the next N starts create the run, then the connection drops
+        self.cancel_ends_as = "CANCELED"  # what an ACTIVE run becomes on cancel (it may just have finished)
         fake_idm.configs["sync"] = {"mappings": [{"name": name, "source": "s", "target": "t"} for name in mappings]}
         fake_idm.route("POST", r"recon", self._start)
         fake_idm.route("GET", r"recon", self._list)
@@ -122,7 +123,7 @@ class FakeRecon(object):
         if request.action != "cancel":
             return crest_error(400, "Unsupported action")
         if run["summary"]["state"] == "ACTIVE":
-            self._finish(run, "CANCELED")
+            self._finish(run, self.cancel_ends_as)
         return 200, {"_id": match.group("id"), "action": "cancel", "status": "SUCCESS"}
 
     @staticmethod
@@ -289,6 +290,14 @@ def test_timeout_without_cancel_leaves_it_running(run_module, args, recon_server
     assert result["failed"] is True and "still running" in result["msg"]
     assert result["recon"]["state"] == "ACTIVE"
     assert recon_server.cancels() == []
+
+
+def test_timeout_but_run_finished_before_the_cancel_is_reported_normally(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6, created=2, links=2)]
+    recon_server.cancel_ends_as = "SUCCESS"
+    result = run_module(recon_module, args(wait_timeout=1))
+    assert result["failed"] is False and result["changed"] is True
+    assert result["recon"]["state"] == "SUCCESS" and len(recon_server.cancels()) == 1
 
 
 # --- on_running ----------------------------------------------------------------------------------------

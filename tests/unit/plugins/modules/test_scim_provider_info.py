@@ -17,7 +17,8 @@ def test_oauth_success_is_never_changed(run_module, fake_scim):
     result = run_module(scim_provider_info, OAUTH)
     assert result["failed"] is False and result["changed"] is False
     assert result["user_count"] == 7 and result["group_count"] == 3
-    assert "userName" in result["user_attribute_names"]
+    assert "userName" in result["user_attributes"] and "name" in result["user_attributes"]
+    assert result["user_attribute_details"][0]["name"] == "userName"
     assert result["token_auth_method"] == "client_secret_basic"
     assert CLIENT_SECRET not in result.raw_output
 
