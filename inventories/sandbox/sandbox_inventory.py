@@ -45,7 +45,8 @@ def build():
             data = yaml.safe_load(handle) or {}
         for name, node in data.items():
             walk(name, node, out)
-    out[GROUP] = {"hosts": sorted(out["_meta"]["hostvars"]), "vars": {}, "children": []}
+    group = out.setdefault(GROUP, {"hosts": [], "vars": {}, "children": []})
+    group["hosts"] = sorted(set(group["hosts"]) | set(out["_meta"]["hostvars"]))
     return out
 
 
