@@ -39,8 +39,14 @@ DEFAULT_REQUIRED = {"managed/user": ["userName"], "managed/role": ["name"]}
 UNIQUE_FIELDS = {"managed/user": ["userName"]}
 
 
+_REL_PROPS_CACHE = {}
+
+
 def _relationship_props(resource):
-    return {prop: other for (res, prop), other in RELATIONSHIPS.items() if res == resource}
+    props = _REL_PROPS_CACHE.get(resource)
+    if props is None:
+        props = _REL_PROPS_CACHE[resource] = {p: other for (res, p), other in RELATIONSHIPS.items() if res == resource}
+    return props
 
 
 def _policy_error(failures):
@@ -65,8 +71,11 @@ class ManagedService(ResourceProvider):
         self._rel_index = {}             # (res, id, prop) -> {rel id: None} (ordered set)
         self._rev_prefix = uuid.uuid4().hex[:8]
         self._counter = itertools.count(1)
+        self._required_cache = {}
         self._load()
         store.on_rollback(self._load)
+        if config is not None:
+            config.subscribe("managed", self._on_managed_config)
 
     def _load(self):
         """(Re)build the in-memory state from SQLite: at start and after a rolled-back batch."""
@@ -106,12 +115,19 @@ class ManagedService(ResourceProvider):
         return obj
 
     def _required(self, resource):
-        if self.config is not None and self.config.exists("managed"):
-            name = resource.split("/", 1)[1]
-            for definition in self.config.get("managed").get("objects", []):
-                if definition.get("name") == name:
-                    return list((definition.get("schema") or {}).get("required") or [])
-        return DEFAULT_REQUIRED.get(resource, [])
+        required = self._required_cache.get(resource)
+        if required is None:
+            required = DEFAULT_REQUIRED.get(resource, [])
+            if self.config is not None and self.config.exists("managed"):
+                name = resource.split("/", 1)[1]
+                for definition in self.config.get("managed").get("objects", []):
+                    if definition.get("name") == name:
+                        required = list((definition.get("schema") or {}).get("required") or [])
+            self._required_cache[resource] = required
+        return required
+
+    def _on_managed_config(self, _config_id, _value, _wait):
+        self._required_cache = {}
 
     # --- indexes ---------------------------------------------------------------------------------------------------
     def _index(self, resource, field):
