@@ -1,6 +1,6 @@
 """Sandbox IDM managed objects: 10k creates and queries through the InternalRouter and over HTTP.
 
-Run: ``.venv/bin/python benchmarks/idm_managed.py [--users 10000] [--http-users 2000]``. Prints a table.
+Run: ``.venv/bin/python benchmarks/idm_managed.py [--users 10000] [--http-users 2000]``. Prints a markdown table.
 Each phase uses a fresh state dir so numbers do not depend on earlier runs.
 """
 
@@ -132,9 +132,11 @@ def main():
     bench_router(rows, args.users)
     bench_http(rows, args.http_users)
     bench_scripts(rows, args.users)
-    print(f"{'operation':<40} {'count':>7} {'seconds':>9} {'per second':>11}")
+    print(f"### Sandbox IDM managed objects ({args.users} users in-process, {args.http_users} over HTTP)\n")
+    print("| operation | count | seconds | per second |")
+    print("|---|---:|---:|---:|")
     for label, count, elapsed, rate in rows:
-        print(f"{label:<40} {count:>7} {elapsed:>9.3f} {rate:>11.0f}")
+        print(f"| {label} | {count} | {elapsed:.3f} | {rate:.0f} |")
 
 
 if __name__ == "__main__":
