@@ -15,19 +15,23 @@ description:
   - Makes C(config/<id>) equal to O(config) (or the rendered O(template)), or removes it.
   - The comparison is semantic. C(_id) and C(_rev) never count and neither does key order; list order and value
     types do (V(true) is not V(1)).
-  - IDM-encrypted values (C({"$crypto": ...})) count as equal when they are identical or decrypt to the same value
+  - IDM-encrypted values (C($crypto) objects) count as equal when they are identical or decrypt to the same value
     (through C(POST script?_action=eval)). If decryption is refused, they count as different and a warning
     says so. Use M(idmops.pingidm.connector) for connectors, which has a policy for secrets.
   - Writes with one C(PUT config/<id>) only when the document differs; deletes only when it exists.
   - The whole object is managed. Keys left out of O(config) are removed from the server's object.
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - idmops.pingidm.template
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs where the connection options point; any host with Python and C(requests) that reaches IDM over HTTP.
   check_mode:
     support: full
     details:

@@ -15,19 +15,23 @@ description:
   - Makes C(config/provisioner.openicf/<name>) equal to O(config) (or the rendered O(template)), or removes it.
   - The comparison ignores C(_id), C(_rev) and key order, like M(idmops.pingidm.config).
   - IDM stores confidential connector properties (C(password), C(clientSecret), C(authToken), ...) encrypted
-    as C({"$crypto": ...}), with a fresh IV on every write, so a plain comparison would always see a change.
+    as C($crypto) objects, with a fresh IV on every write, so a plain comparison would always see a change.
     O(update_secrets) decides how secrets count.
   - Secrets that count as unchanged are sent back in their stored encrypted form, so IDM does not re-encrypt them.
   - After a write (and only then), with O(wait=true), waits until IDM has started the connector.
   - Secret values never appear in the result, the diff or messages; they show as C(********).
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - idmops.pingidm.template
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs where the connection options point; any host with Python and C(requests) that reaches IDM over HTTP.
   check_mode:
     support: full
     details:

@@ -18,12 +18,16 @@ description:
   - A connector IDM does not know yet (404) is retried too, since IDM starts new connectors asynchronously.
   - Never changes anything.
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs where the connection options point; any host with Python and C(requests) that reaches IDM over HTTP.
   check_mode:
     support: full
     details:

@@ -20,13 +20,17 @@ description:
   - Each mapping is compared as a whole document, ignoring C(_id) and key order, like M(idmops.pingidm.config).
   - Every given mapping is validated before anything is written; the message names the bad field.
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - idmops.pingidm.template
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs where the connection options point; any host with Python and C(requests) that reaches IDM over HTTP.
   check_mode:
     support: full
     details:
@@ -73,7 +77,7 @@ options:
     default: present
 notes:
   - The names of the template option's result are used as is; a template may render one mapping, a list of mappings
-    or C({"mappings": [...]}).
+    or an object with a C(mappings) list (the shape of C(sync.json)).
 """
 
 EXAMPLES = r"""

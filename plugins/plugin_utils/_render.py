@@ -97,8 +97,7 @@ class RenderTemplateAction(ActionBase):
             if hasattr(self._loader, "get_text_file_contents"):
                 text = self._loader.get_text_file_contents(source)
             else:  # pragma: no cover - ansible-core < 2.19
-                data, _ = self._loader._get_file_contents(source)
-                text = to_text(data, errors="surrogate_or_strict")
+                text = to_text(self._loader._get_file_contents(source)[0], errors="surrogate_or_strict")
         except (AnsibleError, OSError) as exc:
             raise TemplateError("Could not read template %s: %s" % (source, to_text(exc)))
         searchpath = list(task_vars.get("ansible_search_path", []))
