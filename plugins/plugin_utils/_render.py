@@ -132,6 +132,8 @@ class RenderTemplateAction(ActionBase):
                 raise AnsibleActionFail("template must be a path (a string), got %s." % type(template).__name__)
             source = self.find_template(template)
             rendered = self.render(source, task_vars)
+            if rendered is None:  # 2.19 renders an empty template to None
+                rendered = ""
             data = parse_rendered(rendered, template) if isinstance(rendered, str) else rendered
             args = self.to_module_args(args, data, template)
         module_name = getattr(self._task, "resolved_action", None) or self._task.action
