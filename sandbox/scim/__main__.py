@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=args.access_log,
     )
     server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
+    server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
     scheme = "http"
     if args.tls_cert:
         from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     print(f"ready {scheme}://{HOST}:{port}", flush=True)
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(1.0):
             if not serving.is_alive():
                 print("scim provider: server thread died", file=sys.stderr, flush=True)
                 break

@@ -86,6 +86,7 @@ class ThreadedServer:
     def __init__(self, app):
         self.app = app
         self.server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
+        self.server.expiration_interval = 0.05  # stop() waits up to one interval
         self.server.prepare()
         self.url = f"http://127.0.0.1:{self.server.bind_addr[1]}"
         self.thread = threading.Thread(target=self.server.serve, daemon=True)

@@ -51,3 +51,19 @@ def test_seeded_provider_serves_the_seed(serve_app):
     first = users["Resources"][0]
     expected_groups = {g["id"] for g in expected["Groups"] if any(m["value"] == first["id"] for m in g["members"])}
     assert {g["value"] for g in first["groups"]} == expected_groups
+
+
+def test_fast_loader_matches_validation_for_seed_and_state(serve_app, capsys):
+    from sandbox.scim.storage import construct_trusted
+
+    server = serve_app(static_tokens=["t"], seed=(120, 6, "fast"))
+    storage = server.app.storage
+    assert "validating every resource" not in capsys.readouterr().err  # the fast path was used
+    state = storage.export_state()
+    models = {"User": storage._user_model, "Group": storage._group_model}
+    for data in state["resources"]:
+        model = models[data["meta"]["resourceType"]]
+        assert construct_trusted(model, data).model_dump() == model.model_validate(data).model_dump()
+    reloaded = serve_app(static_tokens=["t"]).app.storage
+    reloaded.load_state(state)
+    assert reloaded.export_state() == state
