@@ -1,0 +1,396 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""conf_templates/: render with Ansible's own templar and several variable sets, then check the documents the
+way IDM would read them, and run the generated JavaScript (ES5) in a real JS engine (quickjs) against the
+transforms' contract: forward and reverse values, convergence of a round trip, member lookups."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+
+import pytest
+
+quickjs = pytest.importorskip("quickjs")
+
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible.template import Templar, trust_as_template  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATES = os.path.join(REPO, "conf_templates")
+SAMPLE_MAPPINGS = ["systemScimAccount_managedUser", "managedUser_systemScimAccount",
+                   "systemScimGroup_managedRole", "managedRole_systemScimGroup"]
+SITUATIONS = {"SOURCE_IGNORED", "SOURCE_MISSING", "MISSING", "FOUND_ALREADY_LINKED", "UNQUALIFIED", "UNASSIGNED",
+              "LINK_ONLY", "TARGET_IGNORED", "ALL_GONE", "CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS"}
+ACTIONS = {"CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC"}
+
+OAUTH = {
+    "scim_sync_scim_endpoint": "https://scim.example.com/scim/v2",
+    "scim_sync_scim_token_endpoint": "https://scim.example.com/oauth2/token",
+    "scim_sync_scim_client_id": "idm-client",
+    "scim_sync_scim_client_secret": 's3cr"et\\with {{ braces }} and ünïcode',
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _render_cached(name, variables_json):
+    with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
+        text = handle.read()
+    templar = Templar(loader=DataLoader(), variables=json.loads(variables_json))
+    return templar.template(trust_as_template(text))
+
+
+def render(name, variables):
+    """The parsed document (rendering is cached: several tests share a variable set; results are fresh copies)."""
+    return json.loads(_render_cached(name, json.dumps(variables, sort_keys=True)))
+
+
+def connector(**extra):
+    return render("provisioner.openicf-scim.json.j2", {**OAUTH, **extra})
+
+
+def mappings(**extra):
+    return {m["name"]: m for m in render("sync.json.j2", {**OAUTH, **extra})["mappings"]}
+
+
+def reference_problems(sync_doc, object_types, connector_name="scim"):
+    """The role's validation rules, in Python: unique names, known links, system-side attributes declared."""
+    problems = []
+    names = [m.get("name") for m in sync_doc["mappings"]]
+    problems += ["duplicate %s" % n for n in set(names) if names.count(n) > 1]
+    prefix = "system/%s/" % connector_name
+    for m in sync_doc["mappings"]:
+        if m.get("links") and m["links"] not in names:
+            problems.append("%s links %s" % (m["name"], m["links"]))
+        for side in ("source", "target"):
+            if not m[side].startswith(prefix):
+                continue
+            known = object_types[m[side][len(prefix):]]["properties"]
+            for prop in m.get("properties", []):
+                attribute = prop.get(side, "").split("/")[0].split(".")[0]
+                if attribute and attribute not in known:
+                    problems.append("%s %s %s" % (m["name"], side, attribute))
+        for policy in m.get("policies", []):
+            if policy["situation"] not in SITUATIONS or policy["action"] not in ACTIONS:
+                problems.append("%s policy %s" % (m["name"], policy))
+    return problems
+
+
+def scripts_of(doc):
+    """Every script object in a document."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "text/javascript" and "source" in node:
+                found.append(node["source"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(doc)
+    return found
+
+
+class Js:
+    """Evaluates a mapping script with IDM-style globals; ``openidm`` is a stub backed by Python dicts."""
+
+    def __init__(self, objects=None):
+        self.context = quickjs.Context()
+        self.context.set_time_limit(2)
+        self.context.eval("var __objects = %s;" % json.dumps(objects or {}))
+        # openidm.read(id) -> object or null; openidm.query(resource, {_queryFilter: 'attr eq "v"'}) -> {result}
+        self.context.eval(r"""
+            var openidm = {
+              read: function (id) { return __objects[id] === undefined ? null : __objects[id]; },
+              query: function (resource, params) {
+                var m = /^(\w+) eq "((?:[^"\\]|\\.)*)"$/.exec(params._queryFilter), out = [], k, v;
+                if (!m) { throw new Error("unsupported filter " + params._queryFilter); }
+                v = JSON.parse('"' + m[2] + '"');
+                for (k in __objects) {
+                  if (k.indexOf(resource + "/") === 0 && String(__objects[k][m[1]]).toLowerCase() === v.toLowerCase()) {
+                    out.push(__objects[k]);
+                  }
+                }
+                return {result: out};
+              }
+            };""")
+
+    def run(self, script, **bindings):
+        for name, value in bindings.items():
+            self.context.eval("var %s = %s;" % (name, json.dumps(value)))
+        result = self.context.eval(script)
+        return json.loads(result.json()) if hasattr(result, "json") else result
+
+    def value(self, name):
+        return json.loads(self.context.eval("JSON.stringify(%s)" % name))
+
+
+def transform(mapping, target):
+    return next(p for p in mapping["properties"] if p["target"] == target)
+
+
+# ---------- provisioner.openicf-scim.json ----------
+
+def test_connector_oauth_fields_and_defaults():
+    doc = connector()
+    ref = doc["connectorRef"]
+    assert ref["bundleName"] == "org.forgerock.openicf.connectors.scim-connector"
+    assert ref["connectorName"] == "org.forgerock.openicf.connectors.scim.ScimConnector"
+    assert ref["bundleVersion"] == "[1.5.0.0,1.6.0.0)"
+    assert doc["enabled"] is True
+    props = doc["configurationProperties"]
+    assert props["SCIMVersion"] == 2 and props["authenticationMethod"] == "OAUTH"
+    assert props["grantType"] == "client_credentials"
+    assert props["clientSecret"] == OAUTH["scim_sync_scim_client_secret"]  # quotes, braces, unicode survive
+    assert props["user"] is None and props["password"] is None and props["authToken"] is None
+    assert props["httpProxyHost"] is None and props["httpProxyPort"] is None
+    assert props["connectionTimeout"] == 30 and props["maximumConnections"] == 10
+    assert props["usePathForPatchV2"] is False
+    assert doc["poolConfigOption"]["maxObjects"] == 10
+    assert set(doc["operationTimeout"].values()) == {-1} and len(doc["operationTimeout"]) == 13
+    assert doc["resultsHandlerConfig"]["enableAttributesToGetSearchResultsHandler"] is True
+
+
+@pytest.mark.parametrize("method, extra, present, absent", [
+    ("BASIC", {"scim_sync_scim_user": "u", "scim_sync_scim_password": "p'w\"d"}, {"user": "u", "password": "p'w\"d"},
+     ["clientId", "clientSecret", "tokenEndpoint", "grantType", "authToken"]),
+    ("TOKEN", {"scim_sync_scim_token": "tok\\en"}, {"authToken": "tok\\en"},
+     ["clientId", "clientSecret", "tokenEndpoint", "grantType", "user", "password"]),
+    ("oauth", {}, {"clientId": "idm-client"}, ["user", "password", "authToken"]),
+])
+def test_connector_auth_methods_null_unused_fields(method, extra, present, absent):
+    props = connector(scim_sync_scim_auth_method=method, **extra)["configurationProperties"]
+    assert props["authenticationMethod"] == method.upper()
+    for key, value in present.items():
+        assert props[key] == value
+    for key in absent:
+        assert props[key] is None, key
+
+
+def test_connector_options_and_version_one():
+    doc = connector(scim_sync_scim_version="1", scim_sync_connector_bundle_version="[1.5.19.0,1.6.0.0)",
+                    scim_sync_scim_http_proxy_host="proxy", scim_sync_scim_http_proxy_port="3128",
+                    scim_sync_connector_enabled=False, scim_sync_connector_operation_timeout={"SEARCH": 60000},
+                    scim_sync_scim_accept_self_signed_certificates=True)
+    props = doc["configurationProperties"]
+    assert props["SCIMVersion"] == 1
+    assert props["httpProxyHost"] == "proxy" and props["httpProxyPort"] == 3128
+    assert props["acceptSelfSignedCertificates"] is True
+    assert doc["connectorRef"]["bundleVersion"] == "[1.5.19.0,1.6.0.0)"
+    assert doc["enabled"] is False
+    assert doc["operationTimeout"]["SEARCH"] == 60000 and doc["operationTimeout"]["CREATE"] == -1
+
+
+def test_connector_object_types():
+    types = connector()["objectTypes"]
+    account, group = types["account"], types["group"]
+    assert account["nativeType"] == "__ACCOUNT__" and group["nativeType"] == "__GROUP__"
+    assert account["properties"]["userName"] == {"type": "string", "nativeName": "__NAME__",
+                                                 "nativeType": "string", "required": True}
+    assert group["properties"]["displayName"]["nativeName"] == "__NAME__"
+    for name in ("emails", "phoneNumbers", "addresses", "groups"):
+        assert account["properties"][name]["type"] == "array"
+    for name in ("employeeNumber", "costCenter", "organization", "division", "department", "manager", "active"):
+        assert name in account["properties"]
+    assert account["properties"]["meta"]["flags"] == ["NOT_CREATABLE", "NOT_UPDATEABLE"]
+    assert account["properties"]["groups"]["flags"] == ["NOT_CREATABLE", "NOT_UPDATEABLE"]
+    assert "NOT_READABLE" in account["properties"]["__PASSWORD__"]["flags"]
+    for schema in (account, group):
+        for name, spec in schema["properties"].items():
+            assert {"type", "nativeName", "nativeType"} <= set(spec), name
+
+
+def test_connector_limited_account_properties_keep_user_name():
+    props = connector(scim_sync_account_properties=["emails", "active", "unknownThing"])["objectTypes"]["account"]
+    assert sorted(props["properties"]) == ["active", "emails", "userName"]
+
+
+# ---------- sync.json ----------
+
+def test_sync_has_the_four_sample_mappings():
+    doc = render("sync.json.j2", OAUTH)
+    by_name = {m["name"]: m for m in doc["mappings"]}
+    assert [m["name"] for m in doc["mappings"]] == SAMPLE_MAPPINGS
+    assert (by_name["systemScimAccount_managedUser"]["source"], by_name["systemScimAccount_managedUser"]["target"]) \
+        == ("system/scim/account", "managed/user")
+    assert by_name["managedUser_systemScimAccount"]["links"] == "systemScimAccount_managedUser"
+    assert (by_name["systemScimGroup_managedRole"]["source"], by_name["systemScimGroup_managedRole"]["target"]) \
+        == ("system/scim/group", "managed/role")
+    assert by_name["managedRole_systemScimGroup"]["links"] == "systemScimGroup_managedRole"
+    assert reference_problems(doc, connector()["objectTypes"]) == []
+
+
+@pytest.mark.parametrize("variables", [
+    {},
+    {"scim_sync_account_properties": ["name", "emails"]},
+    {"scim_sync_connector_name": "hr", "scim_sync_sync_members": False},
+    {"scim_sync_user_attribute_map": [{"scim": "userName", "idm": "userName"}, {"scim": "nickName", "idm": "description"},
+                                      {"scim": "addresses", "idm": "postalAddress", "type": "home"}]},
+])
+def test_sync_references_only_declared_connector_attributes(variables):
+    doc = render("sync.json.j2", {**OAUTH, **variables})
+    types = render("provisioner.openicf-scim.json.j2", {**OAUTH, **variables})["objectTypes"]
+    assert reference_problems(doc, types, variables.get("scim_sync_connector_name", "scim")) == []
+    assert len({m["name"] for m in doc["mappings"]}) == 4
+
+
+def test_sync_limited_account_properties_drop_unmapped_attributes():
+    by_name = mappings(scim_sync_account_properties=["name", "emails"])
+    forward = {p["target"] for p in by_name["systemScimAccount_managedUser"]["properties"]}
+    assert forward == {"userName", "givenName", "sn", "mail"}
+    reverse = {p["target"] for p in by_name["managedUser_systemScimAccount"]["properties"]}
+    assert reverse == {"userName", "name", "emails"}
+
+
+def test_reference_validation_catches_undeclared_attribute():
+    doc = render("sync.json.j2", {**OAUTH, "scim_sync_user_attribute_map": [{"scim": "shoeSize", "idm": "shoeSize"}]})
+    assert "systemScimAccount_managedUser source shoeSize" in reference_problems(doc, connector()["objectTypes"])
+
+
+def test_policies_converge_and_overrides_merge():
+    by_name = mappings(scim_sync_policy_overrides={"managedUser_systemScimAccount": {"SOURCE_MISSING": "UNLINK"}})
+    for name, mapping in by_name.items():
+        policies = {p["situation"]: p["action"] for p in mapping["policies"]}
+        assert set(policies) == SITUATIONS, name
+        assert policies["ABSENT"] == "CREATE" and policies["CONFIRMED"] == "UPDATE" and policies["FOUND"] == "UPDATE"
+        assert policies["AMBIGUOUS"] == "EXCEPTION" and policies["MISSING"] == "EXCEPTION"
+        assert policies["UNASSIGNED"] == "IGNORE"
+    assert {p["situation"]: p["action"] for p in by_name["managedUser_systemScimAccount"]["policies"]}[
+        "SOURCE_MISSING"] == "UNLINK"
+    assert {p["situation"]: p["action"] for p in by_name["systemScimAccount_managedUser"]["policies"]}[
+        "SOURCE_MISSING"] == "DELETE"
+
+
+def test_scripts_are_es5():
+    doc = render("sync.json.j2", OAUTH)
+    sources = scripts_of(doc)
+    assert len(sources) >= 12
+    for source in sources:
+        assert not re.search(r"\b(let|const|class)\s|=>|`|\.\.\.", source), source
+        quickjs.Context().eval("(function () { return function () {" + source + "\n}; })")  # parses
+
+
+# ---------- the JavaScript, executed ----------
+
+SEED_USER = {
+    "_id": "u1", "userName": "ana.o'neil", "displayName": "Ana O'Neil", "title": "Engineer", "active": False,
+    "department": "IT",
+    "name": {"givenName": "Ana", "familyName": "O'Neil", "formatted": "Ana O'Neil"},
+    "emails": [{"value": "home@example.com", "type": "home"},
+               {"value": "ana@example.com", "type": "work", "primary": True}],
+    "phoneNumbers": [{"value": "+1 555 1", "type": "mobile"}, {"value": "+1 555 2", "type": "work"}],
+}
+
+
+def forward_user(js, by_name, scim_user):
+    out = {}
+    for prop in by_name["systemScimAccount_managedUser"]["properties"]:
+        value = scim_user.get(prop["source"])
+        if "transform" in prop:
+            value = js.run(prop["transform"]["source"], source=value)
+        out[prop["target"]] = value
+    return out
+
+
+def reverse_user(js, by_name, idm_user, old_scim_user):
+    mapping = by_name["managedUser_systemScimAccount"]
+    target = json.loads(json.dumps(old_scim_user))
+    for prop in mapping["properties"]:
+        value = idm_user if prop["source"] == "" else idm_user.get(prop["source"])
+        if "transform" in prop:
+            value = js.run(prop["transform"]["source"], source=value)
+        target[prop["target"]] = value
+    js.run(mapping["onUpdate"]["source"], target=target, oldTarget=old_scim_user)
+    return js.value("target")
+
+
+def test_forward_user_transforms():
+    js, by_name = Js(), mappings()
+    user = forward_user(js, by_name, SEED_USER)
+    assert user == {"userName": "ana.o'neil", "givenName": "Ana", "sn": "O'Neil", "mail": "ana@example.com",
+                    "telephoneNumber": "+1 555 2", "accountStatus": "inactive", "displayName": "Ana O'Neil",
+                    "title": "Engineer", "department": "IT"}
+    bare = forward_user(js, by_name, {"userName": "x", "emails": [{"value": "only@example.com"}]})
+    assert bare["mail"] == "only@example.com" and bare["accountStatus"] == "active"
+    assert bare["givenName"] is None and bare["telephoneNumber"] is None
+
+
+def test_round_trip_converges_and_preserves_provider_values():
+    js, by_name = Js(), mappings()
+    idm_user = forward_user(js, by_name, SEED_USER)
+    # Nothing changed in IDM: the reverse mapping writes back exactly what the provider has.
+    back = reverse_user(js, by_name, idm_user, SEED_USER)
+    assert back == SEED_USER
+    assert forward_user(js, by_name, back) == idm_user
+    # A change in IDM replaces the chosen value only; other e-mails, phones and name parts stay.
+    changed = dict(idm_user, telephoneNumber="+1 555 9", sn="Smith", accountStatus="active")
+    after = reverse_user(js, by_name, changed, SEED_USER)
+    assert after["phoneNumbers"] == [{"value": "+1 555 1", "type": "mobile"}, {"value": "+1 555 9", "type": "work"}]
+    assert after["emails"] == SEED_USER["emails"]
+    assert after["name"] == {"givenName": "Ana", "familyName": "Smith", "formatted": "Ana O'Neil"}
+    assert after["active"] is True
+    assert forward_user(js, by_name, after) == changed
+
+
+def test_reverse_user_create_builds_complex_values():
+    js, by_name = Js(), mappings()
+    mapping = by_name["managedUser_systemScimAccount"]
+    idm_user = {"userName": "new", "givenName": "New", "sn": None, "mail": "new@example.com",
+                "telephoneNumber": "", "accountStatus": "inactive"}
+    out = {}
+    for prop in mapping["properties"]:
+        value = idm_user if prop["source"] == "" else idm_user.get(prop["source"])
+        out[prop["target"]] = js.run(prop["transform"]["source"], source=value) if "transform" in prop else value
+    assert out["name"] == {"givenName": "New", "familyName": None}
+    assert out["emails"] == [{"value": "new@example.com", "type": "work", "primary": True}]
+    assert out["phoneNumbers"] is None and out["active"] is False
+
+
+def test_correlation_queries_escape_values():
+    js, by_name = Js(), mappings()
+    query = js.run(by_name["systemScimAccount_managedUser"]["correlationQuery"]["source"],
+                   source={"userName": 'we"ird\\name'})
+    assert query == {"_queryFilter": 'userName eq "we\\"ird\\\\name"'}
+    query = js.run(by_name["managedRole_systemScimGroup"]["correlationQuery"]["source"], source={"name": "Sales"})
+    assert query == {"_queryFilter": 'displayName eq "Sales"'}
+    query = js.run(by_name["systemScimGroup_managedRole"]["correlationQuery"]["source"], source={"displayName": "IT"})
+    assert query == {"_queryFilter": 'name eq "IT"'}
+
+
+def test_member_transforms_look_up_both_sides():
+    objects = {
+        "system/scim/account/s1": {"_id": "s1", "userName": "Ana"},
+        "system/scim/account/s2": {"_id": "s2", "userName": "bob"},
+        "system/scim/account/s3": {"_id": "s3", "userName": "carol"},   # not (yet) a managed user
+        "managed/user/m1": {"_id": "m1", "userName": "ana"},
+        "managed/user/m2": {"_id": "m2", "userName": "bob"},
+    }
+    js, by_name = Js(objects), mappings()
+    to_idm = transform(by_name["systemScimGroup_managedRole"], "members")["transform"]["source"]
+    members = [{"value": "s2", "display": "Bob"}, {"value": "s1"}, {"value": "s3"}, {"value": "gone"}, {"value": "s1"}]
+    assert js.run(to_idm, source=members) == [{"_ref": "managed/user/m1"}, {"_ref": "managed/user/m2"}]
+    assert js.run(to_idm, source=None) == []
+
+    to_scim = transform(by_name["managedRole_systemScimGroup"], "members")["transform"]["source"]
+    role = {"_id": "r1", "name": "Sales", "members": [{"_ref": "managed/user/m2"}, {"_ref": "managed/user/m1"},
+                                                      {"_ref": "managed/user/missing"}]}
+    assert js.run(to_scim, source=role) == [{"value": "s1"}, {"value": "s2"}]
+
+
+def test_member_on_update_keeps_current_list_when_same_set():
+    js, by_name = Js(), mappings()
+    script = by_name["managedRole_systemScimGroup"]["onUpdate"]["source"]
+    old = {"members": [{"value": "s2", "$ref": "Users/s2", "display": "Bob"}, {"value": "s1", "type": "User"}]}
+    js.run(script, target={"members": [{"value": "s1"}, {"value": "s2"}]}, oldTarget=old)
+    assert js.value("target")["members"] == old["members"]
+    js.run(script, target={"members": [{"value": "s1"}]}, oldTarget=old)
+    assert js.value("target")["members"] == [{"value": "s1"}]
+    script = by_name["systemScimGroup_managedRole"]["onUpdate"]["source"]
+    old = {"members": [{"_ref": "managed/user/m1", "_refProperties": {"_id": "rel1"}}]}
+    js.run(script, target={"members": [{"_ref": "managed/user/m1"}]}, oldTarget=old)
+    assert js.value("target")["members"] == old["members"]
