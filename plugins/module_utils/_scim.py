@@ -397,7 +397,7 @@ class ScimProbe(object):
             "service_provider_config", "wrong_version")
 
     def schemas(self):
-        _, body = self._get("schemas", "Schemas")
+        body = self._get("schemas", "Schemas")[1]
         schemas = list_resources(body)
         if not schemas and isinstance(body, dict) and body.get("id"):
             schemas = [body]  # a provider that answers one schema document

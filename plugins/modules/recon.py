@@ -23,12 +23,16 @@ description:
     C(GET recon) shows that the server did not start a run of this mapping meanwhile; such a run is adopted.
   - An unknown mapping fails with a message that lists the mappings the server has.
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
   check_mode:
     support: full
     details:

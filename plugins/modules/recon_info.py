@@ -16,12 +16,16 @@ description:
     normalised as M(idmops.pingidm.recon) returns it, plus the raw C(progress).
   - 'Accepts both list shapes IDM uses: C({"reconciliations": [...]}) and a bare list.'
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
   check_mode:
     support: full
     details: Reads only; runs the same in check mode.

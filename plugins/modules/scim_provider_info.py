@@ -22,10 +22,14 @@ description:
     rejected, a wrong base path, or a provider that speaks the other SCIM version.
   - Never changes anything; runs on the host it is delegated to (usually the controller), not through IDM.
 author:
-  - idmops.pingidm contributors
+  - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs on any host with Python and C(requests) that reaches the SCIM provider over HTTP (usually the controller).
   check_mode:
     support: full
     details: Reads only; runs the same in check mode.

@@ -125,8 +125,8 @@ class FakeScim(object):
             resources = [V2_USER_SCHEMA, V2_GROUP_SCHEMA, V2_ENTERPRISE_SCHEMA] if version == 2 else [V1_USER_SCHEMA]
             return 200, {"totalResults": len(resources), "Resources": resources}, json_type
         if path == "ResourceTypes" and version == 2 and self.has_resource_types:
-            return 200, {"totalResults": 1, "Resources": [{"id": "User", "endpoint": "/Users",
-                                                            "schema": _scim.V2_USER_URN}]}, json_type
+            resource_type = {"id": "User", "endpoint": "/Users", "schema": _scim.V2_USER_URN}
+            return 200, {"totalResults": 1, "Resources": [resource_type]}, json_type
         if path in ("Users", "Groups"):
             if path == "Groups" and not self.has_groups:
                 return 404, {"detail": "Not found"}, json_type
@@ -147,8 +147,8 @@ def _response(url, status, body, content_type):
     return response
 
 
-@pytest.fixture
-def fake_scim(monkeypatch):
+def install_fake_scim(monkeypatch):
+    """Answer every requests call of the test with a new FakeScim; returns it."""
     fake = FakeScim()
 
     def fake_request(session, method, url, params=None, data=None, headers=None, auth=None, **kwargs):
@@ -159,6 +159,11 @@ def fake_scim(monkeypatch):
 
     monkeypatch.setattr(requests.Session, "request", fake_request)
     return fake
+
+
+@pytest.fixture
+def fake_scim(monkeypatch):
+    return install_fake_scim(monkeypatch)
 
 
 def probe(**kwargs):
@@ -382,7 +387,7 @@ def tls_server(tmp_path_factory):
 
 
 def test_tls_verify_failure_says_what_to_set(tls_server):
-    endpoint, _ = tls_server
+    endpoint = tls_server[0]
     error = failure(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint)
     assert error.kind == "tls"
     assert "ca_path" in str(error) and "validate_certs" in str(error)

@@ -6,9 +6,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.idmops.pingidm.plugins.modules import scim_provider_info
-from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (  # noqa: F401
-    BASIC_PASSWORD, BASIC_USER, CLIENT_ID, CLIENT_SECRET, STATIC_TOKEN, TOKEN_URL, V1, V2, fake_scim)
+from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (
+    BASIC_PASSWORD, BASIC_USER, CLIENT_ID, CLIENT_SECRET, STATIC_TOKEN, TOKEN_URL, V1, V2, install_fake_scim)
+
+
+@pytest.fixture
+def fake_scim(monkeypatch):
+    return install_fake_scim(monkeypatch)
+
 
 OAUTH = dict(endpoint=V2, token_endpoint=TOKEN_URL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
 
