@@ -104,7 +104,7 @@ class ApiError(Exception):
     def _text(self):
         what = "%s %s on %s failed" % (self.method, self.path, self.base_url)
         if self.status is None:
-            text = "%s: %s" % (what, self.message or "no answer")
+            text = "%s: %s." % (what, (self.message or "no answer").rstrip("."))
         else:
             text = "%s: %s answered %s %s" % (what, self.service, self.status, self.reason or "")
             text = text.rstrip()
@@ -284,11 +284,19 @@ def _parse_body(response):
 
 
 def _short(exc):
-    """First line of a requests/urllib3 exception, without the noisy object reprs."""
+    """The useful part of a requests/urllib3 exception text, without the nested object reprs."""
     text = str(exc)
-    if "Caused by" in text:
-        text = text.split("Caused by", 1)[1].strip(" ()")
-    return text.splitlines()[0][:300] if text else exc.__class__.__name__
+    for marker in ("Failed to establish a new connection: ", "Failed to resolve ", "Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+            if marker == "Failed to resolve ":
+                text = "failed to resolve " + text
+            break
+    text = text.splitlines()[0] if text else ""
+    text = text.rstrip("'\")) ").lstrip("(")
+    if text.count("(") > text.count(")"):
+        text += ")"
+    return text[:300] or exc.__class__.__name__
 
 
 class IdmClient(object):

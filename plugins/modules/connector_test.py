@@ -39,7 +39,10 @@ options:
     description: Connector to test, for example V(scim). Leave out to test every configured connector.
     type: str
   timeout:
-    description: Seconds to keep retrying until every tested connector is C(ok).
+    description:
+      - Seconds to keep retrying until every tested connector is C(ok). V(0) tests once.
+      - In this module C(timeout) is not the per-request timeout of the connection options; each request
+        may take up to 30 seconds.
     type: int
     default: 60
   interval:
@@ -91,6 +94,8 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _co
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
+REQUEST_TIMEOUT = 30
+
 
 def run_test_round(client, name):
     """List of status entries; a connector IDM does not know (yet) is reported as not ok."""
@@ -115,7 +120,9 @@ def main():
     name = module.params["name"]
     if module.params["interval"] < 1:
         module.fail_json(msg="interval must be at least 1 second.")
-    client = client_from_module(module)
+    # This module's own "timeout" (total time to retry) replaces the connection option of that name, so each
+    # request gets the connection option's default instead.
+    client = client_from_module(module, timeout=REQUEST_TIMEOUT)
     attempts = [0]
 
     def check():

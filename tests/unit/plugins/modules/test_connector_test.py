@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from ansible_collections.idmops.pingidm.plugins.modules import connector_test
 
 
@@ -77,3 +79,16 @@ def test_http_error_fails_clearly(fake_idm, run_module, idm_args):
 def test_bad_interval(fake_idm, run_module, idm_args):
     result = run_module(connector_test, dict(idm_args, interval=0))
     assert result["failed"] and "interval" in result["msg"] and fake_idm.calls == []
+
+
+def test_module_timeout_is_not_the_request_timeout(fake_idm, run_module, idm_args, monkeypatch):
+    add_connector(fake_idm, "scim")
+    seen = []
+    real_request = requests.Session.request
+
+    def capture(session, method, url, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return real_request(session, method, url, **kwargs)
+    monkeypatch.setattr(requests.Session, "request", capture)
+    result = run_module(connector_test, dict(idm_args, name="scim", timeout=0))
+    assert not result["failed"] and seen == [30]
