@@ -187,7 +187,7 @@ class ProviderApp:
         self.token_endpoint = TokenEndpoint(authenticator)
         self.faults = FaultInjector()
         self.access_log = AccessLog(access_log) if access_log else None
-        self.state_writer = StateWriter(state_path, self.storage.export_state, state_interval) if state_path else None
+        self.state_writer = StateWriter(state_path, self.storage.export_state_json, state_interval) if state_path else None
         # Imported here: the facade needs the finished v2 app.
         from sandbox.scim.v1 import ScimV1Facade
 
@@ -205,7 +205,7 @@ class ProviderApp:
             data = seed_module.generate(*seed)
             self.storage.load_resources(data["Users"], data["Groups"])
             if self.state_writer:
-                write_atomically(self.state_writer.path, self.storage.export_state())
+                write_atomically(self.state_writer.path, self.storage.export_state_json())
             outcome = "seeded"
         else:
             outcome = "empty"

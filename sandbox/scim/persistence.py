@@ -1,7 +1,8 @@
 """Debounced JSON state file of the sandbox SCIM provider.
 
 Writing the whole store after every request made creation O(n^2) in the research notes, so writes are coalesced:
-a change marks the state dirty, a background thread writes at most once per ``min_interval`` seconds, and
+a change marks the state dirty, a background thread writes at most once per ``min_interval`` seconds (less often
+when a write itself takes long: the pause is at least four times the last write), and
 ``flush()`` (called on shutdown, SIGTERM and SIGINT included) writes whatever is pending. Each write goes to a
 temporary file in the same directory and is renamed over the old one, so a crash never leaves half a file. The file
 is created with mode 0600: it may hold user passwords.
@@ -29,7 +30,8 @@ def read_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
 
 
-def write_atomically(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
+def write_atomically(path: str | os.PathLike[str], data: dict[str, Any] | str) -> None:
+    """Write JSON (a dict, or text already encoded) to a temporary file and rename it over ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -37,7 +39,7 @@ def write_atomically(path: str | os.PathLike[str], data: dict[str, Any]) -> None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             # dumps, not dump: json.dump streams through the pure-Python encoder, ~10x slower on a big state,
             # and it holds the GIL the request threads need.
-            handle.write(json.dumps(data, separators=(",", ":")))
+            handle.write(data if isinstance(data, str) else json.dumps(data, separators=(",", ":")))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
@@ -53,7 +55,9 @@ def write_atomically(path: str | os.PathLike[str], data: dict[str, Any]) -> None
 class StateWriter:
     """Writes ``export()`` to ``path`` at most once per ``min_interval`` seconds after ``mark_dirty()``."""
 
-    def __init__(self, path: str | os.PathLike[str], export: Callable[[], dict[str, Any]], min_interval: float = 1.0):
+    def __init__(
+        self, path: str | os.PathLike[str], export: Callable[[], dict[str, Any] | str], min_interval: float = 1.0
+    ):
         self.path = Path(path)
         self.export = export
         self.min_interval = min_interval
@@ -83,8 +87,10 @@ class StateWriter:
                 self.flush()
             except OSError as exc:  # keep serving; the next change or the shutdown flush retries
                 print(f"scim provider: cannot write state file {self.path}: {exc}", file=sys.stderr, flush=True)
-            # Debounce: changes arriving meanwhile are written together on the next round.
-            if self._stopping.wait(max(0.0, self.min_interval - (time.monotonic() - started))):
+            took = time.monotonic() - started
+            # Debounce: changes arriving meanwhile are written together on the next round. A big store makes
+            # writes slow; waiting a multiple of the write time keeps them from eating the request threads' CPU.
+            if self._stopping.wait(max(self.min_interval, 4 * took) - took):
                 return
 
     def flush(self) -> bool:

@@ -14,7 +14,7 @@ scim2-server 0.8.3 is a conformant SCIM 2.0 server, but its in-memory storage la
   page (the stock storage sorts everything on every request). With ``sortBy`` or a cursor, the stock code runs.
   Such a search returns the stored objects rather than deep copies (see ``search``).
 * Resources keep their position on update, so index paging stays stable while objects change.
-* ``export_state()``/``load_state()`` give a JSON document for persistence; the version counter is part of it so
+* ``export_state_json()``/``load_state()`` give a JSON document for persistence; the version counter is part of it so
   ETags never go back after a restart. ``on_change`` is called after every write (the debounced state writer).
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import datetime
 import itertools
+import json
 import sys
 import typing
 from collections.abc import Callable, Iterable
@@ -167,7 +168,7 @@ class ProviderStorage(InMemoryStorage):
         self._sequence_counter = itertools.count()
         # member id -> ordered set (dict) of the ids of the groups listing it
         self._member_of: dict[str, dict[str, None]] = {}
-        self._dump_cache: dict[tuple[str | None, str], tuple[Resource[Any], dict[str, Any]]] = {}
+        self._dump_cache: dict[tuple[str | None, str], tuple[Resource[Any], str]] = {}
 
     # -- versions and change notification -------------------------------
 
@@ -378,8 +379,9 @@ class ProviderStorage(InMemoryStorage):
 
     # -- persistence --------------------------------------------------------
 
-    def export_state(self) -> dict[str, Any]:
-        """Return the whole store as a JSON-ready dict. Dumps of unchanged resources are reused between calls."""
+    def export_state_json(self) -> str:
+        """Return the whole store as JSON text. Unchanged resources reuse their serialized text, so a write of a
+        big store costs a string join instead of a pydantic dump and a JSON encoding of every resource."""
         with self.lock:
             items = [
                 ((kind, resource_id), resource)
@@ -387,16 +389,20 @@ class ProviderStorage(InMemoryStorage):
                 for resource_id, resource in self._resources.get(kind, {}).items()
             ]
             last_version = self._last_version
-        cache: dict[tuple[str | None, str], tuple[Resource[Any], dict[str, Any]]] = {}
-        dumped = []
+        cache: dict[tuple[str | None, str], tuple[Resource[Any], str]] = {}
+        parts = []
         for key, resource in items:
             hit = self._dump_cache.get(key)
             if hit is None or hit[0] is not resource:
-                hit = (resource, resource.model_dump())
+                hit = (resource, json.dumps(resource.model_dump(), separators=(",", ":")))
             cache[key] = hit
-            dumped.append(hit[1])
+            parts.append(hit[1])
         self._dump_cache = cache
-        return {"format": STATE_FORMAT, "lastVersion": last_version, "resources": dumped}
+        return f'{{"format":{STATE_FORMAT},"lastVersion":{last_version},"resources":[{",".join(parts)}]}}'
+
+    def export_state(self) -> dict[str, Any]:
+        """The state as a dict (see ``export_state_json``)."""
+        return cast(dict[str, Any], json.loads(self.export_state_json()))
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Replace the store with an exported state."""
@@ -410,24 +416,43 @@ class ProviderStorage(InMemoryStorage):
                 raise ValueError(f"state holds a resource of unknown type {kind!r}")
             pairs.append((models[kind], data))
         resources = load_trusted(pairs)
+        # Groups first: users then get their computed groups as they are stored (the stable sort keeps the order
+        # within each type, which is the paging order).
+        loaded = sorted(zip(resources, (data for _, data in pairs)), key=lambda pair: pair[0].meta.resource_type != GROUP)
         with self.lock:
             self._reset()
-            # Groups first: users then get their computed groups as they are stored.
-            for resource in sorted(resources, key=lambda r: r.meta.resource_type != GROUP):  # type: ignore[union-attr]
-                self._store(resource, self._values_of(resource))
+            self._store_loaded(loaded)
             self._last_version = max(int(state.get("lastVersion", 0)), self._last_version)
 
     def load_resources(self, users: Iterable[dict[str, Any]], groups: Iterable[dict[str, Any]]) -> None:
         """Add resources that carry their ids (seed data); meta is filled here. Members are trusted as given."""
         now = self.clock()
+        stamp = now.isoformat().replace("+00:00", "Z")  # the spelling scim2-models dumps
         pairs = [(self._group_model, data) for data in groups] + [(self._user_model, data) for data in users]
         resources = load_trusted(pairs)
+        loaded = []
         with self.lock:
-            for resource in resources:
-                kind = GROUP if isinstance(resource, self._group_model) else USER  # type: ignore[arg-type]
-                resource.meta = Meta(resource_type=kind, created=now, last_modified=now, version=self.next_version())
-                self._store(resource, self._values_of(resource))
+            for resource, (model, data) in zip(resources, pairs):
+                kind = GROUP if model is self._group_model else USER
+                version = self.next_version()
+                resource.meta = Meta(resource_type=kind, created=now, last_modified=now, version=version)
+                meta = {"resourceType": kind, "created": stamp, "lastModified": stamp, "version": version}
+                loaded.append((resource, {**data, "meta": meta}))
+            self._store_loaded(loaded)
         self._changed()
+
+    def _store_loaded(self, loaded: list[tuple[Resource[Any], dict[str, Any]]]) -> None:
+        """Store loaded resources and prime the state-file cache with the text they came from.
+
+        A user's saved ``groups`` are ignored on load (they are recomputed), so the source text is a faithful
+        serialized form even where it lacks them.
+        """
+        for resource, data in loaded:
+            self._store(resource, self._values_of(resource))
+        for resource, data in loaded:
+            key = _key(resource)
+            if self._resources.get(key[0], {}).get(key[1]) is resource:
+                self._dump_cache[key] = (resource, json.dumps(data, separators=(",", ":")))
 
     def _reset(self) -> None:
         self._resources = {}
