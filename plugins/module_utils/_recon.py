@@ -50,7 +50,7 @@ DEFAULT_POLICY_ACTIONS = {
 LATE_STAGES = frozenset(("ACTIVE_RECONCILING_TARGET", "ACTIVE_LINK_CLEANUP", "ACTIVE_PROCESSING_RESULTS",
                          "ACTIVE_CANCELING"))
 
-POLL_INITIAL = 0.2
+POLL_INITIAL = 0.1
 POLL_FACTOR = 1.5
 POLL_CAP = 2.0
 POLL_FLOOR = 0.1
@@ -309,31 +309,63 @@ def failure_reasons(recon, fail_on):
 
 
 def poll_delays(initial=POLL_INITIAL, factor=POLL_FACTOR, cap=POLL_CAP):
-    """Endless backoff schedule: 0.2, 0.3, 0.45, ... capped at 2 s."""
+    """Endless backoff schedule: 0.1, 0.15, 0.225, ... capped at 2 s."""
     delay = initial
     while True:
         yield delay
         delay = min(cap, delay * factor)
 
 
-def next_poll_delay(backoff_delay, raw, floor=POLL_FLOOR, late_cap=LATE_STAGE_CAP):
-    """Shorten the backoff delay when the run looks close to its end, so the task ends soon after the run.
+def _source_progress(raw):
+    processed = _int_or_none(_dig(raw, "progress", "source", "existing", "processed"))
+    total = _int_or_none(_dig(raw, "progress", "source", "existing", "total"))
+    return processed, total
 
-    While reconciling source entries, the remaining time is estimated from processed/total and the elapsed
-    ``duration``; in the (usually short) later stages the delay is capped at ``late_cap``.
+
+class PollPlanner(object):
+    """Chooses the wait before the next ``GET recon/<id>``, so the task ends soon after the run.
+
+    - The backoff (0.1 s growing by half to 2 s) restarts whenever the run enters a new phase (querying, reconciling
+      source entries, the final phases), because the end of a phase is when the end of the run gets close.
+    - While source entries are reconciled, the remaining time is estimated from the rate between the last two
+      polls (or processed/duration for the first one) and the next poll is planned for then.
+    - Once every source entry is processed, or in the target/clean-up/results stages, the backoff starts at
+      ``floor`` (0.1 s) and stops at ``late_cap`` (0.5 s): these phases are usually short.
     """
-    delay = backoff_delay
-    stage = raw.get("stage") if isinstance(raw, dict) else None
-    if stage in LATE_STAGES:
-        delay = min(delay, late_cap)
-    elif stage == "ACTIVE_RECONCILING_SOURCE":
-        processed = _int_or_none(_dig(raw, "progress", "source", "existing", "processed"))
-        total = _int_or_none(_dig(raw, "progress", "source", "existing", "total"))
-        elapsed = _int_or_none(raw.get("duration"))
-        if processed and total and elapsed is not None and total > processed:
-            remaining = elapsed / 1000.0 * (total - processed) / processed
-            delay = min(delay, max(floor, remaining))
-    return max(floor, min(delay, backoff_delay))
+
+    def __init__(self, initial=POLL_INITIAL, cap=POLL_CAP, floor=POLL_FLOOR, late_cap=LATE_STAGE_CAP):
+        self.initial, self.cap, self.floor, self.late_cap = initial, cap, floor, late_cap
+        self._phase = None
+        self._delays = None
+        self._sample = None  # (controller time, processed) of the last poll in the source phase
+
+    def next_delay(self, raw, now):
+        stage = raw.get("stage") if isinstance(raw, dict) else None
+        processed, total = _source_progress(raw if isinstance(raw, dict) else {})
+        source_done = stage == "ACTIVE_RECONCILING_SOURCE" and total is not None and processed is not None \
+            and processed >= total
+        phase = "late" if (stage in LATE_STAGES or source_done) else stage
+        if phase != self._phase:
+            self._phase = phase
+            # the final phases are usually a few hundred ms: start polling them at the floor
+            start = self.floor if phase == "late" else self.initial
+            self._delays = poll_delays(start, POLL_FACTOR, self.late_cap if phase == "late" else self.cap)
+            self._sample = None
+        delay = next(self._delays)
+        if phase == "late":
+            return max(self.floor, min(delay, self.late_cap))
+        if stage == "ACTIVE_RECONCILING_SOURCE" and processed and total:
+            rate = None
+            if self._sample and now > self._sample[0] and processed > self._sample[1]:
+                rate = (processed - self._sample[1]) / (now - self._sample[0])
+            else:
+                elapsed = _int_or_none(raw.get("duration"))
+                if elapsed:
+                    rate = processed / (elapsed / 1000.0)
+            self._sample = (now, processed)
+            if rate:
+                delay = min(delay, (total - processed) / rate)
+        return max(self.floor, delay)
 
 
 # --- talking to IDM -----------------------------------------------------------------------------------------
@@ -506,13 +538,14 @@ class ReconRunner(object):
 
     def wait(self, recon_id, deadline):
         """Poll until the run is no longer ACTIVE; returns the last summary. ReconTimeout at ``deadline``."""
-        delays = poll_delays(self.poll_initial, POLL_FACTOR, self.poll_cap)
+        planner = PollPlanner(self.poll_initial, self.poll_cap)
         raw = self.get(recon_id)
         while raw.get("state") not in TERMINAL_STATES:
-            remaining = deadline - self.clock.now()
+            now = self.clock.now()
+            remaining = deadline - now
             if remaining <= 0:
                 raise ReconTimeout("timed out", recon=raw)
-            self.clock.sleep(min(remaining, next_poll_delay(next(delays), raw)))
+            self.clock.sleep(min(remaining, planner.next_delay(raw, now)))
             raw = self.get(recon_id)
         return raw
 

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Starts a reconciliation (C(POST recon?_action=recon)) for O(mapping), or for one source object
     (C(_action=reconById)) when O(source_id) is set, then polls C(GET recon/<id>) with a short backoff
-    (0.2 s growing to 2 s, shorter when the run is close to its end) until the run ends or O(wait_timeout) passes.
+    (0.1 s growing to 2 s, shorter when the run is close to its end) until the run ends or O(wait_timeout) passes.
   - V(changed) is true exactly when the run created, updated or deleted a target object or created or removed
     a link, read from C(progress.target.created/updated/deleted) and C(progress.links.created). Servers that
     report no C(updated)/C(deleted) counters (OpenIDM 5.x) fall back to C(situationSummary) crossed with the

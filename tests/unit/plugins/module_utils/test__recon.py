@@ -220,28 +220,51 @@ def test_failure_reasons(state, failures, fail_on, expected):
 # --- poll schedule --------------------------------------------------------------------------------------
 
 def test_poll_delays_start_fast_and_cap():
-    delays = list(itertools.islice(_recon.poll_delays(), 10))
-    assert delays[:3] == pytest.approx([0.2, 0.3, 0.45])
+    delays = list(itertools.islice(_recon.poll_delays(), 12))
+    assert delays[:3] == pytest.approx([0.1, 0.15, 0.225])
     assert max(delays) == 2.0 and delays[-1] == 2.0
     assert all(b >= a for a, b in zip(delays, delays[1:]))
 
 
-def test_next_poll_delay_shortens_near_the_end_of_the_source_phase():
-    raw = {"stage": "ACTIVE_RECONCILING_SOURCE", "duration": 9000,
-           "progress": {"source": {"existing": {"processed": 900, "total": "1000"}}}}
-    # 9 s for 900 entries -> ~1 s left
-    assert _recon.next_poll_delay(2.0, raw) == pytest.approx(1.0)
-    raw["progress"]["source"]["existing"]["processed"] = 999
-    assert _recon.next_poll_delay(2.0, raw) == _recon.POLL_FLOOR
-    raw["progress"]["source"]["existing"]["total"] = "?"
-    assert _recon.next_poll_delay(2.0, raw) == 2.0
+def source_poll(processed, total, duration, stage="ACTIVE_RECONCILING_SOURCE"):
+    return {"stage": stage, "duration": duration,
+            "progress": {"source": {"existing": {"processed": processed, "total": total}}}}
 
 
-def test_next_poll_delay_caps_late_stages_and_never_exceeds_backoff():
-    assert _recon.next_poll_delay(2.0, {"stage": "ACTIVE_PROCESSING_RESULTS"}) == _recon.LATE_STAGE_CAP
-    assert _recon.next_poll_delay(0.2, {"stage": "ACTIVE_PROCESSING_RESULTS"}) == 0.2
-    assert _recon.next_poll_delay(1.0, {"stage": "ACTIVE_QUERY_ENTRIES"}) == 1.0
-    assert _recon.next_poll_delay(0.01, {}) == _recon.POLL_FLOOR
+def test_planner_backoff_while_nothing_tells_the_end():
+    planner = _recon.PollPlanner()
+    delays = [planner.next_delay({"stage": "ACTIVE_QUERY_ENTRIES"}, t) for t in range(12)]
+    assert delays[:3] == pytest.approx([0.1, 0.15, 0.225]) and delays[-1] == 2.0
+
+
+def test_planner_estimates_the_end_of_the_source_phase():
+    planner = _recon.PollPlanner()
+    for _ in range(6):
+        planner.next_delay({"stage": "ACTIVE_QUERY_ENTRIES"}, 0.0)
+    # new phase: the backoff starts again at 0.1
+    assert planner.next_delay(source_poll(100, "3000", 1000), 1.0) == pytest.approx(0.1)
+    assert planner.next_delay(source_poll(400, "3000", 1200), 1.2) == pytest.approx(0.15)
+    # 1500 entries/s between the last two polls, 100 left -> ~0.067 s, floored at 0.1
+    assert planner.next_delay(source_poll(2900, "3000", 2867), 2.867) == _recon.POLL_FLOOR
+    # first sample in the phase: rate from processed/duration (1000 per s, 500 left -> 0.5 s, under the backoff)
+    planner = _recon.PollPlanner(initial=2.0)
+    assert planner.next_delay(source_poll(2500, "3000", 2500), 0.0) == pytest.approx(0.5)
+
+
+def test_planner_unknown_total_uses_backoff():
+    planner = _recon.PollPlanner()
+    assert planner.next_delay(source_poll(10, "?", 100), 0.0) == pytest.approx(0.1)
+    assert planner.next_delay(source_poll(20, "?", 400), 0.3) == pytest.approx(0.15)
+
+
+def test_planner_source_done_and_late_stages_poll_fast():
+    planner = _recon.PollPlanner()
+    for t in range(8):
+        planner.next_delay(source_poll(10 * t, "3000", 100 * t), float(t))
+    # every source entry processed but still ACTIVE: the end is near whatever the backoff had grown to
+    assert planner.next_delay(source_poll(3000, "3000", 9000), 9.0) == _recon.POLL_FLOOR
+    late = [planner.next_delay({"stage": "ACTIVE_PROCESSING_RESULTS"}, 9.0 + t) for t in range(8)]
+    assert late[:2] == pytest.approx([0.15, 0.225]) and late[-1] == _recon.LATE_STAGE_CAP
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -178,7 +178,7 @@ def test_active_then_success_reports_counters_and_changed(run_module, args, reco
     assert recon["summary"].startswith(MAPPING + ": 50 created, 0 updated, 0 deleted, 0 failed in ")
     assert result["msg"] == recon["summary"]
     # 3 ACTIVE answers -> 3 sleeps on the fast start of the backoff schedule
-    assert virtual_clock.sleeps == pytest.approx([0.2, 0.3, 0.45])
+    assert virtual_clock.sleeps == pytest.approx([0.1, 0.15, 0.225])
     assert recon_server.starts()[0][2] == {"_action": "recon", "mapping": MAPPING}
     assert ADMIN_PASSWORD not in result.raw_output
 
