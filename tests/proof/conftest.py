@@ -28,17 +28,6 @@ def sandbox_factory(tmp_path):
         proofkit.sandbox_down(state_dir)
 
 
-@pytest.fixture(scope="module")
-def module_sandbox(tmp_path_factory):
-    """One small sandbox for a whole test module (the bad-input table)."""
-    state_dir = tmp_path_factory.mktemp("module-sandbox")
-    sandbox = proofkit.sandbox_up(state_dir, tenants=1, users=5, groups=2)
-    try:
-        yield sandbox
-    finally:
-        proofkit.sandbox_down(state_dir)
-
-
 @pytest.fixture
 def localhost_inventory(tmp_path):
     return proofkit.write_localhost_inventory(tmp_path / "localhost.yml")

@@ -111,25 +111,21 @@ class Tenant:
 
     # State --------------------------------------------------------------------------------------------------
     def recons(self) -> list[dict]:
-        body = self.idm_json("GET", "recon")
-        return body.get("reconciliations", []) if isinstance(body, dict) else list(body or [])
+        return recon_list(self.idm_json("GET", "recon"))
 
     def managed_count(self, object_type: str) -> int:
-        body = self.idm_json("GET", f"managed/{object_type}", params={"_queryFilter": "true", "_fields": "_id"})
+        body = self.idm_json("GET", f"managed/{object_type}", params=SNAPSHOT_COUNT_PARAMS)
         return len(body.get("result", []))
 
     def config_snapshot(self) -> dict[str, Any]:
-        body = self.idm_json("GET", "config", params={"_queryFilter": "true"})
-        return {item["_id"]: _strip_volatile(item) for item in body.get("result", [])}
+        return config_snapshot(self.idm_json("GET", "config", params={"_queryFilter": "true"}))
 
     def snapshot(self) -> dict[str, Any]:
         """Config and data counts: what a failed task must leave untouched."""
-        return {
-            "config": self.config_snapshot(),
-            "managed/user": self.managed_count("user"),
-            "managed/role": self.managed_count("role"),
-            "recon_runs": len(self.recons()),
-        }
+        return snapshot_from_bodies(self.idm_json("GET", "config", params={"_queryFilter": "true"}),
+                                    self.idm_json("GET", "managed/user", params=SNAPSHOT_COUNT_PARAMS),
+                                    self.idm_json("GET", "managed/role", params=SNAPSHOT_COUNT_PARAMS),
+                                    self.idm_json("GET", "recon"))
 
     def access_log(self) -> Path:
         for candidate in (self.state_dir / "access.log", self.state_dir / "idm" / "access.log"):
@@ -142,6 +138,27 @@ class Tenant:
 
     def access_log_lines(self) -> list[str]:
         return self.access_log().read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+SNAPSHOT_COUNT_PARAMS = {"_queryFilter": "true", "_fields": "_id"}
+
+
+def recon_list(body: Any) -> list[dict]:
+    return body.get("reconciliations", []) if isinstance(body, dict) else list(body or [])
+
+
+def config_snapshot(body: dict) -> dict[str, Any]:
+    return {item["_id"]: _strip_volatile(item) for item in body.get("result", [])}
+
+
+def snapshot_from_bodies(config: dict, users: dict, roles: dict, recons: Any) -> dict[str, Any]:
+    """The snapshot from the four answers (also used on answers fetched inside a playbook)."""
+    return {
+        "config": config_snapshot(config),
+        "managed/user": len(users.get("result", [])),
+        "managed/role": len(roles.get("result", [])),
+        "recon_runs": len(recon_list(recons)),
+    }
 
 
 def _strip_volatile(item: dict) -> dict:
@@ -185,21 +202,24 @@ class Sandbox:
         return self.tenants[index]
 
 
-def sandbox_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+def sandbox_cmd(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {}))
     return subprocess.run([PYTHON, "-m", "sandbox", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 
 def sandbox_up(state_dir: Path, tenants: int = 1, users: int = 10, groups: int = 2, tls: bool = False,
-               scim_version: int = 2, extra: tuple[str, ...] = (), timeout: float = 180) -> Sandbox:
+               scim_version: int = 2, extra: tuple[str, ...] = (), timeout: float = 180,
+               env: dict | None = None) -> Sandbox:
+    """`python -m sandbox up`; `env` reaches the servers (the CLI passes its environment on), e.g.
+    IDM_SANDBOX_NO_SCRIPT_USERS or IDM_SANDBOX_BEARER_TOKENS."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     args = ["up", "--state", str(state_dir), "--tenants", str(tenants), "--users", str(users),
             "--groups", str(groups), "--scim-version", str(scim_version), *extra]
     if tls:
         args.append("--tls")
-    result = sandbox_cmd(*args, timeout=timeout)
+    result = sandbox_cmd(*args, timeout=timeout, env=env)
     if result.returncode != 0:
         sandbox_cmd("down", "--state", str(state_dir))
         raise SandboxError(f"sandbox up failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
@@ -229,7 +249,7 @@ def load_sandbox(state_dir: Path) -> Sandbox:
             idm_url=_first(idm, "url", "idm_url", "base_url") or host.get("idm_url"),
             admin_user=_first(idm, "admin_user", "username", "idm_username", default="openidm-admin"),
             admin_password=_first(idm, "admin_password", "password", "idm_password", default="openidm-admin"),
-            scim_url=_first(scim, "url", "endpoint", "scim_url", "scim_endpoint", "base_url") or "",
+            scim_url=_first(scim, "endpoint", "scim_endpoint", "url") or host.get("scim_endpoint", ""),
             state_dir=Path(_first(idm, "state_dir", "state", default=str(state_dir / name))),
             ca_path=_first(info, "ca_path", "ca", "ca_cert") or _first(raw, "ca_path"),
             hostvars=host,

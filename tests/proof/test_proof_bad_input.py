@@ -1,11 +1,13 @@
 """Bad input, table-driven: every case must fail its task with a specific, helpful message, and leave IDM's
 config and managed data as they were (snapshot of `GET /openidm/config?_queryFilter=true` + managed counts).
 
-One sandbox serves the whole table (module-scoped fixture); each case is one small generated playbook.
+One sandbox serves the whole table (module-scoped fixture, configured once by the whole flow so that the
+snapshot has a connector, mappings and data to protect); each case is one small generated playbook.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from dataclasses import dataclass, field
@@ -18,6 +20,22 @@ import yaml
 import proofkit
 
 NS = "idmops.pingidm"
+NO_SCRIPT_USER = ("proof-noscript", "proof-noscript-Pw-8812")
+
+
+@pytest.fixture(scope="module")
+def configured_sandbox(tmp_path_factory):
+    """A sandbox with a user that may not evaluate scripts (the IDM reads IDM_SANDBOX_NO_SCRIPT_USERS; the
+    CLI passes its environment on), configured and reconciled once by playbooks/scim_sync.yml."""
+    state_dir = tmp_path_factory.mktemp("bad-input-sandbox")
+    sandbox = proofkit.sandbox_up(state_dir, tenants=1, users=5, groups=2,
+                                  env={"IDM_SANDBOX_NO_SCRIPT_USERS": ":".join(NO_SCRIPT_USER)})
+    try:
+        flow = proofkit.run_flow(sandbox, state_dir)
+        assert flow.rc == 0, f"the flow must configure the sandbox first\n{flow.describe()}"
+        yield sandbox
+    finally:
+        proofkit.sandbox_down(state_dir)
 
 
 def free_port() -> int:
@@ -118,6 +136,48 @@ def remove_empty_source_mapping(ctx: Ctx) -> None:
     ctx.tenant.idm_json("PUT", "config/sync", {"mappings": mappings})
 
 
+def slow_scim_provider(ctx: Ctx) -> None:
+    """Every SCIM request waits 4 s, so a recon stays ACTIVE well past a 1 s wait_timeout."""
+    ctx.tenant.scim_faults(latency=4.0)
+
+
+def fast_scim_provider_again(ctx: Ctx) -> None:
+    ctx.tenant.scim_faults_reset()
+    proofkit.wait_for(lambda: proofkit.active_recon(ctx.tenant) is None, 30, what="the timed-out recon to end")
+
+
+def stored_connector_with_clear_secret(ctx: Ctx) -> dict:
+    """The stored SCIM connector exactly, with the clear client secret in place of its $crypto value: only
+    the secret can differ, so update_secrets=when_different has to decrypt the stored one."""
+    stored = ctx.tenant.idm_json("GET", "config/provisioner.openicf/scim")
+    stored.pop("_id", None)
+    stored["configurationProperties"]["clientSecret"] = ctx.tenant.hostvars["scim_client_secret"]
+    return stored
+
+
+def role_vars(ctx: Ctx, **overrides: Any) -> dict:
+    """The role's inputs for this tenant, as inventories/sandbox/group_vars maps them."""
+    host = ctx.tenant.hostvars
+    values = {
+        "scim_sync_idm_url": ctx.tenant.idm_url,
+        "scim_sync_idm_username": ctx.tenant.admin_user,
+        "scim_sync_idm_password": ctx.tenant.admin_password,
+        "scim_sync_scim_endpoint": host["scim_endpoint"],
+        "scim_sync_scim_version": host.get("scim_version", 2),
+        "scim_sync_scim_auth_method": "OAUTH",
+        "scim_sync_scim_token_endpoint": host["scim_token_endpoint"],
+        "scim_sync_scim_client_id": host["scim_client_id"],
+        "scim_sync_scim_client_secret": host["scim_client_secret"],
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def role(ctx: Ctx, **overrides: Any) -> list[dict]:
+    return [{"name": "bad input: role", "ansible.builtin.include_role": {"name": f"{NS}.scim_sync"},
+             "vars": role_vars(ctx, **overrides)}]
+
+
 CASES: list[Case] = [
     # --- connection ---------------------------------------------------------------------------------------
     Case("unreachable_url",
@@ -156,9 +216,6 @@ CASES: list[Case] = [
     Case("unknown_connector",
          lambda c: [task("connector_test", name="proofnosuchconnector", **c.conn())],
          [r"proofnosuchconnector"]),
-    Case("unknown_recon_id",
-         lambda c: [task("recon_info", id="proof-no-such-recon-id", **c.conn())],
-         [r"proof-no-such-recon-id", r"404|not found"]),
     # --- templates -----------------------------------------------------------------------------------------
     Case("template_file_missing",
          lambda c: [task("connector", name="scim", template=str(c.tmp / "missing-provisioner.json.j2"),
@@ -231,6 +288,30 @@ CASES: list[Case] = [
     Case("recon_invalid_fail_on",
          lambda c: [task("recon", mapping="systemScimAccount_managedUser", fail_on=["exploded"], **c.conn())],
          [r"fail_on", r"exploded|failed|canceled"]),
+    Case("recon_wait_timeout",
+         lambda c: [task("recon", mapping="systemScimAccount_managedUser", wait_timeout=1, **c.conn())],
+         [r"systemScimAccount_managedUser", r"did not end within 1 s|wait_timeout|timed out", r"cancel"],
+         setup=slow_scim_provider, teardown=fast_scim_provider_again, recon_runs_may_grow=True),
+    # --- secrets -------------------------------------------------------------------------------------------
+    Case("update_secrets_when_different_without_script_rights",
+         lambda c: [task("connector", name="scim", update_secrets="when_different",
+                         config=stored_connector_with_clear_secret(c),
+                         **c.conn(username=NO_SCRIPT_USER[0], password=NO_SCRIPT_USER[1]))],
+         [r"update_secrets", r"script", r"on_create|always"],
+         must_not_contain=[NO_SCRIPT_USER[1]]),
+    # --- the role's own validation -------------------------------------------------------------------------
+    Case("role_without_scim_endpoint",
+         lambda c: role(c, scim_sync_scim_endpoint=None),
+         [r"scim_sync_scim_endpoint"]),
+    Case("role_invalid_scim_version",
+         lambda c: role(c, scim_sync_scim_version=3),
+         [r"scim_sync_scim_version", r"1", r"2"]),
+    Case("role_oauth_without_client_secret",
+         lambda c: role(c, scim_sync_scim_client_secret=None),
+         [r"client_secret"]),
+    Case("role_recon_of_unknown_mapping",
+         lambda c: role(c, scim_sync_recon_mappings=["proofNotInTheTemplate"]),
+         [r"proofNotInTheTemplate"], recon_runs_may_grow=True),
 ]
 
 
@@ -238,11 +319,107 @@ def _expand(pattern: str, ctx: Ctx) -> str:
     return pattern % {"dead_port": ctx.dead_port} if "%(" in pattern else pattern
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_fails_clearly_and_changes_nothing(case: Case, module_sandbox, localhost_inventory, tmp_path):
-    ctx = Ctx(tenant=module_sandbox.tenant(0), tmp=tmp_path, dead_port=free_port())
-    if case.setup:
-        case.setup(ctx)
+def _snapshot_task(name: str, tenant: proofkit.Tenant) -> dict:
+    """A controller-side snapshot inside the playbook (url lookups, no module run: cheap), same data as
+    Tenant.snapshot()."""
+    base = f"{tenant.idm_url}/openidm/"
+    headers = {"X-OpenIDM-Username": tenant.admin_user, "X-OpenIDM-Password": tenant.admin_password,
+               "X-OpenIDM-NoSession": "true"}
+
+    def fetch(path: str) -> str:
+        return (f"{{{{ lookup('ansible.builtin.url', {base + path!r}, headers={headers!r}, split_lines=false) }}}}")
+    return {"name": name, "no_log": False, "ansible.builtin.set_fact": {"proof_snapshot": {
+        "config": fetch("config?_queryFilter=true"),
+        "users": fetch("managed/user?_queryFilter=true&_fields=_id"),
+        "roles": fetch("managed/role?_queryFilter=true&_fields=_id"),
+        "recons": fetch("recon"),
+    }}}
+
+
+def _snapshot_of(record: dict) -> dict:
+    raw = record["result"]["ansible_facts"]["proof_snapshot"]
+    parsed = {k: json.loads(v) if isinstance(v, str) else v for k, v in raw.items()}
+    return proofkit.snapshot_from_bodies(parsed["config"], parsed["users"], parsed["roles"], parsed["recons"])
+
+
+BATCHED = [c for c in CASES if not (c.setup or c.teardown)]
+
+
+@pytest.fixture(scope="module")
+def batch(configured_sandbox, tmp_path_factory):
+    """The cases without setup/teardown, run in ONE playbook (ansible-playbook's start-up is most of a small
+    case's time): each case is a block whose failure is rescued, followed by a snapshot of IDM; a case's
+    "before" is the snapshot after the previous case."""
+    tmp = tmp_path_factory.mktemp("bad-input-batch")
+    tenant = configured_sandbox.tenant(0)
+    tasks = [_snapshot_task("case __start__: snapshot", tenant)]
+    contexts = {}
+    for case in BATCHED:
+        ctx = Ctx(tenant=tenant, tmp=tmp, dead_port=free_port())
+        contexts[case.id] = ctx
+        case_tasks = case.tasks(ctx)
+        for each in case_tasks:
+            each["name"] = f"case {case.id}: {each['name']}"
+        tasks.append({"name": f"case {case.id}", "block": case_tasks,
+                      "rescue": [{"name": f"case {case.id}: rescued", "ansible.builtin.meta": "noop"}]})
+        tasks.append(_snapshot_task(f"case {case.id}: snapshot", tenant))
+    playbook = tmp / "bad-input-batch.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "bad input table", "hosts": "localhost", "gather_facts": False,
+                                         "tasks": tasks}], sort_keys=False))
+    run = proofkit.run_playbook(playbook, [proofkit.write_localhost_inventory(tmp / "localhost.yml")], timeout=900)
+    snapshots, failed, pending = {}, {}, []
+    for record in run.tasks:
+        # Records come in order; every record up to "case X: snapshot" belongs to case X (a role's tasks carry
+        # the role's names, not the case's).
+        if record["task"].startswith("case ") and record["task"].endswith(": snapshot"):
+            case_id = record["task"][len("case "):-len(": snapshot")]
+            if record["status"] == "ok":
+                snapshots[case_id] = _snapshot_of(record)
+            failed[case_id] = [r for r in pending if r["status"] in ("failed", "unreachable")]
+            pending = []
+        else:
+            pending.append(record)
+    return {"run": run, "snapshots": snapshots, "failed": failed, "contexts": contexts,
+            "order": ["__start__"] + [c.id for c in BATCHED]}
+
+
+def _check_message(case: Case, ctx: Ctx, message: str, outputs: str) -> None:
+    assert "Traceback (most recent call last)" not in message, f"{case.id}: a traceback instead of a message:\n{message}"
+    for pattern in case.expect:
+        assert re.search(_expand(pattern, ctx), message, re.IGNORECASE), (
+            f"{case.id}: the message does not match {pattern!r}:\n{message}")
+    for secret in case.must_not_contain:
+        assert secret not in outputs + message, f"{case.id}: the output shows a secret value"
+
+
+def _check_unchanged(case: Case, before: dict, after: dict) -> None:
+    before, after = dict(before), dict(after)
+    if case.recon_runs_may_grow:
+        before.pop("recon_runs"), after.pop("recon_runs")
+    assert after == before, f"{case.id}: IDM changed although the task failed"
+
+
+@pytest.mark.parametrize("case", BATCHED, ids=[c.id for c in BATCHED])
+def test_bad_input_fails_clearly_and_changes_nothing(case: Case, batch):
+    run, snapshots = batch["run"], batch["snapshots"]
+    position = batch["order"].index(case.id)
+    records = batch["failed"].get(case.id, [])
+    assert records, f"{case.id}: no task failed\n{run.describe()}"
+    failed_run = proofkit.PlaybookRun(1, run.stdout, run.stderr, {"tasks": records}, 0.0, run.results_file)
+    _check_message(case, batch["contexts"][case.id], failed_run.failure_messages(), run.stdout + run.stderr)
+    previous = batch["order"][position - 1]
+    assert previous in snapshots and case.id in snapshots, f"snapshots missing around {case.id}\n{run.describe()}"
+    _check_unchanged(case, snapshots[previous], snapshots[case.id])
+
+
+STAGED = [c for c in CASES if c.setup or c.teardown]
+
+
+@pytest.mark.parametrize("case", STAGED, ids=[c.id for c in STAGED])
+def test_bad_input_with_prepared_state(case: Case, configured_sandbox, localhost_inventory, tmp_path):
+    """Cases that need state prepared over REST first: one playbook each."""
+    ctx = Ctx(tenant=configured_sandbox.tenant(0), tmp=tmp_path, dead_port=free_port())
+    case.setup(ctx)
     try:
         before = ctx.tenant.snapshot()
         playbook = tmp_path / f"{case.id}.yml"
@@ -253,19 +430,11 @@ def test_bad_input_fails_clearly_and_changes_nothing(case: Case, module_sandbox,
         run = proofkit.run_playbook(playbook, [localhost_inventory], timeout=120)
         after = ctx.tenant.snapshot()
     finally:
-        if case.teardown:
-            case.teardown(ctx)
-
+        case.teardown(ctx)
     assert run.rc != 0, f"{case.id}: the play should fail\n{run.describe()}"
-    assert run.failed(), f"{case.id}: no failed task recorded\n{run.describe()}"
-    message = run.failure_messages()
-    assert "Traceback (most recent call last)" not in message, f"{case.id}: a traceback instead of a message:\n{message}"
-    for pattern in case.expect:
-        assert re.search(_expand(pattern, ctx), message, re.IGNORECASE), (
-            f"{case.id}: the message does not match {pattern!r}:\n{message}")
-    for secret in case.must_not_contain:
-        assert secret not in run.stdout + run.stderr + message, f"{case.id}: the output shows a secret value"
+    _check_message(case, ctx, run.failure_messages(), run.stdout + run.stderr)
+    _check_unchanged(case, before, after)
 
-    if case.recon_runs_may_grow:
-        before.pop("recon_runs"), after.pop("recon_runs")
-    assert after == before, f"{case.id}: IDM changed although the task failed"
+
+def test_the_table_is_wide_enough():
+    assert len(CASES) >= 25
