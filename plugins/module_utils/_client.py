@@ -293,7 +293,7 @@ def _short(exc):
                 text = "failed to resolve " + text
             break
     text = text.splitlines()[0] if text else ""
-    text = text.rstrip("'\")) ").lstrip("(")
+    text = text.rstrip("'\") ").lstrip("(")
     if text.count("(") > text.count(")"):
         text += ")"
     return text[:300] or exc.__class__.__name__
