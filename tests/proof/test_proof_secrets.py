@@ -9,6 +9,9 @@ credentials included, for `status`/`down` and the tests). Both must be readable 
 from __future__ import annotations
 
 import base64
+import json
+import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -42,12 +45,28 @@ def _files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.name not in CREDENTIAL_FILES]
 
 
-def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, tmp_path):
+def _sandbox_with_unique_idm_password(sandbox_factory) -> proofkit.Sandbox:
+    """The CLI starts IDM with the admin password recorded in sandbox.json when it restarts a stopped
+    sandbox (it keeps credentials stable across down/up), so: up, down, record a unique password, up."""
     sandbox = sandbox_factory(users=8, groups=2)
+    proofkit.sandbox_down(sandbox.state_dir)
+    info_path = sandbox.state_dir / "sandbox.json"
+    info = json.loads(info_path.read_text())
+    for tenant in info["tenants"]:
+        tenant["idm"]["password"] = f"proof-idm-{secrets.token_hex(10)}"
+    fd = os.open(info_path, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(info, handle, indent=2)
+    return proofkit.sandbox_up(sandbox.state_dir, users=8, groups=2)
+
+
+def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, tmp_path):
+    sandbox = _sandbox_with_unique_idm_password(sandbox_factory)
     tenant = sandbox.tenant(0)
     hostvars = tenant.hostvars
     idm_password = hostvars["idm_password"]
     scim_secret = hostvars["scim_client_secret"]
+    assert tenant.admin_password == idm_password and tenant.idm("GET", "info/ping").status_code == 200
     # The search only means something when the values are unique strings nothing else contains.
     for name, value in (("IDM admin password", idm_password), ("SCIM client secret", scim_secret)):
         assert len(value) >= 12 and value not in ("openidm-admin", tenant.admin_user), (
@@ -60,11 +79,23 @@ def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, t
     rerun = proofkit.run_flow(sandbox, workdir, args=["-vvv", "--diff"])
     assert rerun.rc == 0, rerun.describe()
 
+    # A drifted connector (changed on the server) makes the drift report carry a diff of the connector.
+    connector = tenant.idm_json("GET", "config/provisioner.openicf/scim")
+    connector.pop("_id", None)
+    connector["configurationProperties"]["maximumConnections"] = 3
+    tenant.idm_json("PUT", "config/provisioner.openicf/scim", connector)
+    reports = workdir / "drift-reports"
+    drift = proofkit.run_flow(sandbox, workdir, args=["-vvv", "--diff"], playbook=proofkit.REPO / "playbooks" / "drift.yml",
+                              extra_vars={"scim_sync_drift_report_dir": str(reports)})
+    assert drift.rc != 0, f"the drift playbook should report the changed connector\n{drift.describe()}"
+    assert (reports / f"{tenant.name}.json").exists(), drift.describe()
+    assert json.loads((reports / f"{tenant.name}.json").read_text())["connector"]["drifted"]
+
     needles = {"IDM admin password": _needles(idm_password, tenant.admin_user),
                "SCIM client secret": _needles(scim_secret, hostvars.get("scim_client_id"))}
     outputs = workdir / "outputs"
     outputs.mkdir()
-    for index, each in enumerate((run, rerun)):
+    for index, each in enumerate((run, rerun, drift)):
         (outputs / f"stdout-{index}.txt").write_text(each.stdout)
         (outputs / f"stderr-{index}.txt").write_text(each.stderr)
     # The stored config really holds the secret (encrypted), so the search looks where a leak would be.
