@@ -8,7 +8,8 @@ Run: ``.venv/bin/python benchmarks/scim_provider.py [--users 10000] [--create 10
 3. create ``--create`` users, one POST each, on one keep-alive connection;
 4. restart from the state file (load instead of seed) and page with count=100 cold.
 
-Prints a markdown table (operation, count, seconds, req/s) and the peak RSS (VmHWM) of each provider process.
+Prints a markdown table (operation, count, seconds, req/s, CPU seconds the provider process used) and the peak
+RSS (VmHWM) of each provider process. On a shared machine wall time depends on the other load; CPU time does not.
 Every process is started on a free port on 127.0.0.1 and stopped by its PID.
 """
 
@@ -47,6 +48,11 @@ class Provider:
         token = self.session.post(f"{self.url}/oauth2/token", data={"grant_type": "client_credentials"}, auth=CLIENT)
         token.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the provider process so far (independent of other load on the machine)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -104,18 +110,23 @@ def main() -> None:
     parser.add_argument("--create", type=int, default=1_000)
     args = parser.parse_args()
 
-    rows: list[tuple[str, int, float]] = []
+    rows: list[tuple[str, int, float, float | None]] = []
     rss: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="scim-bench-") as tmp:
         state = Path(tmp) / "state.json"
         seeded = Provider(state, "--users", str(args.users), "--groups", str(args.groups), "--seed-salt", "bench")
         try:
-            rows.append((f"start + seed {args.users} users / {args.groups} groups (ready line)", 1, seeded.startup))
+            rows.append((f"start + seed {args.users} users / {args.groups} groups (ready line)", 1, seeded.startup,
+                         seeded.cpu_seconds()))
             for label, count in (("cold", 1000), ("warm", 100), ("warm", 1000)):
+                cpu = seeded.cpu_seconds()
                 made, elapsed = page_all(seeded, count, args.users)
-                rows.append((f"page {args.users} users, count={count} ({label})", made, elapsed))
-            rows.append((f"create users (POST, keep-alive, {args.users} present)", args.create,
-                         create_users(seeded, args.create)))
+                rows.append((f"page {args.users} users, count={count} ({label})", made, elapsed,
+                             seeded.cpu_seconds() - cpu))
+            cpu = seeded.cpu_seconds()
+            elapsed = create_users(seeded, args.create)
+            rows.append((f"create users (POST, keep-alive, {args.users} present)", args.create, elapsed,
+                         seeded.cpu_seconds() - cpu))
             rss.append(("seeded process", seeded.peak_rss_mb()))
         finally:
             seeded.stop()
@@ -124,18 +135,22 @@ def main() -> None:
         restarted = Provider(state)
         try:
             total = args.users + args.create
-            rows.append((f"restart: load {total} users from state ({state_size / 1e6:.1f} MB)", 1, restarted.startup))
+            rows.append((f"restart: load {total} users from state ({state_size / 1e6:.1f} MB)", 1, restarted.startup,
+                         restarted.cpu_seconds()))
+            cpu = restarted.cpu_seconds()
             made, elapsed = page_all(restarted, 100, total)
-            rows.append((f"page {total} users, count=100 (cold)", made, elapsed))
+            rows.append((f"page {total} users, count=100 (cold)", made, elapsed, restarted.cpu_seconds() - cpu))
             rss.append(("restarted process", restarted.peak_rss_mb()))
         finally:
             restarted.stop()
 
-    print("| operation | count | seconds | req/s |")
-    print("|---|---:|---:|---:|")
-    for operation, count, seconds in rows:
-        print(f"| {operation} | {count} | {seconds:.2f} | {count / seconds:.0f} |")
+    print("| operation | count | seconds | req/s | provider CPU s |")
+    print("|---|---:|---:|---:|---:|")
+    for operation, count, seconds, cpu in rows:
+        print(f"| {operation} | {count} | {seconds:.2f} | {count / seconds:.1f} | {cpu:.2f} |")
     print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times grow with it; "
+          "provider CPU seconds do not)")
     for label, megabytes in rss:
         print(f"peak RSS ({label}): {megabytes:.0f} MB")
 
