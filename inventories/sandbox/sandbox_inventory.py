@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Ansible script inventory: the tenants of a running sandbox (``python -m sandbox up``).
 
 Reads ``$IDMOPS_SANDBOX_STATE/inventory.yml`` (default: ``<repo>/.sandbox/inventory.yml``), the file the sandbox
