@@ -239,7 +239,7 @@ def test_planner_backoff_while_nothing_tells_the_end():
 
 def test_planner_estimates_the_end_of_the_source_phase():
     planner = _recon.PollPlanner()
-    for _ in range(6):
+    for _poll in range(6):
         planner.next_delay({"stage": "ACTIVE_QUERY_ENTRIES"}, 0.0)
     # new phase: the backoff starts again at 0.1
     assert planner.next_delay(source_poll(100, "3000", 1000), 1.0) == pytest.approx(0.1)
