@@ -236,8 +236,10 @@ class HttpClient(object):
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
+                # verify passed explicitly: otherwise REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would override ca_path.
                 response = self.session.request(method, url, params=params, data=payload, headers=send_headers,
-                                                auth=auth, timeout=self.timeout, allow_redirects=False)
+                                                auth=auth, timeout=self.timeout, allow_redirects=False,
+                                                verify=self.session.verify)
             except requests.exceptions.SSLError as exc:
                 raise ApiError(method, shown, where, service=self.service,
                                message="TLS error: %s" % _short(exc),
@@ -286,11 +288,14 @@ def _parse_body(response):
 def _short(exc):
     """The useful part of a requests/urllib3 exception text, without the nested object reprs."""
     text = str(exc)
-    for marker in ("Failed to establish a new connection: ", "Failed to resolve ", "Caused by "):
+    for marker in ("Failed to establish a new connection: ", "Failed to resolve ", "certificate verify failed: ",
+                   "Caused by "):
         if marker in text:
             text = text.split(marker, 1)[1]
             if marker == "Failed to resolve ":
                 text = "failed to resolve " + text
+            elif marker == "certificate verify failed: ":
+                text = "certificate verify failed: " + text.split(" (_ssl.c", 1)[0]
             break
     text = text.splitlines()[0] if text else ""
     text = text.rstrip("'\") ").lstrip("(")
