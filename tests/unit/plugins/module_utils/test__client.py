@@ -274,3 +274,19 @@ def test_required_if_rules(args, missing, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         build_module(args)
     assert missing in capsys.readouterr().out
+
+
+def test_ca_path_wins_over_requests_ca_bundle_env(monkeypatch, virtual_clock):
+    """requests lets REQUESTS_CA_BUNDLE override a Session's verify unless verify is passed per request."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/other-bundle.pem")
+    seen = []
+
+    def send(adapter, request, **kwargs):
+        seen.append(kwargs.get("verify"))
+        raise requests.exceptions.ConnectionError("stop here")
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    with pytest.raises(ApiError):
+        make_client(idm_url="https://idm.test", ca_path="/etc/idm-ca.pem", retries=0).get("info/ping")
+    with pytest.raises(ApiError):
+        make_client(idm_url="https://idm.test", validate_certs=False, retries=0).get("info/ping")
+    assert seen == ["/etc/idm-ca.pem", False]
