@@ -13,8 +13,8 @@ short_description: Test PingIDM connectors until they can reach their systems
 version_added: 0.1.0
 description:
   - Runs IDM's connector test (C(POST system/<name>?_action=test), or C(POST system?_action=test) for all
-    connectors) and retries every O(interval) seconds until each tested connector answers C(ok=true).
-  - Fails after O(timeout) seconds with IDM's C(error) text for each connector that is still failing.
+    connectors) and retries every O(wait_interval) seconds until each tested connector answers C(ok=true).
+  - Fails after O(wait_timeout) seconds with IDM's C(error) text for each connector that is still failing.
   - A connector IDM does not know yet (404) is retried too, since IDM starts new connectors asynchronously.
   - Never changes anything.
 author:
@@ -38,14 +38,13 @@ options:
   name:
     description: Connector to test, for example V(scim). Leave out to test every configured connector.
     type: str
-  timeout:
+  wait_timeout:
     description:
       - Seconds to keep retrying until every tested connector is C(ok). V(0) tests once.
-      - In this module C(timeout) is not the per-request timeout of the connection options; each request
-        may take up to 30 seconds.
+      - Each request has its own limit, O(timeout) of the connection options.
     type: int
     default: 60
-  interval:
+  wait_interval:
     description: Seconds between tries.
     type: int
     default: 1
@@ -58,14 +57,14 @@ EXAMPLES = r"""
     username: openidm-admin
     password: "{{ idm_admin_password }}"
     name: scim
-    timeout: 120
+    wait_timeout: 120
 
 - name: Test every connector once
   idmops.pingidm.connector_test:
     idm_url: http://localhost:8080
     username: openidm-admin
     password: "{{ idm_admin_password }}"
-    timeout: 0
+    wait_timeout: 0
   register: connectors
 """
 
@@ -94,7 +93,6 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _co
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
-REQUEST_TIMEOUT = 30
 
 
 def run_test_round(client, name):
@@ -113,16 +111,14 @@ def main():
     argument_spec = idm_argument_spec()
     argument_spec.update(
         name=dict(type="str"),
-        timeout=dict(type="int", default=60),
-        interval=dict(type="int", default=1),
+        wait_timeout=dict(type="int", default=60),
+        wait_interval=dict(type="int", default=1),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
     name = module.params["name"]
-    if module.params["interval"] < 1:
-        module.fail_json(msg="interval must be at least 1 second.")
-    # This module's own "timeout" (total time to retry) replaces the connection option of that name, so each
-    # request gets the connection option's default instead.
-    client = client_from_module(module, timeout=REQUEST_TIMEOUT)
+    if module.params["wait_interval"] < 1:
+        module.fail_json(msg="wait_interval must be at least 1 second.")
+    client = client_from_module(module)
     attempts = [0]
 
     def check():
@@ -131,8 +127,8 @@ def main():
         return all(c.get("ok") for c in connectors), connectors
 
     try:
-        ok, connectors, waited = _client.poll(check, timeout=module.params["timeout"],
-                                              interval=module.params["interval"])
+        ok, connectors, waited = _client.poll(check, timeout=module.params["wait_timeout"],
+                                              interval=module.params["wait_interval"])
     except ApiError as exc:
         fail_on_api_error(module, exc, changed=False, connectors=[], attempts=attempts[0])
     finally:

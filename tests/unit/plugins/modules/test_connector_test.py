@@ -26,12 +26,12 @@ def test_one_connector_ok_never_changed(fake_idm, run_module, idm_args):
 def test_retries_until_ok(fake_idm, run_module, idm_args, virtual_clock):
     add_connector(fake_idm, "scim")
     fake_idm._pending_start["scim"] = 2
-    result = run_module(connector_test, dict(idm_args, name="scim", interval=2))
+    result = run_module(connector_test, dict(idm_args, name="scim", wait_interval=2))
     assert result["attempts"] == 3 and virtual_clock.sleeps == [2, 2]
 
 
 def test_unknown_connector_retried_then_fails_with_idm_error(fake_idm, run_module, idm_args):
-    result = run_module(connector_test, dict(idm_args, name="ghost", timeout=3))
+    result = run_module(connector_test, dict(idm_args, name="ghost", wait_timeout=3))
     assert result["failed"] and result["changed"] is False and result["attempts"] == 4
     assert "ghost: System: ghost is not available." in result["msg"]
 
@@ -39,7 +39,7 @@ def test_unknown_connector_retried_then_fails_with_idm_error(fake_idm, run_modul
 def test_timeout_fails_with_error_text_and_name(fake_idm, run_module, idm_args):
     add_connector(fake_idm, "scim", clientSecret="never-Shown-1")
     fake_idm.connector_errors["scim"] = "Connection Error"
-    result = run_module(connector_test, dict(idm_args, name="scim", timeout=5, interval=1))
+    result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=5, wait_interval=1))
     assert result["failed"]
     assert result["msg"] == "Connector test failed after 6 attempt(s) in 5 s; scim: Connection Error"
     assert result["connectors"][0]["error"] == "Connection Error"
@@ -52,7 +52,7 @@ def test_all_connectors(fake_idm, run_module, idm_args):
     result = run_module(connector_test, idm_args)
     assert [c["name"] for c in result["connectors"]] == ["ldap", "scim"]
     fake_idm.connector_errors["ldap"] = "localhost:1389"
-    result = run_module(connector_test, dict(idm_args, timeout=0))
+    result = run_module(connector_test, dict(idm_args, wait_timeout=0))
     assert result["failed"] and "ldap: localhost:1389" in result["msg"] and "scim" not in result["msg"]
     assert result["attempts"] == 1
 
@@ -77,11 +77,11 @@ def test_http_error_fails_clearly(fake_idm, run_module, idm_args):
 
 
 def test_bad_interval(fake_idm, run_module, idm_args):
-    result = run_module(connector_test, dict(idm_args, interval=0))
-    assert result["failed"] and "interval" in result["msg"] and fake_idm.calls == []
+    result = run_module(connector_test, dict(idm_args, wait_interval=0))
+    assert result["failed"] and "wait_interval" in result["msg"] and fake_idm.calls == []
 
 
-def test_module_timeout_is_not_the_request_timeout(fake_idm, run_module, idm_args, monkeypatch):
+def test_wait_timeout_is_not_the_request_timeout(fake_idm, run_module, idm_args, monkeypatch):
     add_connector(fake_idm, "scim")
     seen = []
     real_request = requests.Session.request
@@ -90,5 +90,5 @@ def test_module_timeout_is_not_the_request_timeout(fake_idm, run_module, idm_arg
         seen.append(kwargs.get("timeout"))
         return real_request(session, method, url, **kwargs)
     monkeypatch.setattr(requests.Session, "request", capture)
-    result = run_module(connector_test, dict(idm_args, name="scim", timeout=0))
-    assert not result["failed"] and seen == [30]
+    result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=0, timeout=7))
+    assert not result["failed"] and seen == [7]
