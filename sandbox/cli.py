@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
 INVENTORY_GROUP = "idm_tenants"
 IDM_ADMIN = ("openidm-admin", "openidm-admin")
+NO_SCRIPT_USER = "idm-noscript"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -72,6 +73,9 @@ def inventory(state):
             "idm_url": tenant["idm"]["url"],
             "idm_username": tenant["idm"]["username"],
             "idm_password": tenant["idm"]["password"],
+            # A second IDM user that may not evaluate scripts, for testing modules that need script rights.
+            "idm_noscript_username": tenant["idm"].get("noscript_username", NO_SCRIPT_USER),
+            "idm_noscript_password": tenant["idm"].get("noscript_password"),
             "scim_endpoint": scim["endpoint"],
             "scim_version": state["scim_version"],
             "scim_auth_method": "OAUTH",
@@ -193,7 +197,7 @@ def wait_ready_line(process, log_prefix, deadline):
             raise RuntimeError(f"{os.path.basename(log_prefix)} exited with {process.returncode}; "
                                f"see {log_prefix}.err")
         time.sleep(0.05)
-    raise RuntimeError(f"{os.path.basename(log_prefix)} did not report ready in {READY_TIMEOUT:.0f} s")
+    raise RuntimeError(f"{os.path.basename(log_prefix)} did not report ready in time")
 
 
 def idm_answers(tenant, verify, timeout=3.0):
@@ -277,6 +281,8 @@ def _tenant_plan(state_dir, previous, index, scim_version):
         "name": name,
         "dir": tenant_dir,
         "idm": {"username": IDM_ADMIN[0], "password": old["idm"]["password"] if old else IDM_ADMIN[1],
+                "noscript_username": NO_SCRIPT_USER,
+                "noscript_password": (old or {}).get("idm", {}).get("noscript_password") or secrets.token_urlsafe(16),
                 "state_dir": os.path.join(tenant_dir, "idm")},
         "scim": {"client_id": old["scim"]["client_id"] if old else f"idm-{name}",
                  "client_secret": old["scim"]["client_secret"] if old else secrets.token_urlsafe(24),
@@ -315,7 +321,12 @@ def cmd_up(args):
                 argv += ["--tls-cert", tls["server.pem"], "--tls-key", tls["server-key.pem"]]
         idm_prefix = os.path.join(plan["dir"], "idm")
         scim_prefix = os.path.join(plan["dir"], "scim")
-        idm_proc = spawn(idm_argv, idm_prefix, {"IDM_SANDBOX_ADMIN_PASSWORD": plan["idm"]["password"]})
+        idm_env = {"IDM_SANDBOX_ADMIN_PASSWORD": plan["idm"]["password"],
+                   "IDM_SANDBOX_NO_SCRIPT_USERS": f"{NO_SCRIPT_USER}:{plan['idm']['noscript_password']}"}
+        if tls:
+            # As if the sandbox CA were imported into IDM's truststore: the SCIM connector trusts it.
+            idm_env.update(REQUESTS_CA_BUNDLE=tls["ca.pem"], SSL_CERT_FILE=tls["ca.pem"])
+        idm_proc = spawn(idm_argv, idm_prefix, idm_env)
         scim_proc = spawn(scim_argv, scim_prefix,
                           {"SCIM_CLIENTS": f"{plan['scim']['client_id']}:{plan['scim']['client_secret']}"})
         tenants.append(plan)
@@ -323,7 +334,8 @@ def cmd_up(args):
 
     state = {"version": 1, "state_dir": state_dir, "tls": bool(tls), "ca_path": tls["ca.pem"] if tls else None,
              "scim_version": args.scim_version, "users": args.users, "groups": args.groups, "tenants": tenants}
-    deadline = time.monotonic() + READY_TIMEOUT
+    # Seeding the SCIM provider costs about 1 ms a user, more on a busy machine.
+    deadline = time.monotonic() + READY_TIMEOUT + args.users * args.tenants / 250
     try:
         for plan, idm_proc, idm_prefix, scim_proc, scim_prefix in processes:
             plan["idm"]["pid"], plan["scim"]["pid"] = idm_proc.pid, scim_proc.pid
