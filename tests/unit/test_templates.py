@@ -208,6 +208,8 @@ def test_connector_object_types():
 def test_connector_limited_account_properties_keep_user_name():
     props = connector(scim_sync_account_properties=["emails", "active", "unknownThing"])["objectTypes"]["account"]
     assert sorted(props["properties"]) == ["active", "emails", "userName"]
+    props = connector(scim_sync_account_properties=["password"])["objectTypes"]["account"]
+    assert sorted(props["properties"]) == ["__PASSWORD__", "userName"]
 
 
 # ---------- sync.json ----------
