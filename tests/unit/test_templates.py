@@ -396,3 +396,56 @@ def test_member_on_update_keeps_current_list_when_same_set():
     old = {"members": [{"_ref": "managed/user/m1", "_refProperties": {"_id": "rel1"}}]}
     js.run(script, target={"members": [{"_ref": "managed/user/m1"}]}, oldTarget=old)
     assert js.value("target")["members"] == old["members"]
+
+
+# ---------- the role's own validation (tasks/validate.yml), run by ansible-playbook ----------
+
+PLAYBOOK_SECRET = 'p"a\\ss w0rd ünï'
+VALIDATE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: idmops.pingidm.scim_sync
+        tasks_from: validate.yml
+"""
+
+
+def run_validation(tmp_path, variables):
+    import subprocess
+    import sys
+    playbook = tmp_path / "validate.yml"
+    playbook.write_text(VALIDATE_PLAY)
+    extra = tmp_path / "vars.json"
+    # Values given as variables are templated by Ansible, so this secret has no "{{" (that would need !unsafe).
+    extra.write_text(json.dumps({"scim_sync_idm_url": "http://127.0.0.1:9", **OAUTH,
+                                 "scim_sync_scim_client_secret": PLAYBOOK_SECRET, **variables}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collroot"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_LOCALHOST_WARNING="0")
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", "ansible_python_interpreter=" + sys.executable, "-e", "@" + str(extra), str(playbook)],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    failure = re.search(r"^fatal: \[localhost\]: FAILED! => (\{.*\})$", result.stdout, re.MULTILINE)
+    return result.returncode, json.loads(failure.group(1))["msg"] if failure else result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(REPO, ".venv", "collroot", "ansible_collections")),
+                    reason="needs the collection symlink made by make setup")
+def test_role_validation_names_the_bad_fields(tmp_path):
+    rc, message = run_validation(tmp_path, {})
+    assert rc == 0, message
+    rc, message = run_validation(tmp_path, {
+        "scim_sync_scim_token_endpoint": "",
+        "scim_sync_scim_version": 3,
+        "scim_sync_user_attribute_map": [{"scim": "userName", "idm": "userName"}, {"scim": "shoeSize", "idm": "x"}],
+        "scim_sync_account_properties": ["emails", "shoeSize"],
+        "scim_sync_policy_overrides": {"systemScimGroup_managedRole": {"ABSENT": "CRATE"}},
+    })
+    assert rc == 2
+    assert "tokenEndpoint is required for authenticationMethod OAUTH (set scim_sync_scim_token_endpoint)" in message
+    assert "SCIMVersion must be 1 or 2" in message
+    assert ('mapping systemScimAccount_managedUser: property source "shoeSize" is not an attribute of '
+            'system/scim/account (known: emails, userName)') in message
+    assert "mapping systemScimGroup_managedRole: unknown action CRATE for ABSENT" in message
+    assert PLAYBOOK_SECRET not in message and "w0rd" not in message  # the secret was in the rendered document
