@@ -20,7 +20,6 @@ STATE := $(CURDIR)/.sandbox
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLROOT)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-export ANSIBLE_TEST_TREE ?= /tmp/idmops-pingidm-ansible-test-$(shell echo $(CURDIR) | md5sum | cut -c1-8)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup demo test lint sanity units integration molecule proof build-check bench clean test-matrix
@@ -87,5 +86,5 @@ test: setup
 
 clean:
 	-$(BIN)/python -m sandbox down --state $(STATE) 2>/dev/null
-	rm -rf dist context tests/output .pytest_cache $(ANSIBLE_TEST_TREE)
+	rm -rf dist context tests/output .pytest_cache /tmp/idmops-pingidm-ansible-test-$(shell echo $(CURDIR) | md5sum | cut -c1-8)
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

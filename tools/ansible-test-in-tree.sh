@@ -4,7 +4,8 @@
 # ansible-test there. The sandbox, benchmarks and tools are not part of the shipped collection and are left out.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-tree=${ANSIBLE_TEST_TREE:-$repo/.venv/ansible-test-tree}
+# Outside the repository: inside it, git would ignore the copy and ansible-test would find no targets.
+tree=${ANSIBLE_TEST_TREE:-/tmp/idmops-pingidm-ansible-test-$(echo "$repo" | md5sum | cut -c1-8)}
 dest=$tree/ansible_collections/idmops/pingidm
 mkdir -p "$dest"
 # Keep tests/output (caches, junit) between runs; replace everything else.

@@ -21,5 +21,5 @@ if [ ! -f "$venv/.stamp" ] || [ requirements-matrix.txt -nt "$venv/.stamp" ]; th
   touch "$venv/.stamp"
 fi
 echo "test-matrix: ansible-core $("$venv/bin/ansible" --version | head -1) on Python $pyver"
-PATH=$PWD/$venv/bin:$PATH ANSIBLE_TEST_TREE=${ANSIBLE_TEST_TREE}-matrix tools/ansible-test-in-tree.sh sanity --local --python "$pyver"
+PATH=$PWD/$venv/bin:$PATH ANSIBLE_TEST_TREE=/tmp/idmops-pingidm-ansible-test-matrix-$(echo "$PWD" | md5sum | cut -c1-8) tools/ansible-test-in-tree.sh sanity --local --python "$pyver"
 "$venv/bin/python" -m pytest -q -o pythonpath=".venv/collroot ." tests/unit

@@ -94,7 +94,6 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
 
-
 def run_test_round(client, name):
     """List of status entries; a connector IDM does not know (yet) is reported as not ok."""
     if name is None:

@@ -34,7 +34,7 @@ attributes:
     details:
       - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
   check_mode:
-    support: full
+    support: partial
     details:
       - On IDM 7.5 or later, check mode runs a dry run (C(analyze=true&persistAssociations=true)) that decides
         the actions without executing them; V(changed) then tells whether the real run would write something

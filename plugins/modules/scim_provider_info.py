@@ -35,6 +35,11 @@ attributes:
     details: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+  action_group:
+    description: Use C(group/idmops.pingidm.scim) in C(module_defaults) to set the provider options once.
+    support: full
+    membership:
+      - idmops.pingidm.scim
 options:
   endpoint:
     description:
