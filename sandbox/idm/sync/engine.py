@@ -29,11 +29,14 @@ Choices where IDM's behaviour is UNCONFIRMED or inconvenient to copy exactly (do
 import math
 import threading
 import time
-from datetime import datetime, timezone
 
 from .. import queryfilter
 from ..crest import copy_json
 from ..errors import IdmError
+try:
+    from ..managed import RELATIONSHIPS
+except ImportError:  # pragma: no cover - the managed service defines the relationship fields
+    RELATIONSHIPS = {}
 from .mapping import ACTIONS, DEFAULT_ACTIONS, SITUATIONS, get_path, set_path
 from .scripting import ScriptError
 
@@ -53,8 +56,9 @@ STAGES = {
 
 
 def now_iso():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{datetime.now(timezone.utc).microsecond // 1000:03d}Z"
+    """UTC ISO-8601 with milliseconds and ``Z``, as IDM writes timestamps."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 class EntryFailure(Exception):
@@ -289,6 +293,7 @@ class ReconEngine:
         self._link_deletes = []
         self._audit_rows = []
         self._assoc_rows = []
+        self._field_cache = {}
 
     # ---- helpers -------------------------------------------------------------------------------------------
     @staticmethod
@@ -304,15 +309,23 @@ class ReconEngine:
         raise IdmError(400, f"Unsupported {what} {spec!r}: only _queryFilter is supported by the sandbox")
 
     def _fields(self, side):
-        """Default fields plus relationship fields a mapping reads or writes (not returned by default)."""
-        names = set()
+        """None (default fields) unless the mapping reads or writes relationship fields of a managed object,
+        which IDM does not return by default; then ``*`` plus those fields."""
+        resource = self.mapping.source if side == "source" else self.mapping.target
+        cached = self._field_cache.get(side, False)
+        if cached is not False:
+            return cached
+        relationships = {prop for (res, prop) in RELATIONSHIPS if res == resource}
+        wanted = set()
         for prop in self.mapping.properties:
             segments = prop.source if side == "source" else prop.target
             if side == "source" and prop.has_source and prop.source == []:
-                return ["*", "*_ref"]
-            if segments:
-                names.add(segments[0])
-        return ["*"] + sorted(names)
+                wanted |= relationships
+            elif segments and segments[0] in relationships:
+                wanted.add(segments[0])
+        fields = ["*"] + sorted(wanted) if wanted else None
+        self._field_cache[side] = fields
+        return fields
 
     def _flush(self):
         if self._link_deletes:
@@ -347,9 +360,9 @@ class ReconEngine:
         source_fields, target_fields = self._fields("source"), self._fields("target")
         run.parameters = {
             "sourceQuery": {"resourceName": mapping.source, "_queryFilter": source_filter,
-                            "_fields": ",".join(source_fields)},
+                            "_fields": ",".join(source_fields or ["*"])},
             "targetQuery": {"resourceName": mapping.target, "queryFilter": target_filter,
-                            "_fields": ",".join(target_fields)},
+                            "_fields": ",".join(target_fields or ["*"])},
         }
         if run.source_ids is not None:
             run.parameters["sourceIds"] = list(run.source_ids)
@@ -648,8 +661,7 @@ class ReconEngine:
             value = None
         if prop.transform is not None:
             started = time.perf_counter()
-            value = self.runner.run(prop.transform, self._bindings(source=value, target=target,
-                                                                   linkQualifier=qualifier),
+            value = self.runner.run(prop.transform, self._bindings(source=value, linkQualifier=qualifier),
                                     f"{self.mapping.name} property {'/'.join(prop.target)} transform")
             self.run.timed("propertyMappingScript", started)
         if value is None and prop.has_default:
