@@ -40,6 +40,7 @@ class ScimTestProvider:
         provider_app.check_auth = self._check_auth
         self._scim_app = provider_app
         self.server = wsgi.Server(("127.0.0.1", 0), self._app, numthreads=8)
+        self.server.expiration_interval = 0.05  # stop() waits one loop tick
         self.server.prepare()
         self.port = self.server.bind_addr[1]
         self.base = f"http://127.0.0.1:{self.port}"

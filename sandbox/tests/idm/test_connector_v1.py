@@ -17,6 +17,7 @@ def provider():
     app = build_app(clients={"idm-client": "idm-secret"}, basic_users={"basic": "pw"}, seed=(3, 1, "v1"),
                     state_path=None)
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
+    server.expiration_interval = 0.05  # stop() waits one loop tick
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()

@@ -88,6 +88,7 @@ def scim_provider():
     from sandbox.scim.app import build_app  # the team's SCIM provider (scim2-server + OAuth + fixed gaps)
     app = build_app(clients={"idm-client": "idm-secret"}, seed=(6, 2, "curls"), state_path=None)
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
+    server.expiration_interval = 0.05  # stop() waits one loop tick
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
