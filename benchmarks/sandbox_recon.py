@@ -144,6 +144,9 @@ def measure(users, mappings, workdir):
                 raise RuntimeError(f"unexpected summary: state {summary['state']}, {expected}={count}, "
                                    f"status {summary['statusSummary']}")
             results.append(seconds)
+            if os.environ.get("BENCH_VERBOSE"):
+                phases = {k: v["sum"] for k, v in summary["durationSummary"].items()}
+                print(f"{users} {expected}: {seconds:.2f}s server {summary['duration']} ms {phases}", file=sys.stderr)
         return results[0], results[1], _peak_rss_mb(idm.pid), warmup
     finally:
         if idm:

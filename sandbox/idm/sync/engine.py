@@ -26,7 +26,9 @@ Choices where IDM's behaviour is UNCONFIRMED or inconvenient to copy exactly (do
   LINK_ONLY when the linked target is gone too, ALL_GONE otherwise.
 """
 
+import json
 import math
+import re
 import threading
 import time
 
@@ -249,8 +251,10 @@ def _expression_filter(tree, value_of):
 
 
 def json_literal(value):
-    import json
     return json.dumps(value)
+
+
+_SIMPLE_EQUALITY = re.compile(r'^\s*(/?[A-Za-z_][\w/]*)\s+eq\s+("(?:[^"\\]|\\.)*")\s*$')
 
 
 class Entry:
@@ -626,8 +630,15 @@ class ReconEngine:
                 raise ScriptError(f"{mapping.name} correlationQuery: only _queryFilter queries are supported "
                                   f"by the sandbox, got {sorted(query)}")
             query_filter = query["_queryFilter"]
-        node = queryfilter.parse(query_filter)
-        plan = _index_plan(node) if self.index_usable else None
+        plan = None
+        if self.index_usable:
+            simple = _SIMPLE_EQUALITY.match(query_filter)
+            if simple:  # the common case, without the full parser
+                plan = [(queryfilter.parse_pointer(simple.group(1)), json.loads(simple.group(2)))]
+            else:
+                plan = _index_plan(queryfilter.parse(query_filter))
+        else:
+            queryfilter.parse(query_filter)  # a malformed filter fails the entry before any query
         if plan is not None:
             ids = None
             for segments, value in plan:
