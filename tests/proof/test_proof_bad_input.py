@@ -20,16 +20,14 @@ import yaml
 import proofkit
 
 NS = "idmops.pingidm"
-NO_SCRIPT_USER = ("proof-noscript", "proof-noscript-Pw-8812")
 
 
 @pytest.fixture(scope="module")
 def configured_sandbox(tmp_path_factory):
-    """A sandbox with a user that may not evaluate scripts (the IDM reads IDM_SANDBOX_NO_SCRIPT_USERS; the
-    CLI passes its environment on), configured and reconciled once by playbooks/scim_sync.yml."""
+    """A sandbox (its IDM also has a user without script-eval rights: idm_noscript_username/password in the
+    generated inventory), configured and reconciled once by playbooks/scim_sync.yml."""
     state_dir = tmp_path_factory.mktemp("bad-input-sandbox")
-    sandbox = proofkit.sandbox_up(state_dir, tenants=1, users=5, groups=2,
-                                  env={"IDM_SANDBOX_NO_SCRIPT_USERS": ":".join(NO_SCRIPT_USER)})
+    sandbox = proofkit.sandbox_up(state_dir, tenants=1, users=5, groups=2)
     try:
         flow = proofkit.run_flow(sandbox, state_dir)
         assert flow.rc == 0, f"the flow must configure the sandbox first\n{flow.describe()}"
@@ -296,9 +294,9 @@ CASES: list[Case] = [
     Case("update_secrets_when_different_without_script_rights",
          lambda c: [task("connector", name="scim", update_secrets="when_different",
                          config=stored_connector_with_clear_secret(c),
-                         **c.conn(username=NO_SCRIPT_USER[0], password=NO_SCRIPT_USER[1]))],
-         [r"update_secrets", r"script", r"on_create|always"],
-         must_not_contain=[NO_SCRIPT_USER[1]]),
+                         **c.conn(username=c.tenant.hostvars["idm_noscript_username"],
+                                  password=c.tenant.hostvars["idm_noscript_password"]))],
+         [r"update_secrets", r"script", r"on_create|always"]),
     # --- the role's own validation -------------------------------------------------------------------------
     Case("role_without_scim_endpoint",
          lambda c: role(c, scim_sync_scim_endpoint=None),

@@ -8,7 +8,15 @@ from datetime import datetime
 import proofkit
 from proofkit import SAMPLE_MAPPINGS
 
-SLOW_SCIM_SECONDS = 2.0  # a slow provider keeps each recon ACTIVE for seconds with little data
+# A slow provider keeps the first process's recon ACTIVE (with little data) until the second process has
+# looked for running recons; then the provider is fast again.
+SLOW_SCIM_SECONDS = 12.0
+
+
+def _recon_list_calls(tenant: proofkit.Tenant) -> int:
+    """`GET /openidm/recon` (the list, not one run) in IDM's access log: what the recon module reads to find a
+    run already going. A process that polls its own run reads /openidm/recon/<id> instead."""
+    return sum(1 for line in tenant.access_log_lines() if line.split()[1:3] == ["GET", "/openidm/recon"])
 
 
 def _interval(run: dict) -> tuple[float, float]:
@@ -47,7 +55,13 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
     try:
         running = proofkit.wait_for(lambda: proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0]), 120,
                                     what="the first process's recon")
+        list_calls = _recon_list_calls(tenant)
         second = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
+        proofkit.wait_for(lambda: _recon_list_calls(tenant) > list_calls, 120, interval=0.2,
+                          what="the second process to look for running recons")
+        assert proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0])["_id"] == running["_id"], (
+            "the first recon ended before the second process looked; the test did not test adoption")
+        tenant.scim_faults_reset()
         run_a = proofkit.finish_playbook(first, timeout=600)
         run_b = proofkit.finish_playbook(second, timeout=600)
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -98,11 +99,16 @@ def _restart_idm(sandbox: proofkit.Sandbox, tenant: proofkit.Tenant, downtime: f
     `downtime` seconds (the CLI hands the admin password over the environment, so does this). The new PID is
     written into sandbox.json so `sandbox down` stops the new process."""
     pid, cmdline = _idm_process(tenant)
+    # Same port as before (the CLI may have started it with --port 0 = any free port).
+    cmdline[cmdline.index("--port") + 1] = str(tenant.raw["idm"]["port"])
     os.kill(pid, signal.SIGTERM)
     proofkit.wait_for(lambda: not Path(f"/proc/{pid}").exists() or
                       Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", 20, what="IDM to stop")
     time.sleep(downtime)
+    idm = tenant.raw["idm"]
     env = dict(os.environ, IDM_SANDBOX_ADMIN_PASSWORD=tenant.admin_password, PYTHONPATH=str(proofkit.REPO))
+    if idm.get("noscript_password"):
+        env["IDM_SANDBOX_NO_SCRIPT_USERS"] = f"{idm['noscript_username']}:{idm['noscript_password']}"
     with open(sandbox.state_dir / "idm-restarted.log", "w") as log:
         process = subprocess.Popen(cmdline, cwd=proofkit.REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
@@ -119,8 +125,23 @@ def _ping(tenant: proofkit.Tenant) -> bool:
         return False
 
 
+def _free_port_below_ephemeral_range() -> int:
+    """A port the kernel never hands out as a client's source port: while IDM is down, the flow's retries to
+    IDM's port could otherwise be given that very port as their own source and keep it busy."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in range(low - 2000, low - 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
-    sandbox = sandbox_factory(users=USERS, groups=GROUPS)
+    sandbox = sandbox_factory(users=USERS, groups=GROUPS,
+                              extra=("--idm-port-base", str(_free_port_below_ephemeral_range())))
     tenant = sandbox.tenant(0)
     _provision(sandbox, tmp_path)
     before = _known_ids(tenant)
