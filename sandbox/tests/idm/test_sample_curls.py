@@ -19,7 +19,8 @@ from cheroot import wsgi
 
 from sandbox.tests.idm.sync_helpers import js, put_config, scim_provisioner
 
-REFERENCE = Path("/work/shared/reference/pingidm-sample-sync-with-scim.md")
+# shared/ lies beside the repository (in CI too); the copy check runs only where it is present.
+REFERENCE = Path(__file__).resolve().parents[3].parent / "shared/reference/pingidm-sample-sync-with-scim.md"
 CURL = shutil.which("curl")
 
 TEST_COMMAND = '''curl \\
@@ -56,6 +57,14 @@ REFS_TO_SCIM_MEMBERS = js(
     " var found = openidm.query('system/scim/account', {'_queryFilter': 'userName eq \"' + user.userName + '\"'});"
     " return {'value': found.result[0]._id}; })")
 
+# IDM compares the whole old and new target: keep the stored member entries (SCIM $ref/display, IDM
+# _refProperties) for members that stay, so an unchanged member list is not an update.
+def keep_stored_members(key):
+    return js("var stored = {}; (oldTarget.members || []).forEach(function (m) { stored[m.%s] = m; });"
+              "target.members = (target.members || []).map(function (m) { return stored[m.%s] || m; });"
+              % (key, key))
+
+
 SYNC = {"mappings": [
     {"name": "systemScimAccount_managedUser", "source": "system/scim/account", "target": "managed/user",
      "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
@@ -75,11 +84,13 @@ SYNC = {"mappings": [
     {"name": "systemScimGroup_managedRole", "source": "system/scim/group", "target": "managed/role",
      "correlationQuery": js("var q = {'_queryFilter': 'name eq \"' + source.displayName + '\"'}; q;"),
      "properties": [{"source": "displayName", "target": "name"},
-                    {"source": "members", "target": "members", "transform": SCIM_MEMBERS_TO_REFS}]},
+                    {"source": "members", "target": "members", "transform": SCIM_MEMBERS_TO_REFS}],
+     "onUpdate": keep_stored_members("_ref")},
     {"name": "managedRole_systemScimGroup", "source": "managed/role", "target": "system/scim/group",
      "links": "systemScimGroup_managedRole",
      "properties": [{"source": "name", "target": "displayName"},
-                    {"source": "members", "target": "members", "transform": REFS_TO_SCIM_MEMBERS}]},
+                    {"source": "members", "target": "members", "transform": REFS_TO_SCIM_MEMBERS}],
+     "onUpdate": keep_stored_members("value")},
 ]}
 
 
