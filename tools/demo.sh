@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 state=$PWD/.sandbox/demo
 tenants=${DEMO_TENANTS:-2}
 start=$(date +%s)
+# A fresh state every time, so the first run shows the initial import.
+python -m sandbox down --state "$state" >/dev/null 2>&1 || true
+rm -rf "$state"
 echo "demo: starting the sandbox ($tenants tenants, 50 SCIM users and 5 groups each)"
 python -m sandbox up --state "$state" --tenants "$tenants" --users 50 --groups 5
 trap 'echo "demo: stopping the sandbox"; python -m sandbox down --state "$state" >/dev/null 2>&1 || true' EXIT
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-1}
 run_flow() {
   local t0=$(date +%s%N)
-  ansible-playbook -i "$state/inventory.yml" -i inventories/sandbox playbooks/scim_sync.yml | tee "$state/$1.log"
+  IDMOPS_SANDBOX_STATE="$state" ansible-playbook -i inventories/sandbox playbooks/scim_sync.yml | tee "$state/$1.log"
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   printf 'demo: %s took %d.%01d s\n' "$1" $((ms / 1000)) $((ms % 1000 / 100))
 }
