@@ -8,34 +8,34 @@ rm -rf dist && mkdir -p dist
 ansible-galaxy collection build --output-path dist --force >/dev/null
 echo "build-check: built $tarball"
 
-forbidden=$(tar -tzf "$tarball" | grep -E '^(sandbox|benchmarks|tools|\.venv|\.sandbox|\.ci|dist|tests/output|collections)(/|$)|__pycache__|\.pyc$' || true)
+listing=$(tar -tzf "$tarball")
+forbidden=$(echo "$listing" | grep -E '^(sandbox|benchmarks|tools|\.venv|\.sandbox|\.ci|dist|tests/output|collections)(/|$)|__pycache__|\.pyc$' || true)
 if [ -n "$forbidden" ]; then
   echo "build-check: the tarball ships development files:"; echo "$forbidden" | head -20; exit 1
 fi
 for required in MANIFEST.json FILES.json meta/runtime.yml plugins/modules/recon.py conf_templates roles/scim_sync; do
-  tar -tzf "$tarball" | grep -q "^$required" || { echo "build-check: $required missing from the tarball"; exit 1; }
+  grep -q "^$required" <<<"$listing" || { echo "build-check: $required missing from the tarball"; exit 1; }
 done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# galaxy-importer: ansible-doc and ansible-lint over the built artifact, no network, no containers.
-GALAXY_IMPORTER_CONFIG=/dev/null GALAXY_IMPORTER_TMP_ROOT_DIR="$work" \
-  python -m galaxy_importer.main --print-result "$tarball" >"$work/importer.json" 2>"$work/importer.log" || {
-    echo "build-check: galaxy-importer failed:"; tail -40 "$work/importer.log"; exit 1; }
-python - "$work/importer.json" "$work/importer.log" <<'PY'
+# galaxy-importer: ansible-doc and ansible-lint over the built artifact, no network, no containers. It writes
+# importer_result.json into its working directory.
+(cd "$work" && GALAXY_IMPORTER_CONFIG=/dev/null python -m galaxy_importer.main "$OLDPWD/$tarball" >importer.log 2>&1) || {
+  echo "build-check: galaxy-importer failed:"; tail -40 "$work/importer.log"; exit 1; }
+python - "$work/importer_result.json" "$work/importer.log" <<'PY'
 import json, sys
 log = open(sys.argv[2]).read()
 result = json.load(open(sys.argv[1]))
-contents = result.get("contents", [])
-names = sorted(c["name"] for c in contents if c.get("content_type") == "module")
-errors = [line for line in log.splitlines() if " ERROR" in line or line.startswith("ERROR")]
-if errors:
-    sys.exit("build-check: galaxy-importer reported errors:\n" + "\n".join(errors))
+names = sorted(c["name"] for c in result.get("contents", []) if c.get("content_type") == "module")
+problems = [line for line in log.splitlines() if line.startswith(("ERROR", "WARNING"))]
+if problems:
+    sys.exit("build-check: galaxy-importer reported:\n" + "\n".join(problems))
 print(f"build-check: galaxy-importer accepted the collection ({len(names)} modules: {', '.join(names)})")
 PY
 
 # ansible-builder: introspect the installed collection's EE metadata and create a build context.
-ansible-galaxy collection install --force -p "$work/collections" "$tarball" >/dev/null
+ansible-galaxy collection install --force -p "$work/collections" "$tarball" >/dev/null 2>&1
 ansible-builder introspect "$work/collections" >"$work/introspect.txt"
 grep -q "requests" "$work/introspect.txt" || { echo "build-check: ansible-builder did not read requirements.txt"; cat "$work/introspect.txt"; exit 1; }
 cat >"$work/execution-environment.yml" <<YML
