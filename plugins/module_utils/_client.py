@@ -304,6 +304,15 @@ def _short(exc):
     return text[:300] or exc.__class__.__name__
 
 
+def check_url(option, url):
+    """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("%s must be an http:// or https:// URL with a host, such as https://idm.example.com "
+                         "(got %r)." % (option, url))
+    return url
+
+
 class IdmClient(object):
     """PingIDM REST client: ``/<context_path>/...`` with the configured authentication."""
 
@@ -313,7 +322,9 @@ class IdmClient(object):
                  backoff=0.5, sleep=None):
         if auth_type not in AUTH_TYPES:
             raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
-        self.idm_url = idm_url.rstrip("/")
+        self.idm_url = check_url("idm_url", idm_url).rstrip("/")
+        if auth_type == "client_credentials":
+            check_url("oauth_token_url", oauth_token_url)
         self.context_path = (context_path or "").strip("/")
         base = self.idm_url + ("/" + self.context_path if self.context_path else "")
         self.http = HttpClient(base, validate_certs=validate_certs, ca_path=ca_path, timeout=timeout,
@@ -471,7 +482,10 @@ def client_from_module(module, **kwargs):
     """IdmClient for an AnsibleModule; fails the module cleanly when requests is missing."""
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-    return IdmClient.from_params(module.params, **kwargs)
+    try:
+        return IdmClient.from_params(module.params, **kwargs)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def fail_on_api_error(module, error, **result):

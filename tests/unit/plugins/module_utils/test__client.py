@@ -218,6 +218,19 @@ def test_unknown_auth_type_rejected():
         make_client(auth_type="kerberos")
 
 
+@pytest.mark.parametrize("url", ["ftp://idm.test:8080", "idm.test:8080", "http://", "", "https//idm.test"])
+def test_idm_url_without_http_scheme_or_host_is_rejected_clearly(url):
+    with pytest.raises(ValueError) as raised:
+        make_client(idm_url=url)
+    assert "idm_url must be an http:// or https:// URL" in str(raised.value)
+
+
+def test_client_credentials_needs_an_http_token_url():
+    with pytest.raises(ValueError, match="oauth_token_url must be an http"):
+        make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
+                    oauth_token_url="idm.test/am/oauth2/access_token")
+
+
 def test_http_client_is_generic(fake_idm, virtual_clock):
     http = HttpClient(IDM_BASE, service="SCIM provider", retries=0)
     with pytest.raises(ApiError) as info:
