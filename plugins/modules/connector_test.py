@@ -15,7 +15,9 @@ description:
   - Runs IDM's connector test (C(POST system/<name>?_action=test), or C(POST system?_action=test) for all
     connectors) and retries every O(wait_interval) seconds until each tested connector answers C(ok=true).
   - Fails after O(wait_timeout) seconds with IDM's C(error) text for each connector that is still failing.
-  - A connector IDM does not know yet (404) is retried too, since IDM starts new connectors asynchronously.
+  - A configured connector IDM has not started yet (404), a busy IDM (502, 503, 504) and a dropped connection are
+    retried too, since IDM starts new connectors asynchronously and the test only reads.
+  - A name with no C(config/provisioner.openicf/<name>) fails at once, listing the configured connectors.
   - Never changes anything.
 author:
   - idmops.pingidm contributors (@idmops)
@@ -94,16 +96,38 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
 
+# Answers that mean "cannot tell yet": IDM has not started the connector (404), is busy or behind a failing
+# proxy (502-504), or the connection dropped. The test only reads, so another round is safe.
+NOT_YET_STATUSES = (None, 404, 502, 503, 504)
+
+
+class UnknownConnector(Exception):
+    pass
+
+
+def configured_connectors(client):
+    listing = client.get("config") or {}
+    return sorted(c["_id"].split("/", 1)[1] for c in listing.get("configurations", [])
+                  if c.get("_id", "").startswith("provisioner.openicf/"))
+
+
 def run_test_round(client, name):
-    """List of status entries; a connector IDM does not know (yet) is reported as not ok."""
-    if name is None:
-        return client.post_action("system", "test") or []
+    """List of status entries; a connector IDM cannot test yet is reported as not ok."""
+    path = "system" if name is None else "system/" + name
     try:
-        return [client.post_action("system/" + name, "test")]
+        answer = client.post_action(path, "test")
     except ApiError as exc:
-        if exc.status != 404:
+        if exc.status not in NOT_YET_STATUSES:
             raise
-        return [{"name": name, "ok": False, "error": exc.message or "not found"}]
+        if exc.status == 404 and name is not None and \
+                client.get_or_none("config/provisioner.openicf/" + name) is None:
+            raise UnknownConnector("Connector '%s' is not configured on %s (no config/provisioner.openicf/%s). "
+                                   "Configured connectors: %s."
+                                   % (name, client.base_url, name, ", ".join(configured_connectors(client))
+                                      or "none"))
+        error = exc.message if exc.status == 404 else str(exc)
+        return [{"name": name or "(all connectors)", "ok": False, "error": error or "not available yet"}]
+    return (answer or []) if name is None else [answer]
 
 
 def main():
@@ -128,6 +152,8 @@ def main():
     try:
         ok, connectors, waited = _client.poll(check, timeout=module.params["wait_timeout"],
                                               interval=module.params["wait_interval"])
+    except UnknownConnector as exc:
+        module.fail_json(msg=str(exc), changed=False, connectors=[], attempts=attempts[0])
     except ApiError as exc:
         fail_on_api_error(module, exc, changed=False, connectors=[], attempts=attempts[0])
     finally:

@@ -140,11 +140,13 @@ def main():
         wait_timeout=dict(type="int", default=60),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
-    # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
-    client = client_from_module(module, retries=0 if module.params["wait_ready"] else 3)
+    client = client_from_module(module)
     try:
         if module.params["wait_ready"]:
+            # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
+            retries, client.http.retries = client.http.retries, 0
             ping, ready, waited, problem = wait_for_ready(client, module.params["wait_timeout"])
+            client.http.retries = retries
             if not ready:
                 state = (ping or {}).get("state", "unknown")
                 detail = problem or "last state %s" % state

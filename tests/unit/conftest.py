@@ -183,6 +183,7 @@ class FakeIdm(object):
             self.route(method, pattern, handler, first=False)
         add("GET", r"info/ping", FakeIdm._ping)
         add("GET", r"info/version", lambda f, r, m: (200, dict(f.version)))
+        add("GET", r"config", FakeIdm._config_list)
         add("GET", r"config/(?P<id>[^/]+(?:/[^/]+)?)", FakeIdm._config_get)
         add("PUT", r"config/(?P<id>[^/]+(?:/[^/]+)?)", FakeIdm._config_put)
         add("DELETE", r"config/(?P<id>[^/]+(?:/[^/]+)?)", FakeIdm._config_delete)
@@ -194,6 +195,12 @@ class FakeIdm(object):
         state = self.ping_states.pop(0) if self.ping_states else "ACTIVE_READY"
         return 200, {"_id": "", "state": state, "shortDesc": "OpenIDM ready" if state == "ACTIVE_READY" else
                      "OpenIDM starting"}
+
+    def _config_list(self, request, match):
+        return 200, {"_id": "", "configurations": [
+            {"_id": config_id, "pid": config_id.replace("/", "."),
+             "factoryPid": config_id.split("/", 1)[0] if "/" in config_id else None}
+            for config_id in sorted(self.configs)]}
 
     def _config_get(self, request, match):
         stored = self.configs.get(match.group("id"))

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import requests
 
 from ansible_collections.idmops.pingidm.plugins.modules import connector_test
@@ -30,10 +32,34 @@ def test_retries_until_ok(fake_idm, run_module, idm_args, virtual_clock):
     assert result["attempts"] == 3 and virtual_clock.sleeps == [2, 2]
 
 
-def test_unknown_connector_retried_then_fails_with_idm_error(fake_idm, run_module, idm_args):
-    result = run_module(connector_test, dict(idm_args, name="ghost", wait_timeout=3))
-    assert result["failed"] and result["changed"] is False and result["attempts"] == 4
-    assert "ghost: System: ghost is not available." in result["msg"]
+def test_unknown_connector_fails_at_once_naming_the_configured_ones(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    result = run_module(connector_test, dict(idm_args, name="ghost", wait_timeout=30))
+    assert result["failed"] and result["changed"] is False and result["attempts"] == 1
+    assert "Connector 'ghost' is not configured" in result["msg"] and "Configured connectors: scim." in result["msg"]
+
+
+def test_configured_connector_not_registered_yet_is_retried(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    fake_idm.fail("POST", r"system/scim", 404, "System: scim is not available.", times=2)
+    result = run_module(connector_test, dict(idm_args, name="scim"))
+    assert not result["failed"] and result["attempts"] == 3
+
+
+@pytest.mark.parametrize("status", [503, None])
+def test_busy_idm_or_dropped_connection_is_retried_within_the_wait(fake_idm, run_module, idm_args, status):
+    add_connector(fake_idm, "scim")
+    fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=2)
+    result = run_module(connector_test, dict(idm_args, name="scim"))
+    assert not result["failed"] and result["attempts"] == 3
+
+
+def test_idm_still_busy_at_the_end_fails_with_its_answer(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    fake_idm.fail("POST", r"system/scim", 503, "Injected fault")
+    result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=2))
+    assert result["failed"] and "scim: POST system/scim?_action=test" in result["msg"]
+    assert "503" in result["msg"]
 
 
 def test_timeout_fails_with_error_text_and_name(fake_idm, run_module, idm_args):
