@@ -60,3 +60,9 @@ def test_falls_back_to_health_ready_when_info_ping_is_gone(fake_idm, run_module,
 def test_missing_version_endpoint_gives_null(fake_idm, run_module, idm_args):
     fake_idm.route("GET", r"info/version", lambda f, r, m: crest_error(404, "Not Found"))
     assert run_module(info, idm_args)["version"] is None
+
+
+def test_version_read_after_the_wait_still_retries_a_busy_idm(fake_idm, run_module, idm_args, virtual_clock):
+    fake_idm.fail("GET", r"info/version", 503, "Injected fault", times=1)
+    result = run_module(info, dict(idm_args, wait_ready=True))
+    assert not result["failed"] and result["ready"] is True and result["version"]["productVersion"]
