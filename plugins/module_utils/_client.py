@@ -304,6 +304,16 @@ def _short(exc):
     return text[:300] or exc.__class__.__name__
 
 
+def connector_error_hint(error):
+    """Advice for an error text of IDM's connector test, or "" when there is nothing to add."""
+    if (error or "").strip() == "Connection Error":
+        # IDM's text for the connector's InvalidCredentialException: the target system refused the credentials.
+        return (" (IDM reports 'Connection Error' when the target system rejects the connector's credentials: "
+                "check clientId, clientSecret and tokenEndpoint for OAUTH, user and password for BASIC, authToken "
+                "for TOKEN)")
+    return ""
+
+
 def check_url(option, url):
     """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host."""
     parts = urlsplit(url or "")

@@ -286,8 +286,9 @@ def run(module, client):
         test = client.post_action("system", "testConfig", body=dict(body, name=name))
         result["test"] = _compare.mask(test)
         if not (test or {}).get("ok"):
-            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s"
-                                 % (name, (test or {}).get("error") or "no reason given"),
+            error = (test or {}).get("error") or "no reason given"
+            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s%s"
+                                 % (name, error, _client.connector_error_hint(error)),
                                  changed=False, test=result["test"], secrets_updated=result["secrets_updated"])
     if module.check_mode:
         result["config"] = _compare.mask(dict(body, _id="provisioner.openicf/" + name))

@@ -160,7 +160,8 @@ def main():
         client.close()
     connectors = _compare.mask(connectors)
     if not ok:
-        failing = ["%s: %s" % (c.get("name"), c.get("error") or "ok=false without an error text")
+        failing = ["%s: %s%s" % (c.get("name"), c.get("error") or "ok=false without an error text",
+                                 _client.connector_error_hint(c.get("error")))
                    for c in connectors if not c.get("ok")]
         module.fail_json(msg="Connector test failed after %d attempt(s) in %d s; %s"
                              % (attempts[0], waited, "; ".join(failing)),

@@ -147,6 +147,7 @@ def test_test_before_save_blocks_a_bad_config(fake_idm, run_module, idm_args):
     for check_mode in (True, False):
         result = run_module(connector, args(idm_args, test_before_save=True), check_mode=check_mode)
         assert result["failed"] and "failed IDM's test, so it was not saved: Connection Error" in result["msg"]
+        assert "check clientId, clientSecret and tokenEndpoint" in result["msg"]
     assert CONFIG_ID not in fake_idm.configs
     body = fake_idm.calls_to("POST", "system")[0][3]
     assert body["name"] == "scim" and body["configurationProperties"]["clientSecret"] == SECRET

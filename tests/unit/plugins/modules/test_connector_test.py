@@ -67,7 +67,9 @@ def test_timeout_fails_with_error_text_and_name(fake_idm, run_module, idm_args):
     fake_idm.connector_errors["scim"] = "Connection Error"
     result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=5, wait_interval=1))
     assert result["failed"]
-    assert result["msg"] == "Connector test failed after 6 attempt(s) in 5 s; scim: Connection Error"
+    assert result["msg"].startswith("Connector test failed after 6 attempt(s) in 5 s; scim: Connection Error "
+                                    "(IDM reports 'Connection Error' when the target system rejects")
+    assert "clientSecret" in result["msg"]
     assert result["connectors"][0]["error"] == "Connection Error"
     assert "never-Shown-1" not in result.raw_output
 
