@@ -131,6 +131,14 @@ updated:
   returned: success
   type: list
   elements: str
+unmanaged:
+  description:
+    - Names of the mappings in the same storage that the task did not give and kept (O(prune=false)).
+    - With a list of mappings or a template, a warning names them too.
+  returned: success
+  type: list
+  elements: str
+  sample: ["systemLdapAccounts_managedUser"]
 removed:
   description: Names of the mappings removed (by O(state=absent) or O(prune=true)).
   returned: success
@@ -235,6 +243,7 @@ def _mapping_diff(name, before, after):
 class Plan(object):
     def __init__(self):
         self.created, self.updated, self.removed = [], [], []
+        self.unmanaged = []  # on the server, not given, kept (prune=false)
         self.order_changed = False
         self.diffs = []
 
@@ -245,7 +254,7 @@ class Plan(object):
     def result(self):
         names = self.created + self.updated + self.removed
         return dict(changed=self.changed, mappings=names, created=self.created, updated=self.updated,
-                    removed=self.removed)
+                    removed=self.removed, unmanaged=self.unmanaged)
 
 
 def plan_sync(current, desired, state, prune):
@@ -274,8 +283,10 @@ def plan_sync(current, desired, state, prune):
             plan.created.append(name)
             plan.diffs.append(_mapping_diff(name, None, _comparable(mapping)))
             new.append(mapping)
-    if prune:
-        wanted = [m["name"] for m in desired]
+    wanted = [m["name"] for m in desired]
+    if not prune:
+        plan.unmanaged = [m.get("name") for m in current if m.get("name") not in wanted]
+    else:
         for m in current:
             if m.get("name") not in wanted:
                 plan.removed.append(m.get("name"))
@@ -337,14 +348,16 @@ def run_per_mapping(module, client, desired):
             plan.diffs.append(_mapping_diff(name, _comparable(stored) if stored is not None else None,
                                             _comparable(mapping)))
             writes.append(("PUT", name, mapping))
-        if params["prune"]:
-            wanted = set(m["name"] for m in desired)
-            for name in list_mapping_configs(client):
-                if name not in wanted:
-                    stored = client.get_or_none("config/mapping/" + name)
-                    plan.removed.append(name)
-                    plan.diffs.append(_mapping_diff(name, _comparable(stored), None))
-                    writes.append(("DELETE", name, None))
+        wanted = set(m["name"] for m in desired)
+        others = [name for name in list_mapping_configs(client) if name not in wanted]
+        if not params["prune"]:
+            plan.unmanaged = others
+        else:
+            for name in others:
+                stored = client.get_or_none("config/mapping/" + name)
+                plan.removed.append(name)
+                plan.diffs.append(_mapping_diff(name, _comparable(stored), None))
+                writes.append(("DELETE", name, None))
     if not module.check_mode:
         for method, name, body in writes:
             if method == "PUT":
@@ -403,6 +416,10 @@ def main():
         fail_on_api_error(module, exc, changed=False)
     finally:
         client.close()
+    # A list (or a rendered sync.json) reads as "these are the mappings": say what else the server has.
+    if result.get("unmanaged") and params["mappings"] is not None:
+        module.warn("Mappings on the server that this task does not manage, kept: %s. Set prune=true to remove "
+                    "them." % ", ".join(result["unmanaged"]))
     module.exit_json(**result)
 
 

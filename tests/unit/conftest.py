@@ -362,6 +362,13 @@ def run_module(capsys, virtual_clock, monkeypatch):
         pass
 
     def run(module, args, check_mode=False, diff=False):
+        # Warnings collect in a process-wide list; each run reports only its own, as a real module process does.
+        try:
+            from ansible.module_utils.common import warnings as module_warnings
+            module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+            module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
+        except (ImportError, AttributeError):
+            pass
         module_args = dict(args)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff

@@ -76,6 +76,20 @@ def test_prune_removes_others_and_reports_them_in_check_mode(fake_idm, run_modul
     assert run_module(mapping, dict(idm_args, mappings=[A, C], prune=True))["changed"] is False
 
 
+@pytest.mark.parametrize("storage", ["sync", "mapping"])
+def test_server_only_mappings_are_reported_and_kept_without_prune(fake_idm, run_module, idm_args, storage):
+    if storage == "sync":
+        fake_idm.configs["sync"] = {"mappings": [A, B, C]}
+    else:
+        for m in (A, B, C):
+            fake_idm.configs["mapping/" + m["name"]] = m
+    result = run_module(mapping, dict(idm_args, mappings=[A, C], storage=storage))
+    assert result["changed"] is False and result["unmanaged"] == [B["name"]] and fake_idm.writes() == []
+    assert B["name"] in str(result.get("warnings")) and "prune=true" in str(result.get("warnings"))
+    single = run_module(mapping, dict(idm_args, mapping=A, storage=storage))
+    assert single["unmanaged"] == [B["name"], C["name"]] and not single.get("warnings")
+
+
 def test_prune_makes_order_authoritative(fake_idm, run_module, idm_args):
     fake_idm.configs["sync"] = {"mappings": [A, B]}
     assert run_module(mapping, dict(idm_args, mappings=[B, A]))["changed"] is False   # without prune: order kept
