@@ -27,7 +27,7 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import ApiE
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELED")
 ACTIVE_STATE = "ACTIVE"
 FAIL_ON_CHOICES = ("failed", "canceled", "entry_failures")
-ON_RUNNING_CHOICES = ("wait", "fail", "start")
+ON_RUNNING_CHOICES = ("wait", "queue", "fail", "start")
 
 # IDM's default action per situation when a mapping has no policy for it (contract §5.1, code defaults).
 DEFAULT_POLICY_ACTIONS = {

@@ -74,11 +74,14 @@ options:
   on_running:
     description:
       - What to do when a run of this mapping is already active (from C(GET recon)).
-      - V(wait) waits for it to end (within O(wait_timeout)), then starts a new run.
+      - V(wait) adopts it: waits for it to end (within O(wait_timeout); it is never canceled, it is not this
+        task's run) and reports it as this task's result, without starting another run. Two plays that
+        reconcile the same tenant at once so run the mapping once. In check mode V(wait) behaves as V(queue).
+      - V(queue) waits for it to end, then starts a new run.
       - V(fail) fails the task and names the active run.
       - V(start) starts another run anyway.
     type: str
-    choices: [wait, fail, start]
+    choices: [wait, queue, fail, start]
     default: wait
   fail_on:
     description:
@@ -222,8 +225,8 @@ def _normalised(runner, raw, mapping, dry_run=False):
     return recon
 
 
-def _handle_running(runner, params, deadline):
-    """Apply on_running; returns (waited_for ids, run ids known before our start)."""
+def _handle_running(runner, params, deadline, check_mode):
+    """Apply on_running; returns (waited_for ids, run ids known before our start, id of a run to adopt)."""
     mapping = params["mapping"]
     runs = runner.list_runs()
     running = active_runs(runs, mapping)
@@ -232,7 +235,9 @@ def _handle_running(runner, params, deadline):
         first = running[0]
         raise ReconError("A recon of '%s' is already running (id %s, started %s) and on_running=fail."
                          % (mapping, run_id(first), first.get("started")), running=[run_id(r) for r in running])
-    if running and params["on_running"] == "wait":
+    if running and params["on_running"] == "wait" and not check_mode:
+        return [], [], run_id(running[0])
+    if running and params["on_running"] in ("wait", "queue"):
         try:
             waited, runs = runner.wait_for_idle(mapping, deadline, runs)
         except ReconTimeout as exc:
@@ -240,7 +245,7 @@ def _handle_running(runner, params, deadline):
                              "nothing was started and it was not canceled (it is not this task's run)."
                              % (mapping, run_id(exc.recon), params["wait_timeout"]),
                              waited_for=[run_id(r) for r in running])
-    return waited, [run_id(run) for run in runs]
+    return waited, [run_id(run) for run in runs], None
 
 
 def execute(module, runner):
@@ -258,8 +263,18 @@ def execute(module, runner):
                                             "later); nothing was started." % shown)
             return result
 
-    waited, known_ids = _handle_running(runner, params, deadline)
+    waited, known_ids, running_id = _handle_running(runner, params, deadline, module.check_mode)
     result["waited_for"] = waited
+    if running_id is not None:
+        # on_running=wait: the active run is this task's run; nothing is started.
+        result.update(adopted=True, waited_for=[running_id])
+        if not params["wait"]:
+            raw = runner.get_or_none(running_id) or {"_id": running_id, "mapping": mapping, "state": "ACTIVE"}
+            result.update(recon=_normalised(runner, raw, mapping, dry_run=False),
+                          msg="A recon of '%s' was already running (id %s); adopted it, not waiting."
+                              % (mapping, running_id))
+            return result
+        return _wait_and_report(module, runner, running_id, deadline, result, ours=False)
     recon_id, adopted = runner.start(mapping, source_id=params["source_id"], overrides=params["overrides"],
                                      analyze=module.check_mode, known_ids=known_ids)
     result["adopted"] = adopted
@@ -281,14 +296,17 @@ def execute(module, runner):
                          waited_for=waited, adopted=adopted)
 
 
-def _wait_and_report(module, runner, recon_id, deadline, result):
+def _wait_and_report(module, runner, recon_id, deadline, result, ours=True):
     params = module.params
     mapping = params["mapping"]
     waited, adopted = result["waited_for"], result["adopted"]
     try:
         raw = runner.wait(recon_id, deadline)
     except ReconTimeout as timeout:
-        if params["cancel_on_timeout"]:
+        if not ours:
+            raw = timeout.recon
+            what = "it was not canceled (it is not this task's run)"
+        elif params["cancel_on_timeout"]:
             raw = runner.cancel(recon_id)
             what = "it was canceled (state now %s)" % raw.get("state")
         else:

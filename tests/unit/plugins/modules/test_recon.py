@@ -311,11 +311,20 @@ def test_on_running_fail_names_the_active_run(run_module, args, recon_server, sh
     assert recon_server.starts() == []
 
 
-def test_on_running_wait_waits_then_starts(run_module, args, recon_server):
-    running = recon_server.add_run(MAPPING, Outcome(active_polls=4))
+def test_on_running_wait_adopts_the_active_run_without_starting_another(run_module, args, recon_server):
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=4, created=3))
     recon_server.add_run(OTHER, Outcome(active_polls=10 ** 6))  # another mapping does not matter
     result = run_module(recon_module, args())
-    assert result["failed"] is False and result["waited_for"] == [running]
+    assert result["failed"] is False and result["adopted"] is True and result["waited_for"] == [running]
+    assert recon_server.starts() == []
+    assert result["recon"]["id"] == running and result["recon"]["state"] == "SUCCESS"
+    assert result["changed"] is True and result["recon"]["counters"]["created"] == 3
+
+
+def test_on_running_queue_waits_then_starts(run_module, args, recon_server):
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=4))
+    result = run_module(recon_module, args(on_running="queue"))
+    assert result["failed"] is False and result["waited_for"] == [running] and result["adopted"] is False
     assert len(recon_server.starts()) == 1
     assert recon_server.runs[running]["summary"]["state"] == "SUCCESS"
 
