@@ -74,7 +74,7 @@ options:
   on_running:
     description:
       - What to do when a run of this mapping is already active (from C(GET recon)).
-      - V(wait) adopts it: waits for it to end (within O(wait_timeout); it is never canceled, it is not this
+      - V(wait) adopts it, that is, waits for it to end (within O(wait_timeout); it is never canceled, it is not this
         task's run) and reports it as this task's result, without starting another run. Two plays that
         reconcile the same tenant at once so run the mapping once. In check mode V(wait) behaves as V(queue).
       - V(queue) waits for it to end, then starts a new run.

@@ -29,7 +29,7 @@ def assert_no_overlapping_runs(tenant: proofkit.Tenant) -> dict[str, list[dict]]
     grouped = proofkit.recon_runs_by_mapping(tenant.recons())
     for mapping, runs in grouped.items():
         spans = sorted(_interval(r) for r in runs)
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_start, end), (start, _end) in zip(spans, spans[1:]):
             assert start >= end, f"two recons of {mapping} overlapped: {[(r['_id'], r['started'], r['ended']) for r in runs]}"
     return grouped
 
@@ -82,7 +82,7 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
 def test_two_full_flows_started_together(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(users=40, groups=3)
     tenant = sandbox.tenant(0)
-    processes = [proofkit.start_flow(sandbox, tmp_path) for _ in range(2)]
+    processes = [proofkit.start_flow(sandbox, tmp_path) for _index in range(2)]
     try:
         runs = [proofkit.finish_playbook(p, timeout=600) for p in processes]
     finally:

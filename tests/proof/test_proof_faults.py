@@ -169,8 +169,8 @@ def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
             message = run.failure_messages()
             assert any(m in message for m in SAMPLE_MAPPINGS), f"the message names no mapping:\n{message}"
             assert "Traceback" not in message, message
-            assert any(word in message.lower() for word in ("restart", "connection", "not found", "lost",
-                                                             "no longer", "refused")), message
+            words = ("restart", "connection", "not found", "lost", "no longer", "refused")
+            assert any(word in message.lower() for word in words), message
         assert_config_complete(sandbox, tmp_path)
     finally:
         if restarted is not None and restarted.poll() is None:
@@ -238,4 +238,3 @@ def test_scim_provider_down_fails_clearly_without_writing(sandbox_factory, tmp_p
     assert tenant.scim_root() in message, f"the message does not name the SCIM provider:\n{message}"
     assert "503" in message or "unavailable" in message.lower(), message
     assert tenant.snapshot() == before, "IDM changed although the provider was down from the start"
-
