@@ -281,7 +281,7 @@ CASES: list[Case] = [
          [EMPTY_SOURCE_MAPPING, r"FAILED"],
          setup=add_empty_source_mapping, teardown=remove_empty_source_mapping, recon_runs_may_grow=True),
     Case("recon_invalid_on_running",
-         lambda c: [task("recon", mapping="systemScimAccount_managedUser", on_running="queue", **c.conn())],
+         lambda c: [task("recon", mapping="systemScimAccount_managedUser", on_running="later", **c.conn())],
          [r"on_running", r"wait"]),
     Case("recon_invalid_fail_on",
          lambda c: [task("recon", mapping="systemScimAccount_managedUser", fail_on=["exploded"], **c.conn())],
