@@ -98,9 +98,14 @@ notes:
   - Error messages name the request, the server and IDM's answer; they never contain a password, token or secret.
 """
 
-    # Attribute for modules in the action group (extends_documentation_fragment: idmops.pingidm.connection.actiongroup_idm).
+    # Attributes of every module in the action group (extends_documentation_fragment:
+    # idmops.pingidm.connection.actiongroup_idm): where it runs, and the group it belongs to.
     ACTIONGROUP_IDM = r"""
 attributes:
+  platform:
+    platforms: all
+    details:
+      - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
   action_group:
     description: Use C(group/idmops.pingidm.idm) in C(module_defaults) to set the connection options once.
     support: full

@@ -28,10 +28,6 @@ extends_documentation_fragment:
   - idmops.pingidm.template
   - ansible.builtin.action_common_attributes
 attributes:
-  platform:
-    platforms: all
-    details:
-      - Runs where the connection options point; any host with Python and C(requests) that reaches IDM over HTTP.
   check_mode:
     support: full
     details:

@@ -29,10 +29,6 @@ extends_documentation_fragment:
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
 attributes:
-  platform:
-    platforms: all
-    details:
-      - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
   check_mode:
     support: partial
     details:
