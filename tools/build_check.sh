@@ -9,7 +9,7 @@ ansible-galaxy collection build --output-path dist --force >/dev/null
 echo "build-check: built $tarball"
 
 listing=$(tar -tzf "$tarball")
-forbidden=$(echo "$listing" | grep -E '^(sandbox|benchmarks|tools|\.venv|\.sandbox|\.ci|dist|tests/output|collections)(/|$)|__pycache__|\.pyc$' || true)
+forbidden=$(echo "$listing" | grep -E '^(sandbox|benchmarks|tools|\.venv[^/]*|\.sandbox|\.ci|dist|tests/output|collections)(/|$)|__pycache__|\.pyc$' || true)
 if [ -n "$forbidden" ]; then
   echo "build-check: the tarball ships development files:"; echo "$forbidden" | head -20; exit 1
 fi

@@ -11,7 +11,8 @@ done
 if [ -z "$py" ]; then
   echo "test-matrix: no Python >= 3.12 on this machine; skipping the ansible-core 2.21 run"; exit 0
 fi
-venv=.venv-matrix
+# Inside .venv: ignored by git, by the collection build and by the linters, like the main venv.
+venv=.venv/matrix
 pyver=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 if [ ! -f "$venv/.stamp" ] || [ requirements-matrix.txt -nt "$venv/.stamp" ]; then
   "$py" -m venv "$venv"
