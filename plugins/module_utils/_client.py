@@ -35,8 +35,11 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 AUTH_TYPES = ("headers", "basic", "bearer", "client_credentials")
 DEFAULT_OAUTH_SCOPE = "fr:idm:*"
-# Only these methods are retried: repeating them cannot do something twice. POST (actions) never is.
+# Only these methods are retried: repeating them cannot do something twice.
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
+# POST actions that only read (test, testConfig) or whose repeat is harmless (cancel) are retried like GET;
+# every other action (recon, reconById, ...) never is: a repeat could start it twice.
+RETRYABLE_ACTIONS = frozenset(("test", "testConfig", "cancel"))
 RETRY_STATUSES = frozenset((502, 503, 504))
 
 _STATUS_HINTS = {
@@ -392,12 +395,12 @@ class IdmClient(object):
                            hint="Check that oauth_token_url is an OAuth 2.0 token endpoint.")
         self.http.session.headers["Authorization"] = "Bearer %s" % token
 
-    def request(self, method, path, params=None, body=None, ok_statuses=None):
+    def request(self, method, path, params=None, body=None, ok_statuses=None, retry=None):
         if self.auth_type == "client_credentials" and "Authorization" not in self.http.session.headers:
             self._fetch_token()
         try:
             return self.http.request(method, path, params=params, body=body, auth=self._auth,
-                                     ok_statuses=ok_statuses)
+                                     ok_statuses=ok_statuses, retry=retry)
         except ApiError as exc:
             if exc.status != 401:
                 raise
@@ -407,7 +410,7 @@ class IdmClient(object):
         self._fetch_token()
         try:
             return self.http.request(method, path, params=params, body=body, auth=self._auth,
-                                     ok_statuses=ok_statuses)
+                                     ok_statuses=ok_statuses, retry=retry)
         except ApiError as exc:
             if exc.status == 401:
                 exc.amend(hint=self._auth_hint())
@@ -442,12 +445,14 @@ class IdmClient(object):
         query = {"_action": action}
         if params:
             query.update(params)
-        return self.request("POST", path, params=query, body=body if body is not None else {}).body
+        return self.request("POST", path, params=query, body=body if body is not None else {},
+                            retry=action in RETRYABLE_ACTIONS).body
 
     def decrypt(self, value):
         """Clear value of an IDM ``$crypto`` object, through ``POST script?_action=eval`` (needs eval rights)."""
         body = {"type": "text/javascript", "globals": {"val": value}, "source": "openidm.decrypt(val);"}
-        return self.request("POST", "script", params={"_action": "eval"}, body=body).body
+        # This script only reads, so a dropped connection or a busy IDM is retried like a GET.
+        return self.request("POST", "script", params={"_action": "eval"}, body=body, retry=True).body
 
     def close(self):
         self.http.close()

@@ -394,7 +394,9 @@ def parse_version(text):
 
 
 ANALYZE_MIN_VERSION = (7, 5, 0)
-START_ATTEMPTS = 3
+# As many tries as the client gives any other call (1 + 3 retries); between them GET recon looks for a
+# run the server started although its answer was lost.
+START_ATTEMPTS = 4
 
 
 class ReconRunner(object):

@@ -120,6 +120,27 @@ def test_faults_error_rate_latency_and_reset(idm_server):
     assert idm_server.request("POST", "__sandbox/faults", json={"bogus": 1}).status_code == 400
 
 
+def test_faults_spread_even_hits_exactly_the_rate_never_twice_in_a_row(idm_server):
+    set_faults = idm_server.request("POST", "__sandbox/faults",
+                                    json={"error_rate": 0.4, "error_status": 503, "spread": "even",
+                                          "paths": "info/version"})
+    assert set_faults.status_code == 200 and set_faults.json()["spread"] == "even"
+    statuses = [idm_server.get("info/version").status_code for _ in range(10)]
+    assert statuses.count(503) == 4 and statuses.count(200) == 6 and statuses[0] == 503
+    assert all(not (a == b == 503) for a, b in zip(statuses, statuses[1:])), statuses
+    assert idm_server.get("config").status_code == 200  # paths not matched: neither hit nor counted
+    idm_server.request("POST", "__sandbox/faults", json={"error_rate": 0, "reset_rate": 0.5, "paths": None})
+    outcomes = []
+    for _ in range(6):
+        try:
+            outcomes.append(idm_server.get("info/version").status_code)
+        except requests.ConnectionError:
+            outcomes.append("reset")
+    assert outcomes == ["reset", 200] * 3  # the first matching request is always hit
+    assert idm_server.request("POST", "__sandbox/faults", json={"spread": "sometimes"}).status_code == 400
+    assert idm_server.request("DELETE", "__sandbox/faults").json()["spread"] == "random"
+
+
 def test_faults_at_start(idm_server_factory):
     idm = idm_server_factory(faults={"error_rate": 1.0, "error_status": 500, "paths": "managed"})
     assert idm.get("managed/user?_queryFilter=true").status_code == 500

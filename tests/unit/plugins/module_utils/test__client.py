@@ -102,14 +102,27 @@ def test_idempotent_methods_retry_on_503_with_backoff(fake_idm, virtual_clock, m
     assert virtual_clock.sleeps == [0.5, 1.0]
 
 
-def test_post_is_never_retried(fake_idm, virtual_clock):
-    fake_idm.fail("POST", r"system", 503, "busy", times=1)
+@pytest.mark.parametrize("status", [503, None])
+def test_action_that_starts_something_is_never_retried(fake_idm, virtual_clock, status):
+    fake_idm.fail("POST", r"recon", status, "busy", times=1)
     client = make_client()
     with pytest.raises(ApiError) as info:
-        client.post_action("system", "test")
-    assert info.value.status == 503
-    assert len(fake_idm.calls_to("POST", "system")) == 1
+        client.post_action("recon", "recon", params={"mapping": "managedUser_systemScimAccount"})
+    assert info.value.status == status
+    assert len(fake_idm.calls_to("POST", "recon")) == 1
     assert virtual_clock.sleeps == []
+
+
+@pytest.mark.parametrize("status", [503, None])
+@pytest.mark.parametrize("path, action", [("system/scim", "test"), ("system", "testConfig")])
+def test_read_only_actions_are_retried_like_get(fake_idm, virtual_clock, status, path, action):
+    client = make_client()
+    client.put("config/provisioner.openicf/scim", {"connectorRef": {}})
+    fake_idm.fail("POST", path, status, "busy", times=2)
+    answer = client.post_action(path, action, body={"name": "scim", "connectorRef": {}})
+    assert answer["ok"] is True
+    assert len(fake_idm.calls_to("POST", path)) == 3
+    assert virtual_clock.sleeps == [0.5, 1.0]
 
 
 def test_retries_are_bounded_and_reported(fake_idm, virtual_clock):

@@ -175,6 +175,16 @@ def test_wait_polls_until_connector_started(fake_idm, run_module, idm_args, virt
     assert result["status"]["ok"] is True and result["waited"] == 3.0
 
 
+@pytest.mark.parametrize("status", [503, None])
+def test_busy_idm_or_dropped_connections_during_the_wait_do_not_fail_the_save(
+        fake_idm, run_module, idm_args, virtual_clock, status):
+    # More failures than the client retries (4 tries): the wait loop polls again instead of failing.
+    fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=5)
+    result = run_module(connector, args(idm_args))
+    assert not result.get("failed") and result["changed"] is True and result["status"]["ok"] is True
+    assert len(fake_idm.calls_to("POST", "system/scim")) == 6
+
+
 def test_wait_times_out_after_saving(fake_idm, run_module, idm_args):
     fake_idm.start_after_tests = 1000
     fake_idm.honour_wait_for_completion = False

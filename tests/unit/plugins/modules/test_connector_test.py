@@ -47,11 +47,15 @@ def test_configured_connector_not_registered_yet_is_retried(fake_idm, run_module
 
 
 @pytest.mark.parametrize("status", [503, None])
-def test_busy_idm_or_dropped_connection_is_retried_within_the_wait(fake_idm, run_module, idm_args, status):
+@pytest.mark.parametrize("failures, attempts", [(2, 1), (5, 2)])
+def test_busy_idm_or_dropped_connection_is_retried_within_the_wait(fake_idm, run_module, idm_args, status,
+                                                                   failures, attempts):
+    # The test action only reads: the client retries it (4 tries), then the module's wait loop tries again.
     add_connector(fake_idm, "scim")
-    fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=2)
+    fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=failures)
     result = run_module(connector_test, dict(idm_args, name="scim"))
-    assert not result["failed"] and result["attempts"] == 3
+    assert not result["failed"] and result["attempts"] == attempts
+    assert len(fake_idm.calls_to("POST", "system/scim")) == failures + 1
 
 
 def test_idm_still_busy_at_the_end_fails_with_its_answer(fake_idm, run_module, idm_args):

@@ -377,8 +377,8 @@ def test_start_failing_every_time_reports_no_run_started(run_module, args, recon
     fake_idm.fail("POST", r"recon", None)
     result = run_module(recon_module, args())
     assert result["failed"] is True
-    assert "after 3 attempts" in result["msg"] and "no run was started" in result["msg"]
-    assert len(recon_server.starts()) == 3 and recon_server.runs == {}
+    assert "after 4 attempts" in result["msg"] and "no run was started" in result["msg"]
+    assert len(recon_server.starts()) == 4 and recon_server.runs == {}
 
 
 def test_start_4xx_is_not_retried(run_module, args, recon_server, fake_idm):
