@@ -439,3 +439,99 @@ def test_check_mode_unknown_mapping_fails_without_starting(run_module, args, rec
     result = run_module(recon_module, args(mapping="nope"), check_mode=True)
     assert result["failed"] is True and MAPPING in result["msg"]
     assert recon_server.starts() == []
+
+
+# --- mappings: several in order in one task ---------------------------------------------------------------
+
+def list_args(args, *names, **kwargs):
+    merged = args(**kwargs)
+    del merged["mapping"]
+    merged["mappings"] = list(names)
+    return merged
+
+
+def test_mappings_run_in_order_each_after_the_previous_ended(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(created=2, links=2), Outcome(unchanged=3)]
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER))
+    assert result["failed"] is False and result["changed"] is True
+    assert [(e["mapping"], e["changed"], e["recon"]["state"]) for e in result["recons"]] == [
+        (MAPPING, True, "SUCCESS"), (OTHER, False, "SUCCESS")]
+    assert "recon" not in result and MAPPING in result["msg"] and OTHER in result["msg"]
+    # the second start came after the first run's final poll
+    calls = [(c[0], c[1], c[2].get("mapping")) for c in recon_server.fake.calls if c[1].startswith("recon")]
+    second_start = calls.index(("POST", "recon", OTHER))
+    assert calls.index(("GET", "recon/run-1", None)) < second_start
+    assert recon_server.runs["run-1"]["summary"]["state"] == "SUCCESS"
+
+
+def test_mappings_nothing_written_is_not_changed(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(unchanged=3)]
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER))
+    assert result["failed"] is False and result["changed"] is False and len(result["recons"]) == 2
+
+
+def test_mappings_stop_at_the_first_failure_and_report_the_runs_so_far(run_module, args, fake_idm):
+    third = "systemScimGroup_managedRole"
+    server = FakeRecon(fake_idm, mappings=(MAPPING, OTHER, third))
+    server.next_outcomes = [Outcome(created=1, links=1), Outcome(state="FAILED"), Outcome()]
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER, third))
+    assert result["failed"] is True and result["changed"] is True  # the first run wrote something
+    assert [e["mapping"] for e in result["recons"]] == [MAPPING, OTHER]
+    assert result["recons"][1]["failed"] is True and result["recons"][1]["recon"]["state"] == "FAILED"
+    assert "FAILED" in result["msg"] and OTHER in result["msg"] and "Not started: %s." % third in result["msg"]
+    assert [c[2]["mapping"] for c in server.starts()] == [MAPPING, OTHER]
+
+
+def test_mappings_unknown_name_fails_before_any_run_starts(run_module, args, recon_server):
+    result = run_module(recon_module, list_args(args, MAPPING, "nope", OTHER))
+    assert result["failed"] is True and "Mapping 'nope' does not exist" in result["msg"]
+    assert result["available_mappings"] == sorted([MAPPING, OTHER])
+    assert recon_server.starts() == [] and result["changed"] is False
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"mapping": MAPPING}, "mutually exclusive"),
+    ({"source_id": "abc"}, "mutually exclusive"),
+    ({"wait": False}, "needs wait=true"),
+])
+def test_mappings_refuses_options_that_do_not_fit(run_module, args, recon_server, extra, message):
+    merged = list_args(args, MAPPING, OTHER)
+    merged.update(extra)
+    result = run_module(recon_module, merged)
+    assert result["failed"] is True and message in result["msg"]
+    assert recon_server.starts() == []
+
+
+@pytest.mark.parametrize("names", [[], [MAPPING, ""]])
+def test_mappings_empty_list_or_name_is_refused(run_module, args, recon_server, names):
+    result = run_module(recon_module, list_args(args, *names))
+    assert result["failed"] is True and "at least one mapping name" in result["msg"]
+    assert recon_server.starts() == []
+
+
+def test_neither_mapping_nor_mappings_is_refused(run_module, idm_args, recon_server):
+    result = run_module(recon_module, dict(idm_args))
+    assert result["failed"] is True and "one of the following is required: mapping, mappings" in result["msg"]
+
+
+def test_mappings_check_mode_dry_runs_each(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 2}), Outcome(situations={"ABSENT": 1})]
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER), check_mode=True)
+    assert result["failed"] is False and result["changed"] is True
+    assert [e["changed"] for e in result["recons"]] == [False, True]
+    assert all(c[2]["analyze"] == "true" for c in recon_server.starts())
+
+
+def test_mappings_check_mode_on_old_server_is_skipped(run_module, args, recon_server, fake_idm):
+    fake_idm.version["productVersion"] = "7.1.2"
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER), check_mode=True)
+    assert result.get("skipped") is True and result["changed"] is False and "7.5" in result["msg"]
+    assert recon_server.starts() == []
+
+
+def test_mappings_adopt_a_run_already_active(run_module, args, recon_server):
+    active = recon_server.add_run(MAPPING, Outcome(active_polls=1, created=1, links=1))
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER))
+    assert result["failed"] is False
+    assert result["recons"][0]["adopted"] is True and result["recons"][0]["recon"]["id"] == active
+    assert [c[2]["mapping"] for c in recon_server.starts()] == [OTHER]
