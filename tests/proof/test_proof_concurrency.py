@@ -37,9 +37,10 @@ def assert_no_overlapping_runs(tenant: proofkit.Tenant) -> dict[str, list[dict]]
 def _recon_ids(run: proofkit.PlaybookRun) -> dict[str, str]:
     ids = {}
     for task in run.by_action("recon"):
-        for item in task["result"].get("results", [task["result"]]):
+        result = task["result"]
+        for item in result.get("recons") or result.get("results") or [result]:
             if isinstance(item, dict) and item.get("recon"):
-                ids[item.get("item") or item["recon"].get("mapping")] = item["recon"]["id"]
+                ids[item.get("mapping") or item.get("item") or item["recon"].get("mapping")] = item["recon"]["id"]
     return ids
 
 
