@@ -411,6 +411,7 @@ class ReconRunner(object):
         self.start_attempts = start_attempts
         self.start_backoff = start_backoff
         self._mappings = None
+        self._version = False  # not read yet; None when the server did not tell
 
     # reads ---------------------------------------------------------------------------------------------
 
@@ -464,11 +465,15 @@ class ReconRunner(object):
         return policy_actions(config) if config else None
 
     def server_version(self):
+        """(major, minor, patch) from info/version, read once per runner; None when unknown."""
+        if self._version is not False:
+            return self._version
         try:
             info = self.client.get("info/version")
         except ApiError:
-            return None
-        return parse_version((info or {}).get("productVersion")) if isinstance(info, dict) else None
+            return None  # not cached: a later call may get an answer
+        self._version = parse_version((info or {}).get("productVersion")) if isinstance(info, dict) else None
+        return self._version
 
     def supports_analyze(self):
         version = self.server_version()

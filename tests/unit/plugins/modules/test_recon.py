@@ -526,7 +526,8 @@ def test_mappings_check_mode_on_old_server_is_skipped(run_module, args, recon_se
     fake_idm.version["productVersion"] = "7.1.2"
     result = run_module(recon_module, list_args(args, MAPPING, OTHER), check_mode=True)
     assert result.get("skipped") is True and result["changed"] is False and "7.5" in result["msg"]
-    assert recon_server.starts() == []
+    assert [e["mapping"] for e in result["recons"]] == [MAPPING, OTHER]
+    assert recon_server.starts() == [] and len(fake_idm.calls_to("GET", "info/version")) == 1
 
 
 def test_mappings_adopt_a_run_already_active(run_module, args, recon_server):
