@@ -6,10 +6,12 @@ without the SCIM provider package; tests that need SCIM 1.1 use ``sandbox.scim``
 """
 
 import base64
+import contextlib
 import json
 import secrets
 import threading
 import time
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from cheroot import wsgi
@@ -99,3 +101,23 @@ class ScimTestProvider:
     def stop(self):
         self.server.stop()
         self._thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def sandbox_provider(version="v2", **build_kwargs):
+    """The team's SCIM provider (``sandbox.scim``: scim2-server, OAuth, /scim/v1 facade) served in-process on
+    127.0.0.1; yields ``base``, ``endpoint`` (``/scim/<version>``) and ``token_endpoint``."""
+    from sandbox.scim.app import build_app
+    app = build_app(state_path=None, **build_kwargs)
+    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
+    server.expiration_interval = 0.05  # stop() waits one loop tick
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.bind_addr[1]}"
+    try:
+        yield SimpleNamespace(base=base, endpoint=f"{base}/scim/{version}", token_endpoint=base + "/oauth2/token")
+    finally:
+        server.stop()
+        thread.join(5)
+        app.close()

@@ -1,33 +1,19 @@
 """The SCIM connector in SCIM 1.1 mode (``SCIMVersion: 1``) against the sandbox provider's ``/scim/v1`` facade,
 plus the same connector through a reconciliation."""
 
-import threading
-
 import pytest
-from cheroot import wsgi
 
 from sandbox.idm.provisioner.schema import default_object_types
 from sandbox.idm.provisioner.scim import ScimConnector
+from sandbox.tests.idm.scim_fixture import sandbox_provider
 from sandbox.tests.idm.sync_helpers import js, put_config, put_mappings, recon, scim_provisioner
 
 
 @pytest.fixture(scope="module")
 def provider():
-    from sandbox.scim.app import build_app
-    app = build_app(clients={"idm-client": "idm-secret"}, basic_users={"basic": "pw"}, seed=(3, 1, "v1"),
-                    state_path=None)
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
-    server.expiration_interval = 0.05  # stop() waits one loop tick
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.bind_addr[1]}"
-    handle = type("Provider", (), {"base": base, "endpoint": base + "/scim/v1",
-                                   "token_endpoint": base + "/oauth2/token"})()
-    yield handle
-    server.stop()
-    thread.join(5)
-    app.close()
+    with sandbox_provider("v1", clients={"idm-client": "idm-secret"}, basic_users={"basic": "pw"},
+                          seed=(3, 1, "v1")) as handle:
+        yield handle
 
 
 def v1_config(provider, **props):

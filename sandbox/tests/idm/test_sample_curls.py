@@ -10,13 +10,12 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import requests
-from cheroot import wsgi
 
+from sandbox.tests.idm.scim_fixture import sandbox_provider
 from sandbox.tests.idm.sync_helpers import js, put_config, scim_provisioner
 
 # shared/ lies beside the repository (in CI too); the copy check runs only where it is present.
@@ -96,22 +95,9 @@ SYNC = {"mappings": [
 
 @pytest.fixture
 def scim_provider():
-    from sandbox.scim.app import build_app  # the team's SCIM provider (scim2-server + OAuth + fixed gaps)
-    app = build_app(clients={"idm-client": "idm-secret"}, seed=(6, 2, "curls"), state_path=None)
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
-    server.expiration_interval = 0.05  # stop() waits one loop tick
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.bind_addr[1]}"
-    handle = type("Provider", (), {"base": base, "endpoint": base + "/scim/v2",
-                                   "token_endpoint": base + "/oauth2/token"})()
-    try:
+    # the team's SCIM provider (scim2-server + OAuth + fixed gaps)
+    with sandbox_provider("v2", clients={"idm-client": "idm-secret"}, seed=(6, 2, "curls")) as handle:
         yield handle
-    finally:
-        server.stop()
-        thread.join(5)
-        app.close()
 
 
 def run_curl(command, idm):
