@@ -41,6 +41,9 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
 # every other action (recon, reconById, ...) never is: a repeat could start it twice.
 RETRYABLE_ACTIONS = frozenset(("test", "testConfig", "cancel"))
 RETRY_STATUSES = frozenset((502, 503, 504))
+# What a wait loop (IDM starting, a connector starting) treats as "not yet": a dropped connection (no status)
+# or a busy server or proxy, still there after the client's own retries.
+TRANSIENT_STATUSES = RETRY_STATUSES | frozenset((None,))
 
 _STATUS_HINTS = {
     400: "Check the request data (see IDM's message).",

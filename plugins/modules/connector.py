@@ -235,8 +235,8 @@ def wait_until_started(client, name, timeout):
         try:
             status = client.post_action("system/" + name, "test")
         except ApiError as exc:
-            # not registered yet / service not ready / connection dropped after the client's own retries
-            if exc.status in (None, 404, 503):
+            # not registered yet (404), or a transient failure still there after the client's own retries
+            if exc.status == 404 or exc.status in _client.TRANSIENT_STATUSES:
                 return False, {"name": name, "ok": False, "error": exc.message or str(exc)}
             raise
         return (status or {}).get("error") != NOT_AVAILABLE, status

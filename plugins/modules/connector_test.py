@@ -92,9 +92,9 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
 
-# Answers that mean "cannot tell yet": IDM has not started the connector (404), is busy or behind a failing
-# proxy (502-504), or the connection dropped. The test only reads, so another round is safe.
-NOT_YET_STATUSES = (None, 404, 502, 503, 504)
+# Answers that mean "cannot tell yet": IDM has not started the connector (404), or a transient failure.
+# The test only reads, so another round is safe.
+NOT_YET_STATUSES = _client.TRANSIENT_STATUSES | frozenset((404,))
 
 
 class UnknownConnector(Exception):

@@ -95,8 +95,6 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
 READY_STATE = "ACTIVE_READY"
-# While IDM starts, a proxy or the server itself may refuse or answer these; keep waiting.
-NOT_YET_STATUSES = (None, 502, 503, 504)
 
 
 def read_state(client):
@@ -118,7 +116,7 @@ def wait_for_ready(client, timeout):
         try:
             ping, ready = read_state(client)
         except ApiError as exc:
-            if exc.status not in NOT_YET_STATUSES:
+            if exc.status not in _client.TRANSIENT_STATUSES:
                 raise
             last["problem"] = str(exc)
             return False, None

@@ -175,7 +175,7 @@ def test_wait_polls_until_connector_started(fake_idm, run_module, idm_args, virt
     assert result["status"]["ok"] is True and result["waited"] == 3.0
 
 
-@pytest.mark.parametrize("status", [503, None])
+@pytest.mark.parametrize("status", [502, 503, 504, None])
 def test_busy_idm_or_dropped_connections_during_the_wait_do_not_fail_the_save(
         fake_idm, run_module, idm_args, virtual_clock, status):
     # More failures than the client retries (4 tries): the wait loop polls again instead of failing.
