@@ -113,8 +113,8 @@ def test_a_provider_without_the_enterprise_extension(tmp_path, provider):
 
 def test_lists_naming_what_the_provider_lacks_are_refused(tmp_path, provider):
     provider.user_extensions = None  # /Schemas has the extension, the User resource type does not use it
-    rc, message = preflight(tmp_path, provider, scim_sync_account_properties=["userName", "name", "emails",
-                                                                                "department", "externalId"],
+    rc, message = preflight(tmp_path, provider,
+                            scim_sync_account_properties=["userName", "name", "emails", "department", "externalId"],
                             scim_sync_group_properties=["displayName", "owner"])
     assert rc == 2
     assert ("scim_sync_account_properties names department, which the provider has no User attribute for "

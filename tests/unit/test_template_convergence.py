@@ -305,12 +305,12 @@ class Engine:
         if name.startswith("system"):
             kind = "account" if "Account" in name else "group"
             idm_kind = "user" if kind == "account" else "role"
-            return (name, False, lambda i: getattr(self.provider, kind)(i), lambda i: self.idm.read(idm_kind, i),
+            return (name, False, getattr(self.provider, kind), lambda i: self.idm.read(idm_kind, i),
                     lambda i, o: self.idm.write(idm_kind, i, o), lambda p: self.idm.query(idm_kind, p))
         kind = "account" if "User" in name else "group"
         idm_kind = "user" if kind == "account" else "role"
         write = self.provider.write_account if kind == "account" else self.provider.write_group
-        return (mapping["links"], True, lambda i: self.idm.read(idm_kind, i), lambda i: getattr(self.provider, kind)(i),
+        return (mapping["links"], True, lambda i: self.idm.read(idm_kind, i), getattr(self.provider, kind),
                 write, lambda p: self.provider.query(kind, p))
 
     def apply_properties(self, mapping, source, target):

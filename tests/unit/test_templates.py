@@ -225,8 +225,8 @@ def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
     assert {"userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId",
             "__PASSWORD__"} <= set(properties)
     listed = connector(scim_sync_account_properties=["name", "emails", "department", "manager"])
-    assert sorted(listed["objectTypes"]["account"]["properties"]) == ["department", "emails", "manager", "name",
-                                                                     "userName"]
+    assert sorted(listed["objectTypes"]["account"]["properties"]) == [
+        "department", "emails", "manager", "name", "userName"]
 
 
 def test_connector_limited_account_properties_keep_user_name():
