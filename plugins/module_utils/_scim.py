@@ -31,6 +31,7 @@ except ImportError:  # guarded for the sanity "import" test and missing_required
 
 V2_SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 V2_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+V2_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 V2_ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 V1_CORE_URN = "urn:scim:schemas:core:1.0"
 V1_ENTERPRISE_URN = "urn:scim:schemas:extension:enterprise:1.0"
@@ -165,25 +166,55 @@ def answered_version(body):
     return None
 
 
-def find_user_schemas(schemas, version):
-    """(core, extension) schema documents of the User resource; either may be None."""
-    core = extension = None
+def _find_core_schema(schemas, version, resource):
+    """The core schema of ``resource`` ("User" or "Group"): by its standard URN, else the schema named like it
+    (SCIM 1.1 providers and providers with their own core URN)."""
+    v2_urn = V2_USER_URN if resource == "User" else V2_GROUP_URN
+    v1_ids = (V1_CORE_URN + ":" + resource, V1_CORE_URN + ":" + resource + "s")
+    names = (resource.lower(), resource.lower() + "s")
     for schema in schemas:
         schema_id = schema.get("id") or ""
-        name = schema.get("name") or ""
-        if version == 2:
-            if schema_id == V2_USER_URN:
-                core = schema
-            elif schema_id == V2_ENTERPRISE_URN:
-                extension = schema
-        elif schema_id in (V1_CORE_URN + ":User", V1_CORE_URN + ":Users") or name in ("User", "Users"):
-            core = schema
-    if core is None:
-        for schema in schemas:  # a provider with its own core URN: take the schema named User
-            if (schema.get("name") or "").lower() == "user":
-                core = schema
-                break
+        if (version == 2 and schema_id == v2_urn) or (version == 1 and schema_id in v1_ids):
+            return schema
+    for schema in schemas:
+        if (schema.get("name") or "").lower() in names:
+            return schema
+    return None
+
+
+def find_user_schemas(schemas, version):
+    """(core, enterprise extension) schema documents of the User resource; either may be None."""
+    core = _find_core_schema(schemas, version, "User")
+    extension = None
+    if version == 2:
+        extension = next((schema for schema in schemas if schema.get("id") == V2_ENTERPRISE_URN), None)
     return core, extension
+
+
+def find_group_schema(schemas, version):
+    return _find_core_schema(schemas, version, "Group")
+
+
+def schema_extensions(resource_types):
+    """``{resource type name: [{"schema": urn, "required": bool}, ...]}`` from a /ResourceTypes answer."""
+    extensions = {}
+    for resource_type in resource_types:
+        name = resource_type.get("name") or resource_type.get("id")
+        if not name:
+            continue
+        extensions[name] = [
+            {"schema": item.get("schema"), "required": bool(item.get("required", False))}
+            for item in resource_type.get("schemaExtensions") or []
+            if isinstance(item, dict) and item.get("schema")]
+    return extensions
+
+
+def _user_resource_type_name(resource_types):
+    """The name of the resource type whose core schema is the User schema (usually "User")."""
+    for resource_type in resource_types:
+        if resource_type.get("schema") == V2_USER_URN or (resource_type.get("endpoint") or "").rstrip("/") == "/Users":
+            return resource_type.get("name") or resource_type.get("id")
+    return None
 
 
 def _attribute_entry(attribute, schema_urn, extension):
@@ -207,8 +238,8 @@ def _attribute_entry(attribute, schema_urn, extension):
     return entry
 
 
-def user_attribute_details(core, extension, version):
-    """The User attributes, core then enterprise extension, one entry per top-level attribute.
+def attribute_details(core, extension, default_urn):
+    """The attributes of a core schema, then of its extension, one entry per top-level attribute.
 
     Names are top-level and unqualified (``name``, ``emails``, ``employeeNumber``), as IDM's SCIM connector names
     the account properties (the enterprise extension flattened in); complex ones list their ``sub_attributes``.
@@ -217,18 +248,23 @@ def user_attribute_details(core, extension, version):
     details = []
     sources = []
     if core:
-        sources.append((core, core.get("id") or (V2_USER_URN if version == 2 else V1_CORE_URN)))
+        sources.append((core, core.get("id") or default_urn))
     if extension:
         sources.append((extension, extension.get("id") or V2_ENTERPRISE_URN))
     seen = set()
-    for schema, default_urn in sources:
+    for schema, schema_urn in sources:
         for attribute in schema.get("attributes") or []:
             if not isinstance(attribute, dict) or not attribute.get("name") or attribute["name"] in seen:
                 continue
             seen.add(attribute["name"])
-            urn = attribute.get("schema") or default_urn
+            urn = attribute.get("schema") or schema_urn
             details.append(_attribute_entry(attribute, urn, "extension" in urn))
     return details
+
+
+def user_attribute_details(core, extension, version):
+    """The User attributes, core then enterprise extension (see attribute_details)."""
+    return attribute_details(core, extension, V2_USER_URN if version == 2 else V1_CORE_URN)
 
 
 def schema_summary(schema):
@@ -435,8 +471,14 @@ class ScimProbe(object):
         if core is None:
             raise ScimPreflightError("%s/Schemas has no User schema (ids: %s)." % (
                 self.endpoint, ", ".join(str(s.get("id")) for s in schemas)), "schemas", "bad_answer")
-        details = user_attribute_details(core, extension, self.version)
         resource_types = self.resource_types()
+        extensions = schema_extensions(resource_types)
+        extension = self._enterprise_in_use(extension, resource_types, extensions)
+        details = user_attribute_details(core, extension, self.version)
+        group_schema = find_group_schema(schemas, self.version)
+        if group_schema is None:
+            self.warnings.append("%s/Schemas has no Group schema; group attributes unknown." % self.endpoint)
+        group_details = attribute_details(group_schema, None, V2_GROUP_URN if self.version == 2 else V1_CORE_URN)
         result = {
             "endpoint": self.endpoint,
             "scim_version": self.version,
@@ -445,9 +487,37 @@ class ScimProbe(object):
             "service_provider_config": spc,
             "schemas": [schema_summary(schema) for schema in schemas],
             "resource_types": resource_types,
+            "schema_extensions": extensions,
+            "enterprise_user": any(attribute["extension"] for attribute in details),
             "user_count": self.count("Users"),
             "group_count": self.count("Groups"),
             "user_attributes": [attribute["name"] for attribute in details],
             "user_attribute_details": details,
+            "group_attributes": [attribute["name"] for attribute in group_details],
+            "group_attribute_details": group_details,
         }
         return result
+
+    def _enterprise_in_use(self, extension, resource_types, extensions):
+        """The enterprise extension schema when the User resource type uses it, else None.
+
+        A provider can serve the extension's schema at /Schemas without attaching it to its User resource type;
+        then its attributes are not part of a User (RFC 7643 section 6) and writing them fails. Without
+        /ResourceTypes (SCIM 1.1, or a 404) the schema's presence at /Schemas is all there is to go by.
+        """
+        if self.version != 2 or not resource_types:
+            return extension
+        user_type = _user_resource_type_name(resource_types)
+        if user_type is None:
+            return extension
+        listed = [item["schema"] for item in extensions.get(user_type, [])]
+        if V2_ENTERPRISE_URN not in listed:
+            if extension is not None:
+                self.warnings.append("%s/Schemas has the enterprise extension, but the %s resource type does not "
+                                     "list it in schemaExtensions; its attributes are left out." % (
+                                         self.endpoint, user_type))
+            return None
+        if extension is None:
+            self.warnings.append("The %s resource type lists the enterprise extension, but %s/Schemas has no "
+                                 "schema for it; its attributes are unknown and left out." % (user_type, self.endpoint))
+        return extension

@@ -15,8 +15,11 @@ description:
   - Connects to the SCIM provider the way IDM's SCIM connector will (same authentication methods) and reads
     C(/ServiceProviderConfig) (SCIM 2.0) or C(/ServiceProviderConfigs) (SCIM 1.1), C(/Schemas), C(/ResourceTypes)
     (2.0 only) and the user and group counts (C(?count=0), C(totalResults)).
-  - Returns the attributes of the User schema, with the enterprise extension, as a flat list of names that can be
-    used to generate mappings (RV(user_attributes)), and their types and sub-attributes (RV(user_attribute_details)).
+  - Returns the attributes of the User schema, with the enterprise extension when the provider's User resource type
+    lists it in C(schemaExtensions), as a flat list of names that can be used to generate mappings
+    (RV(user_attributes)), and their types, sub-attributes, C(required), C(mutability) and C(returned)
+    (RV(user_attribute_details)); the same for the Group schema (RV(group_attributes)).
+  - The role C(idmops.pingidm.scim_sync) takes the connector's account and group attributes from these lists.
   - Every failure gives one message that says what to fix, for example a host name that does not resolve, a refused
     connection, a certificate that cannot be verified (set O(ca_path) or O(validate_certs)), the credential that was
     rejected, a wrong base path, or a provider that speaks the other SCIM version.
@@ -109,7 +112,9 @@ EXAMPLES = r"""
 
 - name: Users the provider has, and the attributes to map
   ansible.builtin.debug:
-    msg: "{{ scim.user_count }} users; attributes {{ scim.user_attributes | join(', ') }}"
+    msg: >-
+      {{ scim.user_count }} users with {{ scim.user_attributes | join(', ') }};
+      groups with {{ scim.group_attributes | join(', ') }}; enterprise extension: {{ scim.enterprise_user }}
 """
 
 RETURN = r"""
@@ -148,10 +153,26 @@ group_count:
   description: totalResults of C(/Groups?count=0); null when the provider has no groups endpoint.
   returned: success
   type: int
+schema_extensions:
+  description:
+    - Per resource type name (C(User), C(Group)), the extension schemas its C(schemaExtensions) lists, each as
+      C(schema) (URN) and C(required). Empty when the provider has no C(/ResourceTypes) (SCIM 1.1).
+  returned: success
+  type: dict
+  sample: {"User": [{"schema": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "required": false}],
+           "Group": []}
+enterprise_user:
+  description:
+    - Whether users have the enterprise extension (C(employeeNumber), C(department), C(manager), ...). For SCIM 2.0
+      with C(/ResourceTypes), the User resource type must list the extension and C(/Schemas) must describe it; without
+      C(/ResourceTypes), the schema's presence decides.
+  returned: success
+  type: bool
 user_attributes:
   description:
-    - Names of the User attributes, core then enterprise extension, top-level and unqualified (C(userName), C(name),
-      C(emails), C(employeeNumber)), the way IDM's SCIM connector names the account properties.
+    - Names of the User attributes, core then enterprise extension (only when RV(enterprise_user)), top-level and
+      unqualified (C(userName), C(name), C(emails), C(employeeNumber)), the way IDM's SCIM connector names the
+      account properties. Other extensions are not included (see RV(schema_extensions)).
   returned: success
   type: list
   elements: str
@@ -168,6 +189,17 @@ user_attribute_details:
     - {"name": "name", "type": "complex", "multi_valued": false, "required": false, "mutability": "readWrite",
        "returned": "default", "case_exact": false, "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
        "extension": false, "sub_attributes": [givenName, familyName]}
+group_attributes:
+  description: Names of the Group attributes (C(displayName), C(members), ...); empty when C(/Schemas) has no Group.
+  returned: success
+  type: list
+  elements: str
+  sample: [displayName, members]
+group_attribute_details:
+  description: One entry per name of RV(group_attributes), with the keys of RV(user_attribute_details).
+  returned: success
+  type: list
+  elements: dict
 step:
   description: On failure, the check that failed (C(endpoint), C(token), C(service_provider_config), C(schemas), ...).
   returned: failure

@@ -13,6 +13,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 quickjs = pytest.importorskip("quickjs")
 
@@ -21,6 +22,11 @@ from ansible.template import Templar, trust_as_template  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(REPO, "conf_templates")
+ROLE = os.path.join(REPO, "roles", "scim_sync")
+with open(os.path.join(ROLE, "defaults", "main.yml"), encoding="utf-8") as _handle:
+    ROLE_DEFAULTS = yaml.safe_load(_handle)
+# What the role gives the templates: its defaults (the only copy of the default attribute maps).
+TEMPLATE_DEFAULTS = {key: value for key, value in ROLE_DEFAULTS.items() if key.startswith("scim_sync_")}
 SAMPLE_MAPPINGS = ["systemScimAccount_managedUser", "managedUser_systemScimAccount",
                    "systemScimGroup_managedRole", "managedRole_systemScimGroup"]
 SITUATIONS = {"SOURCE_IGNORED", "SOURCE_MISSING", "MISSING", "FOUND_ALREADY_LINKED", "UNQUALIFIED", "UNASSIGNED",
@@ -39,12 +45,16 @@ OAUTH = {
 def _render_cached(name, variables_json):
     with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
         text = handle.read()
+    # The templates import scim_attributes.j2 from their own directory, as the role's renderers allow.
     templar = Templar(loader=DataLoader(), variables=json.loads(variables_json))
+    templar = templar.copy_with_new_env(searchpath=[TEMPLATES])
     return templar.template(trust_as_template(text))
 
 
-def render(name, variables):
-    """The parsed document (rendering is cached: several tests share a variable set; results are fresh copies)."""
+def render(name, variables, defaults=True):
+    """The parsed document, rendered with the role's defaults under ``variables`` (rendering is cached: several
+    tests share a variable set; results are fresh copies)."""
+    variables = {**(TEMPLATE_DEFAULTS if defaults else {}), **variables}
     return json.loads(_render_cached(name, json.dumps(variables, sort_keys=True)))
 
 
@@ -195,14 +205,28 @@ def test_connector_object_types():
     assert group["properties"]["displayName"]["nativeName"] == "__NAME__"
     for name in ("emails", "phoneNumbers", "addresses", "groups"):
         assert account["properties"][name]["type"] == "array"
-    for name in ("employeeNumber", "costCenter", "organization", "division", "department", "manager", "active"):
-        assert name in account["properties"]
     assert account["properties"]["meta"]["flags"] == ["NOT_CREATABLE", "NOT_UPDATEABLE"]
     assert account["properties"]["groups"]["flags"] == ["NOT_CREATABLE", "NOT_UPDATEABLE"]
     assert "NOT_READABLE" in account["properties"]["__PASSWORD__"]["flags"]
+    assert sorted(group["properties"]) == ["displayName", "externalId", "members", "meta"]
     for schema in (account, group):
         for name, spec in schema["properties"].items():
             assert {"type", "nativeName", "nativeType"} <= set(spec), name
+
+
+ENTERPRISE = ["employeeNumber", "costCenter", "organization", "division", "department", "manager"]
+
+
+def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
+    # A provider without the enterprise extension refuses every PATCH that names one of its attributes, so the
+    # default (no preflight, no list) declares the core attributes only.
+    properties = connector()["objectTypes"]["account"]["properties"]
+    assert not set(ENTERPRISE) & set(properties)
+    assert {"userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId",
+            "__PASSWORD__"} <= set(properties)
+    listed = connector(scim_sync_account_properties=["name", "emails", "department", "manager"])
+    assert sorted(listed["objectTypes"]["account"]["properties"]) == [
+        "department", "emails", "manager", "name", "userName"]
 
 
 def test_connector_limited_account_properties_keep_user_name():
@@ -210,6 +234,16 @@ def test_connector_limited_account_properties_keep_user_name():
     assert sorted(props["properties"]) == ["active", "emails", "userName"]
     props = connector(scim_sync_account_properties=["password"])["objectTypes"]["account"]
     assert sorted(props["properties"]) == ["__PASSWORD__", "userName"]
+
+
+def test_connector_group_properties_keep_display_name():
+    group = connector(scim_sync_group_properties=["externalId"])["objectTypes"]["group"]
+    assert sorted(group["properties"]) == ["displayName", "externalId"]
+
+
+def test_templates_need_the_attribute_maps_outside_the_role():
+    with pytest.raises(Exception, match="scim_sync_user_attribute_map"):
+        render("sync.json.j2", OAUTH, defaults=False)
 
 
 # ---------- sync.json ----------
@@ -279,6 +313,19 @@ def test_scripts_are_es5():
 
 # ---------- the JavaScript, executed ----------
 
+# The role's default map plus the three attributes stock managed.json does not declare, with the enterprise
+# extension declared: every kind of transform is exercised.
+EXTRAS = [{"scim": "displayName", "idm": "displayName"}, {"scim": "title", "idm": "title"},
+          {"scim": "department", "idm": "department", "optional": True}]
+ALL_ACCOUNT = ["userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId",
+               "department"]
+
+
+def full_mappings(**extra):
+    return mappings(**{"scim_sync_user_attribute_map_extra": EXTRAS, "scim_sync_account_properties": ALL_ACCOUNT,
+                       **extra})
+
+
 SEED_USER = {
     "_id": "u1", "userName": "ana.o'neil", "displayName": "Ana O'Neil", "title": "Engineer", "active": False,
     "department": "IT",
@@ -300,6 +347,7 @@ def forward_user(js, by_name, scim_user):
 
 
 def reverse_user(js, by_name, idm_user, old_scim_user):
+    """IDM's UPDATE: a copy of the target as read, every property mapping put on it, then onUpdate."""
     mapping = by_name["managedUser_systemScimAccount"]
     target = json.loads(json.dumps(old_scim_user))
     for prop in mapping["properties"]:
@@ -311,8 +359,45 @@ def reverse_user(js, by_name, idm_user, old_scim_user):
     return js.value("target")
 
 
+def test_default_user_map_satisfies_idm_default_policy():
+    # IDM's default managed user policy requires userName, givenName, sn and mail; the default map fills them,
+    # and maps only properties the default managed.json declares.
+    forward = {p["target"] for p in mappings()["systemScimAccount_managedUser"]["properties"]}
+    assert {"userName", "givenName", "sn", "mail"} <= forward
+    assert forward <= {"userName", "givenName", "sn", "mail", "telephoneNumber", "accountStatus"}
+    # IDM's default role policy: name (7.x), name and description (5.x)
+    assert {p["target"] for p in mappings()["systemScimGroup_managedRole"]["properties"]} == {
+        "name", "description", "members"}
+
+
+def test_extra_entries_are_appended_and_replace_the_same_idm_property():
+    by_name = mappings(scim_sync_user_attribute_map_extra=[
+        {"scim": "title", "idm": "title"}, {"scim": "nickName", "idm": "telephoneNumber"}])
+    forward = {p["target"]: p["source"] for p in by_name["systemScimAccount_managedUser"]["properties"]}
+    assert forward["title"] == "title" and forward["telephoneNumber"] == "nickName"
+    reverse = [p["target"] for p in by_name["managedUser_systemScimAccount"]["properties"]]
+    assert "phoneNumbers" not in reverse and "nickName" in reverse
+    groups = mappings(scim_sync_group_attribute_map_extra=[{"scim": "externalId", "idm": "externalId"}])
+    assert {"source": "externalId", "target": "externalId"} in groups["systemScimGroup_managedRole"]["properties"]
+
+
+def test_optional_entries_follow_the_declared_attributes_and_required_ones_stay():
+    core = full_mappings(scim_sync_account_properties=[])  # no list: the SCIM core, no enterprise extension
+    assert "department" not in {p["target"] for p in core["managedUser_systemScimAccount"]["properties"]}
+    with_enterprise = full_mappings()
+    assert "department" in {p["target"] for p in with_enterprise["managedUser_systemScimAccount"]["properties"]}
+    # a required (not optional) item for an attribute the connector does not declare stays in the mapping, so
+    # the role's validation names it instead of silently syncing less than asked
+    by_name = mappings(scim_sync_account_properties=["emails"])
+    assert "name" in {p["target"] for p in by_name["managedUser_systemScimAccount"]["properties"]}
+    assert "phoneNumbers" not in {p["target"] for p in by_name["managedUser_systemScimAccount"]["properties"]}
+    # no members declared: no member sync
+    groups = mappings(scim_sync_group_properties=["externalId"])
+    assert "members" not in {p["target"] for p in groups["systemScimGroup_managedRole"]["properties"]}
+
+
 def test_forward_user_transforms():
-    js, by_name = Js(), mappings()
+    js, by_name = Js(), full_mappings()
     user = forward_user(js, by_name, SEED_USER)
     assert user == {"userName": "ana.o'neil", "givenName": "Ana", "sn": "O'Neil", "mail": "ana@example.com",
                     "telephoneNumber": "+1 555 2", "accountStatus": "inactive", "displayName": "Ana O'Neil",
@@ -323,34 +408,52 @@ def test_forward_user_transforms():
 
 
 def test_round_trip_converges_and_preserves_provider_values():
-    js, by_name = Js(), mappings()
+    js, by_name = Js(), full_mappings()
     idm_user = forward_user(js, by_name, SEED_USER)
     # Nothing changed in IDM: the reverse mapping writes back exactly what the provider has.
     back = reverse_user(js, by_name, idm_user, SEED_USER)
     assert back == SEED_USER
     assert forward_user(js, by_name, back) == idm_user
-    # A change in IDM replaces the chosen value only; other e-mails, phones and name parts stay.
+    # A change in IDM replaces the chosen value only; other e-mails, phones and name parts stay, and the
+    # formatted name the provider derived from the parts follows them.
     changed = dict(idm_user, telephoneNumber="+1 555 9", sn="Smith", accountStatus="active")
     after = reverse_user(js, by_name, changed, SEED_USER)
     assert after["phoneNumbers"] == [{"value": "+1 555 1", "type": "mobile"}, {"value": "+1 555 9", "type": "work"}]
     assert after["emails"] == SEED_USER["emails"]
-    assert after["name"] == {"givenName": "Ana", "familyName": "Smith", "formatted": "Ana O'Neil"}
+    assert after["name"] == {"givenName": "Ana", "familyName": "Smith", "formatted": "Ana Smith"}
     assert after["active"] is True
     assert forward_user(js, by_name, after) == changed
 
 
-def test_reverse_user_create_builds_complex_values():
-    js, by_name = Js(), mappings()
+def test_reverse_user_keeps_a_formatted_name_the_provider_did_not_derive():
+    js, by_name = Js(), full_mappings()
+    old = dict(SEED_USER, name={"givenName": "Ana", "familyName": "O'Neil", "formatted": "Dr. A. O'Neil"})
+    idm_user = dict(forward_user(js, by_name, old), givenName="Anna")
+    assert reverse_user(js, by_name, idm_user, old)["name"] == {
+        "givenName": "Anna", "familyName": "O'Neil", "formatted": "Dr. A. O'Neil"}
+
+
+def test_reverse_user_clears_only_what_idm_cleared():
+    js, by_name = Js(), full_mappings()
+    idm_user = forward_user(js, by_name, SEED_USER)
+    cleared = dict(idm_user, title=None, telephoneNumber=None, department=None)
+    after = reverse_user(js, by_name, cleared, SEED_USER)
+    assert after["title"] is None and after["department"] is None  # null: the connector removes the attribute
+    assert after["phoneNumbers"] == [{"value": "+1 555 1", "type": "mobile"}]  # only the mapped phone goes
+
+
+def test_reverse_user_create_leaves_out_empty_values():
+    js, by_name = Js(), full_mappings()
     mapping = by_name["managedUser_systemScimAccount"]
     idm_user = {"userName": "new", "givenName": "New", "sn": None, "mail": "new@example.com",
                 "telephoneNumber": "", "accountStatus": "inactive"}
-    out = {}
+    target = {}
     for prop in mapping["properties"]:
         value = idm_user if prop["source"] == "" else idm_user.get(prop["source"])
-        out[prop["target"]] = js.run(prop["transform"]["source"], source=value) if "transform" in prop else value
-    assert out["name"] == {"givenName": "New", "familyName": None}
-    assert out["emails"] == [{"value": "new@example.com", "type": "work", "primary": True}]
-    assert out["phoneNumbers"] is None and out["active"] is False
+        target[prop["target"]] = js.run(prop["transform"]["source"], source=value) if "transform" in prop else value
+    js.run(mapping["onCreate"]["source"], target=target)
+    assert js.value("target") == {"userName": "new", "name": {"givenName": "New"}, "active": False,
+                                  "emails": [{"value": "new@example.com", "type": "work", "primary": True}]}
 
 
 def test_correlation_queries_escape_values():
@@ -387,14 +490,15 @@ def test_member_transforms_look_up_both_sides():
 def test_member_on_update_keeps_current_list_when_same_set():
     js, by_name = Js(), mappings()
     script = by_name["managedRole_systemScimGroup"]["onUpdate"]["source"]
-    old = {"members": [{"value": "s2", "$ref": "Users/s2", "display": "Bob"}, {"value": "s1", "type": "User"}]}
-    js.run(script, target={"members": [{"value": "s1"}, {"value": "s2"}]}, oldTarget=old)
+    old = {"displayName": "Sales",
+           "members": [{"value": "s2", "$ref": "Users/s2", "display": "Bob"}, {"value": "s1", "type": "User"}]}
+    js.run(script, target={"displayName": "Sales", "members": [{"value": "s1"}, {"value": "s2"}]}, oldTarget=old)
     assert js.value("target")["members"] == old["members"]
-    js.run(script, target={"members": [{"value": "s1"}]}, oldTarget=old)
+    js.run(script, target={"displayName": "Sales", "members": [{"value": "s1"}]}, oldTarget=old)
     assert js.value("target")["members"] == [{"value": "s1"}]
     script = by_name["systemScimGroup_managedRole"]["onUpdate"]["source"]
-    old = {"members": [{"_ref": "managed/user/m1", "_refProperties": {"_id": "rel1"}}]}
-    js.run(script, target={"members": [{"_ref": "managed/user/m1"}]}, oldTarget=old)
+    old = {"_id": "r1", "name": "Sales", "members": [{"_ref": "managed/user/m1", "_refProperties": {"_id": "rel1"}}]}
+    js.run(script, target=dict(old, members=[{"_ref": "managed/user/m1"}]), oldTarget=old)
     assert js.value("target")["members"] == old["members"]
 
 

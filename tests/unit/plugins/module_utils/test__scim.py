@@ -45,8 +45,8 @@ V2_USER_SCHEMA = {"id": _scim.V2_USER_URN, "name": "User", "description": "User 
     attr("groups", "complex", multi=True, subs=["value", "display"], mutability="readOnly")]}
 V2_ENTERPRISE_SCHEMA = {"id": _scim.V2_ENTERPRISE_URN, "name": "EnterpriseUser", "attributes": [
     attr("employeeNumber"), attr("manager", "complex", subs=["value", "displayName"])]}
-V2_GROUP_SCHEMA = {"id": "urn:ietf:params:scim:schemas:core:2.0:Group", "name": "Group",
-                   "attributes": [attr("displayName", required=True)]}
+V2_GROUP_SCHEMA = {"id": _scim.V2_GROUP_URN, "name": "Group", "attributes": [
+    attr("displayName", required=True), attr("members", "complex", multi=True, subs=["value", "display", "$ref"])]}
 V1_USER_SCHEMA = {"id": _scim.V1_CORE_URN + ":User", "name": "User", "schema": _scim.V1_CORE_URN, "attributes": [
     {"name": "id", "type": "string", "multiValued": False, "readOnly": True, "required": True,
      "schema": _scim.V1_CORE_URN},
@@ -56,6 +56,9 @@ V1_USER_SCHEMA = {"id": _scim.V1_CORE_URN + ":User", "name": "User", "schema": _
      "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}]},
     {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim.V1_ENTERPRISE_URN},
 ]}
+V1_GROUP_SCHEMA = {"id": _scim.V1_CORE_URN + ":Group", "name": "Group", "schema": _scim.V1_CORE_URN, "attributes": [
+    {"name": "displayName", "type": "string", "multiValued": False, "required": True, "schema": _scim.V1_CORE_URN},
+    {"name": "members", "type": "complex", "multiValued": True, "schema": _scim.V1_CORE_URN}]}
 
 
 class FakeScim(object):
@@ -69,6 +72,8 @@ class FakeScim(object):
         self.users, self.groups = 7, 3
         self.has_groups = True
         self.has_resource_types = True
+        self.schemas_v2 = [V2_USER_SCHEMA, V2_GROUP_SCHEMA, V2_ENTERPRISE_SCHEMA]
+        self.user_extensions = [{"schema": _scim.V2_ENTERPRISE_URN, "required": False}]
         self.html_at = None          # path prefix answering an HTML page
         self.raise_for = {}          # url prefix -> exception to raise
         self.calls = []
@@ -122,11 +127,14 @@ class FakeScim(object):
         if not self._authorized(headers, auth):
             return 401, {"detail": "Missing or invalid credentials", "status": "401"}, json_type
         if path == "Schemas":
-            resources = [V2_USER_SCHEMA, V2_GROUP_SCHEMA, V2_ENTERPRISE_SCHEMA] if version == 2 else [V1_USER_SCHEMA]
+            resources = self.schemas_v2 if version == 2 else [V1_USER_SCHEMA, V1_GROUP_SCHEMA]
             return 200, {"totalResults": len(resources), "Resources": resources}, json_type
         if path == "ResourceTypes" and version == 2 and self.has_resource_types:
-            resource_type = {"id": "User", "endpoint": "/Users", "schema": _scim.V2_USER_URN}
-            return 200, {"totalResults": 1, "Resources": [resource_type]}, json_type
+            user = {"id": "User", "name": "User", "endpoint": "/Users", "schema": _scim.V2_USER_URN}
+            if self.user_extensions is not None:
+                user["schemaExtensions"] = self.user_extensions
+            group = {"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": _scim.V2_GROUP_URN}
+            return 200, {"totalResults": 2, "Resources": [user, group]}, json_type
         if path in ("Users", "Groups"):
             if path == "Groups" and not self.has_groups:
                 return 404, {"detail": "Not found"}, json_type
@@ -202,6 +210,56 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert by_name["employeeNumber"]["extension"] is True
     assert by_name["employeeNumber"]["schema"] == _scim.V2_ENTERPRISE_URN
     assert "sub_attributes" not in by_name["active"]
+    assert result["enterprise_user"] is True
+    assert result["schema_extensions"] == {"User": [{"schema": _scim.V2_ENTERPRISE_URN, "required": False}],
+                                           "Group": []}
+    assert result["group_attributes"] == ["displayName", "members"]
+    groups = dict((a["name"], a) for a in result["group_attribute_details"])
+    assert groups["displayName"]["required"] is True and groups["members"]["multi_valued"] is True
+    assert groups["members"]["sub_attributes"] == ["value", "display", "$ref"]
+
+
+def test_provider_without_the_enterprise_extension(fake_scim):
+    fake_scim.schemas_v2 = [V2_USER_SCHEMA, V2_GROUP_SCHEMA]
+    fake_scim.user_extensions = None
+    p = probe()
+    result = p.run()
+    assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups"]
+    assert result["enterprise_user"] is False and result["schema_extensions"]["User"] == []
+    assert p.warnings == []
+
+
+def test_enterprise_schema_not_attached_to_the_user_resource_type(fake_scim):
+    fake_scim.user_extensions = [{"schema": "urn:example:custom:1.0:User", "required": True}]
+    p = probe()
+    result = p.run()
+    assert "employeeNumber" not in result["user_attributes"] and result["enterprise_user"] is False
+    assert result["schema_extensions"]["User"] == [{"schema": "urn:example:custom:1.0:User", "required": True}]
+    assert any("does not list it in schemaExtensions" in warning for warning in p.warnings)
+
+
+def test_enterprise_listed_without_its_schema(fake_scim):
+    fake_scim.schemas_v2 = [V2_USER_SCHEMA, V2_GROUP_SCHEMA]
+    p = probe()
+    result = p.run()
+    assert result["enterprise_user"] is False and "employeeNumber" not in result["user_attributes"]
+    assert any("has no schema for it" in warning for warning in p.warnings)
+
+
+def test_without_resource_types_the_schemas_decide(fake_scim):
+    fake_scim.has_resource_types = False
+    p = probe()
+    result = p.run()
+    assert result["enterprise_user"] is True and "employeeNumber" in result["user_attributes"]
+    assert result["schema_extensions"] == {}
+
+
+def test_provider_without_a_group_schema_warns(fake_scim):
+    fake_scim.schemas_v2 = [V2_USER_SCHEMA, V2_ENTERPRISE_SCHEMA]
+    p = probe()
+    result = p.run()
+    assert result["group_attributes"] == [] and result["group_attribute_details"] == []
+    assert any("no Group schema" in warning for warning in p.warnings)
 
 
 def test_oauth_falls_back_to_client_secret_post(fake_scim):
@@ -223,6 +281,7 @@ def test_v1_provider(fake_scim):
     assert result["endpoint"] == V1 and result["scim_version"] == 1
     assert result["resource_types"] == []
     assert result["user_attributes"] == ["id", "userName", "name", "employeeNumber"]
+    assert result["enterprise_user"] is True and result["group_attributes"] == ["displayName", "members"]
     by_name = dict((a["name"], a) for a in result["user_attribute_details"])
     assert by_name["id"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True

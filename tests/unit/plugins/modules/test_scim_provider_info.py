@@ -28,6 +28,8 @@ def test_oauth_success_is_never_changed(run_module, fake_scim):
     assert "userName" in result["user_attributes"] and "name" in result["user_attributes"]
     assert result["user_attribute_details"][0]["name"] == "userName"
     assert result["token_auth_method"] == "client_secret_basic"
+    assert result["group_attributes"] == ["displayName", "members"] and result["enterprise_user"] is True
+    assert result["schema_extensions"]["User"][0]["schema"].endswith(":enterprise:2.0:User")
     assert CLIENT_SECRET not in result.raw_output
 
 

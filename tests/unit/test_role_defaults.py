@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's documented defaults are its real defaults: meta/argument_specs.yml (what ansible-doc shows) equals
+defaults/main.yml, and the attribute maps have one source (the templates carry no copy)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLE = os.path.join(REPO, "roles", "scim_sync")
+COLLECTIONS = os.path.join(REPO, ".venv", "collroot")
+# The variables of the attribute maps and attribute sets: each must have a documented default.
+ATTRIBUTE_VARIABLES = ["scim_sync_user_attribute_map", "scim_sync_user_attribute_map_extra",
+                       "scim_sync_group_attribute_map", "scim_sync_group_attribute_map_extra",
+                       "scim_sync_account_properties", "scim_sync_group_properties", "scim_sync_preflight"]
+
+
+def load(*parts):
+    with open(os.path.join(ROLE, *parts), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+DEFAULTS = load("defaults", "main.yml")
+SPECS = load("meta", "argument_specs.yml")["argument_specs"]
+
+
+@pytest.mark.parametrize("entry_point", sorted(SPECS))
+def test_documented_defaults_equal_the_role_defaults(entry_point):
+    options = SPECS[entry_point]["options"]
+    for name, spec in options.items():
+        if "default" in spec:
+            assert DEFAULTS.get(name) == spec["default"], name
+    for name in ATTRIBUTE_VARIABLES:
+        assert "default" in options[name], name
+
+
+def test_the_templates_carry_no_copy_of_the_default_maps():
+    with open(os.path.join(REPO, "conf_templates", "sync.json.j2"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert "scim_sync_user_attribute_map | default(" not in text
+    assert "scim_sync_group_attribute_map | default(" not in text
+    assert "'name.familyName'" not in text and "'telephoneNumber'" not in text
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections")),
+                    reason="needs the collection symlink made by make setup")
+def test_ansible_doc_shows_the_real_default_maps():
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1")
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-doc"), "-t", "role", "--json",
+                             "idmops.pingidm.scim_sync"], capture_output=True, text=True, env=env, timeout=120,
+                            check=True)
+    options = json.loads(result.stdout)["idmops.pingidm.scim_sync"]["entry_points"]["main"]["options"]
+    for name in ATTRIBUTE_VARIABLES:
+        assert options[name]["default"] == DEFAULTS[name], name
+    assert len(options["scim_sync_user_attribute_map"]["default"]) == 6
