@@ -22,10 +22,12 @@ import copy
 import json
 import os
 import re
+import socket
 from urllib.parse import urlsplit, parse_qsl
 
 import pytest
 import requests
+import urllib3
 
 from ansible.module_utils.testing import patch_module_args
 
@@ -92,10 +94,11 @@ class FakeIdm(object):
         else:
             self._routes.append(entry)
 
-    def fail(self, method, pattern, status, message="injected failure", times=None):
-        """Answer matching calls with a CREST error (``status`` None = connection error) ``times`` times."""
+    def fail(self, method, pattern, status, message="injected failure", times=None, kind="refused"):
+        """Answer matching calls with a CREST error ``times`` times. ``status`` None = no answer, as requests
+        raises it for ``kind`` ``refused`` (nothing listens), ``dropped`` (connection reset) or ``dns``."""
         self._faults.append({"method": method.upper(), "re": re.compile(pattern), "status": status,
-                             "message": message, "left": times})
+                             "message": message, "left": times, "kind": kind})
 
     def writes(self):
         return [c for c in self.calls if c[0] in ("PUT", "DELETE", "PATCH")
@@ -134,7 +137,7 @@ class FakeIdm(object):
         merged = dict(session.headers)
         merged.update(headers or {})
         if not url.startswith(IDM_HOST):
-            raise requests.exceptions.ConnectionError("Failed to resolve '%s'" % split.netloc)
+            raise transport_error("dns", split.hostname)
         if split.path == TOKEN_PATH:
             return self._token_endpoint(method, body, auth)
         if not split.path.startswith("/openidm/"):
@@ -146,7 +149,7 @@ class FakeIdm(object):
                 if fault["left"] is not None:
                     fault["left"] -= 1
                 if fault["status"] is None:
-                    raise requests.exceptions.ConnectionError("Connection refused")
+                    raise transport_error(fault["kind"], split.hostname)
                 return crest_error(fault["status"], fault["message"])
         if not self._authenticated(merged, auth):
             return crest_error(401, "Access Denied", "Unauthorized")
@@ -283,6 +286,21 @@ class FakeIdm(object):
         if "provisioner.openicf/" + name not in self.configs:
             return crest_error(404, "System: %s is not available." % name)
         return 200, self._status(name)
+
+
+def transport_error(kind, host):
+    """The exception requests raises when no answer arrives, with the cause chain urllib3 builds."""
+    if kind == "dns":
+        cause = socket.gaierror(-2, "Name or service not known")
+        text = "Failed to resolve '%s' ([Errno -2] Name or service not known)" % host
+    elif kind == "refused":
+        cause = ConnectionRefusedError(111, "Connection refused")
+        text = "Failed to establish a new connection: [Errno 111] Connection refused"
+    else:
+        cause = ConnectionResetError(104, "Connection reset by peer")
+        text = "Connection aborted."
+    error = requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(text, cause))
+    return error
 
 
 def _make_response(url, status, body):
