@@ -42,6 +42,15 @@ CLIENT_ID = "idm-provisioning"
 CLIENT_SECRET = "client-Secr3t-cc"
 # Connector properties the fake stores encrypted, like IDM does for GuardedString properties.
 FAKE_CONFIDENTIAL = ("password", "clientSecret", "authToken", "credentials")
+AVAILABLE_SCIM_CONNECTOR = {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+                            "displayName": "Scim Connector", "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                            "bundleVersion": "1.5.20.31", "systemType": "provisioner.openicf"}
+
+
+def no_metadata_message(name):
+    """IDM's 500 for a connector config write while it has no metadata for the connector (nothing stored)."""
+    return ("No meta-data provider available yet to create and encrypt configuration for provisioner.openicf/%s, "
+            "retry later." % name)
 
 
 class FakeRequest(object):
@@ -270,6 +279,8 @@ class FakeIdm(object):
         if request.action == "test":
             names = sorted(k.split("/", 1)[1] for k in self.configs if k.startswith("provisioner.openicf/"))
             return 200, [self._status(n) for n in names]
+        if request.action == "availableConnectors":
+            return 200, {"connectorRef": [dict(AVAILABLE_SCIM_CONNECTOR)]}
         if request.action == "testConfig":
             body = request.body or {}
             if "name" not in body:
@@ -363,6 +374,16 @@ def idm_args():
 
 class ModuleResult(dict):
     raw_output = ""
+
+    @property
+    def warning_texts(self):
+        """The warnings' texts (ansible-core 2.19 reports each warning as a dict with an ``event``)."""
+        texts = []
+        for warning in self.get("warnings") or []:
+            if isinstance(warning, dict):
+                warning = (warning.get("event") or {}).get("msg", warning.get("msg"))
+            texts.append(warning)
+        return texts
 
 
 @pytest.fixture
