@@ -85,6 +85,7 @@ class FakeIdm(object):
         self.connector_errors = {}      # connector name -> error text system test reports (ok false)
         self.start_after_tests = 0      # a new/changed connector is "not available" for this many test calls
         self.honour_wait_for_completion = True  # False: PUT ?waitForCompletion=true answers before the start
+        self.config_query_supported = True      # False: GET config?_queryFilter=... answers 400, as some servers do
         self._pending_start = {}        # connector name -> test calls left before available
         self.tokens = set()
         self.token_requests = 0
@@ -209,6 +210,14 @@ class FakeIdm(object):
                      "OpenIDM starting"}
 
     def _config_list(self, request, match):
+        query = request.params.get("_queryFilter")
+        if query is not None:
+            prefix = re.fullmatch(r'_id sw "([^"]*)"', query)
+            if not self.config_query_supported or not prefix:
+                return crest_error(400, "fake IDM only queries config with _id sw \"prefix\"")
+            result = [dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
+                      for config_id in sorted(self.configs) if config_id.startswith(prefix.group(1))]
+            return 200, {"result": result, "resultCount": len(result), "pagedResultsCookie": None}
         return 200, {"_id": "", "configurations": [
             {"_id": config_id, "pid": config_id.replace("/", "."),
              "factoryPid": config_id.split("/", 1)[0] if "/" in config_id else None}
