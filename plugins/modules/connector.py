@@ -20,7 +20,7 @@ description:
   - Secrets that count as unchanged are sent back in their stored encrypted form, so IDM does not re-encrypt them.
   - IDM refuses to store a connector configuration while it has no metadata for its connector (the bundle or
     version range of C(connectorRef) is not installed, its remote connector server is not connected, or IDM is
-    still loading connectors): it answers 500 C(No meta-data provider available yet ... retry later) and stores
+    still loading connectors). It answers 500 C(No meta-data provider available yet ... retry later) and stores
     nothing. The module sends the write again every few seconds within O(wait_timeout), and then fails with a
     message naming C(connectorRef.bundleName), C(bundleVersion) and C(connectorName), and the versions IDM has.
   - After a write (and only then), with O(wait=true), waits until IDM has started the connector.

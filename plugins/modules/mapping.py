@@ -28,7 +28,7 @@ description:
     mappings and every reconciliation fails). Removing, or changing the direction of, a mapping that another
     mapping links to is refused for the same reason.
   - A name defined both in C(config/sync) and as C(config/mapping/<name>) is reported in RV(shadowed) with a
-    warning: IDM runs only one of the two definitions.
+    warning, since IDM runs only one of the two definitions.
 author:
   - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
