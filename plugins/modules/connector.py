@@ -263,8 +263,9 @@ def not_started(status):
     return not (status or {}).get("ok") and (error == NOT_AVAILABLE or error.startswith(NOT_AVAILABLE + ":"))
 
 
-def wait_until_started(client, name, timeout):
-    """Poll system/<name>?_action=test until IDM has created the connector (see not_started)."""
+def wait_until_started(client, name, timeout, budget=None):
+    """Poll system/<name>?_action=test until IDM has created the connector (see not_started) or ``timeout``
+    seconds pass; ``budget`` is the whole wait_timeout the message names (the write may have used some of it)."""
     def check():
         try:
             status = client.post_action("system/" + name, "test")
@@ -279,7 +280,7 @@ def wait_until_started(client, name, timeout):
         raise ConnectorError("Connector '%s' was saved, but IDM did not start it within %d s (last answer: %s). "
                              "Check connectorRef (bundleName, bundleVersion, connectorName) against the "
                              "connectors IDM has, and IDM's log, or raise wait_timeout."
-                             % (name, timeout, (status or {}).get("error")), changed=True,
+                             % (name, budget or timeout, (status or {}).get("error")), changed=True,
                              status=_compare.mask(status))
     return status, waited
 
@@ -405,7 +406,8 @@ def run(module, client):
     result["config"] = _compare.mask(stored_after)
     if wait:
         try:
-            status, waited = wait_until_started(client, name, max(0, params["wait_timeout"] - spent))
+            status, waited = wait_until_started(client, name, max(0, params["wait_timeout"] - spent),
+                                                params["wait_timeout"])
         except ApiError as exc:
             raise ConnectorError("Connector '%s' was saved, but waiting for it to start failed: %s" % (name, exc),
                                  changed=True, created=result["created"], status=exc.status,

@@ -151,7 +151,9 @@ removed:
   type: list
   elements: str
 shadowed:
-  description: Names defined both in C(config/sync) and as C(config/mapping/<name>) (a warning names them too).
+  description:
+    - Names defined both in C(config/sync) and as C(config/mapping/<name>) after the task (would be, in check
+      mode); a warning names them too.
   returned: success
   type: list
   elements: str
@@ -302,12 +304,14 @@ def run_sync(module, client, desired, server):
     final = dict(server.per_mapping)
     final.update((m.get("name"), m) for m in new if isinstance(m, dict))
     check_links(final, plan)
+    shadowed = sorted(set(m.get("name") for m in new if isinstance(m, dict)) & set(server.per_mapping))
     if plan.changed and not module.check_mode:
         document = _compare.normalise(stored) or {}
         document["mappings"] = new
         client.put(SYNC_PATH, document)
     result = plan.result()
     result["order_changed"] = plan.order_changed
+    result["shadowed"] = shadowed
     if module._diff:
         result["diff"] = plan.diffs
     return result
@@ -351,6 +355,7 @@ def run_per_mapping(module, client, desired, server):
                 plan.diffs.append(_mapping_diff(name, _comparable(stored_configs[name]), None))
                 writes.append(("DELETE", name, None))
                 final.pop(name, None)
+    shadowed = sorted(set(name for name in final if name) & set(m.get("name") for m in server.sync))
     final.update((m.get("name"), m) for m in server.sync if m.get("name"))  # config/sync wins a shadowed name
     check_links(final, plan)
     if not module.check_mode:
@@ -360,6 +365,7 @@ def run_per_mapping(module, client, desired, server):
             else:
                 client.delete("config/mapping/" + name)
     result = plan.result()
+    result["shadowed"] = shadowed
     if module._diff:
         result["diff"] = plan.diffs
     return result
@@ -413,9 +419,8 @@ def main():
         fail_on_api_error(module, exc, changed=False)
     finally:
         client.close()
-    result["shadowed"] = server.shadowed
-    if server.shadowed:
-        module.warn(shadowed_warning(server.shadowed))
+    if result["shadowed"]:
+        module.warn(shadowed_warning(result["shadowed"]))
     # A list (or a rendered sync.json) reads as "these are the mappings": say what else the server has.
     if result.get("unmanaged") and params["mappings"] is not None:
         module.warn("Mappings on the server that this task does not manage, kept: %s. Set prune=true to remove "

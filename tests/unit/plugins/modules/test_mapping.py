@@ -258,3 +258,12 @@ def test_input_not_modified_between_runs(fake_idm, run_module, idm_args):
     original = copy.deepcopy(A)
     run_module(mapping, dict(idm_args, mapping=A))
     assert A == original
+
+
+def test_shadowed_is_the_state_after_the_task(fake_idm, run_module, idm_args):
+    fake_idm.configs["mapping/" + A["name"]] = A
+    for check_mode in (True, False):
+        result = run_module(mapping, dict(idm_args, mapping=A), check_mode=check_mode)
+        assert result["changed"] is True and result["shadowed"] == [A["name"]] and len(result.warning_texts) == 1
+    removed = run_module(mapping, dict(idm_args, name=A["name"], state="absent"))
+    assert removed["removed"] == [A["name"]] and removed["shadowed"] == [] and not removed.warning_texts
