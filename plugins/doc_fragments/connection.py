@@ -90,9 +90,10 @@ options:
     description:
       - Timeout in seconds for one HTTP request.
       - GET, PUT and DELETE requests are sent again up to three times (after 0.5, 1 and 2 seconds) on connection
-        errors (except a host name that does not resolve, which fails at once) and on answers 502, 503 and 504, and so are the actions that only read or are harmless to repeat
-        (C(test), C(testConfig), C(cancel), the decryption script). Actions that start something (C(recon),
-        C(reconById)) are never sent again blindly; see the M(idmops.pingidm.recon) module.
+        errors (except a host name that does not resolve, which fails at once) and on answers 502, 503 and 504,
+        and so are the actions that only read or are harmless to repeat (C(test), C(testConfig), C(cancel), the
+        decryption script). Actions that start something (C(recon), C(reconById)) are never sent again blindly;
+        see the M(idmops.pingidm.recon) module.
       - If not set, the value of the E(IDM_TIMEOUT) environment variable is used.
     type: int
     default: 30

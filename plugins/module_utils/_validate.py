@@ -134,8 +134,8 @@ def _links_problem(label, mapping, by_name):
     reverse = (other.get("source"), other.get("target")) == (target, source)
     if not (same or reverse):
         return ("%s: links names mapping %s, which goes from %s to %s; it must go the same way (%s to %s) or "
-                "exactly the reverse way (%s to %s)" % (label, links, other.get("source"), other.get("target"),
-                                                         source, target, target, source))
+                "exactly the reverse way (%s to %s)"
+                % (label, links, other.get("source"), other.get("target"), source, target, target, source))
     return None
 
 

@@ -93,7 +93,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
-
+from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import config_ids
 
 
 # IDM's error text for the connector's InvalidCredentialException: the remote system refused the credentials.
@@ -111,9 +111,7 @@ class AuthFailure(Exception):
 
 
 def configured_connectors(client):
-    listing = client.get("config") or {}
-    return sorted(c["_id"].split("/", 1)[1] for c in listing.get("configurations", [])
-                  if c.get("_id", "").startswith("provisioner.openicf/"))
+    return sorted(i.split("/", 1)[1] for i in config_ids(client) if i.startswith("provisioner.openicf/"))
 
 
 def run_test_round(client, name):

@@ -184,8 +184,8 @@ def test_real_refused_port_is_classified(virtual_clock):
 def test_urllib3_name_resolution_error_is_dns():
     import socket
     import urllib3
-    cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, socket.gaierror(-2, "Name or service "
-                                                                                           "not known"))
+    resolver_error = socket.gaierror(-2, "Name or service not known")
+    cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, resolver_error)
     error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/openidm", cause))
     assert _client.classify_transport_error(error) == "dns"
     assert _client.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"

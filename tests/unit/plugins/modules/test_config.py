@@ -157,8 +157,8 @@ def test_created(fake_idm, run_module, idm_args):
     assert run_module(config, dict(idm_args, id="managed", config=dict(MANAGED, enabled=False)))["created"] is False
 
 
-STORED_MANAGED = {"objects": [{"name": "user", "schema": {"title": "User", "properties": {"mail": {"type": "string"},
-                                                                                         "sn": {"type": "string"}}}},
+USER_PROPERTIES = {"mail": {"type": "string"}, "sn": {"type": "string"}}
+STORED_MANAGED = {"objects": [{"name": "user", "schema": {"title": "User", "properties": USER_PROPERTIES}},
                               {"name": "role", "schema": {"title": "Role"}}],
                   "auditing": {"enabled": True}}
 
