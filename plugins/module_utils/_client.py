@@ -414,9 +414,10 @@ def connector_error_hint(error):
     return ""
 
 
-def check_url(option, url):
+def check_url(option, url, base=False):
     """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host,
-    credentials in the URL (never echoed), a query or a fragment. A trailing slash is harmless and accepted."""
+    credentials in the URL (never echoed). ``base``: the URL is a base other paths are appended to, so a query or
+    a fragment is refused too. A trailing slash is harmless and accepted."""
     parts = urlsplit(url or "")
     if parts.username is not None or parts.password is not None:
         raise ValueError("%s must not contain credentials (user:password@); give them as options instead." % option)
@@ -427,7 +428,7 @@ def check_url(option, url):
         parts.port
     except ValueError:
         raise ValueError("%s has an invalid port (got %r)." % (option, url))
-    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+    if base and (parts.query or parts.fragment or url.rstrip().endswith(("?", "#"))):
         raise ValueError("%s must not have a query (?...) or a fragment (#...): write %s"
                          % (option, "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))))
     return url
@@ -435,7 +436,7 @@ def check_url(option, url):
 
 def check_idm_url(idm_url, context_path):
     """The IDM server URL without a trailing slash; refuses one that already ends with the context path."""
-    check_url("idm_url", idm_url)
+    check_url("idm_url", idm_url, base=True)
     parts = urlsplit(idm_url)
     path = parts.path.rstrip("/")
     context = (context_path or "").strip("/")

@@ -408,3 +408,10 @@ def test_ca_path_wins_over_requests_ca_bundle_env(monkeypatch, virtual_clock):
     with pytest.raises(ApiError):
         make_client(idm_url="https://idm.test", validate_certs=False, retries=0).get("info/ping")
     assert seen == ["/etc/idm-ca.pem", False]
+
+
+def test_token_url_may_have_a_query(fake_idm, virtual_clock):
+    # older PingAM token endpoints name the realm in the query
+    client = make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
+                         oauth_token_url="https://am.example.com/am/oauth2/access_token?realm=/alpha")
+    assert client.auth_type == "client_credentials"
