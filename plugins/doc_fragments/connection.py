@@ -14,6 +14,10 @@ options:
   idm_url:
     description:
       - Scheme, host and port of the IDM server, without the context path, for example C(https://idm.example.com:8443).
+        A path in front of the context path (a reverse proxy prefix such as C(https://example.com/iam)) is kept.
+      - A URL that ends with the context path (C(https://idm.example.com/openidm)), has a query or a fragment, or
+        holds credentials is refused before any request, with the URL to write instead. A trailing slash is
+        harmless and ignored.
       - If not set, the value of the E(IDM_URL) environment variable is used.
     type: str
     required: true
@@ -86,9 +90,10 @@ options:
     description:
       - Timeout in seconds for one HTTP request.
       - GET, PUT and DELETE requests are sent again up to three times (after 0.5, 1 and 2 seconds) on connection
-        errors and on answers 502, 503 and 504, and so are the actions that only read or are harmless to repeat
-        (C(test), C(testConfig), C(cancel), the decryption script). Actions that start something (C(recon),
-        C(reconById)) are never sent again blindly; see the M(idmops.pingidm.recon) module.
+        errors (except a host name that does not resolve, which fails at once) and on answers 502, 503 and 504,
+        and so are the actions that only read or are harmless to repeat (C(test), C(testConfig), C(cancel), the
+        decryption script). Actions that start something (C(recon), C(reconById)) are never sent again blindly;
+        see the M(idmops.pingidm.recon) module.
       - If not set, the value of the E(IDM_TIMEOUT) environment variable is used.
     type: int
     default: 30
@@ -97,7 +102,11 @@ requirements:
 notes:
   - "Every request carries C(X-OpenIDM-NoSession: true) (no session cookie is created) and
     C(Accept-API-Version: resource=1.0)."
-  - Error messages name the request, the server and IDM's answer; they never contain a password, token or secret.
+  - Error messages name the request, the server and IDM's answer (HTML-escaped messages of IDM shown as plain text);
+    they never contain a password, token or secret. Without an answer they say which - a host name that does not
+    resolve, a refused connection (nothing listens on the port), no answer in time, a dropped connection or a TLS
+    failure - and the failure result has C(kind) V(dns), V(refused), V(unreachable), V(timeout), V(dropped) or
+    V(tls).
 """
 
     # Attributes of every module in the action group (extends_documentation_fragment:

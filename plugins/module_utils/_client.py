@@ -15,7 +15,9 @@ Two layers:
 
 from __future__ import annotations
 
+import html
 import json
+import socket
 import time
 import traceback
 
@@ -42,8 +44,15 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
 RETRYABLE_ACTIONS = frozenset(("test", "testConfig", "cancel"))
 RETRY_STATUSES = frozenset((502, 503, 504))
 # What a wait loop (IDM starting, a connector starting) treats as "not yet": a dropped connection (no status)
-# or a busy server or proxy, still there after the client's own retries.
+# or a busy server or proxy, still there after the client's own retries. See is_transient() for the kinds of
+# "no status" that are not transient (a host that does not resolve, a TLS failure).
 TRANSIENT_STATUSES = RETRY_STATUSES | frozenset((None,))
+
+# Kinds of failure without an HTTP answer (ApiError.kind):
+# dns: the host name does not resolve; refused: nothing listens on the port; unreachable: no answer to the
+# connection attempt within the timeout; timeout: connected, no answer in time; dropped: the connection was
+# reset or closed (e.g. a server restarting); tls: the certificate could not be verified.
+NOT_TRANSIENT_KINDS = frozenset(("dns", "tls"))
 
 _STATUS_HINTS = {
     400: "Check the request data (see IDM's message).",
@@ -93,8 +102,9 @@ class ApiError(Exception):
     """
 
     def __init__(self, method, path, base_url, status=None, reason=None, message=None, detail=None,
-                 hint=None, service="IDM"):
+                 hint=None, service="IDM", kind=None):
         self.method = method
+        self.kind = kind  # for status None: dns, refused, unreachable, timeout, dropped or tls
         self.path = path
         self.base_url = base_url
         self.status = status
@@ -133,6 +143,8 @@ class ApiError(Exception):
     def as_result(self):
         """Fields for fail_json (no secrets by construction)."""
         result = {"status": self.status, "method": self.method, "path": self.path}
+        if self.kind is not None:
+            result["kind"] = self.kind
         if self.detail is not None:
             result["detail"] = self.detail
         return result
@@ -155,6 +167,12 @@ def _reason_phrase(status):
         return ""
 
 
+def unescape(text):
+    """A CREST error message for display. CREST HTML-escapes ``message`` (``&#39;``, ``&quot;``, ``&amp;``,
+    ``&lt;``, ``&gt;``), so a real IDM says ``Resource &#39;x&#39; not found``."""
+    return html.unescape(text) if isinstance(text, str) and "&" in text else text
+
+
 def _server_message(response):
     """(message, detail) from an error answer: CREST {code,reason,message,detail}, OAuth, SCIM or text."""
     try:
@@ -168,6 +186,8 @@ def _server_message(response):
         detail = body.get("detail") if isinstance(body.get("detail"), (dict, list)) else None
         if message is not None and not isinstance(message, str):
             message = json.dumps(message)
+        elif "code" in body and message == body.get("message"):
+            message = unescape(message)  # a CREST error body
         return message, detail
     return None, None
 
@@ -247,18 +267,19 @@ class HttpClient(object):
                                                 auth=auth, timeout=self.timeout, allow_redirects=False,
                                                 verify=self.session.verify)
             except requests.exceptions.SSLError as exc:
-                raise ApiError(method, shown, where, service=self.service,
+                raise ApiError(method, shown, where, service=self.service, kind="tls",
                                message="TLS error: %s" % _short(exc),
                                hint="Check validate_certs and ca_path.")
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if not last:
+                kind = classify_transport_error(exc)
+                # A name that does not resolve will not resolve a second later: fail at once.
+                if not last and kind != "dns":
                     self._backoff_sleep(attempt)
                     continue
-                kind = "timed out after %ss" % self.timeout if isinstance(exc, requests.exceptions.Timeout) \
-                    else "could not connect: %s" % _short(exc)
-                tries = " (%d attempts)" % attempts if attempts > 1 else ""
-                raise ApiError(method, shown, where, service=self.service, message=kind + tries,
-                               hint="Check the URL and that the server is running and reachable.")
+                text, hint = transport_failure(kind, url, exc, self.timeout)
+                tries = " (%d attempts)" % (attempt + 1) if attempt else ""
+                raise ApiError(method, shown, where, service=self.service, message=text + tries, hint=hint,
+                               kind=kind)
             # A status the caller accepts as an answer (e.g. 503 from health/ready) is not retried.
             if response.status_code in RETRY_STATUSES and not last and response.status_code not in (ok_statuses or ()):
                 self._backoff_sleep(attempt)
@@ -280,6 +301,79 @@ class HttpClient(object):
 
     def close(self):
         self.session.close()
+
+
+_DNS_MARKERS = ("Name or service not known", "nodename nor servname", "Failed to resolve", "getaddrinfo failed",
+                "Temporary failure in name resolution", "No address associated with hostname")
+_REFUSED_MARKERS = ("Connection refused", "Errno 111", "actively refused", "WinError 10061")
+
+
+def _causes(exc):
+    """``exc`` and what it wraps: requests wraps urllib3's MaxRetryError, whose ``reason`` wraps the socket error."""
+    seen, pending, found = set(), [exc], []
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.append(current)
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__]
+                       + [arg for arg in current.args if isinstance(arg, BaseException)])
+    return found
+
+
+def classify_transport_error(exc):
+    """Kind of a requests exception without an HTTP answer: dns, refused, unreachable, timeout, dropped or tls."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "unreachable"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout"
+    causes = _causes(exc)
+    text = " ".join(str(cause) for cause in causes)
+    if any(isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError" for cause in causes) \
+            or any(marker in text for marker in _DNS_MARKERS):
+        return "dns"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) \
+            or any(marker in text for marker in _REFUSED_MARKERS):
+        return "refused"
+    return "dropped"
+
+
+def host_port(url):
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "?", port or (443 if parts.scheme == "https" else 80)
+
+
+def transport_failure(kind, url, exc, timeout):
+    """(message, hint) for an ApiError without an HTTP answer, naming what failed."""
+    host, port = host_port(url)
+    if kind == "dns":
+        return ("the host name '%s' does not resolve (DNS lookup failed)" % host,
+                "Check the host name in the URL.")
+    if kind == "refused":
+        return ("connection refused by %s:%d (nothing listens on that port)" % (host, port),
+                "Check the port in the URL and that the server is running.")
+    if kind == "unreachable":
+        return ("no answer from %s:%d to the connection attempt within %ss" % (host, port, timeout),
+                "Check the host, the port and any firewall in between.")
+    if kind == "timeout":
+        return "timed out after %ss" % timeout, "Check that the server is running and reachable."
+    return ("the connection was dropped: %s" % _short(exc),
+            "Check the URL and that the server is running and reachable.")
+
+
+def is_transient(exc):
+    """True when a wait loop may try again: a busy server or proxy (502/503/504), or a connection problem other
+    than a host that does not resolve or a TLS failure (a restarting server drops and refuses connections)."""
+    if exc.status is None:
+        return exc.kind not in NOT_TRANSIENT_KINDS
+    return exc.status in RETRY_STATUSES
 
 
 def _parse_body(response):
@@ -320,13 +414,37 @@ def connector_error_hint(error):
     return ""
 
 
-def check_url(option, url):
-    """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host."""
+def check_url(option, url, base=False):
+    """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host,
+    credentials in the URL (never echoed). ``base``: the URL is a base other paths are appended to, so a query or
+    a fragment is refused too. A trailing slash is harmless and accepted."""
     parts = urlsplit(url or "")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("%s must not contain credentials (user:password@); give them as options instead." % option)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("%s must be an http:// or https:// URL with a host, such as https://idm.example.com "
                          "(got %r)." % (option, url))
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("%s has an invalid port (got %r)." % (option, url))
+    if base and (parts.query or parts.fragment or url.rstrip().endswith(("?", "#"))):
+        raise ValueError("%s must not have a query (?...) or a fragment (#...): write %s"
+                         % (option, "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))))
     return url
+
+
+def check_idm_url(idm_url, context_path):
+    """The IDM server URL without a trailing slash; refuses one that already ends with the context path."""
+    check_url("idm_url", idm_url, base=True)
+    parts = urlsplit(idm_url)
+    path = parts.path.rstrip("/")
+    context = (context_path or "").strip("/")
+    if context and (path == "/" + context or path.endswith("/" + context)):
+        base = "%s://%s%s" % (parts.scheme, parts.netloc, path[:-len(context) - 1])
+        raise ValueError("idm_url must not include the context path: write %s and context_path %s (got %s)."
+                         % (base, context, idm_url))
+    return "%s://%s%s" % (parts.scheme, parts.netloc, path)
 
 
 class IdmClient(object):
@@ -338,7 +456,7 @@ class IdmClient(object):
                  backoff=0.5, sleep=None):
         if auth_type not in AUTH_TYPES:
             raise ValueError("auth_type must be one of %s, got %r" % (", ".join(AUTH_TYPES), auth_type))
-        self.idm_url = check_url("idm_url", idm_url).rstrip("/")
+        self.idm_url = check_idm_url(idm_url, context_path)
         if auth_type == "client_credentials":
             check_url("oauth_token_url", oauth_token_url)
         self.context_path = (context_path or "").strip("/")

@@ -211,6 +211,43 @@ def diff(before, after, changed_secrets=()):
     }
 
 
+def _named(items):
+    return bool(items) and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in items)
+
+
+def merge(stored, patch):
+    """``stored`` with ``patch`` merged in (a new document; neither input is changed), for config ``mode=merge``.
+
+    - Objects merge key by key, recursively; a key whose patch value is null is removed (RFC 7386 JSON merge patch).
+    - A list whose elements (in both documents) are objects with a ``name`` merges element by element by name,
+      recursively: given elements are merged into the stored element of that name, new ones are appended, the
+      others are kept in their order (IDM's named lists: ``managed.objects``, ``sync.mappings``, ...).
+    - Anything else in the patch (a value, another list, a ``$crypto`` secret) replaces the stored value.
+    """
+    if patch is None:
+        return None
+    if isinstance(patch, dict) and not is_crypto(patch):
+        base = stored if isinstance(stored, dict) and not is_crypto(stored) else {}
+        result = copy.deepcopy(base)
+        for key, value in patch.items():
+            if value is None:
+                result.pop(key, None)
+            else:
+                result[key] = merge(base.get(key), value)
+        return result
+    if isinstance(patch, list) and isinstance(stored, list) and _named(patch) and (_named(stored) or not stored):
+        result = copy.deepcopy(stored)
+        index = dict((item["name"], position) for position, item in enumerate(result))
+        for item in patch:
+            if item["name"] in index:
+                result[index[item["name"]]] = merge(result[index[item["name"]]], item)
+            else:
+                index[item["name"]] = len(result)
+                result.append(merge(None, item))
+        return result
+    return copy.deepcopy(patch)
+
+
 def set_path(document, path, value):
     """Set a path (key tuple, as produced by compare()) in ``document``."""
     obj = document

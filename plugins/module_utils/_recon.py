@@ -14,37 +14,29 @@ Summary shapes handled (see idm-rest-contract.md §4.1):
 - 7.x/8: ``progress.target.{created,updated,unchanged,deleted}`` and ``progress.links.created``;
 - 5.x: only ``progress.target.created`` and ``progress.links.created``; updates and deletions are then
   derived from ``situationSummary`` and the mapping's policies (situation -> action).
+
+Entry failures: IDM counts entries whose action is EXCEPTION as SUCCESS in ``statusSummary`` (OpenIDM
+SourceRecon/TargetRecon; 7.x/8 unconfirmed), while other servers count them as FAILURE. ``counters.failures`` is
+the number of real failures under both readings: the run's audit (``audit/recon``) shows which failed entries are
+EXCEPTION entries, and those are counted in ``exception_situations`` instead.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare, _vocabulary
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import ApiError
+from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import ServerMappings
+from ansible_collections.idmops.pingidm.plugins.module_utils._vocabulary import (
+    DEFAULT_POLICY_ACTIONS, EXCEPTION_ACTION, policy_actions)
 
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELED")
 ACTIVE_STATE = "ACTIVE"
-FAIL_ON_CHOICES = ("failed", "canceled", "entry_failures")
+FAIL_ON_CHOICES = ("failed", "canceled", "entry_failures", "exception_situations")
 ON_RUNNING_CHOICES = ("wait", "queue", "fail", "start")
-
-# IDM's default action per situation when a mapping has no policy for it (contract §5.1, code defaults).
-DEFAULT_POLICY_ACTIONS = {
-    "CONFIRMED": "UPDATE",
-    "FOUND": "UPDATE",
-    "FOUND_ALREADY_LINKED": "EXCEPTION",
-    "ABSENT": "CREATE",
-    "AMBIGUOUS": "EXCEPTION",
-    "MISSING": "EXCEPTION",
-    "UNQUALIFIED": "DELETE",
-    "SOURCE_IGNORED": "REPORT",
-    "TARGET_IGNORED": "REPORT",
-    "LINK_ONLY": "EXCEPTION",
-    "ALL_GONE": "NOREPORT",
-    "UNASSIGNED": "EXCEPTION",
-    "SOURCE_MISSING": "EXCEPTION",
-}
 
 # Stages after the source phase: usually short, so poll at a short interval there.
 LATE_STAGES = frozenset(("ACTIVE_RECONCILING_TARGET", "ACTIVE_LINK_CLEANUP", "ACTIVE_PROCESSING_RESULTS",
@@ -55,6 +47,10 @@ POLL_FACTOR = 1.5
 POLL_CAP = 2.0
 POLL_FLOOR = 0.1
 LATE_STAGE_CAP = 0.5
+
+AUDIT_PATH = "audit/recon"
+FAILURE_SAMPLES = 5            # failed entries read from the audit of a run
+MESSAGE_LIMIT = 300            # characters of an audit message kept in a sample
 
 
 class ReconError(Exception):
@@ -160,18 +156,6 @@ def runs_started_since(runs, mapping, since, known_ids=(), slack_seconds=2.0):
     return found
 
 
-def policy_actions(mapping_config):
-    """situation -> action for a mapping: its ``policies`` over IDM's defaults. Script actions map to ``SCRIPT``."""
-    actions = dict(DEFAULT_POLICY_ACTIONS)
-    policies = mapping_config.get("policies") if isinstance(mapping_config, dict) else None
-    for policy in policies or []:
-        if not isinstance(policy, dict) or not policy.get("situation"):
-            continue
-        action = policy.get("action")
-        actions[policy["situation"]] = action.upper() if isinstance(action, str) else "SCRIPT"
-    return actions
-
-
 def counters(raw):
     """Flat counters from a run summary. A counter the server does not report is None, never a guessed 0."""
     progress = raw.get("progress") if isinstance(raw.get("progress"), dict) else {}
@@ -198,9 +182,14 @@ def nonzero_situations(raw):
     return dict((name, count) for name, count in sorted(situations.items()) if _int_or_none(count))
 
 
-# Which counter proves (or disproves) the write a situation's action implies.
-_ACTION_COUNTER = {"CREATE": "created", "DELETE": "deleted", "LINK": "links_created", "UNLINK": "links_deleted"}
 _WRITE_COUNTERS = ("created", "updated", "deleted", "links_created", "links_deleted")
+
+
+def _counter_for(situation, action):
+    """The counter that proves the write a situation's action implies, or None (no definite write)."""
+    if action == "UPDATE" and situation in _vocabulary.LINKING_UPDATE_SITUATIONS:
+        return "links_created"  # the correlated target is linked for sure; whether it is also updated is unknown
+    return _vocabulary.ACTION_COUNTERS.get(action)
 
 
 def change_assessment(raw, actions=None, dry_run=False):
@@ -224,16 +213,121 @@ def change_assessment(raw, actions=None, dry_run=False):
     implied = []
     for situation, count in nonzero_situations(raw).items():
         action = actions.get(situation, DEFAULT_POLICY_ACTIONS.get(situation))
-        if situation == "FOUND" and action == "UPDATE":
-            counter = "links_created"
-        elif action in _ACTION_COUNTER:
-            counter = _ACTION_COUNTER[action]
-        else:
+        counter = _counter_for(situation, action)
+        if counter is None:
             continue
         if not dry_run and counts[counter] is not None:
             continue  # the server counted this kind of write, and the count is 0
         implied.append("%s:%s" % (situation, action))
     return bool(implied), "situations", implied
+
+
+_PREDICTED_KEYS = {"created": "create", "deleted": "delete", "links_created": "link", "links_deleted": "unlink"}
+
+
+def dry_run_prediction(raw, actions=None):
+    """What an ``analyze`` run says the real run would do: (predicted, may_update).
+
+    ``predicted``: entries the real run would certainly create, delete, link or unlink. ``may_update``: entries it
+    would re-apply the mapping to (UPDATE on a linked entry, or an action a script decides): IDM only writes those
+    whose target differs, which a dry run cannot tell.
+    """
+    actions = actions or DEFAULT_POLICY_ACTIONS
+    predicted = dict((key, 0) for key in ("create", "delete", "link", "unlink"))
+    may_update = 0
+    for situation, count in nonzero_situations(raw).items():
+        action = actions.get(situation, DEFAULT_POLICY_ACTIONS.get(situation))
+        counter = _counter_for(situation, action)
+        if counter is not None:
+            predicted[_PREDICTED_KEYS[counter]] += _int_or_none(count) or 0
+        elif action in ("UPDATE", _vocabulary.SCRIPT_ACTION):
+            may_update += _int_or_none(count) or 0
+    return predicted, may_update
+
+
+def exception_situations(raw, actions=None):
+    """situation -> count for the run's situations whose action in the mapping's policies is EXCEPTION."""
+    actions = actions or DEFAULT_POLICY_ACTIONS
+    return dict((situation, count) for situation, count in nonzero_situations(raw).items()
+                if actions.get(situation, DEFAULT_POLICY_ACTIONS.get(situation)) == EXCEPTION_ACTION)
+
+
+# --- failed entries from the audit ------------------------------------------------------------------------------
+
+class AuditFacts(object):
+    """What the audit of one run says about its failed entries.
+
+    ``samples``: up to FAILURE_SAMPLES real failures (see failure_sample); ``exception_entries``: the failed
+    entries whose action is EXCEPTION that were seen; ``complete``: every failed entry was read;
+    ``exceptions_are_failures``: True when the server counts EXCEPTION entries as FAILURE, False when it does
+    not, None when the audit could not tell (not readable).
+    """
+
+    def __init__(self, samples=(), exception_entries=0, complete=False, exceptions_are_failures=None):
+        self.samples = list(samples)
+        self.exception_entries = exception_entries
+        self.complete = complete
+        self.exceptions_are_failures = exceptions_are_failures
+
+
+def _short_id(object_id):
+    """``system/scim/account/abc`` -> ``account/abc``, ``managed/user/x`` -> ``user/x``."""
+    parts = str(object_id or "").split("/")
+    if parts[0] == "system" and len(parts) > 3:
+        return "/".join(parts[2:])
+    if len(parts) > 2:
+        return "/".join(parts[1:])
+    return str(object_id or "")
+
+
+def _policy_detail(detail):
+    """``mail REQUIRED, sn REQUIRED`` from IDM's failed policy detail, or ''."""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return ""
+    failed = detail.get("failedPolicyRequirements") if isinstance(detail, dict) else None
+    texts = []
+    for requirement in failed or []:
+        if not isinstance(requirement, dict):
+            continue
+        names = [r.get("policyRequirement") for r in requirement.get("policyRequirements") or []
+                 if isinstance(r, dict) and r.get("policyRequirement")]
+        texts.append("%s %s" % (requirement.get("property"), "/".join(names) or "?"))
+    return ", ".join(texts)
+
+
+def failure_sample(entry):
+    """The shown part of a failed audit entry: ids, situation, action and the message (short, one line)."""
+    message = entry.get("message") or entry.get("exception") or ""
+    if not isinstance(message, str):
+        message = json.dumps(message)
+    message = _client.unescape(message.strip().splitlines()[0] if message.strip() else "")
+    detail = _policy_detail(entry.get("messageDetail"))
+    if detail and detail not in message:
+        message = "%s (%s)" % (message, detail) if message else detail
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT - 3] + "..."
+    sample = dict((key, entry.get(key)) for key in ("sourceObjectId", "targetObjectId", "situation", "action"))
+    sample["message"] = message or "no message in the audit entry"
+    return _compare.mask(sample)
+
+
+def sample_text(sample):
+    """``CONFIRMED/UPDATE on account/abc: <message>``."""
+    where = sample.get("targetObjectId") or sample.get("sourceObjectId")
+    what = "/".join(str(part) for part in (sample.get("situation"), sample.get("action")) if part)
+    return "%s%s: %s" % (what or "entry", " on %s" % _short_id(where) if where else "", sample.get("message"))
+
+
+def real_failures(status_failures, exception_count, audit):
+    """Failed entries that are real write failures, under both readings of EXCEPTION (see the module doc)."""
+    if not status_failures or audit is None or not audit.exceptions_are_failures:
+        return status_failures
+    if audit.complete:
+        return len(audit.samples)
+    return max(len(audit.samples), status_failures - max(exception_count, audit.exception_entries))
 
 
 def duration_ms(raw):
@@ -246,9 +340,15 @@ def duration_ms(raw):
     return None
 
 
-def normalise(raw, actions=None, dry_run=False):
-    """The ``recon`` return value of the modules for one run summary."""
+def normalise(raw, actions=None, dry_run=False, audit=None):
+    """The ``recon`` return value of the modules for one run summary.
+
+    ``actions``: the mapping's situation -> action (IDM's defaults when None); ``audit``: AuditFacts of the run.
+    """
     changed, basis, implied = change_assessment(raw, actions, dry_run)
+    counts = counters(raw)
+    exceptions = exception_situations(raw, actions)
+    counts["failures"] = real_failures(counts["failures"], sum(exceptions.values()), audit)
     recon = {
         "id": run_id(raw),
         "mapping": raw.get("mapping"),
@@ -258,14 +358,19 @@ def normalise(raw, actions=None, dry_run=False):
         "started": raw.get("started") or None,
         "ended": raw.get("ended") or None,
         "duration_ms": duration_ms(raw),
-        "counters": counters(raw),
+        "counters": counts,
         "situation_summary": nonzero_situations(raw),
         "status_summary": dict(raw.get("statusSummary") or {}),
+        "exception_situations": exceptions,
+        "failure_samples": list(audit.samples) if audit is not None and counts["failures"] else [],
         "dry_run": bool(dry_run),
         "has_changes": changed,
         "change_basis": basis,
         "implied_changes": implied,
+        "may_update": 0,
     }
+    if dry_run:
+        recon["predicted"], recon["may_update"] = dry_run_prediction(raw, actions)
     source_ids = _dig(raw, "parameters", "sourceIds")
     if source_ids:
         recon["source_ids"] = list(source_ids)
@@ -277,20 +382,51 @@ def _count_text(value):
     return "?" if value is None else str(value)
 
 
+def duration_text(milliseconds):
+    """``45 ms`` under 0.1 s, else ``1.2 s``."""
+    if milliseconds < 100:
+        return "%d ms" % milliseconds
+    return "%.1f s" % (milliseconds / 1000.0)
+
+
+def _situation_counts(situations):
+    return ", ".join("%s %s" % (name, count) for name, count in sorted(situations.items()))
+
+
 def summary_line(recon):
-    """One line for humans, e.g. ``m: 50 created, 0 updated, 0 deleted, 0 failed in 1.2 s``."""
+    """One line for humans, e.g. ``m: 50 created, 0 updated, 0 deleted, 0 failed in 1.2 s``.
+
+    Failed entries are named with the first audit sample; a dry run says what it predicts and what it cannot.
+    """
     counts = recon["counters"]
-    text = "%s: %s created, %s updated, %s deleted, %s failed" % (
-        recon.get("mapping") or "?", _count_text(counts["created"]), _count_text(counts["updated"]),
-        _count_text(counts["deleted"]), _count_text(counts["failures"]))
-    if counts["links_created"] and counts["links_created"] != (counts["created"] or 0):
-        text += ", %d linked" % counts["links_created"]
+    mapping = recon.get("mapping") or "?"
+    if recon.get("dry_run"):
+        predicted = recon.get("predicted") or {}
+        if any(predicted.values()) or recon.get("may_update"):
+            text = "%s: dry run: would create %d, delete %d, link %d, unlink %d" % (
+                mapping, predicted.get("create", 0), predicted.get("delete", 0), predicted.get("link", 0),
+                predicted.get("unlink", 0))
+        else:
+            text = "%s: dry run: no changes" % mapping
+        if recon.get("may_update"):
+            text += "; %d linked entries may be updated (IDM cannot tell which differ)" % recon["may_update"]
+    else:
+        text = "%s: %s created, %s updated, %s deleted, %s failed" % (
+            mapping, _count_text(counts["created"]), _count_text(counts["updated"]),
+            _count_text(counts["deleted"]), _count_text(counts["failures"]))
+        if counts["failures"]:
+            samples = recon.get("failure_samples") or []
+            text += " (%s%s)" % (sample_text(samples[0]), ", ..." if counts["failures"] > 1 else "") if samples \
+                else " (no details: audit/recon not readable)"
+        if counts["links_created"] and counts["links_created"] != (counts["created"] or 0):
+            text += ", %d linked" % counts["links_created"]
+    if recon.get("exception_situations"):
+        text += ", %s EXCEPTION: %s" % ("would flag" if recon.get("dry_run") else "flagged",
+                                        _situation_counts(recon["exception_situations"]))
     if recon.get("duration_ms") is not None:
-        text += " in %.1f s" % (recon["duration_ms"] / 1000.0)
+        text += " in %s" % duration_text(recon["duration_ms"])
     if recon.get("state") and recon["state"] != "SUCCESS":
         text += " (%s)" % recon["state"]
-    if recon.get("dry_run"):
-        text += " [dry run: %s]" % (", ".join(recon.get("implied_changes") or []) or "no changes")
     return text
 
 
@@ -304,7 +440,15 @@ def failure_reasons(recon, fail_on):
         reasons.append("the run was CANCELED")
     failures = recon["counters"].get("failures") or 0
     if "entry_failures" in fail_on and failures > 0:
-        reasons.append("%d entries failed (statusSummary.FAILURE)" % failures)
+        samples = recon.get("failure_samples") or []
+        reasons.append("%d %s failed%s" % (failures, "entry" if failures == 1 else "entries",
+                                           ": " + "; ".join(sample_text(s) for s in samples[:2]) if samples
+                                           else " (audit/recon not readable for details)"))
+    exceptions = recon.get("exception_situations") or {}
+    if "exception_situations" in fail_on and exceptions:
+        reasons.append("%d %s in situations the mapping marks EXCEPTION (%s)"
+                       % (sum(exceptions.values()), "entry" if sum(exceptions.values()) == 1 else "entries",
+                          _situation_counts(exceptions)))
     return reasons
 
 
@@ -411,6 +555,7 @@ class ReconRunner(object):
         self.start_attempts = start_attempts
         self.start_backoff = start_backoff
         self._mappings = None
+        self.shadowed = []
         self._version = False  # not read yet; None when the server did not tell
 
     # reads ---------------------------------------------------------------------------------------------
@@ -426,26 +571,13 @@ class ReconRunner(object):
 
     def mappings(self):
         """name -> mapping config, from ``config/sync`` plus per-mapping ``config/mapping/<name>`` (7.x)."""
-        if self._mappings is not None:
-            return self._mappings
-        found = {}
-        sync = self.client.get_or_none("config/sync")
-        for mapping in (sync or {}).get("mappings") or []:
-            if isinstance(mapping, dict) and mapping.get("name"):
-                found[mapping["name"]] = mapping
-        try:
-            listing = self.client.get("config", params={"_queryFilter": '_id sw "mapping/"'})
-        except ApiError as exc:
-            if exc.status not in (400, 403, 404, 501):
-                raise
-            listing = None
-        configs = listing.get("result") if isinstance(listing, dict) else None
-        for config in configs or []:
-            name = config.get("name") or str(config.get("_id", "")).split("/", 1)[-1]
-            if name and name not in found:
-                found[name] = config
-        self._mappings = found
-        return found
+        if self._mappings is None:
+            server = ServerMappings.read(self.client)
+            self._mappings, self.shadowed = server.by_name, server.shadowed
+        return self._mappings
+
+    def has_mapping(self, name):
+        return name in self.mappings()
 
     def check_mapping(self, name):
         """The mapping's config, or ReconError naming the mappings the server has."""
@@ -463,6 +595,46 @@ class ReconRunner(object):
         except ApiError:
             return None
         return policy_actions(config) if config else None
+
+    def audit_facts(self, recon_id, status_failures, exception_count):
+        """AuditFacts of a run with ``status_failures`` failed entries (statusSummary.FAILURE), from
+        ``GET audit/recon``; an audit that cannot be read (403, 404, ...) gives facts that tell nothing."""
+        if not status_failures or not recon_id:
+            return AuditFacts(complete=True, exceptions_are_failures=False)
+        try:
+            entries = self._audit_entries(recon_id, 'status eq "FAILURE"', FAILURE_SAMPLES)
+            exceptions = [e for e in entries if e.get("action") == EXCEPTION_ACTION]
+            real = [e for e in entries if e.get("action") != EXCEPTION_ACTION]
+            complete = len(entries) >= status_failures
+            if exceptions:
+                counted = True
+            elif complete or not exception_count:
+                counted = False
+            else:
+                # The first failures hold no EXCEPTION entry, but the run has some: does the server count them?
+                flagged = self._audit_entries(recon_id, 'action eq "%s"' % EXCEPTION_ACTION, 1)
+                counted = bool(flagged) and flagged[0].get("status") == "FAILURE"
+        except ApiError:
+            return AuditFacts()
+        return AuditFacts([failure_sample(e) for e in real], len(exceptions), complete, counted)
+
+    def _audit_entries(self, recon_id, condition, page_size):
+        answer = self.client.get(AUDIT_PATH, params={
+            "_queryFilter": "reconId eq %s and %s" % (json.dumps(recon_id), condition), "_pageSize": str(page_size)})
+        result = answer.get("result") if isinstance(answer, dict) else None
+        # only entry events (not the run's start/summary events), in the order IDM wrote them
+        return [e for e in result or [] if isinstance(e, dict) and e.get("entryType") in (None, "entry")]
+
+    def describe(self, raw, mapping=None, dry_run=False):
+        """normalise() with what the run needs: the mapping's policies when it has situations, the audit of its
+        failed entries when it has some."""
+        mapping = mapping or raw.get("mapping")
+        actions = self.actions_for(mapping) if mapping and nonzero_situations(raw) else None
+        audit = None
+        failures = counters(raw)["failures"]
+        if failures and not dry_run and raw.get("state") != ACTIVE_STATE:
+            audit = self.audit_facts(run_id(raw), failures, sum(exception_situations(raw, actions).values()))
+        return normalise(raw, actions=actions, dry_run=dry_run, audit=audit)
 
     def server_version(self):
         """(major, minor, patch) from info/version, read once per runner; None when unknown."""

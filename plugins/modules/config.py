@@ -19,7 +19,13 @@ description:
     (through C(POST script?_action=eval)). If decryption is refused, they count as different and a warning
     says so. Use M(idmops.pingidm.connector) for connectors, which has a policy for secrets.
   - Writes with one C(PUT config/<id>) only when the document differs; deletes only when it exists.
-  - The whole object is managed. Keys left out of O(config) are removed from the server's object.
+  - With O(mode=replace) (the default) the whole object is managed. Keys left out of O(config) are removed from
+    the server's object.
+  - With O(mode=merge) only what O(config) names is managed, so one part of a large object (one managed object
+    type of C(managed), one setting of C(authentication)) can be owned without the rest. See O(mode).
+  - Connector configurations (C(provisioner.openicf/<name>)) belong to M(idmops.pingidm.connector), which
+    compares secrets by a policy, retries IDM's answer while it has no connector metadata and waits for the
+    connector to start. This module refuses their ids unless O(allow_connector_ids=true).
 author:
   - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
@@ -31,7 +37,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reads and compares like a real run and reports the same V(changed) and C(diff), without writing.
+      - Check mode reads, merges (O(mode=merge)) and compares like a real run and reports the same V(changed),
+        RV(created) and C(diff), without writing.
   diff_mode:
     support: full
     details:
@@ -45,9 +52,30 @@ options:
     required: true
   config:
     description:
-      - The whole desired configuration object. C(_id) and C(_rev) in it are ignored.
+      - The desired configuration object (with O(mode=merge), the part of it to own). C(_id) and C(_rev) in it are
+        ignored.
       - Required with O(state=present) unless O(template) is given.
     type: dict
+  mode:
+    description:
+      - V(replace) makes the stored object equal to O(config).
+      - V(merge) merges O(config) into the stored object (or into an empty one when it does not exist) and
+        writes the result. Objects merge key by key, recursively; keys not given are kept. A key given with the
+        value V(null) is removed (RFC 7386 JSON merge patch), so a null cannot be stored this way - use
+        V(replace) for that. A list whose elements are all objects with a C(name) (C(managed.objects),
+        C(sync.mappings)) merges element by element by name, recursively; elements not given are kept, new ones are
+        appended, and an element cannot be removed this way. Any other value, including any other list, replaces
+        the stored one.
+      - Only with O(state=present).
+    type: str
+    choices: [replace, merge]
+    default: replace
+  allow_connector_ids:
+    description:
+      - Allow an O(id) of the form C(provisioner.openicf/<name>), a connector configuration, which is refused
+        otherwise in favour of M(idmops.pingidm.connector).
+    type: bool
+    default: false
   state:
     description: Whether the configuration object should exist.
     type: str
@@ -56,6 +84,22 @@ options:
 """
 
 EXAMPLES = r"""
+- name: Own the managed object type "device" only; the other managed objects stay as they are
+  idmops.pingidm.config:
+    idm_url: http://localhost:8080
+    username: openidm-admin
+    password: "{{ idm_admin_password }}"
+    id: managed
+    mode: merge
+    config:
+      objects:
+        - name: device
+          schema:
+            title: Device
+            type: object
+            properties:
+              serial: {type: string, title: Serial number}
+
 - name: Set the managed object configuration from a file
   idmops.pingidm.config:
     idm_url: http://localhost:8080
@@ -82,6 +126,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+created:
+  description: True when the configuration object was created (would be, in check mode).
+  returned: success
+  type: bool
+  sample: false
 config:
   description:
     - The configuration object as stored after the task (as it would be, in check mode), secrets masked.
@@ -119,6 +168,9 @@ def validate_id(config_id):
     return None
 
 
+CONNECTOR_PREFIX = "provisioner.openicf/"
+
+
 def main():
     argument_spec = idm_argument_spec()
     argument_spec.update(
@@ -126,6 +178,8 @@ def main():
         config=dict(type="dict"),
         template=dict(type="path"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        mode=dict(type="str", default="replace", choices=["replace", "merge"]),
+        allow_connector_ids=dict(type="bool", default=False),
     )
     kwargs = idm_module_kwargs()
     kwargs["required_if"].append(("state", "present", ("config", "template"), True))
@@ -139,6 +193,14 @@ def main():
     problem = validate_id(params["id"])
     if problem:
         module.fail_json(msg=problem)
+    if params["id"].startswith(CONNECTOR_PREFIX) and not params["allow_connector_ids"]:
+        module.fail_json(msg="%s is a connector configuration: manage it with idmops.pingidm.connector (name %s), "
+                             "which compares secrets by a policy, retries while IDM has no connector metadata and "
+                             "waits for the connector to start. Set allow_connector_ids=true to use this module "
+                             "anyway." % (params["id"], params["id"][len(CONNECTOR_PREFIX):]), changed=False)
+    if params["mode"] == "merge" and params["state"] == "absent":
+        module.fail_json(msg="mode=merge needs state=present; to remove a key with mode=merge give it the value "
+                             "null.", changed=False)
     desired = params["config"]
     module.no_log_values.update(_compare.secret_values(desired))
     path = "config/" + params["id"]
@@ -166,7 +228,7 @@ def run(module, client, path, desired, policy):
     params = module.params
     stored = client.get_or_none(path)
     before = _compare.normalise(stored)
-    result = dict(changed=False)
+    result = dict(changed=False, created=False)
 
     if params["state"] == "absent":
         if stored is not None:
@@ -178,8 +240,10 @@ def run(module, client, path, desired, policy):
         secrets = []
     else:
         desired = _compare.normalise(desired)
+        if params["mode"] == "merge":
+            desired = _compare.merge(before or {}, desired)
         if before is None:
-            result["changed"] = True
+            result["changed"] = result["created"] = True
             secrets = _compare.secret_paths(desired)
             body = desired
         else:

@@ -18,6 +18,11 @@ description:
     as C($crypto) objects, with a fresh IV on every write, so a plain comparison would always see a change.
     O(update_secrets) decides how secrets count.
   - Secrets that count as unchanged are sent back in their stored encrypted form, so IDM does not re-encrypt them.
+  - IDM refuses to store a connector configuration while it has no metadata for its connector (the bundle or
+    version range of C(connectorRef) is not installed, its remote connector server is not connected, or IDM is
+    still loading connectors). It answers 500 C(No meta-data provider available yet ... retry later) and stores
+    nothing. The module sends the write again every few seconds within O(wait_timeout), and then fails with a
+    message naming C(connectorRef.bundleName), C(bundleVersion) and C(connectorName), and the versions IDM has.
   - After a write (and only then), with O(wait=true), waits until IDM has started the connector.
   - Secret values never appear in the result, the diff or messages; they show as C(********).
 author:
@@ -31,8 +36,9 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reads, decrypts and compares like a real run and reports the same V(changed), C(diff) and
-        RV(secrets_updated). With O(test_before_save=true) it also runs the connector test (nothing is stored).
+      - Check mode reads, decrypts and compares like a real run and reports the same V(changed), RV(created),
+        C(diff) and RV(secrets_updated). The connector test of O(test_before_save) runs too (nothing is stored).
+      - Whether IDM has the connector's metadata (see above) is only known when the write is sent.
   diff_mode:
     support: full
     details:
@@ -69,22 +75,33 @@ options:
   test_before_save:
     description:
       - Before a write, test the desired configuration with C(POST system?_action=testConfig) and fail without
-        saving when IDM reports C(ok=false), with IDM's error text.
+        saving when IDM reports C(ok=false), with IDM's error text. So a configuration whose credentials the
+        remote system refuses does not replace one that works.
+      - V(true) tests before every write, also before a create. V(false) never tests.
+      - Not set (the default), it tests before an update of a connector that works now, that is, whose stored
+        configuration passes C(POST system/<name>?_action=test); never before a create, nor before an update of
+        a connector that is disabled or failing anyway, nor before an update that disables it.
       - Runs only when something is to be written (also in check mode).
     type: bool
-    default: false
   wait:
     description:
-      - After a write, wait until C(POST system/<name>?_action=test) answers for the connector without
-        C(connector not available), that is, until IDM has (re)started it. The write itself is sent with
+      - After a write, wait until IDM has (re)started the connector, and fail the task (the configuration stays
+        saved) when it does not start within O(wait_timeout). The write itself is sent with
         C(waitForCompletion=true) so IDM usually answers once the connector is started.
-      - This waits for the connector to be loaded, not for a successful connection to the remote system;
-        use M(idmops.pingidm.connector_test) for that.
+      - "C(POST system/<name>?_action=test) tells: 404 means IDM has not added the connector's route yet, and
+        C(ok=false) with C(connector not available) that the connector is not created yet (or cannot be: a
+        missing bundle); both mean not started. C(ok=true) means started. C(ok=false) with another error (for
+        example C(Connection Error) when the remote system refuses the credentials) means started: IDM runs the
+        connector, and it is the remote system that fails. The task then succeeds with a warning and
+        RV(status) shows the error; M(idmops.pingidm.connector_test) is the check for a working connection."
       - Skipped for a connector with C(enabled=false).
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait with O(wait=true).
+    description:
+      - Seconds to wait with O(wait=true) for the connector to start.
+      - Also the time within which a write IDM refuses for lack of connector metadata is sent again (with
+        O(wait=false) too).
     type: int
     default: 60
 """
@@ -137,6 +154,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+created:
+  description: True when the connector configuration was created (would be, in check mode); false for an update.
+  returned: success
+  type: bool
+  sample: true
 config:
   description: The connector configuration as stored after the task (as it would be, in check mode), secrets masked.
   returned: success
@@ -160,7 +182,7 @@ differences:
   type: list
   elements: str
 test:
-  description: Result of C(system?_action=testConfig) with O(test_before_save=true).
+  description: Result of C(system?_action=testConfig) before the write (see O(test_before_save)).
   returned: when the configuration was tested
   type: dict
   sample: {"name": "scim", "ok": true}
@@ -170,7 +192,9 @@ waited:
   type: float
   sample: 1.0
 status:
-  description: Connector status from C(system/<name>?_action=test) after the wait.
+  description:
+    - Connector status from C(system/<name>?_action=test) after the wait. C(ok=false) with an C(error) here
+      means IDM started the connector but the remote system fails its test (a warning says so).
   returned: when the module waited
   type: dict
   sample: {"name": "scim", "enabled": true, "ok": true, "objectTypes": ["__ALL__", "account", "group"]}
@@ -185,6 +209,9 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 
 NOT_AVAILABLE = "connector not available"
+# IDM's 500 for a connector config write while it has no metadata for the connector (nothing is stored).
+NO_METADATA = "No meta-data provider available"
+METADATA_RETRY_CAP = 5.0
 
 
 class ConnectorError(Exception):
@@ -229,24 +256,94 @@ def plan(module, client, before, desired):
     return changed, body, changed_secrets, comparison.differences
 
 
-def wait_until_started(client, name, timeout):
-    """Poll system/<name>?_action=test until IDM knows the connector and it is not "not available"."""
+def not_started(status):
+    """True while IDM has not created the connector: ``connector not available`` (also with a reason after a
+    colon, as some servers add one). Any other error means the connector runs and its remote system fails."""
+    error = str((status or {}).get("error") or "")
+    return not (status or {}).get("ok") and (error == NOT_AVAILABLE or error.startswith(NOT_AVAILABLE + ":"))
+
+
+def wait_until_started(client, name, timeout, budget=None):
+    """Poll system/<name>?_action=test until IDM has created the connector (see not_started) or ``timeout``
+    seconds pass; ``budget`` is the whole wait_timeout the message names (the write may have used some of it)."""
     def check():
         try:
             status = client.post_action("system/" + name, "test")
         except ApiError as exc:
-            # not registered yet (404), or a transient failure still there after the client's own retries
-            if exc.status == 404 or exc.status in _client.TRANSIENT_STATUSES:
+            # no route yet (404), or a transient failure still there after the client's own retries
+            if exc.status == 404 or _client.is_transient(exc):
                 return False, {"name": name, "ok": False, "error": exc.message or str(exc)}
             raise
-        return (status or {}).get("error") != NOT_AVAILABLE, status
+        return not not_started(status), status
     started, status, waited = _client.poll(check, timeout=timeout, interval=1)
     if not started:
         raise ConnectorError("Connector '%s' was saved, but IDM did not start it within %d s (last answer: %s). "
-                             "Check the connector bundle and IDM's log, or raise wait_timeout."
-                             % (name, timeout, (status or {}).get("error")), changed=True,
+                             "Check connectorRef (bundleName, bundleVersion, connectorName) against the "
+                             "connectors IDM has, and IDM's log, or raise wait_timeout."
+                             % (name, budget or timeout, (status or {}).get("error")), changed=True,
                              status=_compare.mask(status))
     return status, waited
+
+
+def describe_ref(config):
+    ref = (config or {}).get("connectorRef") or {}
+    text = "bundleName %s, bundleVersion %s, connectorName %s" % (
+        ref.get("bundleName"), ref.get("bundleVersion"), ref.get("connectorName"))
+    if ref.get("connectorHostRef"):
+        text += ", connectorHostRef %s" % ref["connectorHostRef"]
+    return text
+
+
+def available_versions(client, config):
+    """'bundle version, ...' IDM offers for the config's connectorName (or bundleName); '' when unknown."""
+    ref = (config or {}).get("connectorRef") or {}
+    try:
+        answer = client.request("POST", "system", params={"_action": "availableConnectors"}, body={},
+                                retry=True).body
+    except ApiError:
+        return ""
+    entries = answer.get("connectorRef") if isinstance(answer, dict) else None
+    found = []
+    for entry in entries or []:
+        if isinstance(entry, dict) and (entry.get("connectorName") == ref.get("connectorName")
+                                        or entry.get("bundleName") == ref.get("bundleName")):
+            found.append("%s %s%s" % (entry.get("bundleName"), entry.get("bundleVersion"),
+                                      " on " + entry["connectorHostRef"] if entry.get("connectorHostRef") else ""))
+    return ", ".join(found) or "none for this connector"
+
+
+def put_config(client, name, body, params, timeout):
+    """PUT the config; while IDM answers 500 "No meta-data provider available yet" (nothing stored), send it
+    again with a growing pause until ``timeout`` seconds have passed. Returns (stored, seconds spent)."""
+    path = "config/provisioner.openicf/" + name
+    start = _client.monotonic()
+    pause = 1.0
+    while True:
+        try:
+            return client.put(path, body, params=params), _client.monotonic() - start
+        except ApiError as exc:
+            if exc.status != 500 or NO_METADATA not in (exc.message or ""):
+                raise
+            spent = _client.monotonic() - start
+            if spent + pause > timeout:
+                versions = available_versions(client, body)
+                raise ConnectorError(
+                    "IDM has no metadata for connector '%s' (%s) and stored nothing: it answered 500 \"%s\" "
+                    "for %d s. Install a connector bundle in that version range (in IDM's connectors directory, or "
+                    "on the remote connector server of connectorHostRef), or correct connectorRef; IDM offers: %s."
+                    % (name, describe_ref(body), exc.message, spent, versions or "(could not list them)"),
+                    changed=False, status=500)
+            _client.sleep(pause)
+            pause = min(METADATA_RETRY_CAP, pause * 2)
+
+
+def works_now(client, name):
+    """True when the stored connector passes IDM's test now (auto test_before_save); False on any doubt."""
+    try:
+        status = client.post_action("system/" + name, "test")
+    except ApiError:
+        return False
+    return bool((status or {}).get("ok"))
 
 
 def run(module, client):
@@ -255,7 +352,7 @@ def run(module, client):
     path = "config/provisioner.openicf/" + name
     stored = client.get_or_none(path)
     before = _compare.normalise(stored)
-    result = dict(changed=False, secrets_updated=[])
+    result = dict(changed=False, created=False, secrets_updated=[])
 
     if params["state"] == "absent":
         if stored is not None:
@@ -270,6 +367,7 @@ def run(module, client):
     desired = _compare.normalise(params["config"])
     changed, body, changed_secrets, differences = plan(module, client, before, desired)
     result["changed"] = changed
+    result["created"] = stored is None
     result["secrets_updated"] = sorted(_compare.secret_name(p) for p in changed_secrets)
     if differences:
         result["differences"] = differences
@@ -279,28 +377,50 @@ def run(module, client):
         result["config"] = _compare.mask(stored)
         return result
 
-    if params["test_before_save"]:
+    test_before_save = params["test_before_save"]
+    if test_before_save is None:
+        # auto: protect a connector that works now from an update that would break it; never on create, nor
+        # when the update disables the connector (then nothing will connect with the new settings)
+        test_before_save = stored is not None and body.get("enabled", True) is not False and works_now(client, name)
+        protecting = test_before_save
+    else:
+        protecting = False
+    if test_before_save:
         test = client.post_action("system", "testConfig", body=dict(body, name=name))
         result["test"] = _compare.mask(test)
         if not (test or {}).get("ok"):
             error = (test or {}).get("error") or "no reason given"
-            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s%s"
-                                 % (name, error, _client.connector_error_hint(error)),
-                                 changed=False, test=result["test"], secrets_updated=result["secrets_updated"])
+            why = (" (the stored configuration works, so it was kept; set test_before_save=false to save this one "
+                   "anyway)" if protecting else "")
+            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s%s%s"
+                                 % (name, error, _client.connector_error_hint(error), why),
+                                 changed=False, created=False, test=result["test"],
+                                 secrets_updated=result["secrets_updated"])
     if module.check_mode:
         result["config"] = _compare.mask(dict(body, _id="provisioner.openicf/" + name))
         return result
 
     wait = params["wait"] and body.get("enabled", True) is not False
-    stored_after = client.put(path, body, params={"waitForCompletion": "true"} if wait else None)
+    stored_after, spent = put_config(client, name, body, {"waitForCompletion": "true"} if wait else None,
+                                     params["wait_timeout"])
     result["config"] = _compare.mask(stored_after)
     if wait:
         try:
-            status, result["waited"] = wait_until_started(client, name, params["wait_timeout"])
+            status, waited = wait_until_started(client, name, max(0, params["wait_timeout"] - spent),
+                                                params["wait_timeout"])
         except ApiError as exc:
             raise ConnectorError("Connector '%s' was saved, but waiting for it to start failed: %s" % (name, exc),
-                                 changed=True, status=exc.status, secrets_updated=result["secrets_updated"])
+                                 changed=True, created=result["created"], status=exc.status,
+                                 secrets_updated=result["secrets_updated"])
+        except ConnectorError as exc:
+            exc.extra.update(created=result["created"], secrets_updated=result["secrets_updated"])
+            raise
+        result["waited"] = round(spent + waited, 1)
         result["status"] = _compare.mask(status)
+        if not status.get("ok"):
+            error = status.get("error") or "ok=false without an error text"
+            module.warn("Connector '%s' was saved and IDM started it, but its test fails: %s%s. See "
+                        "idmops.pingidm.connector_test." % (name, error, _client.connector_error_hint(error)))
     return result
 
 
@@ -313,7 +433,7 @@ def main():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         update_secrets=dict(type="str", default="when_different", no_log=False,
                             choices=list(_compare.UPDATE_SECRETS_CHOICES)),
-        test_before_save=dict(type="bool", default=False),
+        test_before_save=dict(type="bool"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=60),
     )

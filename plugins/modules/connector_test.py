@@ -15,6 +15,9 @@ description:
   - Runs IDM's connector test (C(POST system/<name>?_action=test), or C(POST system?_action=test) for all
     connectors) and retries every O(wait_interval) seconds until each tested connector answers C(ok=true).
   - Fails after O(wait_timeout) seconds with IDM's C(error) text for each connector that is still failing.
+  - "An authentication failure fails at once, without retrying: IDM reports C(Connection Error) when the remote
+    system refuses the connector's credentials (the connector's C(InvalidCredentialException)), which waiting
+    does not fix. The message says which settings to check."
   - A configured connector IDM has not started yet (404), a busy IDM (502, 503, 504) and a dropped connection are
     retried too, since IDM starts new connectors asynchronously and the test only reads.
   - A name with no C(config/provisioner.openicf/<name>) fails at once, listing the configured connectors.
@@ -90,21 +93,25 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import config_ids
 
 
-# Answers that mean "cannot tell yet": IDM has not started the connector (404), or a transient failure.
-# The test only reads, so another round is safe.
-NOT_YET_STATUSES = _client.TRANSIENT_STATUSES | frozenset((404,))
+# IDM's error text for the connector's InvalidCredentialException: the remote system refused the credentials.
+AUTH_FAILURE = "Connection Error"
 
 
 class UnknownConnector(Exception):
     pass
 
 
+class AuthFailure(Exception):
+    def __init__(self, connectors):
+        super(AuthFailure, self).__init__("authentication failure")
+        self.connectors = connectors
+
+
 def configured_connectors(client):
-    listing = client.get("config") or {}
-    return sorted(c["_id"].split("/", 1)[1] for c in listing.get("configurations", [])
-                  if c.get("_id", "").startswith("provisioner.openicf/"))
+    return sorted(i.split("/", 1)[1] for i in config_ids(client) if i.startswith("provisioner.openicf/"))
 
 
 def run_test_round(client, name):
@@ -113,7 +120,9 @@ def run_test_round(client, name):
     try:
         answer = client.post_action(path, "test")
     except ApiError as exc:
-        if exc.status not in NOT_YET_STATUSES:
+        # "Cannot tell yet": IDM has not started the connector (404), or a transient failure (a busy IDM, a
+        # dropped connection). The test only reads, so another round is safe.
+        if exc.status != 404 and not _client.is_transient(exc):
             raise
         if exc.status == 404 and name is not None and \
                 client.get_or_none("config/provisioner.openicf/" + name) is None:
@@ -124,6 +133,12 @@ def run_test_round(client, name):
         error = exc.message if exc.status == 404 else str(exc)
         return [{"name": name or "(all connectors)", "ok": False, "error": error or "not available yet"}]
     return (answer or []) if name is None else [answer]
+
+
+def _failing(connectors):
+    return ["%s: %s%s" % (c.get("name"), c.get("error") or "ok=false without an error text",
+                          _client.connector_error_hint(c.get("error")))
+            for c in connectors if not c.get("ok")]
 
 
 def main():
@@ -143,6 +158,8 @@ def main():
     def check():
         attempts[0] += 1
         connectors = run_test_round(client, name)
+        if any(not c.get("ok") and (c.get("error") or "").strip() == AUTH_FAILURE for c in connectors):
+            raise AuthFailure(connectors)
         return all(c.get("ok") for c in connectors), connectors
 
     try:
@@ -150,17 +167,19 @@ def main():
                                               interval=module.params["wait_interval"])
     except UnknownConnector as exc:
         module.fail_json(msg=str(exc), changed=False, connectors=[], attempts=attempts[0])
+    except AuthFailure as exc:
+        connectors = _compare.mask(exc.connectors)
+        module.fail_json(msg="Connector test failed: %s. Not retried: waiting does not fix refused credentials."
+                             % "; ".join(_failing(connectors)),
+                         changed=False, connectors=connectors, attempts=attempts[0])
     except ApiError as exc:
         fail_on_api_error(module, exc, changed=False, connectors=[], attempts=attempts[0])
     finally:
         client.close()
     connectors = _compare.mask(connectors)
     if not ok:
-        failing = ["%s: %s%s" % (c.get("name"), c.get("error") or "ok=false without an error text",
-                                 _client.connector_error_hint(c.get("error")))
-                   for c in connectors if not c.get("ok")]
         module.fail_json(msg="Connector test failed after %d attempt(s) in %d s; %s"
-                             % (attempts[0], waited, "; ".join(failing)),
+                             % (attempts[0], waited, "; ".join(_failing(connectors))),
                          changed=False, connectors=connectors, attempts=attempts[0])
     result = dict(changed=False, connectors=connectors, attempts=attempts[0])
     if name is None and not connectors:

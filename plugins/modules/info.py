@@ -14,8 +14,13 @@ version_added: 0.1.0
 description:
   - Reads C(GET info/ping) (state such as C(ACTIVE_READY)) and C(GET info/version).
   - On servers where C(info/ping) is gone (answers 404), readiness comes from C(GET health/ready) (200 = ready).
-  - With O(wait_ready=true) it polls every second until IDM is C(ACTIVE_READY), tolerating connection errors and
-    502/503/504 answers while the server starts, and fails when O(wait_timeout) passes.
+  - With O(wait_ready=true) it polls every second until IDM is C(ACTIVE_READY), and fails when O(wait_timeout)
+    passes. While IDM starts it answers C(STARTING) or 503, or drops connections; all of these count as
+    "not ready yet".
+  - Some failures cannot be a starting IDM and fail at once, whatever O(wait_timeout) is, with a message that
+    says which - a host name that does not resolve, a TLS certificate that cannot be verified, and an answer
+    such as 401 or 404. A port that refuses connections (nothing listens on it) fails after
+    O(refused_timeout) seconds of refusals in a row.
   - Never changes anything.
 author:
   - idmops.pingidm contributors (@idmops)
@@ -39,6 +44,14 @@ options:
     description: Seconds to wait for readiness with O(wait_ready=true).
     type: int
     default: 60
+  refused_timeout:
+    description:
+      - With O(wait_ready=true), seconds a port that refuses connections is tried again before the task fails
+        with "nothing listens". Only refusals in a row count; any answer from the server resets it.
+      - Raise it (up to O(wait_timeout)) when the task runs right after IDM's process was started, before its
+        web server listens.
+    type: int
+    default: 10
 """
 
 EXAMPLES = r"""
@@ -108,19 +121,34 @@ def read_state(client):
     return {"state": state, "source": "health/ready"}, ready
 
 
-def wait_for_ready(client, timeout):
-    """Poll read_state(); returns (ping, ready, seconds waited, last problem or None)."""
-    last = {"ping": None, "problem": None}
+class NotListening(Exception):
+    """The port refused connections for longer than refused_timeout."""
+
+
+def wait_for_ready(client, timeout, refused_timeout=10):
+    """Poll read_state(); returns (ping, ready, seconds waited, last problem or None).
+
+    Raises ApiError at once for what a starting IDM never does (DNS, TLS, 4xx), and NotListening after
+    ``refused_timeout`` seconds of refused connections in a row.
+    """
+    last = {"ping": None, "problem": None, "refused_since": None}
 
     def check():
         try:
             ping, ready = read_state(client)
         except ApiError as exc:
-            if exc.status not in _client.TRANSIENT_STATUSES:
+            if not _client.is_transient(exc):
                 raise
+            if exc.kind == "refused":
+                now = _client.monotonic()
+                since = last["refused_since"] = last["refused_since"] or now
+                if now - since >= refused_timeout:
+                    raise NotListening(str(exc))
+            else:
+                last["refused_since"] = None
             last["problem"] = str(exc)
             return False, None
-        last["ping"], last["problem"] = ping, None
+        last["ping"], last["problem"], last["refused_since"] = ping, None, None
         return ready, ping
 
     ready, ping, waited = _client.poll(check, timeout=timeout, interval=1)
@@ -132,6 +160,7 @@ def main():
     argument_spec.update(
         wait_ready=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=60),
+        refused_timeout=dict(type="int", default=10),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
     client = client_from_module(module)
@@ -139,7 +168,15 @@ def main():
         if module.params["wait_ready"]:
             # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
             retries, client.http.retries = client.http.retries, 0
-            ping, ready, waited, problem = wait_for_ready(client, module.params["wait_timeout"])
+            try:
+                ping, ready, waited, problem = wait_for_ready(client, module.params["wait_timeout"],
+                                                              module.params["refused_timeout"])
+            except NotListening as exc:
+                module.fail_json(msg="Nothing listens at %s: connections were refused for %d s, so this is not "
+                                     "an IDM that is starting (%s). Check idm_url's port and that IDM runs, or "
+                                     "raise refused_timeout when IDM was started just before this task."
+                                     % (client.base_url, module.params["refused_timeout"], exc),
+                                 changed=False, ready=False, kind="refused")
             client.http.retries = retries
             if not ready:
                 state = (ping or {}).get("state", "unknown")

@@ -18,7 +18,17 @@ description:
     something differs.
   - With O(storage=mapping), each mapping is its own configuration object C(config/mapping/<name>).
   - Each mapping is compared as a whole document, ignoring C(_id) and key order, like M(idmops.pingidm.config).
-  - Every given mapping is validated before anything is written; the message names the bad field.
+  - Every given mapping is validated before anything is written, with the rules of the filter
+    P(idmops.pingidm.sync_problems#filter), and the task fails naming each mapping and field at fault - a missing or
+    repeated C(name); a C(source) or C(target) that is not C(managed/<object>), C(system/<connector>/<object type>)
+    or another resource path; a property without C(target); a policy whose C(situation) or C(action) is not one of
+    IDM's (case-sensitive) names or a script.
+  - C(links) is checked against the mappings of both storages as they will be after the task - it must name a
+    mapping that goes the same way or exactly the reverse way, as IDM requires (otherwise IDM refuses to load the
+    mappings and every reconciliation fails). Removing, or changing the direction of, a mapping that another
+    mapping links to is refused for the same reason.
+  - A name defined both in C(config/sync) and as C(config/mapping/<name>) is reported in RV(shadowed) with a
+    warning, since IDM runs only one of the two definitions.
 author:
   - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
@@ -140,6 +150,20 @@ removed:
   returned: success
   type: list
   elements: str
+shadowed:
+  description:
+    - Names defined both in C(config/sync) and as C(config/mapping/<name>) after the task (would be, in check
+      mode); a warning names them too.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+problems:
+  description: The validation problems, each naming the mapping and the field.
+  returned: when the input is invalid
+  type: list
+  elements: str
+  sample: ["mapping managedUser_systemScimAccount: unknown action CRATE for ABSENT (known: CREATE, UPDATE, ...)"]
 order_changed:
   description: True when the order of the mappings kept in C(sync.json) changes (only with O(prune=true)).
   returned: with O(storage=sync)
@@ -155,57 +179,31 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
+from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _validate
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import (
+    SYNC_PATH, ServerMappings, shadowed_warning)
 
-SYNC_PATH = "config/sync"
 
-
-def _label(index, item):
-    name = item.get("name") if isinstance(item, dict) else None
-    return "mappings[%d]%s" % (index, " (%s)" % name if isinstance(name, str) and name else "")
+class InvalidInput(Exception):
+    def __init__(self, problems):
+        super(InvalidInput, self).__init__("Invalid mapping input, nothing was written: " + "; ".join(problems))
+        self.problems = problems
 
 
 def validate(mappings, names_only=False):
-    """Problems with the given mappings, each naming the mapping and field; empty when all is well."""
-    problems = []
-    seen = {}
-    for index, item in enumerate(mappings):
-        label = _label(index, item)
-        if not isinstance(item, dict):
-            problems.append("%s is not an object" % label)
-            continue
-        name = item.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.append("%s: 'name' is required (a non-empty string)" % label)
-        elif "/" in name:
-            problems.append("%s: 'name' must not contain '/'" % label)
-        elif name in seen:
-            problems.append("mapping name '%s' appears twice (mappings[%d] and mappings[%d])"
-                            % (name, seen[name], index))
-        else:
-            seen[name] = index
-        if names_only:
-            continue
-        for field in ("source", "target"):
-            if not isinstance(item.get(field), str) or not item.get(field):
-                problems.append("%s: '%s' is required (a resource path such as managed/user)" % (label, field))
-        properties = item.get("properties", [])
-        if not isinstance(properties, list):
-            problems.append("%s: 'properties' must be a list" % label)
-            properties = []
-        for prop_index, prop in enumerate(properties):
-            if not isinstance(prop, dict) or not isinstance(prop.get("target"), str) or not prop.get("target"):
-                problems.append("%s: properties[%d] needs a 'target'" % (label, prop_index))
-        policies = item.get("policies", [])
-        if not isinstance(policies, list):
-            problems.append("%s: 'policies' must be a list" % label)
-            policies = []
-        for pol_index, policy in enumerate(policies):
-            if not isinstance(policy, dict) or not policy.get("situation"):
-                problems.append("%s: policies[%d] needs a 'situation'" % (label, pol_index))
-    return problems
+    """Problems of the given mappings that need no server (links are checked once the server's mappings are read),
+    each naming the mapping and field; empty when all is well."""
+    return _validate.mapping_problems(mappings, names_only=names_only, check_links=False)
+
+
+def check_links(final, plan):
+    """Refuse a result in which a ``links`` this task writes, or one naming a mapping it writes or removes, is not
+    what IDM accepts (it would then refuse to load the mappings)."""
+    problems = _validate.links_problems(final, plan.created + plan.updated + plan.removed)
+    if problems:
+        raise InvalidInput(problems)
 
 
 def desired_mappings(params):
@@ -298,43 +296,46 @@ def plan_sync(current, desired, state, prune):
     return plan, new
 
 
-def run_sync(module, client, desired):
+def run_sync(module, client, desired, server):
     params = module.params
-    stored = client.get_or_none(SYNC_PATH)
+    stored = server.sync_document
     current = list((stored or {}).get("mappings") or [])
     plan, new = plan_sync(current, desired, params["state"], params["prune"])
+    final = dict(server.per_mapping)
+    final.update((m.get("name"), m) for m in new if isinstance(m, dict))
+    check_links(final, plan)
+    shadowed = sorted(set(m.get("name") for m in new if isinstance(m, dict)) & set(server.per_mapping))
     if plan.changed and not module.check_mode:
         document = _compare.normalise(stored) or {}
         document["mappings"] = new
         client.put(SYNC_PATH, document)
     result = plan.result()
     result["order_changed"] = plan.order_changed
+    result["shadowed"] = shadowed
     if module._diff:
         result["diff"] = plan.diffs
     return result
 
 
-def list_mapping_configs(client):
-    listing = client.get("config") or {}
-    ids = [c.get("_id", "") for c in listing.get("configurations", [])]
-    return [i.split("/", 1)[1] for i in ids if i.startswith("mapping/")]
-
-
-def run_per_mapping(module, client, desired):
+def run_per_mapping(module, client, desired, server):
     params = module.params
     plan = Plan()
     writes = []
+    stored_configs = server.per_mapping
+    final = dict(stored_configs)
     if params["state"] == "absent":
         for mapping in desired:
-            stored = client.get_or_none("config/mapping/" + mapping["name"])
+            stored = stored_configs.get(mapping["name"])
             if stored is not None:
                 plan.removed.append(mapping["name"])
                 plan.diffs.append(_mapping_diff(mapping["name"], _comparable(stored), None))
                 writes.append(("DELETE", mapping["name"], None))
+                final.pop(mapping["name"], None)
     else:
         for mapping in desired:
             name = mapping["name"]
-            stored = client.get_or_none("config/mapping/" + name)
+            stored = stored_configs.get(name)
+            final[name] = mapping
             if stored is None:
                 plan.created.append(name)
             elif not _compare.same(_comparable(stored), _comparable(mapping)):
@@ -345,15 +346,18 @@ def run_per_mapping(module, client, desired):
                                             _comparable(mapping)))
             writes.append(("PUT", name, mapping))
         wanted = set(m["name"] for m in desired)
-        others = [name for name in list_mapping_configs(client) if name not in wanted]
+        others = [name for name in sorted(stored_configs) if name not in wanted]
         if not params["prune"]:
             plan.unmanaged = others
         else:
             for name in others:
-                stored = client.get_or_none("config/mapping/" + name)
                 plan.removed.append(name)
-                plan.diffs.append(_mapping_diff(name, _comparable(stored), None))
+                plan.diffs.append(_mapping_diff(name, _comparable(stored_configs[name]), None))
                 writes.append(("DELETE", name, None))
+                final.pop(name, None)
+    shadowed = sorted(set(name for name in final if name) & set(m.get("name") for m in server.sync))
+    final.update((m.get("name"), m) for m in server.sync if m.get("name"))  # config/sync wins a shadowed name
+    check_links(final, plan)
     if not module.check_mode:
         for method, name, body in writes:
             if method == "PUT":
@@ -361,6 +365,7 @@ def run_per_mapping(module, client, desired):
             else:
                 client.delete("config/mapping/" + name)
     result = plan.result()
+    result["shadowed"] = shadowed
     if module._diff:
         result["diff"] = plan.diffs
     return result
@@ -399,19 +404,23 @@ def main():
         desired = [{"name": params["name"]}]
     problems = validate(desired, names_only=params["state"] == "absent")
     if problems:
-        module.fail_json(msg="Invalid mapping input, nothing was written: " + "; ".join(problems),
-                         problems=problems)
+        module.fail_json(msg=str(InvalidInput(problems)), problems=problems, changed=False)
     module.no_log_values.update(_compare.secret_values(desired))
     client = client_from_module(module)
     try:
+        server = ServerMappings.read(client)
         if params["storage"] == "sync":
-            result = run_sync(module, client, desired)
+            result = run_sync(module, client, desired, server)
         else:
-            result = run_per_mapping(module, client, desired)
+            result = run_per_mapping(module, client, desired, server)
+    except InvalidInput as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems, changed=False)
     except ApiError as exc:
         fail_on_api_error(module, exc, changed=False)
     finally:
         client.close()
+    if result["shadowed"]:
+        module.warn(shadowed_warning(result["shadowed"]))
     # A list (or a rendered sync.json) reads as "these are the mappings": say what else the server has.
     if result.get("unmanaged") and params["mappings"] is not None:
         module.warn("Mappings on the server that this task does not manage, kept: %s. Set prune=true to remove "

@@ -21,7 +21,15 @@ description:
     mapping's policies; updates of already linked objects (C(CONFIRMED)) cannot be seen there.
   - A start that fails with a connection error, a timeout or a 5xx answer is sent again only after
     C(GET recon) shows that the server did not start a run of this mapping meanwhile; such a run is adopted.
-  - An unknown mapping fails with a message that lists the mappings the server has.
+  - An unknown mapping fails with a message that lists the mappings the server has (in check mode see
+    O(changed_mappings)).
+  - "Failed entries: C(statusSummary.FAILURE) of a run counts entries IDM could not write. IDM counts entries whose
+    policy action is C(EXCEPTION) (a situation the mapping flags on purpose, such as C(MISSING) or C(AMBIGUOUS)
+    in the sample's mappings) as C(SUCCESS) there, with the exception message in the audit (OpenIDM source;
+    whether IDM 7.x/8 still does is unconfirmed, and other servers count them as C(FAILURE)). The module reads the
+    first failed entries of the run from C(audit/recon) (C(reconId eq \"<id>\" and status eq \"FAILURE\")), so
+    under either reading C(counters.failures) counts real write failures only, RV(recon.failure_samples) shows
+    them, and the situations flagged C(EXCEPTION) are in RV(recon.exception_situations)."
   - With O(mappings) the module reconciles several mappings one after the other in one task, each exactly as
     O(mapping) would, and stops at the first one that fails; the mappings after it are not started. One task
     instead of a loop saves a module start per mapping, which adds up over many tenants.
@@ -36,9 +44,16 @@ attributes:
     support: partial
     details:
       - On IDM 7.5 or later, check mode runs a dry run (C(analyze=true&persistAssociations=true)) that decides
-        the actions without executing them; V(changed) then tells whether the real run would write something
-        (from the situations and the mapping's policies; C(CONFIRMED) updates are not predicted).
-      - On older servers check mode starts nothing and returns V(skipped=true) with the reason.
+        the actions without executing them. It tells situations and actions, not whether an update would change a
+        target. V(changed) comes from the definite changes only - entries the real run would create, delete, link
+        or unlink (RV(recon.predicted)). The linked entries it would apply the mapping to again (C(CONFIRMED) with
+        C(UPDATE), or a script action) are RV(recon.may_update), with a warning that IDM cannot tell which of them
+        differ. So a converged tenant reports V(changed=false) with that warning.
+      - A mapping in O(changed_mappings), or one that does not exist on the server yet, is not dry-run, since a dry run
+        against the server's old mapping tells nothing. It counts as V(changed=true), RV(dry_run_skipped) is
+        true and the message says why. So the check run of a first apply succeeds.
+      - On servers older than 7.5 the other mappings get no dry run; the module returns V(skipped=true) with the
+        reason.
   diff_mode:
     support: none
 options:
@@ -95,13 +110,29 @@ options:
   fail_on:
     description:
       - Outcomes that fail the task. V(failed) is a run in state C(FAILED), V(canceled) a run in state
-        C(CANCELED), V(entry_failures) a run with C(statusSummary.FAILURE) above 0 (for example entries whose
-        policy is C(EXCEPTION)).
+        C(CANCELED).
+      - V(entry_failures) is a run with entries IDM could not write (C(counters.failures) above 0, see above);
+        the message names the first two from the run's audit. Without it, such a run passes with a warning that
+        names them.
+      - V(exception_situations) is a run with entries in situations whose action in the mapping's policies (or
+        IDM's default) is C(EXCEPTION), counted from C(situationSummary) (RV(recon.exception_situations)). IDM
+        reports them as successful entries, so this is the way to fail on them.
       - The run is returned in RV(recon) in every case.
     type: list
     elements: str
-    choices: [failed, canceled, entry_failures]
+    choices: [failed, canceled, entry_failures, exception_situations]
     default: [failed, canceled]
+  changed_mappings:
+    description:
+      - Mappings this play changes (or would change, in check mode) before the recon, for example the names the
+        M(idmops.pingidm.mapping) task reported in its RV(idmops.pingidm.mapping#module:mappings) result.
+      - In check mode these mappings get no dry run and count as changed (see the check mode attribute). Also
+        list the mappings of a connector that would be created or changed.
+      - Without effect in a real run. In check mode, a mapping that does not exist on the server counts as
+        changed in any case; when this option is given and does not list it, a warning says that the real run
+        fails unless the play creates it.
+    type: list
+    elements: str
   overrides:
     description:
       - Request body of the start action; it overrides mapping settings for this run only, for example
@@ -126,11 +157,21 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ pull.recon.summary }}"
 
-- name: Reconcile one SCIM account, fail on any entry that failed
+- name: Reconcile one SCIM account, fail on any entry that failed or that the mapping flags EXCEPTION
   idmops.pingidm.recon:
     mapping: systemScimAccount_managedUser
     source_id: 2819c223-7f76-453a-919d-413861904646
-    fail_on: [failed, canceled, entry_failures]
+    fail_on: [failed, canceled, entry_failures, exception_situations]
+
+- name: Push the mappings (check mode - what would change)
+  idmops.pingidm.mapping:
+    template: sync.json.j2
+  register: pushed
+
+- name: Reconcile them; in check mode the mappings that would change are not dry-run but count as changed
+  idmops.pingidm.recon:
+    mappings: [systemScimAccount_managedUser, managedUser_systemScimAccount]
+    changed_mappings: "{{ pushed.mappings }}"
 
 - name: The sample's four mappings in order, in one task
   idmops.pingidm.recon:
@@ -188,6 +229,8 @@ recon:
         - C(created), C(updated), C(unchanged), C(deleted) (target objects), C(links_created), C(links_deleted),
           C(source_processed), C(source_total), C(target_processed), C(succeeded), C(failures).
         - A counter the server does not report is null, never a guessed 0.
+        - C(failures) counts entries IDM could not write; entries whose action is C(EXCEPTION) are never among them
+          (see RV(recon.exception_situations)), also on servers that count them in C(statusSummary.FAILURE).
       type: dict
       sample: {"created": 50, "updated": 0, "unchanged": 0, "deleted": 0, "links_created": 50, "failures": 0}
     situation_summary:
@@ -195,8 +238,31 @@ recon:
       type: dict
       sample: {"ABSENT": 50}
     status_summary:
-      description: C(SUCCESS)/C(FAILURE) entry counts.
+      description: C(SUCCESS)/C(FAILURE) entry counts as the server reports them.
       type: dict
+    exception_situations:
+      description: Situations with a count above 0 whose action in the mapping's policies is C(EXCEPTION).
+      type: dict
+      sample: {"MISSING": 2}
+    failure_samples:
+      description:
+        - Up to 5 failed entries of the run from C(audit/recon), each with C(sourceObjectId), C(targetObjectId),
+          C(situation), C(action) and C(message) (one line, at most 300 characters, IDM's failed policy
+          requirements added). Empty without failures or when the audit is not readable (403, 404).
+      type: list
+      elements: dict
+      sample: [{"sourceObjectId": "managed/user/6d1f", "targetObjectId": "system/scim/account/abc",
+                "situation": "CONFIRMED", "action": "UPDATE", "message": "400 invalidPath"}]
+    predicted:
+      description: Dry run only. Entries the real run would certainly C(create), C(delete), C(link), C(unlink).
+      type: dict
+      sample: {"create": 3, "delete": 0, "link": 3, "unlink": 0}
+    may_update:
+      description:
+        - Dry run only (0 otherwise). Linked entries the real run would apply the mapping to again; IDM writes only
+          those whose target differs, which a dry run cannot tell. Not part of V(changed).
+      type: int
+      sample: 20
     has_changes:
       description: The run wrote something (a dry run would write something).
       type: bool
@@ -211,15 +277,19 @@ recon:
       description: True for the check-mode C(analyze) run.
       type: bool
     summary:
-      description: One line for humans.
+      description:
+        - One line for humans. Failed entries are named with the first audit sample; entries flagged C(EXCEPTION)
+          are listed; durations under 0.1 s are in ms. A dry run says what it would certainly do and how many
+          linked entries may be updated, and never says "no changes" while that count is above 0.
       type: str
-      sample: "systemScimAccount_managedUser: 50 created, 0 updated, 0 deleted, 0 failed in 1.2 s"
+      sample: "managedUser_systemScimAccount: 0 created, 3 updated, 0 deleted, 1 failed (CONFIRMED/UPDATE on
+        account/abc: 400 invalidPath), flagged EXCEPTION: MISSING 2 in 1.2 s"
 recons:
   description:
     - With O(mappings), one entry per mapping reconciled so far, in order; on a failure the last entry is the
       failed mapping's.
     - Each entry has C(mapping), C(changed), C(waited_for), C(adopted) (when a run was started or adopted), C(msg)
-      and C(recon), the run as in RV(recon).
+      and C(recon), the run as in RV(recon); C(dry_run_skipped) in check mode for a new or changed mapping.
   returned: with O(mappings)
   type: list
   elements: dict
@@ -230,6 +300,10 @@ recons:
       adopted: false
       msg: "systemScimAccount_managedUser: 50 created, 0 updated, 0 deleted, 0 failed in 1.2 s"
       recon: {"id": "05f63bce-4aaa-492e-9e86-a702d5c9d6c0-1144", "state": "SUCCESS"}
+dry_run_skipped:
+  description: Check mode, O(mapping) only. True when the mapping got no dry run (see O(changed_mappings)).
+  returned: in check mode, when the mapping is new or in O(changed_mappings)
+  type: bool
 waited_for:
   description: Ids of active runs of the same mapping the module waited for before it started its own.
   returned: with O(mapping)
@@ -250,17 +324,44 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import shadowed_warning
 from ansible_collections.idmops.pingidm.plugins.module_utils._recon import (
     FAIL_ON_CHOICES, ON_RUNNING_CHOICES, ReconError, ReconRunner, ReconTimeout, active_runs, failure_reasons,
-    normalise, run_id)
+    run_id, sample_text)
 
 
 def _normalised(runner, raw, mapping, dry_run=False):
-    recon = normalise(raw, dry_run=dry_run)
-    if recon["change_basis"] == "situations":
-        # Only now is the mapping's policy table worth a request (5.x servers, dry runs).
-        recon = normalise(raw, actions=runner.actions_for(mapping), dry_run=dry_run)
-    return recon
+    return runner.describe(raw, mapping, dry_run=dry_run)
+
+
+def _warn_about(module, recon):
+    """Warnings a run's result needs: failures the task does not fail on, updates a dry run cannot predict."""
+    failures = recon["counters"].get("failures") or 0
+    if failures and "entry_failures" not in module.params["fail_on"] and not recon.get("dry_run"):
+        samples = recon.get("failure_samples") or []
+        module.warn("Recon %s of '%s': %d %s failed%s. Add entry_failures to fail_on to fail the task on it."
+                    % (recon.get("id"), recon.get("mapping"), failures, "entry" if failures == 1 else "entries",
+                       ": " + "; ".join(sample_text(s) for s in samples[:2]) if samples else ""))
+    if recon.get("dry_run") and recon.get("may_update"):
+        module.warn("Check mode: the real run of '%s' would apply the mapping again to %d linked %s; IDM writes only "
+                    "those whose target differs, which a dry run cannot tell, so they are not counted as changed."
+                    % (recon.get("mapping"), recon["may_update"], "entry" if recon["may_update"] == 1 else "entries"))
+
+
+def _not_dry_run(module, runner, mapping):
+    """In check mode: why ``mapping`` gets no dry run (it is new, or this play changes it), or None."""
+    changed_mappings = module.params["changed_mappings"] or []
+    if mapping in changed_mappings:
+        return ("Check mode: mapping '%s' would be created or updated by this play: a dry run against the "
+                "server's old mapping tells nothing; the new mapping will be applied to every entry, so the recon "
+                "counts as changed." % mapping)
+    if not runner.has_mapping(mapping):
+        if module.params["changed_mappings"] is not None:
+            module.warn("Mapping '%s' does not exist on %s and is not in changed_mappings; the real run fails "
+                        "unless this play creates it." % (mapping, runner.client.base_url))
+        return ("Check mode: mapping '%s' does not exist on the server yet: no dry run is possible; once created, "
+                "its first run will write entries, so the recon counts as changed." % mapping)
+    return None
 
 
 def _handle_running(runner, params, mapping, deadline, check_mode):
@@ -287,9 +388,11 @@ def _handle_running(runner, params, mapping, deadline, check_mode):
 
 def execute_all(module, runner):
     """O(mappings): each mapping in order, as execute() does it; stop at the first failure."""
-    # Bad input changes nothing: every name is checked before the first run starts.
-    for mapping in module.params["mappings"]:
-        runner.check_mapping(mapping)
+    # Bad input changes nothing: every name is checked before the first run starts (in check mode a mapping the
+    # play creates does not exist yet: execute() reports it).
+    if not module.check_mode:
+        for mapping in module.params["mappings"]:
+            runner.check_mapping(mapping)
     recons, changed = [], False
     for mapping in module.params["mappings"]:
         try:
@@ -299,7 +402,8 @@ def execute_all(module, runner):
             entry = dict(mapping=mapping, changed=bool(failed.pop("changed", False)), msg=str(exc), failed=True)
             if isinstance(exc, ReconError) and exc.recon is not None:
                 entry["recon"] = exc.recon
-            entry.update((k, v) for k, v in failed.items() if k in ("waited_for", "adopted", "recon_id", "status", "running"))
+            entry.update((k, v) for k, v in failed.items()
+                         if k in ("waited_for", "adopted", "recon_id", "status", "running"))
             recons.append(entry)
             text = str(exc)
             if "'%s'" % mapping not in text:
@@ -325,7 +429,10 @@ def execute(module, runner, mapping):
     deadline = runner.clock.now() + params["wait_timeout"]
 
     if module.check_mode:
-        runner.check_mapping(mapping)
+        reason = _not_dry_run(module, runner, mapping)
+        if reason is not None:
+            result.update(changed=True, dry_run_skipped=True, msg=reason)
+            return result
         supported, version = runner.supports_analyze()
         if not supported:
             shown = ".".join(str(part) for part in version) if version else "of unknown version"
@@ -387,6 +494,7 @@ def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=T
 
     recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
     result.update(recon=recon, changed=recon["has_changes"], msg=recon["summary"])
+    _warn_about(module, recon)
     reasons = failure_reasons(recon, params["fail_on"])
     if reasons:
         raise ReconError("Recon %s of '%s': %s. %s" % (recon_id, mapping, "; ".join(reasons), recon["summary"]),
@@ -415,6 +523,7 @@ def main():
         on_running=dict(type="str", default="wait", choices=list(ON_RUNNING_CHOICES)),
         fail_on=dict(type="list", elements="str", default=["failed", "canceled"], choices=list(FAIL_ON_CHOICES)),
         overrides=dict(type="dict"),
+        changed_mappings=dict(type="list", elements="str"),
     )
     kwargs = idm_module_kwargs()
     kwargs.update(mutually_exclusive=[("mapping", "mappings"), ("source_id", "mappings")],
@@ -443,6 +552,10 @@ def main():
         fail_on_api_error(module, exc, changed=False)
     finally:
         client.close()
+    run = [module.params["mapping"]] if module.params["mapping"] else module.params["mappings"]
+    shadowed = [name for name in runner.shadowed if name in run]
+    if shadowed:
+        module.warn(shadowed_warning(shadowed))
     module.exit_json(**result)
 
 

@@ -75,7 +75,8 @@ reconciliations:
   description:
     - Matching runs, oldest first (the order IDM keeps them in).
     - Each has the keys of M(idmops.pingidm.recon)'s C(recon) return value plus C(progress) (IDM's raw progress
-      object).
+      object). As there, C(counters.failures) counts real write failures only, C(failure_samples) comes from the
+      run's audit, and C(exception_situations) from the mapping's policies.
   returned: always
   type: list
   elements: dict
@@ -94,16 +95,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
     ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
-from ansible_collections.idmops.pingidm.plugins.module_utils._recon import (
-    ReconRunner, normalise, parse_timestamp)
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon import ReconRunner, parse_timestamp
 
 STATES = ("ACTIVE", "SUCCESS", "FAILED", "CANCELED")
 
 
 def _describe(runner, raw):
-    recon = normalise(raw)
-    if recon["change_basis"] == "situations" and raw.get("mapping") and raw.get("state") != "ACTIVE":
-        recon = normalise(raw, actions=runner.actions_for(raw["mapping"]))
+    recon = runner.describe(raw)
     recon["progress"] = raw.get("progress") or {}
     return recon
 

@@ -22,10 +22,12 @@ import copy
 import json
 import os
 import re
+import socket
 from urllib.parse import urlsplit, parse_qsl
 
 import pytest
 import requests
+import urllib3
 
 from ansible.module_utils.testing import patch_module_args
 
@@ -40,6 +42,15 @@ CLIENT_ID = "idm-provisioning"
 CLIENT_SECRET = "client-Secr3t-cc"
 # Connector properties the fake stores encrypted, like IDM does for GuardedString properties.
 FAKE_CONFIDENTIAL = ("password", "clientSecret", "authToken", "credentials")
+AVAILABLE_SCIM_CONNECTOR = {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+                            "displayName": "Scim Connector", "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                            "bundleVersion": "1.5.20.31", "systemType": "provisioner.openicf"}
+
+
+def no_metadata_message(name):
+    """IDM's 500 for a connector config write while it has no metadata for the connector (nothing stored)."""
+    return ("No meta-data provider available yet to create and encrypt configuration for provisioner.openicf/%s, "
+            "retry later." % name)
 
 
 class FakeRequest(object):
@@ -74,6 +85,7 @@ class FakeIdm(object):
         self.connector_errors = {}      # connector name -> error text system test reports (ok false)
         self.start_after_tests = 0      # a new/changed connector is "not available" for this many test calls
         self.honour_wait_for_completion = True  # False: PUT ?waitForCompletion=true answers before the start
+        self.config_query_supported = True      # False: GET config?_queryFilter=... answers 400, as some servers do
         self._pending_start = {}        # connector name -> test calls left before available
         self.tokens = set()
         self.token_requests = 0
@@ -92,10 +104,11 @@ class FakeIdm(object):
         else:
             self._routes.append(entry)
 
-    def fail(self, method, pattern, status, message="injected failure", times=None):
-        """Answer matching calls with a CREST error (``status`` None = connection error) ``times`` times."""
+    def fail(self, method, pattern, status, message="injected failure", times=None, kind="refused"):
+        """Answer matching calls with a CREST error ``times`` times. ``status`` None = no answer, as requests
+        raises it for ``kind`` ``refused`` (nothing listens), ``dropped`` (connection reset) or ``dns``."""
         self._faults.append({"method": method.upper(), "re": re.compile(pattern), "status": status,
-                             "message": message, "left": times})
+                             "message": message, "left": times, "kind": kind})
 
     def writes(self):
         return [c for c in self.calls if c[0] in ("PUT", "DELETE", "PATCH")
@@ -134,7 +147,7 @@ class FakeIdm(object):
         merged = dict(session.headers)
         merged.update(headers or {})
         if not url.startswith(IDM_HOST):
-            raise requests.exceptions.ConnectionError("Failed to resolve '%s'" % split.netloc)
+            raise transport_error("dns", split.hostname)
         if split.path == TOKEN_PATH:
             return self._token_endpoint(method, body, auth)
         if not split.path.startswith("/openidm/"):
@@ -146,7 +159,7 @@ class FakeIdm(object):
                 if fault["left"] is not None:
                     fault["left"] -= 1
                 if fault["status"] is None:
-                    raise requests.exceptions.ConnectionError("Connection refused")
+                    raise transport_error(fault["kind"], split.hostname)
                 return crest_error(fault["status"], fault["message"])
         if not self._authenticated(merged, auth):
             return crest_error(401, "Access Denied", "Unauthorized")
@@ -197,6 +210,14 @@ class FakeIdm(object):
                      "OpenIDM starting"}
 
     def _config_list(self, request, match):
+        query = request.params.get("_queryFilter")
+        if query is not None:
+            prefix = re.fullmatch(r'_id sw "([^"]*)"', query)
+            if not self.config_query_supported or not prefix:
+                return crest_error(400, "fake IDM only queries config with _id sw \"prefix\"")
+            result = [dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
+                      for config_id in sorted(self.configs) if config_id.startswith(prefix.group(1))]
+            return 200, {"result": result, "resultCount": len(result), "pagedResultsCookie": None}
         return 200, {"_id": "", "configurations": [
             {"_id": config_id, "pid": config_id.replace("/", "."),
              "factoryPid": config_id.split("/", 1)[0] if "/" in config_id else None}
@@ -267,6 +288,8 @@ class FakeIdm(object):
         if request.action == "test":
             names = sorted(k.split("/", 1)[1] for k in self.configs if k.startswith("provisioner.openicf/"))
             return 200, [self._status(n) for n in names]
+        if request.action == "availableConnectors":
+            return 200, {"connectorRef": [dict(AVAILABLE_SCIM_CONNECTOR)]}
         if request.action == "testConfig":
             body = request.body or {}
             if "name" not in body:
@@ -283,6 +306,21 @@ class FakeIdm(object):
         if "provisioner.openicf/" + name not in self.configs:
             return crest_error(404, "System: %s is not available." % name)
         return 200, self._status(name)
+
+
+def transport_error(kind, host):
+    """The exception requests raises when no answer arrives, with the cause chain urllib3 builds."""
+    if kind == "dns":
+        cause = socket.gaierror(-2, "Name or service not known")
+        text = "Failed to resolve '%s' ([Errno -2] Name or service not known)" % host
+    elif kind == "refused":
+        cause = ConnectionRefusedError(111, "Connection refused")
+        text = "Failed to establish a new connection: [Errno 111] Connection refused"
+    else:
+        cause = ConnectionResetError(104, "Connection reset by peer")
+        text = "Connection aborted."
+    error = requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(text, cause))
+    return error
 
 
 def _make_response(url, status, body):
@@ -345,6 +383,16 @@ def idm_args():
 
 class ModuleResult(dict):
     raw_output = ""
+
+    @property
+    def warning_texts(self):
+        """The warnings' texts (ansible-core 2.19 reports each warning as a dict with an ``event``)."""
+        texts = []
+        for warning in self.get("warnings") or []:
+            if isinstance(warning, dict):
+                warning = (warning.get("event") or {}).get("msg", warning.get("msg"))
+            texts.append(warning)
+        return texts
 
 
 @pytest.fixture

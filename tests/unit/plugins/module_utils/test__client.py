@@ -134,16 +134,73 @@ def test_retries_are_bounded_and_reported(fake_idm, virtual_clock):
     assert len(fake_idm.calls_to("GET", "config/sync")) == 3
 
 
-def test_connection_error_is_retried_then_reported(fake_idm, virtual_clock):
+def test_refused_connection_is_retried_then_reported_as_nothing_listening(fake_idm, virtual_clock):
     fake_idm.fail("GET", r"info/ping", None, times=1)
     assert make_client().get("info/ping")["state"] == "ACTIVE_READY"
+    fake_idm.fail("GET", r"info/ping", None)
+    with pytest.raises(ApiError) as info:
+        make_client().get("info/ping")
+    assert str(info.value) == ("GET info/ping on http://idm.test:8080/openidm failed: connection refused by "
+                               "idm.test:8080 (nothing listens on that port) (4 attempts). Check the port in the "
+                               "URL and that the server is running.")
+    assert info.value.status is None and info.value.kind == "refused"
+    assert info.value.as_result()["kind"] == "refused"
+
+
+def test_host_that_does_not_resolve_fails_at_once(fake_idm, virtual_clock):
     client = make_client(idm_url="http://nowhere.test:1")
     with pytest.raises(ApiError) as info:
         client.get("info/ping")
-    text = str(info.value)
-    assert info.value.status is None
-    assert text.startswith("GET info/ping on http://nowhere.test:1/openidm failed: could not connect")
-    assert "(4 attempts)" in text and "Check the URL" in text
+    assert str(info.value) == ("GET info/ping on http://nowhere.test:1/openidm failed: the host name "
+                               "'nowhere.test' does not resolve (DNS lookup failed). Check the host name in the URL.")
+    assert info.value.kind == "dns"
+    assert virtual_clock.sleeps == []  # no retry: a name that does not resolve will not resolve a second later
+
+
+def test_dropped_connection_is_transient_unlike_dns_and_tls(fake_idm, virtual_clock):
+    fake_idm.fail("GET", r"info/ping", None, kind="dropped")
+    with pytest.raises(ApiError) as info:
+        make_client(retries=0).get("info/ping")
+    assert info.value.kind == "dropped" and "the connection was dropped" in str(info.value)
+    assert _client.is_transient(info.value)
+    assert not _client.is_transient(ApiError("GET", "x", "y", kind="dns"))
+    assert not _client.is_transient(ApiError("GET", "x", "y", kind="tls"))
+    assert _client.is_transient(ApiError("GET", "x", "y", kind="refused"))
+    assert _client.is_transient(ApiError("GET", "x", "y", status=503))
+    assert not _client.is_transient(ApiError("GET", "x", "y", status=500))
+
+
+def test_real_refused_port_is_classified(virtual_clock):
+    import socket
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ApiError) as info:
+        make_client(idm_url="http://127.0.0.1:%d" % port, retries=0).get("info/ping")
+    assert info.value.kind == "refused"
+    assert "connection refused by 127.0.0.1:%d (nothing listens on that port)" % port in str(info.value)
+
+
+def test_urllib3_name_resolution_error_is_dns():
+    import socket
+    import urllib3
+    resolver_error = socket.gaierror(-2, "Name or service not known")
+    cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, resolver_error)
+    error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/openidm", cause))
+    assert _client.classify_transport_error(error) == "dns"
+    assert _client.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"
+    assert _client.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("Resource &#39;endpoint/hellworld&#39; not found", "Resource 'endpoint/hellworld' not found"),
+    ("Invalid &quot;x&quot; &amp; &lt;y&gt;", 'Invalid "x" & <y>'),
+])
+def test_crest_html_escaped_messages_are_shown_unescaped(fake_idm, virtual_clock, message, shown):
+    fake_idm.fail("GET", r"endpoint/x", 404, message)
+    with pytest.raises(ApiError) as info:
+        make_client().get("endpoint/x")
+    assert info.value.message == shown and '"%s"' % shown in str(info.value)
 
 
 def test_no_retry_on_404_or_400(fake_idm, virtual_clock):
@@ -238,6 +295,41 @@ def test_idm_url_without_http_scheme_or_host_is_rejected_clearly(url):
     assert "idm_url must be an http:// or https:// URL" in str(raised.value)
 
 
+@pytest.mark.parametrize("url, context_path, expected", [
+    ("https://idm.example.com/openidm", "openidm",
+     "idm_url must not include the context path: write https://idm.example.com and context_path openidm"),
+    ("https://idm.example.com:8443/openidm/", "openidm",
+     "idm_url must not include the context path: write https://idm.example.com:8443 and context_path openidm"),
+    ("https://idm.example.com/proxy/idm", "/idm/",
+     "idm_url must not include the context path: write https://idm.example.com/proxy and context_path idm"),
+    ("https://idm.example.com?x=1", "openidm",
+     "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com"),
+    ("https://idm.example.com/#top", "openidm",
+     "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com"),
+    ("https://idm.example.com:80a", "openidm", "idm_url has an invalid port"),
+])
+def test_idm_url_mistakes_are_refused_before_any_request(fake_idm, url, context_path, expected):
+    with pytest.raises(ValueError) as raised:
+        make_client(idm_url=url, context_path=context_path)
+    assert str(raised.value).startswith(expected)
+    assert fake_idm.calls == []
+
+
+def test_idm_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(ValueError) as raised:
+        make_client(idm_url="https://admin:hunter2-pw@idm.example.com")
+    assert "must not contain credentials" in str(raised.value) and "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url, context_path, base", [
+    ("https://idm.example.com/", "openidm", "https://idm.example.com/openidm"),      # a trailing slash is harmless
+    ("https://idm.example.com/proxy/", "openidm", "https://idm.example.com/proxy/openidm"),  # a proxy prefix
+    ("https://idm.example.com/openidm", "", "https://idm.example.com/openidm"),   # no context path: the URL is all
+])
+def test_accepted_idm_urls(url, context_path, base):
+    assert make_client(idm_url=url, context_path=context_path).base_url == base
+
+
 def test_client_credentials_needs_an_http_token_url():
     with pytest.raises(ValueError, match="oauth_token_url must be an http"):
         make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
@@ -316,3 +408,10 @@ def test_ca_path_wins_over_requests_ca_bundle_env(monkeypatch, virtual_clock):
     with pytest.raises(ApiError):
         make_client(idm_url="https://idm.test", validate_certs=False, retries=0).get("info/ping")
     assert seen == ["/etc/idm-ca.pem", False]
+
+
+def test_token_url_may_have_a_query(fake_idm, virtual_clock):
+    # older PingAM token endpoints name the realm in the query
+    client = make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
+                         oauth_token_url="https://am.example.com/am/oauth2/access_token?realm=/alpha")
+    assert client.auth_type == "client_credentials"

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -120,3 +121,20 @@ def test_get_and_set_path():
     doc = {"a": [{"b": 1}]}
     c.set_path(doc, ("a", 0, "b"), 2)
     assert c.get_path(doc, ("a", 0, "b")) == 2
+
+
+def test_merge_is_a_json_merge_patch_with_named_lists():
+    stored = {"a": {"x": 1, "y": 2}, "list": [1, 2], "named": [{"name": "n1", "v": 1, "w": 1}, {"name": "n2"}],
+              "secret": {"$crypto": {"value": {"data": "d", "iv": "i"}}}, "gone": True}
+    patch = {"a": {"y": 3}, "list": [3], "named": [{"name": "n1", "v": 2}, {"name": "n3"}],
+             "secret": {"$crypto": {"value": {"data": "e"}}}, "gone": None, "new": {"k": None, "j": 1}}
+    before = copy.deepcopy((stored, patch))
+    assert c.merge(stored, patch) == {
+        "a": {"x": 1, "y": 3}, "list": [3],
+        "named": [{"name": "n1", "v": 2, "w": 1}, {"name": "n2"}, {"name": "n3"}],
+        "secret": {"$crypto": {"value": {"data": "e"}}},        # a secret is replaced, never merged
+        "new": {"j": 1}}
+    assert (stored, patch) == before
+    assert c.merge({"l": [{"name": "a"}]}, {"l": [{"x": 1}]}) == {"l": [{"x": 1}]}   # not all named: replaced
+    assert c.merge({"l": ["a"]}, {"l": [{"name": "a"}]}) == {"l": [{"name": "a"}]}
+    assert c.merge(None, {"a": None, "b": 1}) == {"b": 1}

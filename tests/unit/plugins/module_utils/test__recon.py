@@ -11,14 +11,14 @@ from datetime import datetime
 
 import pytest
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _recon
+from ansible_collections.idmops.pingidm.plugins.module_utils import _recon, _vocabulary
 
 MAPPING = "systemScimAccount_managedUser"
 
 
 def summary_7x(created=0, updated=0, unchanged=0, deleted=0, links=0, failures=0, state="SUCCESS",
                situations=None, **extra):
-    situation_summary = dict((name, 0) for name in _recon.DEFAULT_POLICY_ACTIONS)
+    situation_summary = dict((name, 0) for name in _vocabulary.DEFAULT_POLICY_ACTIONS)
     situation_summary.update(situations or {})
     raw = {
         "_id": "0b7f-1", "mapping": MAPPING, "state": state,
@@ -138,7 +138,7 @@ def test_5x_deletes_come_from_situations_and_policies():
     raw = summary_5x(situations={"CONFIRMED": 1, "SOURCE_MISSING": 2})
     # IDM's default for SOURCE_MISSING is EXCEPTION: nothing written
     assert _recon.change_assessment(raw) == (False, "situations", [])
-    actions = _recon.policy_actions({"policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}]})
+    actions = _vocabulary.policy_actions({"policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}]})
     assert _recon.change_assessment(raw, actions) == (True, "situations", ["SOURCE_MISSING:DELETE"])
 
 
@@ -150,7 +150,7 @@ def test_5x_confirmed_update_is_not_assumed_to_change():
 def test_5x_unqualified_default_delete_and_unlink_policy():
     raw = summary_5x(situations={"UNQUALIFIED": 1})
     assert _recon.change_assessment(raw) == (True, "situations", ["UNQUALIFIED:DELETE"])
-    actions = _recon.policy_actions({"policies": [{"situation": "UNQUALIFIED", "action": "unlink"}]})
+    actions = _vocabulary.policy_actions({"policies": [{"situation": "UNQUALIFIED", "action": "unlink"}]})
     assert _recon.change_assessment(raw, actions) == (True, "situations", ["UNQUALIFIED:UNLINK"])
 
 
@@ -164,7 +164,7 @@ def test_dry_run_uses_situations_even_with_zero_counters():
 
 
 def test_policy_actions_overrides_defaults_and_marks_scripts():
-    actions = _recon.policy_actions({"policies": [
+    actions = _vocabulary.policy_actions({"policies": [
         {"situation": "ABSENT", "action": "IGNORE"},
         {"situation": "MISSING", "action": {"type": "text/javascript", "source": "'CREATE'"}},
         {"action": "DELETE"},
@@ -172,7 +172,7 @@ def test_policy_actions_overrides_defaults_and_marks_scripts():
     assert actions["ABSENT"] == "IGNORE"
     assert actions["MISSING"] == "SCRIPT"
     assert actions["CONFIRMED"] == "UPDATE"
-    assert _recon.policy_actions(None) == _recon.DEFAULT_POLICY_ACTIONS
+    assert _vocabulary.policy_actions(None) == _vocabulary.DEFAULT_POLICY_ACTIONS
 
 
 # --- normalise / summary / fail_on -------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_summary_line_variants():
     assert failed["duration_ms"] == 1234  # from started/ended
     assert failed["summary"].endswith("3 linked in 1.2 s (FAILED)")
     dry = _recon.normalise(summary_7x(situations={"ABSENT": 1}), dry_run=True)
-    assert dry["summary"].endswith("[dry run: ABSENT:CREATE]")
+    assert dry["summary"] == MAPPING + ": dry run: would create 1, delete 0, link 0, unlink 0 in 1.2 s"
 
 
 def test_normalise_keeps_source_ids_and_handles_running_run():
@@ -272,3 +272,55 @@ def test_planner_source_done_and_late_stages_poll_fast():
 ])
 def test_parse_version(text, expected):
     assert _recon.parse_version(text) == expected
+
+
+# --- failures under both readings, samples, dry-run prediction, durations ------------------------------------
+
+@pytest.mark.parametrize("ms, text", [(0, "0 ms"), (45, "45 ms"), (99, "99 ms"), (100, "0.1 s"), (1234, "1.2 s")])
+def test_duration_text(ms, text):
+    assert _recon.duration_text(ms) == text
+
+
+@pytest.mark.parametrize("status_failures, exceptions, facts, expected", [
+    (3, 0, None, 3),                                                                 # no audit: the server's count
+    (3, 2, _recon.AuditFacts(exceptions_are_failures=None), 3),                      # audit unreadable: idem
+    (3, 2, _recon.AuditFacts([{}], 2, complete=True, exceptions_are_failures=True), 1),
+    (9, 7, _recon.AuditFacts([{}] * 2, 3, complete=False, exceptions_are_failures=True), 2),
+    (9, 2, _recon.AuditFacts([{}] * 5, 0, complete=False, exceptions_are_failures=True), 7),
+    (3, 2, _recon.AuditFacts([{}] * 3, 0, complete=True, exceptions_are_failures=False), 3),
+])
+def test_real_failures(status_failures, exceptions, facts, expected):
+    assert _recon.real_failures(status_failures, exceptions, facts) == expected
+
+
+def test_failure_sample_and_text():
+    entry = {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
+             "situation": "CONFIRMED", "action": "UPDATE", "entryType": "entry", "status": "FAILURE",
+             "message": "Resource &#39;x&#39; refused\nstack trace line", "exception": "java.lang...",
+             "messageDetail": None}
+    sample = _recon.failure_sample(entry)
+    assert sample == {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
+                      "situation": "CONFIRMED", "action": "UPDATE", "message": "Resource 'x' refused"}
+    assert _recon.sample_text(sample) == "CONFIRMED/UPDATE on account/abc: Resource 'x' refused"
+    long = _recon.failure_sample({"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/z",
+                                  "exception": "x" * 400})
+    assert len(long["message"]) == 300 and long["message"].endswith("...")
+    assert _recon.sample_text(long).startswith("ABSENT/CREATE on account/z: xxx")
+    assert _recon.failure_sample({})["message"] == "no message in the audit entry"
+
+
+def test_dry_run_prediction_and_exception_situations():
+    raw = summary_7x(situations={"ABSENT": 2, "FOUND": 1, "CONFIRMED": 4, "MISSING": 3, "UNQUALIFIED": 1})
+    predicted, may_update = _recon.dry_run_prediction(raw)
+    assert predicted == {"create": 2, "delete": 1, "link": 1, "unlink": 0} and may_update == 4
+    assert _recon.exception_situations(raw) == {"MISSING": 3}
+    scripted = _vocabulary.policy_actions({"policies": [{"situation": "MISSING", "action": {"type": "x", "source": "y"}}]})
+    assert _recon.dry_run_prediction(raw, scripted)[1] == 7 and _recon.exception_situations(raw, scripted) == {}
+
+
+def test_fail_on_exception_situations_and_entry_failures_texts():
+    recon = _recon.normalise(summary_7x(failures=1, situations={"MISSING": 2}))
+    assert _recon.failure_reasons(recon, ["exception_situations"]) == [
+        "2 entries in situations the mapping marks EXCEPTION (MISSING 2)"]
+    assert _recon.failure_reasons(recon, ["entry_failures"]) == [
+        "1 entry failed (audit/recon not readable for details)"]

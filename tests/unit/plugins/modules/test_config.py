@@ -129,3 +129,82 @@ def test_forbidden_put_fails_with_clear_message(fake_idm, run_module, idm_args):
     assert result["failed"] and result["status"] == 403 and result["changed"] is False
     assert result["msg"] == ('PUT config/managed on http://idm.test:8080/openidm failed: IDM answered 403 Forbidden '
                              '"Access denied". Check that the user has the openidm-admin role.')
+
+
+# --- connector ids, created, mode=merge -----------------------------------------------------------------------
+
+def test_connector_ids_are_refused_unless_allowed(fake_idm, run_module, idm_args):
+    for state in ("present", "absent"):
+        result = run_module(config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True},
+                                         state=state))
+        assert result["failed"] and result["changed"] is False and fake_idm.calls == []
+        assert result["msg"] == ("provisioner.openicf/scim is a connector configuration: manage it with "
+                                 "idmops.pingidm.connector (name scim), which compares secrets by a policy, retries "
+                                 "while IDM has no connector metadata and waits for the connector to start. Set "
+                                 "allow_connector_ids=true to use this module anyway.")
+    allowed = run_module(config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True},
+                                      allow_connector_ids=True))
+    assert allowed["changed"] is True and "provisioner.openicf/scim" in fake_idm.configs
+    # the connector info provider (remote connector servers) is not a connector
+    assert not run_module(config, dict(idm_args, id="provisioner.openicf.connectorinfoprovider",
+                                       config={"remoteConnectorClients": []}))["failed"]
+
+
+def test_created(fake_idm, run_module, idm_args):
+    assert run_module(config, args(idm_args), check_mode=True)["created"] is True
+    assert run_module(config, args(idm_args))["created"] is True
+    assert run_module(config, args(idm_args))["created"] is False
+    assert run_module(config, dict(idm_args, id="managed", config=dict(MANAGED, enabled=False)))["created"] is False
+
+
+USER_PROPERTIES = {"mail": {"type": "string"}, "sn": {"type": "string"}}
+STORED_MANAGED = {"objects": [{"name": "user", "schema": {"title": "User", "properties": USER_PROPERTIES}},
+                              {"name": "role", "schema": {"title": "Role"}}],
+                  "auditing": {"enabled": True}}
+
+
+def test_merge_owns_one_managed_object_type_and_keeps_the_rest(fake_idm, run_module, idm_args):
+    fake_idm.configs["managed"] = STORED_MANAGED
+    device = {"objects": [{"name": "device", "schema": {"title": "Device"}}]}
+    merged = dict(STORED_MANAGED, objects=STORED_MANAGED["objects"] + device["objects"])
+    checked = run_module(config, dict(idm_args, id="managed", config=device, mode="merge"), check_mode=True, diff=True)
+    assert checked["changed"] is True and checked["created"] is False and fake_idm.writes() == []
+    assert checked["differences"] == ["objects"] and checked["config"] == dict(merged, _id="managed")
+    assert checked["diff"] == {"before": STORED_MANAGED, "after": merged}
+    real = run_module(config, dict(idm_args, id="managed", config=device, mode="merge"), diff=True)
+    assert real["changed"] is True and real["diff"] == checked["diff"]
+    assert fake_idm.configs["managed"] == merged
+    assert run_module(config, dict(idm_args, id="managed", config=device, mode="merge"))["changed"] is False
+    assert len(fake_idm.calls_to("PUT", "config/managed")) == 1
+
+
+def test_merge_one_nested_property_and_remove_with_null(fake_idm, run_module, idm_args):
+    fake_idm.configs["managed"] = STORED_MANAGED
+    patch = {"objects": [{"name": "user", "schema": {"properties": {"mail": {"type": "string", "title": "E-mail"},
+                                                                    "sn": None}}}],
+             "auditing": None}
+    result = run_module(config, dict(idm_args, id="managed", config=patch, mode="merge"), diff=True)
+    assert result["changed"] is True
+    assert fake_idm.configs["managed"] == {
+        "objects": [{"name": "user", "schema": {"title": "User", "properties": {"mail": {"type": "string",
+                                                                                         "title": "E-mail"}}}},
+                    {"name": "role", "schema": {"title": "Role"}}]}
+    assert sorted(result["differences"]) == ["auditing", "objects.0.schema.properties.mail.title",
+                                             "objects.0.schema.properties.sn"]
+    again = run_module(config, dict(idm_args, id="managed", config=patch, mode="merge"))
+    assert again["changed"] is False     # removing what is not there is no change
+
+
+def test_merge_creates_a_missing_object_and_keeps_stored_secrets(fake_idm, run_module, idm_args):
+    result = run_module(config, dict(idm_args, id="authentication", config={"a": {"b": 1}, "c": None}, mode="merge"))
+    assert result["created"] is True and fake_idm.configs["authentication"] == {"a": {"b": 1}}
+    fake_idm.configs["custom"] = {"clientSecret": FakeIdm.encrypt("s3cret-Value"), "other": 1}
+    result = run_module(config, dict(idm_args, id="custom", config={"other": 2}, mode="merge"), diff=True)
+    assert result["changed"] is True and result["differences"] == ["other"]
+    assert fake_idm.configs["custom"]["clientSecret"]["$crypto"]
+    assert "s3cret-Value" not in result.raw_output
+
+
+def test_merge_needs_state_present(fake_idm, run_module, idm_args):
+    result = run_module(config, dict(idm_args, id="managed", state="absent", mode="merge"))
+    assert result["failed"] and "mode=merge needs state=present" in result["msg"] and fake_idm.calls == []

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible_collections.idmops.pingidm.plugins.modules import connector
-from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, FakeIdm
+from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, FakeIdm, no_metadata_message
 
 SECRET = "scim-Client-Secr3t"
 ROTATED = "rotated-Secr3t-2"
@@ -225,3 +225,104 @@ def test_api_error_on_read(fake_idm, run_module, idm_args):
     assert result["failed"] and result["status"] == 500
     assert result["msg"].startswith("GET config/provisioner.openicf/scim on http://idm.test:8080/openidm failed")
     assert_no_secret(result)
+
+
+# --- IDM without connector metadata (500 "retry later"), started or not, created ----------------------------
+
+def test_write_refused_for_missing_metadata_is_sent_again_until_stored(fake_idm, run_module, idm_args, virtual_clock):
+    fake_idm.fail("PUT", r"config/provisioner\.openicf/scim", 500, no_metadata_message("scim"), times=3)
+    result = run_module(connector, args(idm_args))
+    assert not result["failed"] and result["changed"] is True and result["created"] is True
+    assert len(fake_idm.calls_to("PUT", "config/" + CONFIG_ID)) == 4 and CONFIG_ID in fake_idm.configs
+    assert virtual_clock.sleeps == [1.0, 2.0, 4.0]
+    assert result["status"]["ok"] is True and result["waited"] == 7.0
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_missing_metadata_that_persists_fails_naming_the_bundle(fake_idm, run_module, idm_args, virtual_clock, wait):
+    fake_idm.fail("PUT", r"config/provisioner\.openicf/scim", 500, no_metadata_message("scim"))
+    config = scim_config()
+    config["connectorRef"]["bundleVersion"] = "[1.4.0.0,1.5.0.0)"
+    result = run_module(connector, args(idm_args, config, wait_timeout=20, wait=wait))
+    assert result["failed"] and result["changed"] is False and CONFIG_ID not in fake_idm.configs
+    assert result["msg"] == (
+        "IDM has no metadata for connector 'scim' (bundleName org.forgerock.openicf.connectors.scim-connector, "
+        "bundleVersion [1.4.0.0,1.5.0.0), connectorName org.forgerock.openicf.connectors.scim.ScimConnector) and "
+        "stored nothing: it answered 500 \"%s\" for 17 s. Install a connector bundle in that version range (in "
+        "IDM's connectors directory, or on the remote connector server of connectorHostRef), or correct "
+        "connectorRef; IDM offers: org.forgerock.openicf.connectors.scim-connector 1.5.20.31."
+        % no_metadata_message("scim"))
+    assert virtual_clock.sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert_no_secret(result)
+
+
+def test_other_500_is_not_retried(fake_idm, run_module, idm_args):
+    fake_idm.fail("PUT", r"config/provisioner\.openicf/scim", 500, "boom")
+    result = run_module(connector, args(idm_args))
+    assert result["failed"] and result["status"] == 500 and len(fake_idm.calls_to("PUT", "config/" + CONFIG_ID)) == 1
+
+
+def test_connector_that_never_starts_fails_the_task(fake_idm, run_module, idm_args):
+    # A server that adds the reason after "connector not available" (the sandbox does) has not started it either.
+    fake_idm.connector_errors["scim"] = ("connector not available: no installed connector matches connectorName "
+                                         "'x', bundleName 'y', bundleVersion '[9,10)'")
+    result = run_module(connector, args(idm_args, wait_timeout=5))
+    assert result["failed"] and result["changed"] is True and result["created"] is True
+    assert result["msg"].startswith("Connector 'scim' was saved, but IDM did not start it within 5 s (last answer: "
+                                    "connector not available: no installed connector matches")
+    assert result["status"]["ok"] is False
+
+
+def test_started_connector_whose_remote_system_refuses_passes_with_a_warning(fake_idm, run_module, idm_args):
+    fake_idm.connector_errors["scim"] = "Connection Error"
+    result = run_module(connector, args(idm_args, wait_timeout=30))
+    assert not result["failed"] and result["changed"] is True and result["waited"] == 0
+    assert result["status"] == dict(result["status"], ok=False, error="Connection Error")
+    assert len(result.warning_texts) == 1 and result.warning_texts[0].startswith(
+        "Connector 'scim' was saved and IDM started it, but its test fails: Connection Error (IDM reports")
+
+
+def test_created_is_true_only_for_a_create(fake_idm, run_module, idm_args):
+    checked = run_module(connector, args(idm_args), check_mode=True)
+    assert checked["changed"] is True and checked["created"] is True and CONFIG_ID not in fake_idm.configs
+    assert run_module(connector, args(idm_args))["created"] is True
+    assert run_module(connector, args(idm_args))["created"] is False
+    updated = run_module(connector, args(idm_args, scim_config(maximumConnections=3)))
+    assert updated["changed"] is True and updated["created"] is False
+
+
+# --- test_before_save: auto (default), true, false ------------------------------------------------------------
+
+def test_auto_test_before_save_keeps_a_working_connector(fake_idm, run_module, idm_args):
+    run_module(connector, args(idm_args))
+    stored = copy.deepcopy(fake_idm.configs[CONFIG_ID])
+    fake_idm.test_config_result = "Connection Error"      # the new credentials are refused
+    for check_mode in (True, False):
+        result = run_module(connector, args(idm_args, scim_config(ROTATED)), check_mode=check_mode)
+        assert result["failed"] and result["changed"] is False and result["test"]["ok"] is False
+        assert result["msg"].startswith("The configuration of connector 'scim' failed IDM's test, so it was not "
+                                        "saved: Connection Error (IDM reports")
+        assert result["msg"].endswith("(the stored configuration works, so it was kept; set test_before_save=false "
+                                      "to save this one anyway)")
+        assert_no_secret(result)
+    assert fake_idm.configs[CONFIG_ID] == stored
+    forced = run_module(connector, args(idm_args, scim_config(ROTATED), test_before_save=False))
+    assert forced["changed"] is True and "test" not in forced
+
+
+def test_auto_test_before_save_passes_a_good_update(fake_idm, run_module, idm_args):
+    run_module(connector, args(idm_args))
+    result = run_module(connector, args(idm_args, scim_config(ROTATED)))
+    assert result["changed"] is True and result["test"] == {"name": "scim", "ok": True}
+
+
+def test_auto_test_before_save_skips_create_failing_and_disabling(fake_idm, run_module, idm_args):
+    fake_idm.test_config_result = "Connection Error"
+    assert run_module(connector, args(idm_args))["changed"] is True          # create: never tested
+    fake_idm.connector_errors["scim"] = "Connection Error"                   # the stored one fails too
+    result = run_module(connector, args(idm_args, scim_config(ROTATED)))
+    assert result["changed"] is True and "test" not in result
+    del fake_idm.connector_errors["scim"]
+    result = run_module(connector, args(idm_args, dict(scim_config(ROTATED), enabled=False)))
+    assert result["changed"] is True and "test" not in result
+    assert not [c for c in fake_idm.calls if c[2].get("_action") == "testConfig"]

@@ -68,14 +68,34 @@ def test_idm_still_busy_at_the_end_fails_with_its_answer(fake_idm, run_module, i
 
 def test_timeout_fails_with_error_text_and_name(fake_idm, run_module, idm_args):
     add_connector(fake_idm, "scim", clientSecret="never-Shown-1")
-    fake_idm.connector_errors["scim"] = "Connection Error"
+    fake_idm.connector_errors["scim"] = "localhost:1389"
     result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=5, wait_interval=1))
     assert result["failed"]
-    assert result["msg"].startswith("Connector test failed after 6 attempt(s) in 5 s; scim: Connection Error "
-                                    "(IDM reports 'Connection Error' when the target system rejects")
-    assert "clientSecret" in result["msg"]
+    assert result["msg"] == "Connector test failed after 6 attempt(s) in 5 s; scim: localhost:1389"
+    assert result["connectors"][0]["error"] == "localhost:1389"
+    assert "never-Shown-1" not in result.raw_output
+
+
+def test_refused_credentials_fail_at_once_with_what_to_check(fake_idm, run_module, idm_args, virtual_clock):
+    add_connector(fake_idm, "scim", clientSecret="never-Shown-1")
+    fake_idm.connector_errors["scim"] = "Connection Error"
+    result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=60, wait_interval=1))
+    assert result["failed"] and result["attempts"] == 1 and virtual_clock.sleeps == []
+    assert result["msg"].startswith("Connector test failed: scim: Connection Error (IDM reports 'Connection Error' "
+                                    "when the target system rejects the connector's credentials: check clientId, "
+                                    "clientSecret and tokenEndpoint for OAUTH")
+    assert result["msg"].endswith("Not retried: waiting does not fix refused credentials.")
     assert result["connectors"][0]["error"] == "Connection Error"
     assert "never-Shown-1" not in result.raw_output
+
+
+def test_refused_credentials_of_one_connector_fail_the_all_connectors_test_at_once(fake_idm, run_module, idm_args):
+    add_connector(fake_idm, "scim")
+    add_connector(fake_idm, "ldap")
+    fake_idm.connector_errors["ldap"] = "Connection Error"
+    result = run_module(connector_test, dict(idm_args, wait_timeout=60))
+    assert result["failed"] and result["attempts"] == 1
+    assert "ldap: Connection Error" in result["msg"] and "scim:" not in result["msg"]
 
 
 def test_all_connectors(fake_idm, run_module, idm_args):

@@ -113,20 +113,107 @@ def test_sync_config_missing_is_created(fake_idm, run_module, idm_args):
     assert run_module(mapping, dict(idm_args, name="nothing", state="absent"))["changed"] is False
 
 
+SCRIPT = {"type": "text/javascript", "source": "'CREATE'"}
+
+
 @pytest.mark.parametrize("mappings, expected", [
-    ([{"source": "a", "target": "b"}], "mappings[0]: 'name' is required"),
-    ([dict(A, source=None)], "mappings[0] (scimAccount_managedUser): 'source' is required"),
-    ([dict(A, target="")], "mappings[0] (scimAccount_managedUser): 'target' is required"),
-    ([A, dict(A)], "mapping name 'scimAccount_managedUser' appears twice (mappings[0] and mappings[1])"),
-    ([dict(A, properties=[{"source": "x"}])], "mappings[0] (scimAccount_managedUser): properties[0] needs a 'target'"),
+    ([{"source": "a", "target": "b"}], "mappings[0]: name is missing"),
+    ([dict(A, source=None)], "mapping scimAccount_managedUser: source is required"),
+    ([dict(A, target="")], "mapping scimAccount_managedUser: target is required"),
+    ([A, dict(A)], "mapping name scimAccount_managedUser is used more than once (mappings[0] and mappings[1])"),
+    ([dict(A, properties=[{"source": "x"}])], "mapping scimAccount_managedUser: property #1 has no target"),
     ([dict(A, properties={"a": 1})], "'properties' must be a list"),
     ([dict(A, policies=[{"action": "CREATE"}])], "policies[0] needs a 'situation'"),
-    ([dict(A, name="a/b")], "'name' must not contain '/'"),
+    ([dict(A, name="a/b")], "the name must not contain '/'"),
+    # what IDM refuses when it loads the mappings: situation and action names (case-sensitive), resource shapes
+    ([dict(A, policies=[{"situation": "ABSENT", "action": "CRATE"}])],
+     "mapping scimAccount_managedUser: unknown action CRATE for ABSENT (known: CREATE, UPDATE,"),
+    ([dict(A, policies=[{"situation": "ABSENT", "action": "create"}])],
+     "unknown action create for ABSENT (names are upper case: CREATE)"),
+    ([dict(A, policies=[{"situation": "ABSENCE", "action": "CREATE"}])],
+     "mapping scimAccount_managedUser: unknown situation ABSENCE"),
+    ([dict(A, policies=[{"situation": "found", "action": "UPDATE"}])], "unknown situation found (names are upper case: FOUND)"),
+    ([dict(A, policies=[{"situation": "ABSENT"}])], "policies[0] (ABSENT) needs an 'action'"),
+    ([dict(A, policies=[{"situation": "ABSENT", "action": {"source": "'CREATE'"}}])],
+     "the action for ABSENT is a script without 'type'"),
+    ([dict(A, source="system/scim")], "source 'system/scim' must be system/<connector>/<object type>"),
+    ([dict(A, target="managed/user/x")], "target 'managed/user/x' must be managed/<object>"),
+    ([dict(A, target="/managed/user")], "target '/managed/user' is not a resource path"),
+    ([dict(A, target="user")], "target 'user' is not a resource path such as managed/user"),
 ])
-def test_validation_before_any_write(fake_idm, run_module, idm_args, mappings, expected):
+def test_validation_before_any_request(fake_idm, run_module, idm_args, mappings, expected):
     result = run_module(mapping, dict(idm_args, mappings=mappings))
     assert result["failed"] and expected in result["msg"] and "nothing was written" in result["msg"]
+    assert result["changed"] is False and expected in " ".join(result["problems"])
     assert fake_idm.calls == []
+
+
+def test_valid_script_actions_and_cloud_names_pass(fake_idm, run_module, idm_args):
+    policies = [{"situation": "MISSING", "action": SCRIPT, "postAction": SCRIPT},
+                {"situation": "TARGET_CHANGED", "action": "INCORPORATE_CHANGES"}]
+    result = run_module(mapping, dict(idm_args, mappings=[dict(A, policies=policies)]))
+    assert not result["failed"] and result["created"] == [A["name"]]
+
+
+# --- links: IDM's LinkType/Match rule, against the given set and the server -----------------------------------
+
+REVERSE = make("managedUser_scimAccount", source="managed/user", target="system/scim/account",
+               links="scimAccount_managedUser")
+
+
+@pytest.mark.parametrize("storage", ["sync", "mapping"])
+def test_links_to_the_reverse_mapping_in_the_set_or_on_the_server_pass(fake_idm, run_module, idm_args, storage):
+    assert not run_module(mapping, dict(idm_args, mappings=[A, REVERSE], storage=storage))["failed"]
+    other = "mapping" if storage == "sync" else "sync"      # A only in the other storage: still found
+    fake_idm.configs.clear()
+    run_module(mapping, dict(idm_args, mapping=A, storage=other))
+    result = run_module(mapping, dict(idm_args, mapping=REVERSE, storage=storage))
+    assert not result["failed"] and result["created"] == [REVERSE["name"]]
+
+
+@pytest.mark.parametrize("links, expected", [
+    ("noSuchMapping", "mapping managedUser_scimAccount: links names unknown mapping noSuchMapping (neither given "
+                      "nor on the server); IDM refuses to load the mappings then"),
+    ("scimGroup_managedRole", "mapping managedUser_scimAccount: links names mapping scimGroup_managedRole, which "
+                              "goes from system/scim/group to managed/role; it must go the same way (managed/user "
+                              "to system/scim/account) or exactly the reverse way (system/scim/account to "
+                              "managed/user)"),
+])
+def test_bad_links_are_refused_before_any_write(fake_idm, run_module, idm_args, links, expected):
+    fake_idm.configs["sync"] = {"mappings": [A, C]}
+    for check_mode in (True, False):
+        result = run_module(mapping, dict(idm_args, mapping=dict(REVERSE, links=links)), check_mode=check_mode)
+        assert result["failed"] and result["changed"] is False and result["problems"] == [expected]
+        assert result["msg"] == "Invalid mapping input, nothing was written: " + expected
+    assert fake_idm.writes() == []
+
+
+def test_removing_or_moving_a_linked_mapping_is_refused(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A, REVERSE]}
+    removed = run_module(mapping, dict(idm_args, name=A["name"], state="absent"))
+    assert removed["failed"] and removed["problems"] == [
+        "mapping managedUser_scimAccount: links names mapping scimAccount_managedUser, which this task removes"]
+    pruned = run_module(mapping, dict(idm_args, mappings=[REVERSE], prune=True))
+    assert pruned["failed"] and "which this task removes" in pruned["msg"]
+    moved = run_module(mapping, dict(idm_args, mapping=dict(A, target="managed/role")))
+    assert moved["failed"] and "links names mapping scimAccount_managedUser, which goes from system/scim/account " \
+        "to managed/role" in moved["msg"]
+    assert fake_idm.writes() == []
+    both = run_module(mapping, dict(idm_args, mappings=[REVERSE, A], state="absent"))
+    assert not both["failed"] and sorted(both["removed"]) == sorted([A["name"], REVERSE["name"]])
+
+
+def test_a_name_in_both_storages_is_reported(fake_idm, run_module, idm_args):
+    fake_idm.configs["sync"] = {"mappings": [A]}
+    fake_idm.configs["mapping/" + A["name"]] = dict(A, enableSync=False)
+    result = run_module(mapping, dict(idm_args, mapping=B))
+    assert not result["failed"] and result["shadowed"] == [A["name"]]
+    assert result.warning_texts == [
+        "Mapping scimAccount_managedUser is defined both in config/sync and as config/mapping/<name>; IDM runs only "
+        "one of the two definitions: remove the other."]
+    fake_idm.configs.pop("mapping/" + A["name"])
+    result = run_module(mapping, dict(idm_args, mapping=B))
+    assert result["shadowed"] == [] and not result.warning_texts
 
 
 def test_name_conflict_and_input_rules(fake_idm, run_module, idm_args):
@@ -141,9 +228,9 @@ def test_name_conflict_and_input_rules(fake_idm, run_module, idm_args):
     assert fake_idm.calls == []
 
 
-def test_storage_mapping_per_config(fake_idm, run_module, idm_args):
-    fake_idm.route("GET", r"config", lambda f, r, m: (200, {"_id": "", "configurations": [
-        {"_id": k, "pid": k, "factoryPid": None} for k in sorted(f.configs)]}))
+@pytest.mark.parametrize("query_supported", [True, False])
+def test_storage_mapping_per_config(fake_idm, run_module, idm_args, query_supported):
+    fake_idm.config_query_supported = query_supported
     args = dict(idm_args, storage="mapping")
     result = run_module(mapping, dict(args, mappings=[A, B]))
     assert result["created"] == [A["name"], B["name"]]
@@ -171,3 +258,12 @@ def test_input_not_modified_between_runs(fake_idm, run_module, idm_args):
     original = copy.deepcopy(A)
     run_module(mapping, dict(idm_args, mapping=A))
     assert A == original
+
+
+def test_shadowed_is_the_state_after_the_task(fake_idm, run_module, idm_args):
+    fake_idm.configs["mapping/" + A["name"]] = A
+    for check_mode in (True, False):
+        result = run_module(mapping, dict(idm_args, mapping=A), check_mode=check_mode)
+        assert result["changed"] is True and result["shadowed"] == [A["name"]] and len(result.warning_texts) == 1
+    removed = run_module(mapping, dict(idm_args, name=A["name"], state="absent"))
+    assert removed["removed"] == [A["name"]] and removed["shadowed"] == [] and not removed.warning_texts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -32,8 +33,14 @@ class Outcome(object):
     """What a started run does: ``active_polls`` GETs answer ACTIVE, then ``state`` with these counters."""
 
     def __init__(self, active_polls=2, state="SUCCESS", created=0, updated=0, unchanged=0, deleted=0, links=0,
-                 failures=0, situations=None, shape="7x"):
+                 failures=0, situations=None, shape="7x", exceptions=None, failure_entries=None, duration=None):
+        """``failures`` real write failures (audit entries ``failure_entries``, else CONFIRMED/UPDATE ones);
+        ``exceptions`` situation -> count of entries whose action is EXCEPTION, counted as FAILURE or SUCCESS
+        after the server's ``exception_status`` reading."""
         self.active_polls = active_polls
+        self.exceptions = exceptions or {}
+        self.failure_entries = failure_entries
+        self.duration = duration
         self.state = state
         self.created, self.updated, self.unchanged, self.deleted = created, updated, unchanged, deleted
         self.links, self.failures = links, failures
@@ -57,11 +64,16 @@ class FakeRecon(object):
         self.counter = itertools.count(1)
         self.lose_start_response = 0   # the next N starts create the run, then the connection drops
         self.cancel_ends_as = "CANCELED"  # what an ACTIVE run becomes on cancel (it may just have finished)
+        self.exception_status = "success"  # IDM's reading: EXCEPTION entries count as SUCCESS | "failure"
+        self.audit_status = 200           # 403/404: audit/recon not readable
+        self.audit = {}                   # run id -> audit entry events
+        self.audit_queries = []
         fake_idm.configs["sync"] = {"mappings": [{"name": name, "source": "s", "target": "t"} for name in mappings]}
         fake_idm.route("POST", r"recon", self._start)
         fake_idm.route("GET", r"recon", self._list)
         fake_idm.route("GET", r"recon/(?P<id>[^/]+)", self._get)
         fake_idm.route("POST", r"recon/(?P<id>[^/]+)", self._action)
+        fake_idm.route("GET", r"audit/recon", self._audit)
 
     # helpers for tests ----------------------------------------------------------------------------------
     def add_run(self, mapping, outcome, started=None):
@@ -126,8 +138,18 @@ class FakeRecon(object):
             self._finish(run, self.cancel_ends_as)
         return 200, {"_id": match.group("id"), "action": "cancel", "status": "SUCCESS"}
 
-    @staticmethod
-    def _finish(run, state):
+    def _audit(self, fake, request, match):
+        if self.audit_status != 200:
+            return crest_error(self.audit_status, "Access denied" if self.audit_status == 403 else "Not Found")
+        query = request.params["_queryFilter"]
+        self.audit_queries.append(query)
+        found = re.fullmatch(r'reconId eq "([^"]+)" and (status|action) eq "([A-Z]+)"', query)
+        assert found, query
+        entries = [e for e in self.audit.get(found.group(1), []) if e[found.group(2)] == found.group(3)]
+        page = entries[:int(request.params.get("_pageSize", 1000))]
+        return 200, {"result": page, "resultCount": len(page), "pagedResultsCookie": None}
+
+    def _finish(self, run, state):
         outcome = run["outcome"]
         summary = run["summary"]
         total = outcome.created + outcome.updated + outcome.unchanged + outcome.failures
@@ -140,15 +162,32 @@ class FakeRecon(object):
                                                      "UNQUALIFIED", "CONFIRMED", "SOURCE_MISSING", "ABSENT",
                                                      "TARGET_IGNORED", "UNASSIGNED", "FOUND_ALREADY_LINKED"))
         situations.update(outcome.situations)
+        situations.update(outcome.exceptions)
+        exceptions = sum(outcome.exceptions.values())
+        failed = outcome.failures + (exceptions if self.exception_status == "failure" else 0)
+        total += exceptions
+        events = [dict(entry, reconId=summary["_id"], entryType="entry", status="FAILURE")
+                  for entry in outcome.failure_entries or
+                  [{"situation": "CONFIRMED", "action": "UPDATE", "sourceObjectId": "managed/user/u%d" % n,
+                    "targetObjectId": "system/scim/account/a%d" % n, "message": "400 invalidPath %d" % n}
+                   for n in range(outcome.failures)]]
+        flagged = [{"reconId": summary["_id"], "entryType": "entry", "situation": situation, "action": "EXCEPTION",
+                    "status": "FAILURE" if self.exception_status == "failure" else "SUCCESS",
+                    "sourceObjectId": "managed/user/%s%d" % (situation.lower(), n),
+                    "message": "Situation %s marked as EXCEPTION" % situation}
+                   for situation, count in sorted(outcome.exceptions.items()) for n in range(count)]
+        # in the order IDM writes them: the flagged entries first (source phase), then the failures
+        self.audit[summary["_id"]] = [{"reconId": summary["_id"], "entryType": "start", "status": "SUCCESS",
+                                       "action": None}] + flagged + events
         summary.update(
             state=state, stage="COMPLETED_" + state,
             stageDescription={"SUCCESS": "reconciliation completed.", "FAILED": "reconciliation failed",
                               "CANCELED": "reconciliation aborted."}[state],
-            ended=iso_now(), duration=summary["duration"] + 50,
+            ended=iso_now(), duration=outcome.duration if outcome.duration is not None else summary["duration"] + 50,
             progress={"source": {"existing": {"processed": total, "total": str(total)}}, "target": target,
                       "links": {"existing": {"processed": 0, "total": "0"}, "created": outcome.links}},
             situationSummary=situations,
-            statusSummary={"SUCCESS": total - outcome.failures, "FAILURE": outcome.failures})
+            statusSummary={"SUCCESS": total - failed, "FAILURE": failed})
 
 
 @pytest.fixture
@@ -435,10 +474,18 @@ def test_check_mode_on_old_server_is_skipped(run_module, args, recon_server, fak
     assert recon_server.starts() == []
 
 
-def test_check_mode_unknown_mapping_fails_without_starting(run_module, args, recon_server):
-    result = run_module(recon_module, args(mapping="nope"), check_mode=True)
-    assert result["failed"] is True and MAPPING in result["msg"]
+def test_check_mode_mapping_not_on_the_server_yet_counts_as_changed(run_module, args, recon_server):
+    result = run_module(recon_module, args(mapping="newMapping"), check_mode=True)
+    assert result["failed"] is False and result["changed"] is True and result["dry_run_skipped"] is True
+    assert result["msg"] == ("Check mode: mapping 'newMapping' does not exist on the server yet: no dry run is "
+                             "possible; once created, its first run will write entries, so the recon counts as "
+                             "changed.")
+    assert "recon" not in result and not result.warning_texts
     assert recon_server.starts() == []
+    warned = run_module(recon_module, args(mapping="newMapping", changed_mappings=[MAPPING]), check_mode=True)
+    assert warned["changed"] is True and warned.warning_texts == [
+        "Mapping 'newMapping' does not exist on http://idm.test:8080/openidm and is not in changed_mappings; the "
+        "real run fails unless this play creates it."]
 
 
 # --- mappings: several in order in one task ---------------------------------------------------------------
@@ -536,3 +583,190 @@ def test_mappings_adopt_a_run_already_active(run_module, args, recon_server):
     assert result["failed"] is False
     assert result["recons"][0]["adopted"] is True and result["recons"][0]["recon"]["id"] == active
     assert [c[2]["mapping"] for c in recon_server.starts()] == [OTHER]
+
+
+# --- entry failures, EXCEPTION situations and the audit (both readings of EXCEPTION) --------------------------
+
+@pytest.fixture(params=["success", "failure"])
+def reading(request, recon_server):
+    """Both readings of IDM's statusSummary: EXCEPTION entries counted as SUCCESS (OpenIDM) or as FAILURE."""
+    recon_server.exception_status = request.param
+    return request.param
+
+
+def test_real_failures_are_named_from_the_audit_under_both_readings(run_module, args, recon_server, reading):
+    recon_server.next_outcomes = [Outcome(unchanged=3, failures=1, exceptions={"MISSING": 2})]
+    result = run_module(recon_module, args())
+    assert result["failed"] is False          # default fail_on: failed, canceled
+    recon = result["recon"]
+    assert recon["counters"]["failures"] == 1
+    assert recon["status_summary"]["FAILURE"] == (3 if reading == "failure" else 1)
+    assert recon["exception_situations"] == {"MISSING": 2}
+    assert recon["failure_samples"] == [{"sourceObjectId": "managed/user/u0", "targetObjectId": "system/scim/account/a0",
+                                         "situation": "CONFIRMED", "action": "UPDATE", "message": "400 invalidPath 0"}]
+    assert recon["summary"].startswith(MAPPING + ": 0 created, 0 updated, 0 deleted, 1 failed (CONFIRMED/UPDATE on "
+                                       "account/a0: 400 invalidPath 0), flagged EXCEPTION: MISSING 2 in ")
+    assert result.warning_texts == [
+        "Recon run-1 of '%s': 1 entry failed: CONFIRMED/UPDATE on account/a0: 400 invalidPath 0. Add entry_failures "
+        "to fail_on to fail the task on it." % MAPPING]
+    assert recon_server.audit_queries[0] == 'reconId eq "run-1" and status eq "FAILURE"'
+
+
+def test_entry_failures_fail_the_task_with_the_first_two_messages(run_module, args, recon_server, reading):
+    recon_server.next_outcomes = [Outcome(failures=3, exceptions={"AMBIGUOUS": 1})]
+    result = run_module(recon_module, args(fail_on=["failed", "entry_failures"]))
+    assert result["failed"] is True and result["changed"] is False and not result.warning_texts
+    assert result["msg"].startswith(
+        "Recon run-1 of '%s': 3 entries failed: CONFIRMED/UPDATE on account/a0: 400 invalidPath 0; CONFIRMED/UPDATE "
+        "on account/a1: 400 invalidPath 1. %s: 0 created" % (MAPPING, MAPPING))
+    assert result["recon"]["counters"]["failures"] == 3
+
+
+def test_exception_situations_fail_only_when_asked(run_module, args, recon_server, reading):
+    recon_server.next_outcomes = [Outcome(unchanged=2, exceptions={"MISSING": 2, "AMBIGUOUS": 1})]
+    passed = run_module(recon_module, args(fail_on=["failed", "canceled", "entry_failures"]))
+    assert passed["failed"] is False and passed["recon"]["counters"]["failures"] == 0
+    assert passed["recon"]["failure_samples"] == []
+    failed = run_module(recon_module, args(fail_on=["exception_situations"]))
+    assert failed["failed"] is True
+    assert "3 entries in situations the mapping marks EXCEPTION (AMBIGUOUS 1, MISSING 2)" in failed["msg"]
+
+
+def test_exception_situations_follow_the_mappings_policies(run_module, args, recon_server, fake_idm):
+    fake_idm.configs["sync"]["mappings"][0]["policies"] = [{"situation": "MISSING", "action": "CREATE"},
+                                                           {"situation": "CONFIRMED", "action": "EXCEPTION"}]
+    recon_server.next_outcomes = [Outcome(situations={"MISSING": 1, "CONFIRMED": 4})]
+    result = run_module(recon_module, args(fail_on=["exception_situations"]))
+    assert result["failed"] is True and result["recon"]["exception_situations"] == {"CONFIRMED": 4}
+
+
+@pytest.mark.parametrize("first", ["exceptions", "failures"])
+def test_many_exception_entries_are_not_failures_when_the_server_counts_them_so(
+        run_module, args, recon_server, first):
+    # More failed entries than one audit page: whichever come first, EXCEPTION entries are told apart.
+    recon_server.exception_status = "failure"
+    entries = None
+    if first == "failures":
+        entries = [{"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/x%d" % n,
+                    "targetObjectId": None, "message": "Failed policy validation",
+                    "messageDetail": {"result": False, "failedPolicyRequirements": [
+                        {"property": "mail", "policyRequirements": [{"policyRequirement": "REQUIRED"}]}]}}
+                   for n in range(6)]
+    recon_server.next_outcomes = [Outcome(failures=6 if entries else 0, failure_entries=entries,
+                                          exceptions={"MISSING": 7})]
+    if entries:  # the failures are written before the EXCEPTION entries this time
+        original = recon_server._finish
+
+        def failures_first(run, state):
+            original(run, state)
+            events = recon_server.audit[run["summary"]["_id"]]
+            events.sort(key=lambda e: e.get("action") == "EXCEPTION")
+        recon_server._finish = failures_first
+    result = run_module(recon_module, args())
+    recon = result["recon"]
+    assert recon["status_summary"]["FAILURE"] == (13 if entries else 7)
+    assert recon["counters"]["failures"] == (6 if entries else 0)
+    if entries:
+        assert len(recon["failure_samples"]) == 5
+        assert recon["failure_samples"][0]["message"] == "Failed policy validation (mail REQUIRED)"
+        assert "6 failed (ABSENT/CREATE on account/x0: Failed policy validation (mail REQUIRED), ...)" \
+            in recon["summary"]
+        assert recon_server.audit_queries[1] == 'reconId eq "run-1" and action eq "EXCEPTION"'
+
+
+def test_unreadable_audit_keeps_the_servers_count_and_says_so(run_module, args, recon_server):
+    recon_server.audit_status = 403
+    recon_server.next_outcomes = [Outcome(failures=2)]
+    result = run_module(recon_module, args(fail_on=["entry_failures"]))
+    assert result["failed"] is True and result["recon"]["counters"]["failures"] == 2
+    assert "2 entries failed (audit/recon not readable for details)" in result["msg"]
+    assert "2 failed (no details: audit/recon not readable)" in result["recon"]["summary"]
+
+
+def test_no_audit_read_without_failures(run_module, args, recon_server, fake_idm):
+    recon_server.next_outcomes = [Outcome(unchanged=3, exceptions={"MISSING": 1})]
+    run_module(recon_module, args())
+    assert not fake_idm.calls_to("GET", "audit/recon")
+
+
+def test_short_runs_print_milliseconds(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(unchanged=1, duration=45)]
+    assert run_module(recon_module, args())["recon"]["summary"].endswith(" in 45 ms")
+    recon_server.next_outcomes = [Outcome(unchanged=1, duration=1234)]
+    assert run_module(recon_module, args())["recon"]["summary"].endswith(" in 1.2 s")
+
+
+# --- check mode: definite changes, may_update, changed_mappings ----------------------------------------------
+
+def test_dry_run_of_a_converged_tenant_is_unchanged_but_warns_about_possible_updates(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 20}, duration=300)]
+    result = run_module(recon_module, args(), check_mode=True)
+    recon = result["recon"]
+    assert result["failed"] is False and result["changed"] is False
+    assert recon["may_update"] == 20
+    assert recon["predicted"] == {"create": 0, "delete": 0, "link": 0, "unlink": 0}
+    assert recon["summary"] == (MAPPING + ": dry run: would create 0, delete 0, link 0, unlink 0; 20 linked entries "
+                                "may be updated (IDM cannot tell which differ) in 0.3 s")
+    assert "nothing" not in recon["summary"] and "no changes" not in recon["summary"]
+    assert result.warning_texts == [
+        "Check mode: the real run of '%s' would apply the mapping again to 20 linked entries; IDM writes only those "
+        "whose target differs, which a dry run cannot tell, so they are not counted as changed." % MAPPING]
+
+
+def test_dry_run_definite_changes(run_module, args, recon_server, fake_idm):
+    fake_idm.configs["sync"]["mappings"][0]["policies"] = [{"situation": "SOURCE_MISSING", "action": "DELETE"},
+                                                           {"situation": "UNASSIGNED", "action": "UNLINK"},
+                                                           {"situation": "MISSING", "action": "LINK"}]
+    recon_server.next_outcomes = [Outcome(situations={"ABSENT": 3, "FOUND": 2, "SOURCE_MISSING": 1, "UNASSIGNED": 4,
+                                                      "MISSING": 5, "SOURCE_IGNORED": 9})]
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result["changed"] is True and result["recon"]["may_update"] == 0 and not result.warning_texts
+    assert result["recon"]["predicted"] == {"create": 3, "delete": 1, "link": 7, "unlink": 4}
+
+
+def test_dry_run_with_nothing_at_all_says_no_changes(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(situations={"SOURCE_IGNORED": 2}, duration=20)]
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result["changed"] is False and result["recon"]["summary"] == MAPPING + ": dry run: no changes in 20 ms"
+
+
+def test_changed_mappings_are_not_dry_run_in_check_mode(run_module, args, recon_server):
+    result = run_module(recon_module, args(changed_mappings=[MAPPING]), check_mode=True)
+    assert result["failed"] is False and result["changed"] is True and result["dry_run_skipped"] is True
+    assert result["msg"] == ("Check mode: mapping '%s' would be created or updated by this play: a dry run against "
+                             "the server's old mapping tells nothing; the new mapping will be applied to every "
+                             "entry, so the recon counts as changed." % MAPPING)
+    assert recon_server.starts() == []
+
+
+def test_changed_mappings_do_nothing_in_a_real_run(run_module, args, recon_server):
+    recon_server.next_outcomes = [Outcome(unchanged=2)]
+    result = run_module(recon_module, args(changed_mappings=[MAPPING]))
+    assert result["changed"] is False and len(recon_server.starts()) == 1
+
+
+def test_first_apply_in_check_mode_with_a_list(run_module, args, recon_server, fake_idm):
+    # the play creates two mappings the server does not have yet; the third exists and is dry-run
+    recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 2})]
+    result = run_module(recon_module, list_args(args, "newA", MAPPING, "newB", changed_mappings=["newA", "newB"]),
+                        check_mode=True)
+    assert result["failed"] is False and result["changed"] is True
+    assert [(e["mapping"], e["changed"], e.get("dry_run_skipped", False)) for e in result["recons"]] == [
+        ("newA", True, True), (MAPPING, False, False), ("newB", True, True)]
+    assert [c[2]["mapping"] for c in recon_server.starts()] == [MAPPING]
+    assert not [w for w in result.warning_texts if "does not exist" in w]
+
+
+def test_changed_mappings_on_an_old_server_count_as_changed(run_module, args, recon_server, fake_idm):
+    fake_idm.version["productVersion"] = "7.1.2"
+    result = run_module(recon_module, list_args(args, MAPPING, OTHER, changed_mappings=[OTHER]), check_mode=True)
+    assert result["changed"] is True and not result.get("skipped")
+    assert [e["changed"] for e in result["recons"]] == [False, True]
+
+
+def test_a_mapping_defined_in_both_storages_is_warned_about(run_module, args, recon_server, fake_idm):
+    fake_idm.configs["mapping/" + MAPPING] = {"name": MAPPING, "source": "s", "target": "t"}
+    recon_server.next_outcomes = [Outcome(unchanged=1, situations={"CONFIRMED": 1})]
+    result = run_module(recon_module, args())
+    assert any("Mapping %s is defined both in config/sync and as config/mapping/<name>" % MAPPING in w
+               for w in result.warning_texts)

@@ -20,7 +20,7 @@ def server(fake_idm):
     second = server.add_run(OTHER, Outcome(active_polls=0, state="FAILED"), started="2026-11-29T10:05:00.000Z")
     third = server.add_run(MAPPING, Outcome(active_polls=0, unchanged=3), started="2026-11-29T10:10:00.000Z")
     for run_id in (first, second, third):
-        FakeRecon._finish(server.runs[run_id], server.runs[run_id]["outcome"].state)
+        server._finish(server.runs[run_id], server.runs[run_id]["outcome"].state)
     server.add_run(MAPPING, Outcome(active_polls=10 ** 6), started="2026-11-29T10:20:00.000Z")
     return server
 
