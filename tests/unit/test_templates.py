@@ -20,6 +20,8 @@ quickjs = pytest.importorskip("quickjs")
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
+from ansible_collections.idmops.pingidm.plugins.filter import sync_problems as _sync_filter  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(REPO, "conf_templates")
 ROLE = os.path.join(REPO, "roles", "scim_sync")
@@ -31,7 +33,6 @@ SAMPLE_MAPPINGS = ["systemScimAccount_managedUser", "managedUser_systemScimAccou
                    "systemScimGroup_managedRole", "managedRole_systemScimGroup"]
 SITUATIONS = {"SOURCE_IGNORED", "SOURCE_MISSING", "MISSING", "FOUND_ALREADY_LINKED", "UNQUALIFIED", "UNASSIGNED",
               "LINK_ONLY", "TARGET_IGNORED", "ALL_GONE", "CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS"}
-ACTIONS = {"CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC"}
 
 OAUTH = {
     "scim_sync_scim_endpoint": "https://scim.example.com/scim/v2",
@@ -66,27 +67,12 @@ def mappings(**extra):
     return {m["name"]: m for m in render("sync.json.j2", {**OAUTH, **extra})["mappings"]}
 
 
-def reference_problems(sync_doc, object_types, connector_name="scim"):
-    """The role's validation rules, in Python: unique names, known links, system-side attributes declared."""
-    problems = []
-    names = [m.get("name") for m in sync_doc["mappings"]]
-    problems += ["duplicate %s" % n for n in set(names) if names.count(n) > 1]
-    prefix = "system/%s/" % connector_name
-    for m in sync_doc["mappings"]:
-        if m.get("links") and m["links"] not in names:
-            problems.append("%s links %s" % (m["name"], m["links"]))
-        for side in ("source", "target"):
-            if not m[side].startswith(prefix):
-                continue
-            known = object_types[m[side][len(prefix):]]["properties"]
-            for prop in m.get("properties", []):
-                attribute = prop.get(side, "").split("/")[0].split(".")[0]
-                if attribute and attribute not in known:
-                    problems.append("%s %s %s" % (m["name"], side, attribute))
-        for policy in m.get("policies", []):
-            if policy["situation"] not in SITUATIONS or policy["action"] not in ACTIONS:
-                problems.append("%s policy %s" % (m["name"], policy))
-    return problems
+sync_problems = _sync_filter.FilterModule().filters()["sync_problems"]
+
+
+def reference_problems(sync_doc, connector_doc, connector_name="scim"):
+    """The role's validation rules (the sync_problems filter) on a rendered sync.json and connector."""
+    return sync_problems(sync_doc, connectors={connector_name: connector_doc})
 
 
 def scripts_of(doc):
@@ -258,7 +244,7 @@ def test_sync_has_the_four_sample_mappings():
     assert (by_name["systemScimGroup_managedRole"]["source"], by_name["systemScimGroup_managedRole"]["target"]) \
         == ("system/scim/group", "managed/role")
     assert by_name["managedRole_systemScimGroup"]["links"] == "systemScimGroup_managedRole"
-    assert reference_problems(doc, connector()["objectTypes"]) == []
+    assert reference_problems(doc, connector()) == []
 
 
 @pytest.mark.parametrize("variables", [
@@ -270,8 +256,8 @@ def test_sync_has_the_four_sample_mappings():
 ])
 def test_sync_references_only_declared_connector_attributes(variables):
     doc = render("sync.json.j2", {**OAUTH, **variables})
-    types = render("provisioner.openicf-scim.json.j2", {**OAUTH, **variables})["objectTypes"]
-    assert reference_problems(doc, types, variables.get("scim_sync_connector_name", "scim")) == []
+    connector_doc = render("provisioner.openicf-scim.json.j2", {**OAUTH, **variables})
+    assert reference_problems(doc, connector_doc, variables.get("scim_sync_connector_name", "scim")) == []
     assert len({m["name"] for m in doc["mappings"]}) == 4
 
 
@@ -285,7 +271,8 @@ def test_sync_limited_account_properties_drop_unmapped_attributes():
 
 def test_reference_validation_catches_undeclared_attribute():
     doc = render("sync.json.j2", {**OAUTH, "scim_sync_user_attribute_map": [{"scim": "shoeSize", "idm": "shoeSize"}]})
-    assert "systemScimAccount_managedUser source shoeSize" in reference_problems(doc, connector()["objectTypes"])
+    problems = reference_problems(doc, connector())
+    assert any("systemScimAccount_managedUser" in p and "shoeSize" in p for p in problems), problems
 
 
 def test_policies_converge_and_overrides_merge():

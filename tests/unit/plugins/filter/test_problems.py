@@ -11,6 +11,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
@@ -155,9 +156,15 @@ def test_scim_rules_apply_to_the_scim_connector_only():
 
 
 def _render(name, variables):
-    with open(os.path.join(REPO, "conf_templates", name), encoding="utf-8") as handle:
+    """The template rendered as the role renders it: with the role's defaults, next to scim_attributes.j2."""
+    templates = os.path.join(REPO, "conf_templates")
+    with open(os.path.join(REPO, "roles", "scim_sync", "defaults", "main.yml"), encoding="utf-8") as handle:
+        defaults = dict((k, v) for k, v in yaml.safe_load(handle).items() if k.startswith("scim_sync_"))
+    with open(os.path.join(templates, name), encoding="utf-8") as handle:
         text = handle.read()
-    return json.loads(Templar(loader=DataLoader(), variables=variables).template(trust_as_template(text)))
+    templar = Templar(loader=DataLoader(), variables=dict(defaults, **variables))
+    templar = templar.copy_with_new_env(searchpath=[templates])
+    return json.loads(templar.template(trust_as_template(text)))
 
 
 @pytest.mark.parametrize("variables", [
