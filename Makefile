@@ -31,10 +31,11 @@ help:
 
 # The venv, the pinned tools, the offline get-pip stand-in for ansible-test, and the collections path symlink.
 setup: $(STAMP)
-$(STAMP): requirements-dev.txt requirements.txt
+$(STAMP): requirements-dev.txt requirements.txt sandbox/django_scim/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r sandbox/django_scim/requirements.txt
 	@pipver=$$($(BIN)/python -c "import re,ansible_test._internal.python_requirements as r, inspect; print(re.search(r\"pip='([0-9.]+)'\", inspect.getsource(r)).group(1))" 2>/dev/null || echo 24.2); \
 	  mkdir -p $$HOME/.ansible/test/cache; \
 	  cp tools/get_pip_offline.py $$HOME/.ansible/test/cache/get_pip_$${pipver//./_}.py

@@ -7,12 +7,31 @@ answers, and writes ``DIR/sandbox.json`` (pids, ports, urls, credentials; mode 0
 ``sandbox.json`` so the SCIM state, the IDM connector config and the inventory stay consistent across down/up; they
 reach the children through the environment, never argv, and are never printed.
 
+Per-tenant behaviour (a *profile*; the options set every tenant's, ``--tenant-profiles FILE`` overrides them for
+single tenants, so one sandbox runs tenants with different behaviours side by side):
+
+* ``--provider sandbox|django_scim``: the SCIM server: the sandbox provider (``sandbox.scim``, scim2-server) or the
+  second, independent one (``sandbox.django_scim``, django-scim2-server; SCIM 2.0 only, TOKEN or BASIC auth).
+* ``--scim-auth OAUTH|BASIC|TOKEN``: the only method the provider accepts (default: OAUTH for the sandbox provider,
+  TOKEN for django_scim). Its secret (client secret, basic password or static token) is generated once per tenant
+  and kept like the OAuth secret; the inventory carries ``scim_auth_method`` plus ``scim_token_endpoint``/
+  ``scim_client_id``/``scim_client_secret``, ``scim_user``/``scim_password`` or ``scim_token``.
+* ``--scim-quirk NAME`` (repeatable, sandbox provider only): ``python -m sandbox.scim --quirk NAME``.
+* ``--idm-reading NAME=VALUE`` or ``--idm-reading alt`` (repeatable): ``python -m sandbox.idm --reading ...``.
+
+``--tenant-profiles FILE`` is JSON: ``{"tenant2": {"provider": "...", "scim_auth": "BASIC", "scim_quirks": [...],
+"idm_readings": {"NAME": "VALUE"}}}``. A key given in a profile replaces the option's value for that tenant;
+``idm_readings`` may also be a list of ``"NAME=VALUE"``/``"alt"`` strings, and a dict is merged over the
+``--idm-reading`` values (``{"alt": true}`` stands for ``alt``). Each tenant's inventory gets ``sandbox_profile``:
+``{"provider", "scim_auth", "scim_quirks", "idm_readings"}`` as applied (readings as the strings passed to IDM).
+
 ``down`` stops what ``up`` started (SIGTERM, then SIGKILL after a timeout), by pid, after checking that the pid still
 runs a sandbox server. ``status`` reports each process and whether it answers; exit 0 only when all are healthy.
 Default DIR: ``$IDMOPS_SANDBOX_STATE`` or ``<repo>/.sandbox``.
 """
 
 import argparse
+import copy
 import datetime
 import ipaddress
 import json
@@ -33,6 +52,10 @@ IDM_ADMIN = ("openidm-admin", "openidm-admin")
 NO_SCRIPT_USER = "idm-noscript"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+PROVIDERS = {"sandbox": "sandbox.scim", "django_scim": "sandbox.django_scim"}
+PROVIDER_AUTH = {"sandbox": ("OAUTH", "BASIC", "TOKEN"), "django_scim": ("TOKEN", "BASIC")}  # first = default
+AUTH_METHODS = ("OAUTH", "BASIC", "TOKEN")
+PROFILE_KEYS = ("provider", "scim_auth", "scim_quirks", "idm_readings")
 
 
 def default_state_dir():
@@ -63,6 +86,17 @@ def save_state(state_dir, state):
     _write_private(os.path.join(state_dir, "sandbox.json"), json.dumps(state, indent=2) + "\n")
 
 
+def _scim_auth_vars(tenant):
+    scim = tenant["scim"]
+    method = scim.get("auth", "OAUTH")
+    if method == "BASIC":
+        return {"scim_auth_method": "BASIC", "scim_user": scim["basic_user"], "scim_password": scim["basic_password"]}
+    if method == "TOKEN":
+        return {"scim_auth_method": "TOKEN", "scim_token": scim["static_token"]}
+    return {"scim_auth_method": "OAUTH", "scim_token_endpoint": scim["token_endpoint"],
+            "scim_client_id": scim["client_id"], "scim_client_secret": scim["client_secret"]}
+
+
 def inventory(state):
     hosts = {}
     for tenant in state["tenants"]:
@@ -78,10 +112,8 @@ def inventory(state):
             "idm_noscript_password": tenant["idm"].get("noscript_password"),
             "scim_endpoint": scim["endpoint"],
             "scim_version": state["scim_version"],
-            "scim_auth_method": "OAUTH",
-            "scim_token_endpoint": scim["token_endpoint"],
-            "scim_client_id": scim["client_id"],
-            "scim_client_secret": scim["client_secret"],
+            **_scim_auth_vars(tenant),
+            "sandbox_profile": tenant.get("profile") or default_profile(),
         }
         if state.get("ca_path"):
             host["idm_ca_path"] = state["ca_path"]
@@ -208,10 +240,22 @@ def idm_answers(tenant, verify, timeout=3.0):
         return False
 
 
+def scim_module(tenant):
+    return tenant["scim"].get("module") or PROVIDERS["sandbox"]
+
+
 def scim_answers(tenant, verify, timeout=3.0):
+    """The provider answers its ServiceProviderConfig (with the tenant's credentials: django_scim wants them)."""
+    scim = tenant["scim"]
+    auth, headers = None, {}
+    if scim.get("auth") == "BASIC":
+        auth = (scim["basic_user"], scim["basic_password"])
+    elif scim.get("auth") == "TOKEN":
+        headers["Authorization"] = f"Bearer {scim['static_token']}"
     try:
-        base = tenant["scim"]["endpoint"].rsplit("/scim/", 1)[0]
-        response = requests.get(base + "/scim/v2/ServiceProviderConfig", timeout=timeout, verify=verify)
+        base = scim["endpoint"].rsplit("/scim/", 1)[0]
+        response = requests.get(base + "/scim/v2/ServiceProviderConfig", timeout=timeout, verify=verify, auth=auth,
+                                headers=headers)
         return response.status_code == 200
     except requests.RequestException:
         return False
@@ -224,7 +268,7 @@ def _verify(state):
 def healthy(state):
     verify = _verify(state)
     for tenant in state.get("tenants", []):
-        for kind, module in (("idm", "sandbox.idm"), ("scim", "sandbox.scim")):
+        for kind, module in (("idm", "sandbox.idm"), ("scim", scim_module(tenant))):
             pid = tenant[kind].get("pid")
             if not pid or not pid_alive(pid) or not is_sandbox_process(pid, module):
                 return False
@@ -270,33 +314,183 @@ def _reap(pid):
         pass
 
 
+# --- profiles ----------------------------------------------------------------------------------------------------
+
+class ProfileError(ValueError):
+    """A bad --tenant-profiles file or an option combination no provider supports."""
+
+
+def default_profile():
+    return {"provider": "sandbox", "scim_auth": "OAUTH", "scim_quirks": [], "idm_readings": []}
+
+
+def _readings(value, where):
+    """IDM readings as the strings passed to ``--reading``: ``"alt"`` or ``"NAME=VALUE"``."""
+    if isinstance(value, dict):
+        items = []
+        for name, reading in value.items():
+            if name == "alt":
+                if reading not in (True, "alt"):
+                    raise ProfileError(f"{where}: \"alt\" takes true, got {reading!r}")
+                items.append("alt")
+            else:
+                items.append(f"{name}={reading}")
+        value = items
+    if not isinstance(value, list):
+        raise ProfileError(f"{where}: idm_readings must be an object or a list of strings")
+    for item in value:
+        name, sep, reading = item.partition("=") if isinstance(item, str) else ("", "", "")
+        if not (item == "alt" or (sep and name.strip() and reading.strip() and name == name.strip())):
+            raise ProfileError(f"{where}: IDM reading {item!r} is not NAME=VALUE or alt")
+    return list(value)
+
+
+def _merge_readings(base, override):
+    """Readings of a profile over the options' ones: the same NAME is replaced, ``alt`` kept once."""
+    merged = {}
+    for item in [*base, *override]:
+        merged[item.partition("=")[0]] = item
+    return list(merged.values())
+
+
+def _checked(profile, where, scim_version, auth_given):
+    provider = profile["provider"]
+    if provider not in PROVIDERS:
+        raise ProfileError(f"{where}: unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    if not auth_given:
+        profile["scim_auth"] = PROVIDER_AUTH[provider][0]
+    auth = profile["scim_auth"]
+    if auth not in AUTH_METHODS:
+        raise ProfileError(f"{where}: scim_auth must be one of {', '.join(AUTH_METHODS)}, got {auth!r}")
+    if auth not in PROVIDER_AUTH[provider]:
+        raise ProfileError(f"{where}: provider {provider} supports scim_auth {' or '.join(PROVIDER_AUTH[provider])}, "
+                           f"not {auth} (it has no OAuth token endpoint)")
+    quirks = profile["scim_quirks"]
+    if not isinstance(quirks, list) or not all(isinstance(q, str) for q in quirks):
+        raise ProfileError(f"{where}: scim_quirks must be a list of quirk names")
+    if quirks:
+        if provider != "sandbox":
+            raise ProfileError(f"{where}: SCIM quirks are switches of the sandbox provider, not of {provider}")
+        from sandbox.scim.quirks import parse_quirks  # pylint: disable=import-outside-toplevel
+        try:
+            profile["scim_quirks"] = sorted(parse_quirks(quirks))
+        except ValueError as exc:
+            raise ProfileError(f"{where}: {exc}") from None
+    if provider != "sandbox" and scim_version != 2:
+        raise ProfileError(f"{where}: provider {provider} speaks SCIM 2.0 only (--scim-version 2)")
+    return profile
+
+
+def build_profiles(args):
+    """``{tenant name: profile}`` from the options and ``--tenant-profiles``; raises ProfileError."""
+    base = {"provider": args.provider, "scim_auth": args.scim_auth or "",
+            "scim_quirks": list(args.scim_quirk), "idm_readings": _readings(list(args.idm_reading), "--idm-reading")}
+    overrides = {}
+    if args.tenant_profiles:
+        try:
+            with open(args.tenant_profiles, encoding="utf-8") as handle:
+                overrides = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ProfileError(f"--tenant-profiles {args.tenant_profiles}: {exc}") from None
+        if not isinstance(overrides, dict):
+            raise ProfileError(f"--tenant-profiles {args.tenant_profiles}: expected an object keyed by tenant name")
+    names = [f"tenant{index}" for index in range(1, args.tenants + 1)]
+    for name, override in overrides.items():
+        if name not in names:
+            raise ProfileError(f"--tenant-profiles names {name!r}, but the tenants are {', '.join(names)} "
+                               f"(raise --tenants)")
+        if not isinstance(override, dict) or set(override) - set(PROFILE_KEYS):
+            raise ProfileError(f"--tenant-profiles {name}: expected an object with keys among {', '.join(PROFILE_KEYS)}")
+    profiles = {}
+    for name in names:
+        override = overrides.get(name, {})
+        profile = copy.deepcopy({**base, **{k: v for k, v in override.items() if k != "idm_readings"}})
+        if "idm_readings" in override:
+            profile["idm_readings"] = _merge_readings(base["idm_readings"],
+                                                      _readings(override["idm_readings"], f"{name}.idm_readings"))
+        where = f"tenant profile {name}" if override else "options"
+        profiles[name] = _checked(profile, where, args.scim_version,
+                                  auth_given=bool(override.get("scim_auth") or args.scim_auth))
+    return profiles
+
+
 # --- commands ----------------------------------------------------------------------------------------------------
 
-def _tenant_plan(state_dir, previous, index, scim_version):
+def _tenant_plan(state_dir, previous, index, scim_version, profile):
     name = f"tenant{index}"
-    old = next((t for t in (previous or {}).get("tenants", []) if t["name"] == name), None)
+    old = next((t for t in (previous or {}).get("tenants", []) if t["name"] == name), None) or {}
+    old_scim = old.get("scim", {})
     tenant_dir = os.path.join(state_dir, name)
     os.makedirs(tenant_dir, exist_ok=True)
+    provider = profile["provider"]
+    # Every secret is generated once and kept (whatever the auth of this run), so down/up never changes them.
     return {
         "name": name,
         "dir": tenant_dir,
+        "profile": profile,
         "idm": {"username": IDM_ADMIN[0], "password": old["idm"]["password"] if old else IDM_ADMIN[1],
                 "noscript_username": NO_SCRIPT_USER,
-                "noscript_password": (old or {}).get("idm", {}).get("noscript_password") or secrets.token_urlsafe(16),
+                "noscript_password": old.get("idm", {}).get("noscript_password") or secrets.token_urlsafe(16),
                 "state_dir": os.path.join(tenant_dir, "idm")},
-        "scim": {"client_id": old["scim"]["client_id"] if old else f"idm-{name}",
-                 "client_secret": old["scim"]["client_secret"] if old else secrets.token_urlsafe(24),
-                 "state": os.path.join(tenant_dir, "scim-state.json"), "version": scim_version},
+        "scim": {"provider": provider, "module": PROVIDERS[provider], "auth": profile["scim_auth"],
+                 "client_id": old_scim.get("client_id") or f"idm-{name}",
+                 "client_secret": old_scim.get("client_secret") or secrets.token_urlsafe(24),
+                 "basic_user": old_scim.get("basic_user") or f"idm-{name}",
+                 "basic_password": old_scim.get("basic_password") or secrets.token_urlsafe(24),
+                 "static_token": old_scim.get("static_token") or secrets.token_urlsafe(32),
+                 # One store per provider: switching providers never feeds one the other's file.
+                 "state": os.path.join(tenant_dir, "scim-state.json" if provider == "sandbox"
+                                       else f"{provider}.sqlite3"),
+                 "version": scim_version},
     }
 
 
+def idm_argv(args, plan, index):
+    argv = [sys.executable, "-m", "sandbox.idm",
+            "--port", str(args.idm_port_base + index - 1 if args.idm_port_base else 0),
+            "--state-dir", plan["idm"]["state_dir"], "--connector-start-delay", str(args.connector_start_delay)]
+    for reading in plan["profile"]["idm_readings"]:
+        argv += ["--reading", reading]
+    return argv
+
+
+def scim_argv(args, plan, index):
+    argv = [sys.executable, "-m", plan["scim"]["module"],
+            "--port", str(args.scim_port_base + index - 1 if args.scim_port_base else 0),
+            "--state", plan["scim"]["state"], "--users", str(args.users), "--groups", str(args.groups),
+            "--seed-salt", plan["name"], "--access-log", os.path.join(plan["dir"], "scim-access.log")]
+    for quirk in plan["profile"]["scim_quirks"]:
+        argv += ["--quirk", quirk]
+    return argv
+
+
+def scim_env(plan):
+    """The provider's one accepted credential, by environment (never argv)."""
+    scim = plan["scim"]
+    if scim["auth"] == "BASIC":
+        return {"SCIM_BASIC": f"{scim['basic_user']}:{scim['basic_password']}"}
+    if scim["auth"] == "TOKEN":
+        return {"SCIM_STATIC_TOKENS": scim["static_token"]}
+    return {"SCIM_CLIENTS": f"{scim['client_id']}:{scim['client_secret']}"}
+
+
+def _same_setup(previous, args, profiles):
+    return (len(previous["tenants"]) == args.tenants and bool(previous.get("tls")) == bool(args.tls)
+            and previous.get("scim_version") == args.scim_version
+            and all(t.get("profile", default_profile()) == profiles[t["name"]] for t in previous["tenants"]))
+
+
 def cmd_up(args):
+    try:
+        profiles = build_profiles(args)
+    except ProfileError as exc:
+        print(f"sandbox up: {exc}", file=sys.stderr)
+        return 2
     state_dir = os.path.abspath(args.state)
     os.makedirs(state_dir, exist_ok=True)
     previous = load_state(state_dir)
     if previous and any(t["idm"].get("pid") or t["scim"].get("pid") for t in previous.get("tenants", [])):
-        if healthy(previous) and len(previous["tenants"]) == args.tenants and \
-                bool(previous.get("tls")) == bool(args.tls) and previous.get("scim_version") == args.scim_version:
+        if healthy(previous) and _same_setup(previous, args, profiles):
             print(f"sandbox already up ({len(previous['tenants'])} tenants); inventory: "
                   f"{os.path.join(state_dir, 'inventory.yml')}")
             return 0
@@ -307,17 +501,10 @@ def cmd_up(args):
     tls = ensure_tls(state_dir) if args.tls else None
     tenants, processes = [], []
     for index in range(1, args.tenants + 1):
-        plan = _tenant_plan(state_dir, previous, index, args.scim_version)
-        idm_argv = [sys.executable, "-m", "sandbox.idm", "--port", str(args.idm_port_base + index - 1
-                                                                        if args.idm_port_base else 0),
-                    "--state-dir", plan["idm"]["state_dir"],
-                    "--connector-start-delay", str(args.connector_start_delay)]
-        scim_argv = [sys.executable, "-m", "sandbox.scim", "--port", str(args.scim_port_base + index - 1
-                                                                          if args.scim_port_base else 0),
-                     "--state", plan["scim"]["state"], "--users", str(args.users), "--groups", str(args.groups),
-                     "--seed-salt", plan["name"], "--access-log", os.path.join(plan["dir"], "scim-access.log")]
+        plan = _tenant_plan(state_dir, previous, index, args.scim_version, profiles[f"tenant{index}"])
+        idm_args, scim_args = idm_argv(args, plan, index), scim_argv(args, plan, index)
         if tls:
-            for argv in (idm_argv, scim_argv):
+            for argv in (idm_args, scim_args):
                 argv += ["--tls-cert", tls["server.pem"], "--tls-key", tls["server-key.pem"]]
         idm_prefix = os.path.join(plan["dir"], "idm")
         scim_prefix = os.path.join(plan["dir"], "scim")
@@ -326,9 +513,8 @@ def cmd_up(args):
         if tls:
             # As if the sandbox CA were imported into IDM's truststore: the SCIM connector trusts it.
             idm_env.update(REQUESTS_CA_BUNDLE=tls["ca.pem"], SSL_CERT_FILE=tls["ca.pem"])
-        idm_proc = spawn(idm_argv, idm_prefix, idm_env)
-        scim_proc = spawn(scim_argv, scim_prefix,
-                          {"SCIM_CLIENTS": f"{plan['scim']['client_id']}:{plan['scim']['client_secret']}"})
+        idm_proc = spawn(idm_args, idm_prefix, idm_env)
+        scim_proc = spawn(scim_args, scim_prefix, scim_env(plan))
         tenants.append(plan)
         processes.append((plan, idm_proc, idm_prefix, scim_proc, scim_prefix))
 
@@ -359,8 +545,12 @@ def cmd_up(args):
     save_state(state_dir, state)
     write_inventory(state_dir, state)
     for plan in tenants:
+        profile = plan["profile"]
+        extras = [f"{profile['provider']} provider", profile["scim_auth"]]
+        extras += [f"quirks {','.join(profile['scim_quirks'])}"] if profile["scim_quirks"] else []
+        extras += [f"readings {','.join(profile['idm_readings'])}"] if profile["idm_readings"] else []
         print(f"{plan['name']}: idm {plan['idm']['url']} (pid {plan['idm']['pid']}), "
-              f"scim {plan['scim']['endpoint']} (pid {plan['scim']['pid']})")
+              f"scim {plan['scim']['endpoint']} (pid {plan['scim']['pid']}; {'; '.join(extras)})")
     print(f"inventory: {os.path.join(state_dir, 'inventory.yml')}")
     return 0
 
@@ -372,12 +562,11 @@ def cmd_down(args, quiet=False):
         if not quiet:
             print("sandbox is not up (no sandbox.json)")
         return 0
-    kinds = (("idm", "sandbox.idm"), ("scim", "sandbox.scim"))
-    targets = [(t[kind]["pid"], module) for t in state.get("tenants", []) for kind, module in kinds
-               if t[kind].get("pid")]
+    targets = [(t[kind]["pid"], module) for t in state.get("tenants", [])
+               for kind, module in (("idm", "sandbox.idm"), ("scim", scim_module(t))) if t[kind].get("pid")]
     outcomes = stop_pids(targets)
     for tenant in state.get("tenants", []):
-        for kind, _ in kinds:
+        for kind in ("idm", "scim"):
             pid = tenant[kind].get("pid")
             if pid and not quiet:
                 print(f"{tenant['name']} {kind} (pid {pid}): {outcomes[pid]}")
@@ -394,7 +583,7 @@ def cmd_status(args):
     verify = _verify(state)
     all_ok = True
     for tenant in state["tenants"]:
-        for kind, module, check in (("idm", "sandbox.idm", idm_answers), ("scim", "sandbox.scim", scim_answers)):
+        for kind, module, check in (("idm", "sandbox.idm", idm_answers), ("scim", scim_module(tenant), scim_answers)):
             pid = tenant[kind].get("pid")
             running = bool(pid) and pid_alive(pid) and is_sandbox_process(pid, module)
             answers = running and check(tenant, verify)
@@ -417,6 +606,17 @@ def build_parser():
     up.add_argument("--idm-port-base", type=int, default=0, help="tenant N's IDM port = base + N - 1 (0 = free)")
     up.add_argument("--scim-port-base", type=int, default=0, help="tenant N's SCIM port = base + N - 1 (0 = free)")
     up.add_argument("--connector-start-delay", type=float, default=1.0)
+    up.add_argument("--provider", choices=tuple(PROVIDERS), default="sandbox",
+                    help="SCIM server: the sandbox provider (scim2-server) or django_scim (django-scim2-server)")
+    up.add_argument("--scim-auth", choices=AUTH_METHODS, default=None,
+                    help="the provider's auth method (default: OAUTH, or TOKEN for django_scim)")
+    up.add_argument("--scim-quirk", action="append", default=[], metavar="NAME",
+                    help="sandbox provider quirk (repeatable): omit_unassigned, compute_name_formatted, "
+                         "no_enterprise, bare_members, ignore_count")
+    up.add_argument("--idm-reading", action="append", default=[], metavar="NAME=VALUE",
+                    help="passed to every IDM as --reading (repeatable; 'alt' = every alternative reading)")
+    up.add_argument("--tenant-profiles", metavar="FILE",
+                    help="JSON {tenantN: {provider, scim_auth, scim_quirks, idm_readings}} overriding the options")
     for name, command in (("down", "stop what up started"), ("status", "show processes and health")):
         sub.add_parser(name, help=command)
     for command in sub.choices.values():

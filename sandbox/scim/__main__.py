@@ -8,6 +8,10 @@ server and flush the state file; the exit status is then 0.
 Secrets can come from the environment instead of the command line (so they do not show in ``ps``):
 ``SCIM_CLIENTS="id:secret,id2:secret2"``, ``SCIM_STATIC_TOKENS="t1,t2"``, ``SCIM_BASIC="user:pass"``. Values from
 both places are combined. Nothing secret is ever printed.
+
+``--quirk NAME`` (repeatable; or ``SCIM_SANDBOX_QUIRKS="a,b"``) makes the provider behave like other real SCIM
+providers: ``omit_unassigned``, ``compute_name_formatted``, ``no_enterprise``, ``bare_members``, ``ignore_count``
+(see ``sandbox.scim.quirks`` for what each one does and what the provider does without it).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cheroot import wsgi
 
 from sandbox.scim.app import build_app
 from sandbox.scim.auth import parse_pairs
+from sandbox.scim.quirks import QUIRKS, parse_quirks, quirks_from_env
 
 HOST = "127.0.0.1"
 
@@ -50,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lenient-members", action="store_true", help="accept group members that do not exist")
     parser.add_argument("--access-log", metavar="FILE", help="append '<iso> <method> <path> <status> <ms>' lines")
     parser.add_argument("--threads", type=int, default=16, help="cheroot worker threads")
+    parser.add_argument("--quirk", action="append", default=[], metavar="NAME",
+                        help=f"behave like another provider (repeatable): {', '.join(QUIRKS)}; "
+                             "also SCIM_SANDBOX_QUIRKS")
     return parser
 
 
@@ -66,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     static_tokens = [*_split_env("SCIM_STATIC_TOKENS"), *args.static_token]
+    try:
+        quirks = parse_quirks([*quirks_from_env(), *args.quirk])
+    except ValueError as exc:
+        parser.error(str(exc))
 
     app = build_app(
         clients=clients,
@@ -76,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_path=args.state,
         seed=(args.users, args.groups, args.seed_salt),
         access_log=args.access_log,
+        quirks=quirks,
     )
     server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
     server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
@@ -101,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     auth_note = "open (no credentials configured)" if app.authenticator.open else ", ".join(
         s.name for s in app.authenticator.schemes())
     print(f"scim provider: {app.load_outcome} state {args.state}; "
-          f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}",
+          f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
+          f"quirks: {', '.join(sorted(quirks)) or 'none'}",
           file=sys.stderr, flush=True)
     print(f"ready {scheme}://{HOST}:{port}", flush=True)
     try:

@@ -10,12 +10,16 @@
 
 It also writes the optional access log (``<iso> <method> <path> <status> <ms>``: no query, no header, no body) and
 owns the debounced state file. What is changed in scim2-server's behaviour: PATCH always answers 200 with the
-resource (``ProviderService.patch_response``); the storage gaps are closed in ``sandbox.scim.storage``.
+resource (``ProviderService.patch_response``); the storage gaps are closed in ``sandbox.scim.storage``. Quirks
+(``sandbox.scim.quirks``) make it behave like other providers: ``no_enterprise`` shapes the discovery documents
+(``build_provider``) and refuses writes (``ProviderService.read_*``), ``ignore_count`` changes the search
+(``ProviderService.read_search``); the others act in the storage.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import threading
 import time
@@ -38,6 +42,7 @@ from sandbox.scim import seed as seed_module
 from sandbox.scim.auth import Authenticator, TokenEndpoint
 from sandbox.scim.faults import FAULT_PATH, FaultInjector
 from sandbox.scim.persistence import StateWriter, read_state, write_atomically
+from sandbox.scim.quirks import ENTERPRISE_URN, IGNORE_COUNT, NO_ENTERPRISE, adjust_seed, adjust_state, refuse_enterprise
 from sandbox.scim.storage import GROUP, USER, ProviderStorage
 
 SCIM_PREFIX = "/scim"
@@ -60,11 +65,46 @@ class ProviderService(ScimService):
       key. The list body is assembled as a dict instead of being validated again through ``ListResponse``.
     """
 
-    def __init__(self, provider: ScimProvider, storage: ProviderStorage | None = None) -> None:
+    def __init__(
+        self, provider: ScimProvider, storage: ProviderStorage | None = None, quirks: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(provider)
         self.storage = storage
+        self.quirks = quirks
         self._listed: OrderedDict[tuple[Any, ...], tuple[Resource[Any], dict[str, Any]]] = OrderedDict()
         self._listed_lock = threading.Lock()
+
+    # -- quirks -------------------------------------------------------------
+
+    def _refuse_enterprise(self, body: bytes, *, patch: bool) -> None:
+        """``no_enterprise``: 400 invalidPath before anything is validated or applied (so PATCH stays atomic)."""
+        if NO_ENTERPRISE not in self.quirks:
+            return
+        try:
+            document = json.loads(body or b"null")
+        except ValueError:
+            return  # scim2-server answers invalidSyntax
+        refuse_enterprise(document, patch=patch)
+
+    def read_creation(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
+        self._refuse_enterprise(body, patch=False)
+        return super().read_creation(resource_type, body, content_type)
+
+    def read_replacement(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Resource[Any]:
+        self._refuse_enterprise(body, patch=False)
+        return super().read_replacement(resource_type, body, content_type)
+
+    def read_patch(self, resource_type: ResourceType, body: bytes, content_type: str | None) -> Any:
+        self._refuse_enterprise(body, patch=True)
+        return super().read_patch(resource_type, body, content_type)
+
+    def read_search(self, resource_types: list[ResourceType], payload: Any) -> tuple[SearchRequest[Any], Any]:
+        search_request, position = super().read_search(resource_types, payload)
+        if IGNORE_COUNT in self.quirks and search_request.cursor is None:
+            search_request.count = None  # every match from startIndex on, in one page
+        return search_request, position
+
+    # -- answers -------------------------------------------------------------
 
     def search_response(
         self, base_url: str, resource_types: list[ResourceType], page: SearchPage, search_request: SearchRequest[Any]
@@ -154,13 +194,20 @@ class AccessLog:
             self._handle.close()
 
 
-def build_provider(authenticator: Authenticator) -> ScimProvider:
+def build_provider(authenticator: Authenticator, quirks: frozenset[str] = frozenset()) -> ScimProvider:
     config = load_default_service_provider_config()
     config.authentication_schemes = authenticator.schemes() or None
     config.documentation_uri = None
-    return ScimProvider.from_discovery(
-        load_default_schemas().values(), load_default_resource_types().values(), config=config
-    )
+    schemas = load_default_schemas()
+    resource_types = load_default_resource_types()
+    if NO_ENTERPRISE in quirks:
+        # Neither /Schemas nor /ResourceTypes advertise the extension, and the User model does not have it.
+        schemas.pop(ENTERPRISE_URN, None)
+        for resource_type in resource_types.values():
+            resource_type.schema_extensions = [
+                ext for ext in resource_type.schema_extensions or [] if str(ext.schema_) != ENTERPRISE_URN
+            ] or None
+    return ScimProvider.from_discovery(schemas.values(), resource_types.values(), config=config)
 
 
 class ProviderApp:
@@ -174,11 +221,13 @@ class ProviderApp:
         state_path: str | os.PathLike[str] | None,
         access_log: str | os.PathLike[str] | None,
         state_interval: float,
+        quirks: frozenset[str] = frozenset(),
     ) -> None:
         self.authenticator = authenticator
-        self.provider = build_provider(authenticator)
-        self.storage = ProviderStorage(strict_members=strict_members)
-        self.service = ProviderService(self.provider, self.storage)
+        self.quirks = quirks
+        self.provider = build_provider(authenticator, quirks)
+        self.storage = ProviderStorage(strict_members=strict_members, quirks=quirks)
+        self.service = ProviderService(self.provider, self.storage, quirks)
         self.resource_types = {rt.name: rt for rt in self.provider.resource_types}
         self.storage.bind_models(
             self.service.get_model(self.resource_types[USER]), self.service.get_model(self.resource_types[GROUP])
@@ -199,10 +248,10 @@ class ProviderApp:
         """Load the state file; seed only when it does not exist. Returns 'loaded', 'seeded' or 'empty'."""
         state = read_state(self.state_writer.path) if self.state_writer else None
         if state is not None:
-            self.storage.load_state(state)
+            self.storage.load_state(adjust_state(state, self.quirks))
             outcome = "loaded"
         elif seed is not None and (seed[0] or seed[1]):
-            data = seed_module.generate(*seed)
+            data = adjust_seed(seed_module.generate(*seed), self.quirks)
             self.storage.load_resources(data["Users"], data["Groups"])
             if self.state_writer:
                 write_atomically(self.state_writer.path, self.storage.export_state_json())
@@ -296,12 +345,15 @@ def build_app(
     seed: tuple[int, int, str] | None = None,
     access_log: str | os.PathLike[str] | None = None,
     state_interval: float = 1.0,
+    quirks: Iterable[str] = (),
 ) -> ProviderApp:
     """Build the provider WSGI app, load its state (or seed it) and start the state writer.
 
-    ``seed`` is ``(n_users, n_groups, salt)`` and is used only when ``state_path`` does not exist yet.
+    ``seed`` is ``(n_users, n_groups, salt)`` and is used only when ``state_path`` does not exist yet. ``quirks``
+    are names from ``sandbox.scim.quirks.QUIRKS`` (validated by the caller).
     """
     app = ProviderApp(
+        quirks=frozenset(quirks),
         authenticator=Authenticator(clients, static_tokens, basic_users, token_ttl),
         strict_members=strict_members,
         state_path=state_path,

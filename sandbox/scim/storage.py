@@ -14,6 +14,9 @@ scim2-server 0.8.3 is a conformant SCIM 2.0 server, but its in-memory storage la
   page (the stock storage sorts everything on every request). With ``sortBy`` or a cursor, the stock code runs.
   Such a search returns the stored objects rather than deep copies (see ``search``).
 * Resources keep their position on update, so index paging stays stable while objects change.
+* Quirks (``sandbox.scim.quirks``) that change what is stored: ``compute_name_formatted`` sets ``name.formatted`` on
+  every user write, ``bare_members`` keeps only the ``value`` of group members, ``omit_unassigned`` stores an empty
+  string as unassigned.
 * ``export_state_json()``/``load_state()`` give a JSON document for persistence; the version counter is part of it so
   ETags never go back after a restart. ``on_change`` is called after every write (the debounced state writer).
 """
@@ -35,6 +38,8 @@ from scim2_models.utils import _normalize_attribute_name
 from scim2_server.memory import InMemoryStorage, _key, utcnow
 from scim2_server.storage import SearchPage
 from scim2_server.utils import parametrize
+
+from sandbox.scim.quirks import BARE_MEMBERS, COMPUTE_NAME_FORMATTED, OMIT_UNASSIGNED, formatted_name, without_unassigned
 
 USER = "User"
 GROUP = "Group"
@@ -159,9 +164,11 @@ class ProviderStorage(InMemoryStorage):
         strict_members: bool = True,
         on_change: Callable[[], None] | None = None,
         clock: Callable[[], datetime.datetime] = utcnow,
+        quirks: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(clock)
         self.strict_members = strict_members
+        self.quirks = quirks
         self.on_change = on_change
         self._last_version = 0
         self._sequence: dict[tuple[str | None, str], int] = {}
@@ -208,8 +215,14 @@ class ProviderStorage(InMemoryStorage):
     def _prepare(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
         """Return a copy of an incoming resource with server-computed attributes filled and members checked."""
         resource = resource.model_copy(deep=True)
+        if OMIT_UNASSIGNED in self.quirks:
+            # An empty string is unassigned for this provider, like null and [] (RFC 7643 §2.5).
+            resource = type(resource).model_validate(without_unassigned(resource.model_dump()))
         if resource_type.name == GROUP:
             resource.members = self._enriched_members(resource.members or [])
+        elif COMPUTE_NAME_FORMATTED in self.quirks and resource.name is not None:
+            # The server owns name.formatted: whatever the client sent is replaced.
+            resource.name.formatted = formatted_name(resource.name.model_dump(by_alias=True))
         return resource
 
     def _enriched_members(self, members: list[Any]) -> list[Any] | None:
@@ -226,6 +239,9 @@ class ProviderStorage(InMemoryStorage):
                 if self.strict_members:
                     raise InvalidValueException(detail=f"Group member {member.value!r} does not exist")
                 enriched.append(member)
+                continue
+            if BARE_MEMBERS in self.quirks:
+                enriched.append(type(member)(value=member.value))
                 continue
             kind, target = found
             member.type = kind
