@@ -3,13 +3,13 @@ run overrides."""
 
 import pytest
 
-from sandbox.tests.idm.sync_helpers import (audit_entries, correlate_on, create, js, managed, put_config,
+from sandbox.tests.idm.sync_helpers import (RECON_ONLY, minimal_policy, audit_entries, correlate_on, create, js, managed, put_config,
                                             put_mappings, recon, situations)
 
 
 @pytest.fixture
-def idm(idm_server):
-    return idm_server
+def idm(idm_server_factory):
+    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
 
 
 def test_property_mapping_features(idm):

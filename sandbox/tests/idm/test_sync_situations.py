@@ -3,7 +3,7 @@ of an in-process sandbox IDM with managed -> managed mappings (fast and isolated
 
 import pytest
 
-from sandbox.tests.idm.sync_helpers import (audit_entries, correlate_on, create, js, managed, put_mappings, recon,
+from sandbox.tests.idm.sync_helpers import (RECON_ONLY, minimal_policy, audit_entries, correlate_on, create, js, managed, put_mappings, recon,
                                             situations)
 
 PERSON_TO_USER = {
@@ -27,8 +27,8 @@ def person(idm, name, **extra):
 
 
 @pytest.fixture
-def idm(idm_server):
-    return idm_server
+def idm(idm_server_factory):
+    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
 
 
 def test_absent_creates_then_confirmed_unchanged_then_updated(idm):
