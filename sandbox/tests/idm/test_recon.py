@@ -74,9 +74,9 @@ def test_request_errors(idm):
     def post(query):
         response = idm.request("POST", "recon?" + query)
         return response.status_code, response.json().get("message", "")
-    assert post("_action=recon")[0] == 400
-    status, message = post("_action=recon&mapping=nope")
-    assert status == 400 and "nope" in message
+    # IDM: the mapping parameter is required() (400), an unknown mapping is a SynchronizationException (409)
+    assert post("_action=recon") == (400, "/mapping: Expecting a value")
+    assert post("_action=recon&mapping=nope") == (409, "No such mapping: nope")
     assert post("_action=explode&mapping=person_user")[0] == 400
     assert post("_action=reconById&mapping=person_user")[0] == 400
     assert post("_action=recon&mapping=person_user&analyze=true")[0] == 400
