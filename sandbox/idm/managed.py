@@ -712,4 +712,3 @@ class ManagedService(ResourceProvider):
                 return Response(200, self.rel_delete(resource, obj_id, prop, path[3]))
             raise IdmError(405, f"Method {method} not allowed on a relationship")
         raise IdmError(404, f"Resource '{'/'.join(['managed'] + path)}' not found")
-

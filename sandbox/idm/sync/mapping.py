@@ -85,8 +85,9 @@ class Condition:
 
     def evaluate(self, runner, obj, qualifier, where, extra=None):
         if self.filter is not None:
-            return queryfilter.matches(self.filter, dict(extra or {}, **{self.subject: obj,
-                                                                        "linkQualifier": qualifier}))
+            scope = dict(extra or {})
+            scope.update({self.subject: obj, "linkQualifier": qualifier})
+            return queryfilter.matches(self.filter, scope)
         bindings = {self.subject: obj, "linkQualifier": qualifier}
         if extra:
             bindings.update(extra)
