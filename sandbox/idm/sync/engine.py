@@ -952,7 +952,7 @@ class ReconEngine:
             self._delete(entry)
         elif action == "LINK":
             if entry.target_id is None:
-                raise EntryFailure(f"{entry.situation}: no target to link")
+                raise EntryFailure("no target object to link")
             self._link(entry)
         elif action == "UNLINK":
             self._unlink(entry)
@@ -1061,11 +1061,9 @@ class ReconEngine:
     def _update(self, entry):
         if entry.target_id is None:
             raise EntryFailure("no target object to link")
-        if entry.target is None:
-            raise EntryFailure(f"target {self.mapping.target}/{entry.target_id} does not exist, cannot UPDATE")
         if not entry.linked or self.by_source.get(entry.qualifier, {}).get(entry.source_id) != entry.target_id:
             self._link(entry)
-        if entry.source is None:
+        if entry.source is None or entry.target is None:
             return   # IDM applies the mappings only with both a source and a target (SyncOperation.java L522)
         old = entry.target
         new = self._apply_properties(entry.source, copy_json(old), entry.qualifier, old_source=entry.old_source,

@@ -310,3 +310,22 @@ def test_readings_are_reported_and_alt_flips_the_unconfirmed_ones(idm_server_fac
     alt = idm_server_factory(readings=["alt", "config_wait=sync"]).get("__sandbox/readings").json()
     assert alt == dict(default, recon_target_fields="mapped", exception_status="failure",
                        connector_metadata="lenient")
+
+
+# ---- UPDATE/LINK without a target -------------------------------------------------------------------------------------
+
+def test_update_of_a_missing_target_only_links_and_link_without_target_fails(idm):
+    put_mappings(idm, PERSON_USER)
+    create(idm, "managed/person", {"userName": "ida"})
+    recon(idm, "person_user")
+    user = managed(idm, "managed/user")[0]
+    idm.request("DELETE", f"managed/user/{user['_id']}")
+    put_mappings(idm, dict(PERSON_USER, policies=[{"situation": "MISSING", "action": "UPDATE"}]))
+    summary = recon(idm, "person_user")   # IDM maps only when source and target exist (SyncOperation L522)
+    assert situations(summary) == {"MISSING": 1} and summary["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
+    put_mappings(idm, dict(PERSON_USER, policies=[{"situation": "ABSENT", "action": "LINK"}]))
+    create(idm, "managed/person", {"userName": "jo"})
+    summary = recon(idm, "person_user")
+    failed = audit_entries(idm, summary["_id"], 'status eq "FAILURE"')
+    assert [(e["situation"], e["action"]) for e in failed] == [("ABSENT", "LINK")]
+    assert failed[0]["message"] == "no target object to link. Root cause: no target object to link"
