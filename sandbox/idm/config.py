@@ -117,14 +117,14 @@ class ConfigService(ResourceProvider):
         with self._lock:
             return validate_id(config_id) in self._configs
 
-    def put(self, config_id, body, wait_for_completion=False):
+    def put(self, config_id, body, wait_for_completion=False, _verb="create"):
         """Store ``body``; returns ``(created, stored_object_with_id)``."""
         config_id = validate_id(config_id)
         if not isinstance(body, dict):
             raise IdmError(400, "Configuration must be a JSON object")
         body = {k: copy_json(v) for k, v in body.items() if k not in ("_id", "_rev")}
         if self.metadata_gate is not None and config_id.startswith(CONNECTOR_FACTORY + "/"):
-            self.metadata_gate(config_id, body)
+            self.metadata_gate(config_id, body, _verb)
         body = self._encrypt_secrets(config_id, body)
         with self._lock:
             existing = self._configs.get(config_id)
@@ -144,7 +144,7 @@ class ConfigService(ResourceProvider):
     def patch_config(self, config_id, operations, wait_for_completion=False):
         current = self.get(config_id)
         current.pop("_id", None)
-        return self.put(config_id, apply_patch(current, operations), wait_for_completion)[1]
+        return self.put(config_id, apply_patch(current, operations), wait_for_completion, _verb="patch")[1]
 
     def remove(self, config_id, wait_for_completion=False):
         config_id = validate_id(config_id)

@@ -14,7 +14,8 @@ the connector's metadata, so a write of ``config/provisioner.openicf/<name>`` (c
 ``connectorRef`` matches no installed connector (bundle, name, version range; or a ``connectorHostRef`` naming a
 remote connector server), or that arrives while IDM is still loading its connectors (``--connector-load-delay``),
 is answered 500 ``"No meta-data provider available yet to create and encrypt configuration for
-provisioner.openicf/<name>, retry later."`` and nothing is stored. A config without ``connectorRef`` is 400
+provisioner.openicf/<name>, retry later."`` (``... to patch and encrypt ...`` for a PATCH, L650-653) and nothing
+is stored. A config without ``connectorRef`` is 400
 (``getConnectorReference()``: ``/connectorRef: Expecting a value``). Other configs are not affected. Reading
 ``connector_metadata=lenient`` stores them all (the old sandbox).
 
@@ -199,9 +200,10 @@ class SystemService(ResourceProvider):
             return sorted(self._systems)
 
     # ---- metadata (A1) ---------------------------------------------------------------------------------------
-    def check_metadata(self, config_id, body):
+    def check_metadata(self, config_id, body, verb="create"):
         """Called by the config service before it stores ``provisioner.openicf/<name>``; raises as IDM does
-        when the connector metadata needed to encrypt the config is not there."""
+        when the connector metadata needed to encrypt the config is not there. ``verb``: IDM's text says
+        "create" for a create and for an update, "patch" for a patch (ConfigObjectService L393, L500, L653)."""
         if getattr(self.readings, "connector_metadata", "strict") != "strict":
             return
         ref = body.get("connectorRef") if isinstance(body, dict) else None
@@ -209,7 +211,7 @@ class SystemService(ResourceProvider):
             raise IdmError(400, f"Invalid configuration provided for {config_id}: /connectorRef: Expecting a value")
         remote = ref.get("connectorHostRef") not in (None, "", "#LOCAL")
         if time.monotonic() < self.load_until or remote or find_connector(ref) is None:
-            raise IdmError(500, "No meta-data provider available yet to create and encrypt configuration for "
+            raise IdmError(500, f"No meta-data provider available yet to {verb} and encrypt configuration for "
                                 f"{config_id}, retry later.")
 
     def connector(self, name, resource=None):

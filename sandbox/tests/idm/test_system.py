@@ -92,7 +92,10 @@ def test_unknown_connector_config_is_refused_without_metadata(idm, provider):
     config["connectorRef"] = dict(SCIM_REF, bundleVersion="[1.4.0.0,1.5.0.0)")
     assert idm.request("PUT", "config/provisioner.openicf/other", json=config).status_code == 500
     patch = [{"operation": "replace", "field": "/connectorRef/bundleVersion", "value": "[1.4.0.0,1.5.0.0)"}]
-    assert idm.request("PATCH", "config/provisioner.openicf/other", json=patch).status_code == 500
+    patched = idm.request("PATCH", "config/provisioner.openicf/other", json=patch)
+    assert patched.status_code == 500 and patched.json()["message"] == (
+        "No meta-data provider available yet to patch and encrypt configuration for provisioner.openicf/other, "
+        "retry later.")
     stored = idm.get("config/provisioner.openicf/other").json()
     assert stored["connectorRef"]["bundleVersion"] == SCIM_REF["bundleVersion"]
     remote = dict(SCIM_REF, connectorHostRef="rcs1")
