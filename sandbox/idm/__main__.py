@@ -2,7 +2,8 @@
 
 Prints ``ready <url>`` on stdout once the socket listens. Secrets may come from the environment instead of argv
 (so they do not show in ``ps``): ``IDM_SANDBOX_ADMIN_PASSWORD``, ``IDM_SANDBOX_BEARER_TOKENS`` (comma-separated),
-``IDM_SANDBOX_NO_SCRIPT_USERS`` (comma-separated ``USER:PASS``).
+``IDM_SANDBOX_NO_SCRIPT_USERS`` (comma-separated ``USER:PASS``). Readings (``--reading NAME=VALUE``, see
+``sandbox/idm/readings.py``) may also come from ``IDM_SANDBOX_READINGS`` (``n=v,n=v``); argv wins.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import signal
 import sys
 import threading
 
+from .readings import Readings
 from .server import IdmServer
 
 
@@ -33,6 +35,12 @@ def parse_args(argv):
     parser.add_argument("--startup-delay", type=float, default=0.0,
                         help="seconds during which the server reports STARTING / 503")
     parser.add_argument("--faults", default=None, help="initial fault switches as JSON")
+    parser.add_argument("--reading", action="append", default=[], metavar="NAME=VALUE",
+                        help="how to behave where IDM's behaviour is UNCONFIRMED (repeatable; 'alt' = every "
+                             "UNCONFIRMED point on its alternative); see sandbox/README.md")
+    parser.add_argument("--connector-load-delay", type=float, default=0.0,
+                        help="seconds after start during which connector metadata is not loaded yet: connector "
+                             "config writes answer 500 'No meta-data provider available yet' (IDM while loading)")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--log-level", default="INFO")
@@ -41,6 +49,12 @@ def parse_args(argv):
         parser.error("--tls-cert and --tls-key go together")
     args.bearer_token += _split_env("IDM_SANDBOX_BEARER_TOKENS")
     args.no_script_user += _split_env("IDM_SANDBOX_NO_SCRIPT_USERS")
+    try:
+        args.readings = Readings.from_specs(_split_env("IDM_SANDBOX_READINGS") + args.reading)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.connector_load_delay < 0:
+        parser.error("--connector-load-delay must be >= 0")
     if args.faults:
         try:
             args.faults = json.loads(args.faults)
@@ -56,7 +70,8 @@ def main(argv=None):
                        admin_password=args.admin_password, bearer_tokens=args.bearer_token,
                        no_script_users=args.no_script_user, connector_start_delay=args.connector_start_delay,
                        tls_cert=args.tls_cert, tls_key=args.tls_key, startup_delay=args.startup_delay,
-                       faults=args.faults)
+                       faults=args.faults, readings=args.readings,
+                       connector_load_delay=args.connector_load_delay)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

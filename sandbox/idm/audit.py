@@ -1,10 +1,15 @@
-"""``/openidm/audit/recon``: the reconciliation audit events (contract §4.2), persisted in SQLite.
+"""``/openidm/audit/recon`` and ``/openidm/audit/sync``: the reconciliation and implicit-sync audit events
+(contract §4.2), persisted in SQLite.
 
-Events: ``start`` ("Reconciliation initiated by <user>"), one ``entry`` per reconciled entry (every action but
-NOREPORT), and ``summary`` whose ``messageDetail`` is the run summary. Object ids are full resource paths.
-Queries take ``_queryFilter`` (case-sensitive, like IDM's audit repository), ``_fields``, ``_pageSize``,
-``_pagedResultsCookie``/``_pagedResultsOffset``, ``_sortKeys`` (default: write order) and
-``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
+Recon events: ``start`` ("Reconciliation initiated by <user>"), one ``entry`` per reconciled entry (every action
+but NOREPORT), and ``summary`` whose ``messageDetail`` is the run summary. An entry that failed, or whose action
+was EXCEPTION, carries ``message``/``messageDetail``/``exception`` as IDM's ``setLogEntryMessage()`` sets them.
+Sync events (``eventName: "sync"``): one per mapping an implicit sync of a managed-object change went through,
+with ``mapping, action, situation, status, sourceObjectId, targetObjectId, linkQualifier, message,
+messageDetail, exception`` (PingIDM 8 audit guide, "Synchronization event topic properties").
+Object ids are full resource paths. Queries take ``_queryFilter`` (case-sensitive, like IDM's audit repository),
+``_fields``, ``_pageSize``, ``_pagedResultsCookie``/``_pagedResultsOffset``, ``_sortKeys`` (default: write order)
+and ``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
 """
 
 import itertools
@@ -27,7 +32,13 @@ CREATE TABLE IF NOT EXISTS audit_recon (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_recon_recon ON audit_recon (recon_id, seq);
+CREATE TABLE IF NOT EXISTS audit_sync (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 """
+TOPICS = ("recon", "sync")
 
 
 def _recon_id_of(node):
@@ -50,18 +61,24 @@ class AuditService(ResourceProvider):
         self._seq = itertools.count(last + 1)
         self._lock = threading.Lock()
 
-    def add_many(self, events):
+    def add_many(self, events, topic="recon"):
         rows = []
         with self._lock:
             for event in events:
                 event_id = str(uuid.uuid4())
                 body = {"_id": event_id, "_rev": "0"}
                 body.update(event)
-                rows.append((event_id, next(self._seq), event.get("reconId"), event.get("entryType"),
-                             json.dumps(body)))
+                if topic == "recon":
+                    rows.append((event_id, next(self._seq), event.get("reconId"), event.get("entryType"),
+                                 json.dumps(body)))
+                else:
+                    rows.append((event_id, next(self._seq), json.dumps(body)))
         with self.store.batch():
-            self.store.executemany("INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) "
-                                   "VALUES (?, ?, ?, ?, ?)", rows)
+            if topic == "recon":
+                self.store.executemany("INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) "
+                                       "VALUES (?, ?, ?, ?, ?)", rows)
+            else:
+                self.store.executemany("INSERT INTO audit_sync (id, seq, body) VALUES (?, ?, ?)", rows)
 
     def delete_run(self, recon_id):
         self.store.execute("DELETE FROM audit_recon WHERE recon_id = ?", (recon_id,))
@@ -71,8 +88,11 @@ class AuditService(ResourceProvider):
                                 "ORDER BY seq DESC LIMIT 1", (recon_id,))
         return json.loads(rows[0][0])["messageDetail"] if rows else None
 
-    def search(self, query_filter):
+    def search(self, query_filter, topic="recon"):
         node = queryfilter.parse(query_filter)
+        if topic == "sync":
+            events = (json.loads(row[0]) for row in self.store.query("SELECT body FROM audit_sync ORDER BY seq"))
+            return [event for event in events if queryfilter.matches(node, event, case_insensitive=False)]
         recon_id = _recon_id_of(node)
         if recon_id is not None:
             rows = self.store.query("SELECT body FROM audit_recon WHERE recon_id = ? ORDER BY seq", (recon_id,))
@@ -85,19 +105,20 @@ class AuditService(ResourceProvider):
     @staticmethod
     def _topic(resource):
         parts = resource.strip("/").split("/")
-        if len(parts) < 2 or parts[1] != "recon":
+        if len(parts) < 2 or parts[1] not in TOPICS:
             raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")
+        return parts[1]
 
     def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
-        self._topic(resource)
-        rows = self.store.query("SELECT body FROM audit_recon WHERE id = ?", (id,))
+        topic = self._topic(resource)
+        rows = self.store.query(f"SELECT body FROM audit_{topic} WHERE id = ?", (id,))
         if not rows:
             raise IdmError(404, "Not Found")
         return project(json.loads(rows[0][0]), fields)
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
-        self._topic(resource)
-        envelope = page(self.search(query_filter), page_size, cookie)
+        topic = self._topic(resource)
+        envelope = page(self.search(query_filter, topic), page_size, cookie)
         envelope["result"] = [project(event, fields) for event in envelope["result"]]
         return envelope
 
@@ -105,7 +126,7 @@ class AuditService(ResourceProvider):
     def handle(self, request):
         path = [p for p in request.path if p]
         resource = "/".join(["audit"] + path[:1])
-        self._topic(resource)
+        topic = self._topic(resource)
         if request.method != "GET":
             raise IdmError(405, f"Method {request.method} not allowed on {resource}")
         fields = parse_fields(request.query.get("_fields"))
@@ -116,9 +137,10 @@ class AuditService(ResourceProvider):
         query = request.query
         if "_queryFilter" not in query:
             if "_queryId" in query:
-                raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on audit/recon")
+                raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on {resource}")
             raise IdmError(400, "Query requests must specify _queryFilter")
-        events = sort_results(self.search(query["_queryFilter"]), query.get("_sortKeys"), case_insensitive=False)
+        events = sort_results(self.search(query["_queryFilter"], topic), query.get("_sortKeys"),
+                              case_insensitive=False)
         envelope = page(events, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
                         int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
                         query.get("_totalPagedResultsPolicy"))

@@ -9,6 +9,10 @@ Semantics follow ConfigObjectService (see idm-rest-contract.md §3):
 * Connector secrets (``configurationProperties`` keys in ``CONFIDENTIAL_PROPERTIES`` of ``provisioner.openicf/*``)
   are stored and returned as ``$crypto``, re-encrypted with a fresh IV/salt on each write unless already encrypted.
 
+A ``metadata_gate(config_id, body)`` set by the system service may refuse a ``provisioner.openicf/*`` write before
+anything is stored (IDM's 500 "No meta-data provider available yet ..."). ``waitForCompletion`` is honoured unless
+the reading ``config_wait=ignored``.
+
 Listeners: ``subscribe(prefix, callback)``; ``callback(config_id, stored_value_or_None, wait_for_completion)`` runs
 after the change is stored, in the writer's thread. Exceptions are logged and swallowed, except that an ``IdmError``
 raised while ``wait_for_completion`` is true becomes the response (the change stays stored, as in IDM).
@@ -44,9 +48,11 @@ def validate_id(config_id):
 
 
 class ConfigService(ResourceProvider):
-    def __init__(self, store, crypto):
+    def __init__(self, store, crypto, readings=None):
         self.store = store
         self.crypto = crypto
+        self.readings = readings
+        self.metadata_gate = None
         self._lock = store.lock   # shared with the store so batches and config writes cannot deadlock
         self._listeners = []
         self._configs = {}   # id -> (pid, factoryPid, body without _id)
@@ -111,12 +117,14 @@ class ConfigService(ResourceProvider):
         with self._lock:
             return validate_id(config_id) in self._configs
 
-    def put(self, config_id, body, wait_for_completion=False):
+    def put(self, config_id, body, wait_for_completion=False, _verb="create"):
         """Store ``body``; returns ``(created, stored_object_with_id)``."""
         config_id = validate_id(config_id)
         if not isinstance(body, dict):
             raise IdmError(400, "Configuration must be a JSON object")
         body = {k: copy_json(v) for k, v in body.items() if k not in ("_id", "_rev")}
+        if self.metadata_gate is not None and config_id.startswith(CONNECTOR_FACTORY + "/"):
+            self.metadata_gate(config_id, body, _verb)
         body = self._encrypt_secrets(config_id, body)
         with self._lock:
             existing = self._configs.get(config_id)
@@ -136,7 +144,7 @@ class ConfigService(ResourceProvider):
     def patch_config(self, config_id, operations, wait_for_completion=False):
         current = self.get(config_id)
         current.pop("_id", None)
-        return self.put(config_id, apply_patch(current, operations), wait_for_completion)[1]
+        return self.put(config_id, apply_patch(current, operations), wait_for_completion, _verb="patch")[1]
 
     def remove(self, config_id, wait_for_completion=False):
         config_id = validate_id(config_id)
@@ -196,6 +204,8 @@ class ConfigService(ResourceProvider):
         from .http import Response  # local: http.py stays import-free for other engineers
         config_id = "/".join(request.path)
         wait = request.flag("waitForCompletion")
+        if getattr(self.readings, "config_wait", "sync") == "ignored":
+            wait = False
         fields = parse_fields(request.query.get("_fields"))
         if not request.path:
             if request.method == "GET":

@@ -16,6 +16,21 @@ def copy_json(value):
     return value
 
 
+def strict_equal(a, b):
+    """IDM's ``JsonValue.isEqualTo()`` = ``JsonPatch.isEqual()`` (commons JsonPatch.java L138-188): same JSON
+    type at every depth, objects with the same key set (a key set to null is not a missing key), lists in order,
+    scalars by Java ``equals`` (so ``1`` is not ``1.0`` and ``true`` is not ``1``)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
 # --- patch -------------------------------------------------------------------------------------------------------
 
 def _index(segment, length, allow_end):

@@ -1,6 +1,21 @@
-"""CREST errors as IDM returns them: ``{"code", "reason", "message"[, "detail"]}``."""
+"""CREST errors as IDM returns them: ``{"code", "reason", "message"[, "detail"]}``.
+
+The message is HTML-escaped in the body, as CREST's ``ResourceException.toJsonValue()`` does with Guava's
+``HtmlEscapers`` (commons ``json-resource/.../ResourceException.java`` L600-620): ``Resource 'x' not found``
+reaches the client as ``Resource &#39;x&#39; not found``. ``IdmError.message`` keeps the plain text for the
+sandbox's own use (audit entries, logs).
+"""
 
 from http import HTTPStatus
+
+_HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+
+
+def html_escape(text):
+    """Guava ``HtmlEscapers.htmlEscaper()``: ``& < > " '`` only."""
+    if not isinstance(text, str):
+        return text
+    return "".join(_HTML_ESCAPES.get(char, char) for char in text)
 
 
 class IdmError(Exception):
@@ -14,7 +29,7 @@ class IdmError(Exception):
         super().__init__(f"{self.code} {self.reason}: {self.message}")
 
     def body(self):
-        body = {"code": self.code, "reason": self.reason, "message": self.message}
+        body = {"code": self.code, "reason": self.reason, "message": html_escape(self.message)}
         if self.detail is not None:
             body["detail"] = self.detail
         return body

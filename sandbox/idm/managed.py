@@ -2,9 +2,17 @@
 
 Behaviour chosen to match IDM 7/8 on a DS repository (see idm-rest-contract.md §0 and §6):
 
-* Any ``managed/<name>`` is accepted (the sandbox has no ``managed.json`` gate). Policy: ``managed/user`` needs
-  ``userName`` (unique, case-insensitive) and ``managed/role`` needs ``name``; if ``config/managed`` exists, the
-  ``schema.required`` lists of its objects replace these defaults. Failures are 403 "Failed policy validation".
+* Any ``managed/<name>`` is accepted (the sandbox has no ``managed.json`` gate). Policy: IDM's stock
+  ``managed.json`` required lists: ``managed/user`` needs ``userName`` (unique, case-insensitive), ``givenName``,
+  ``sn``, ``mail``; ``managed/role`` needs ``name`` (IDM 7.x; reading ``role_required=name+description`` = the 5.x
+  list). If ``config/managed`` exists, the ``schema.required`` lists of its objects replace these defaults.
+  Failures are 403 "Failed policy validation".
+* Properties the schema does not declare are stored as sent (IDM's default generic repository mapping keeps the
+  whole object). Reading ``undeclared_properties=refused`` imitates an explicit JDBC table mapping: 400
+  "Unmapped fields [...] for type managed/<name>" (OpenIDM MappedTableHandler.java L345-352) for properties that
+  neither ``config/managed`` nor the stock 7.x schema declares.
+* Every committed change (create, a real update/patch, delete) is handed to ``sync_listener`` (the implicit
+  synchronization of ``sandbox/idm/sync/implicit.py``) after the write, with the caller's ``context``.
 * ``_rev`` is an opaque string; ETag carries it quoted. ``If-Match`` absent or ``*`` matches any revision.
 * An update that changes nothing is not written and keeps its ``_rev`` (IDM skips unchanged updates).
 * Relationship fields (``roles`` on users, ``members`` on roles) are stored as relationship records, are not
@@ -21,13 +29,16 @@ Everything is held in memory and written through to SQLite; ``store.batch()`` ma
 
 import itertools
 import json
+import logging
 import uuid
 
 from . import queryfilter
-from .crest import (apply_patch, copy_json, int_param, page, parse_fields, project, sort_results)
+from .crest import (apply_patch, copy_json, int_param, page, parse_fields, project, sort_results, strict_equal)
 from .errors import IdmError
 from .http import Response
 from .router import ResourceProvider
+
+log = logging.getLogger("sandbox.idm.managed")
 
 # (resource, property) -> (other resource, other property); both ends are many-valued.
 RELATIONSHIPS = {
@@ -35,7 +46,20 @@ RELATIONSHIPS = {
     ("managed/role", "members"): ("managed/user", "roles"),
 }
 VIRTUAL_FIELDS = {"managed/user": ("effectiveRoles", "effectiveAssignments")}
-DEFAULT_REQUIRED = {"managed/user": ["userName"], "managed/role": ["name"]}
+# Stock managed.json required lists (OpenIDM/WrenIDM conf/managed.json for 5.x; ForgeRock forgeops IDM 7 cdk
+# profile: users the same four, roles ["name"]).
+DEFAULT_REQUIRED = {"managed/user": ["userName", "givenName", "sn", "mail"], "managed/role": ["name"]}
+ROLE_REQUIRED = {"name": ["name"], "name+description": ["name", "description"]}
+# Properties the stock IDM 7 managed.json declares (forgeops cdk profile), for undeclared_properties=refused.
+DECLARED = {
+    "managed/user": {"_id", "userName", "password", "givenName", "cn", "sn", "mail", "profileImage", "description",
+                     "accountStatus", "telephoneNumber", "postalAddress", "address2", "city", "postalCode",
+                     "country", "stateProvince", "assignedDashboard", "roles", "manager", "authzRoles", "reports",
+                     "effectiveRoles", "effectiveAssignments", "lastSync", "kbaInfo", "preferences",
+                     "consentedMappings", "aliasList", "ownerOfOrg", "adminOfOrg", "memberOfOrg", "memberOfOrgIDs",
+                     "activeDate", "inactiveDate"},
+    "managed/role": {"_id", "name", "description", "members", "assignments", "condition", "temporalConstraints"},
+}
 UNIQUE_FIELDS = {"managed/user": ["userName"]}
 
 
@@ -60,9 +84,11 @@ def _check_rev(current_rev, rev):
 
 
 class ManagedService(ResourceProvider):
-    def __init__(self, store, config=None):
+    def __init__(self, store, config=None, readings=None):
         self.store = store
         self.config = config
+        self.readings = readings
+        self.sync_listener = None        # callable(event, resource, id, old, new, context): implicit sync
         self._lock = store.lock          # one lock with the store: batches and managed writes cannot deadlock
         self._objects = {}               # resource -> {id: stored object incl. _id/_rev}, in creation order
         self._positions = {}             # resource -> {id: creation sequence number}
@@ -114,17 +140,30 @@ class ManagedService(ResourceProvider):
             raise IdmError(404, f"Object {resource}/{obj_id} not found in {resource}")
         return obj
 
-    def _required(self, resource):
-        required = self._required_cache.get(resource)
-        if required is None:
-            required = DEFAULT_REQUIRED.get(resource, [])
+    def _reading(self, name, default):
+        return getattr(self.readings, name, default) if self.readings is not None else default
+
+    def _schema(self, resource):
+        """``(required, declared or None)`` of a managed object type: ``config/managed`` when it defines the
+        type, else the stock lists."""
+        cached = self._required_cache.get(resource)
+        if cached is None:
+            required = list(DEFAULT_REQUIRED.get(resource, []))
+            if resource == "managed/role":
+                required = list(ROLE_REQUIRED[self._reading("role_required", "name")])
+            declared = DECLARED.get(resource)
             if self.config is not None and self.config.exists("managed"):
                 name = resource.split("/", 1)[1]
                 for definition in self.config.get("managed").get("objects", []):
                     if definition.get("name") == name:
-                        required = list((definition.get("schema") or {}).get("required") or [])
-            self._required_cache[resource] = required
-        return required
+                        schema = definition.get("schema") or {}
+                        required = list(schema.get("required") or [])
+                        declared = set(schema.get("properties") or {}) | {"_id"}
+            cached = self._required_cache[resource] = (required, declared)
+        return cached
+
+    def _required(self, resource):
+        return self._schema(resource)[0]
 
     def _on_managed_config(self, _config_id, _value, _wait):
         self._required_cache = {}
@@ -329,6 +368,11 @@ class ManagedService(ResourceProvider):
         return plain, rels
 
     def _validate_policy(self, resource, obj_id, plain):
+        if self._reading("undeclared_properties", "stored") == "refused":
+            declared = self._schema(resource)[1]
+            unmapped = sorted(k for k in plain if declared is not None and k not in declared)
+            if unmapped:
+                raise IdmError(400, f"Unmapped fields [{', '.join(unmapped)}] for type {resource}")
         failures = []
         for prop in self._required(resource):
             if plain.get(prop) in (None, "", []):
@@ -353,7 +397,22 @@ class ManagedService(ResourceProvider):
         self._objects.setdefault(resource, {})[obj["_id"]] = obj
         self._reindex(resource, obj["_id"], old, obj)
 
-    def create_object(self, resource, body, obj_id=None, fields=None):
+    def _sync_view(self, resource, obj, rel_props=()):
+        """The value implicit sync gets: the object with its virtual properties and the relationship fields the
+        request carried (ManagedObjectSet puts those back into the response content it synchronizes)."""
+        view = self.render(resource, obj, None)
+        for prop in rel_props:
+            view[prop] = self._elements(resource, obj["_id"], prop)
+        return view
+
+    def _notify(self, event, resource, obj_id, old, new, context):
+        if self.sync_listener is not None:
+            try:
+                self.sync_listener(event, resource, obj_id, old, new, context)
+            except Exception:  # pylint: disable=broad-except
+                log.exception("implicit sync of %s/%s failed", resource, obj_id)
+
+    def create_object(self, resource, body, obj_id=None, fields=None, context=None):
         resource = self._check_resource(resource)
         plain, rels = self._split_body(resource, body)
         with self._lock, self.store.batch():
@@ -366,25 +425,41 @@ class ManagedService(ResourceProvider):
             obj.update(plain)
             self._store_object(resource, obj, None)
             self._replace_rels(resource, obj_id, parsed)
-            return self.render(resource, obj, fields)
+            view = self.render(resource, obj, fields)
+            synced = self._sync_view(resource, obj, rels) if self.sync_listener else None
+        self._notify("create", resource, obj_id, None, synced, context)
+        return view
 
-    def update_object(self, resource, obj_id, body, rev=None, fields=None):
-        resource = self._check_resource(resource)
+    def _update_locked(self, resource, obj_id, body, rev, fields):
+        """The update under the lock: ``(view, old value, new value)``; the values are None when nothing
+        changed (then nothing is written: IDM skips unchanged updates, ManagedObjectSet.java L556)."""
         plain, rels = self._split_body(resource, body)
-        with self._lock, self.store.batch():
-            old = self._get(resource, obj_id)
-            _check_rev(old["_rev"], rev)
-            self._validate_policy(resource, obj_id, plain)
-            parsed = self._validate_rels(resource, rels)
-            self._replace_rels(resource, obj_id, parsed)
-            if {k: v for k, v in old.items() if k not in ("_id", "_rev")} == plain:
-                return self.render(resource, old, fields)
-            obj = {"_id": obj_id, "_rev": self._new_rev()}
-            obj.update(plain)
-            self._store_object(resource, obj, old)
-            return self.render(resource, obj, fields)
+        old = self._get(resource, obj_id)
+        _check_rev(old["_rev"], rev)
+        self._validate_policy(resource, obj_id, plain)
+        parsed = self._validate_rels(resource, rels)
+        old_value = self._sync_view(resource, old, rels) if self.sync_listener else None
+        rels_changed = self._replace_rels(resource, obj_id, parsed)
+        if strict_equal({k: v for k, v in old.items() if k not in ("_id", "_rev")}, plain):
+            view = self.render(resource, old, fields)
+            if not rels_changed:
+                return view, None, None
+            return view, old_value, self._sync_view(resource, old, rels) if self.sync_listener else None
+        obj = {"_id": obj_id, "_rev": self._new_rev()}
+        obj.update(plain)
+        self._store_object(resource, obj, old)
+        return (self.render(resource, obj, fields), old_value,
+                self._sync_view(resource, obj, rels) if self.sync_listener else None)
 
-    def patch_object(self, resource, obj_id, operations, rev=None, fields=None):
+    def update_object(self, resource, obj_id, body, rev=None, fields=None, context=None):
+        resource = self._check_resource(resource)
+        with self._lock, self.store.batch():
+            view, old_value, new_value = self._update_locked(resource, obj_id, body, rev, fields)
+        if new_value is not None:
+            self._notify("update", resource, obj_id, old_value, new_value, context)
+        return view
+
+    def patch_object(self, resource, obj_id, operations, rev=None, fields=None, context=None):
         resource = self._check_resource(resource)
         rel_props = _relationship_props(resource)
         with self._lock, self.store.batch():
@@ -399,9 +474,12 @@ class ManagedService(ResourceProvider):
                 if prop in touched:
                     current[prop] = self._elements(resource, obj_id, prop)
             patched = apply_patch(current, operations, subset_fields=tuple(rel_props))
-            return self.update_object(resource, obj_id, patched, None, fields)
+            view, old_value, new_value = self._update_locked(resource, obj_id, patched, None, fields)
+        if new_value is not None:
+            self._notify("update", resource, obj_id, old_value, new_value, context)
+        return view
 
-    def delete_object(self, resource, obj_id, rev=None, fields=None):
+    def delete_object(self, resource, obj_id, rev=None, fields=None, context=None):
         resource = self._check_resource(resource)
         with self._lock, self.store.batch():
             old = self._get(resource, obj_id)
@@ -409,6 +487,7 @@ class ManagedService(ResourceProvider):
             if resource == "managed/role" and self._rel_ids(resource, obj_id, "members"):
                 raise IdmError(409, "Cannot delete a role that is currently granted")
             view = self.render(resource, old, fields)
+            old_value = self._sync_view(resource, old) if self.sync_listener else None
             for prop in _relationship_props(resource):
                 for rid in self._rel_ids(resource, obj_id, prop):
                     self._delete_rel(rid)
@@ -416,7 +495,8 @@ class ManagedService(ResourceProvider):
             self._positions[resource].pop(obj_id, None)
             self._reindex(resource, obj_id, old, None)
             self.store.execute("DELETE FROM managed WHERE type = ? AND id = ?", (resource, obj_id))
-            return view
+        self._notify("delete", resource, obj_id, old_value, None, context)
+        return view
 
     def read_object(self, resource, obj_id, fields=None):
         resource = self._check_resource(resource)
@@ -534,7 +614,7 @@ class ManagedService(ResourceProvider):
         rel = self._split_rel(resource)
         if rel:
             return self.rel_create(*rel, obj)
-        return self.create_object(resource, obj, id)
+        return self.create_object(resource, obj, id, context=context)
 
     def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
         rel = self._split_rel(resource)
@@ -543,16 +623,16 @@ class ManagedService(ResourceProvider):
         return self.read_object(resource, id, fields)
 
     def update(self, resource, id, obj, rev=None, context=None):  # pylint: disable=redefined-builtin
-        return self.update_object(resource, id, obj, rev)
+        return self.update_object(resource, id, obj, rev, context=context)
 
     def patch(self, resource, id, ops, rev=None, context=None):  # pylint: disable=redefined-builtin
-        return self.patch_object(resource, id, ops, rev)
+        return self.patch_object(resource, id, ops, rev, context=context)
 
     def delete(self, resource, id, rev=None, context=None):  # pylint: disable=redefined-builtin
         rel = self._split_rel(resource)
         if rel:
             return self.rel_delete(*rel, id)
-        return self.delete_object(resource, id, rev)
+        return self.delete_object(resource, id, rev, context=context)
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
         if isinstance(fields, str):
@@ -574,6 +654,7 @@ class ManagedService(ResourceProvider):
                       offset=int_param(q.get("_pagedResultsOffset"), "_pagedResultsOffset"),
                       total_policy=q.get("_totalPagedResultsPolicy"), sort_keys=q.get("_sortKeys"))
         method = request.method
+        context = {"initiator": request.principal}
         if_match = request.headers.get("if-match")
         if_none_match = request.headers.get("if-none-match")
         if len(path) == 1:
@@ -585,7 +666,7 @@ class ManagedService(ResourceProvider):
             if method == "POST":
                 if request.action != "create":
                     raise IdmError(400, f"Action {request.action} not supported on {resource}")
-                created = self.create_object(resource, request.body, None, fields)
+                created = self.create_object(resource, request.body, None, fields, context=context)
                 return Response(201, created, {"Location": f"/openidm/{resource}/{created['_id']}"})
             raise IdmError(405, f"Method {method} not allowed on {resource}")
         obj_id = path[1]
@@ -596,18 +677,20 @@ class ManagedService(ResourceProvider):
                 if if_none_match is not None:
                     if if_none_match.strip() != "*":
                         raise IdmError(400, "If-None-Match must be * on PUT")
-                    created = self.create_object(resource, request.body, obj_id, fields)
+                    created = self.create_object(resource, request.body, obj_id, fields, context=context)
                     return Response(201, created, {"Location": f"/openidm/{resource}/{obj_id}"})
                 with self._lock:
                     exists = obj_id in self._objects.get(self._check_resource(resource), {})
                     if not exists and if_match in (None, "*"):
-                        created = self.create_object(resource, request.body, obj_id, fields)
+                        created = self.create_object(resource, request.body, obj_id, fields, context=context)
                         return Response(201, created, {"Location": f"/openidm/{resource}/{obj_id}"})
-                return Response(200, self.update_object(resource, obj_id, request.body, if_match, fields))
+                return Response(200, self.update_object(resource, obj_id, request.body, if_match, fields,
+                                                        context=context))
             if method == "PATCH":
-                return Response(200, self.patch_object(resource, obj_id, request.body, if_match, fields))
+                return Response(200, self.patch_object(resource, obj_id, request.body, if_match, fields,
+                                                       context=context))
             if method == "DELETE":
-                return Response(200, self.delete_object(resource, obj_id, if_match, fields))
+                return Response(200, self.delete_object(resource, obj_id, if_match, fields, context=context))
             if method == "POST":
                 raise IdmError(400, f"Action {request.action} not supported on {resource}/{obj_id}")
             raise IdmError(405, f"Method {method} not allowed")
@@ -629,4 +712,3 @@ class ManagedService(ResourceProvider):
                 return Response(200, self.rel_delete(resource, obj_id, prop, path[3]))
             raise IdmError(405, f"Method {method} not allowed on a relationship")
         raise IdmError(404, f"Resource '{'/'.join(['managed'] + path)}' not found")
-

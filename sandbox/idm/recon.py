@@ -12,13 +12,23 @@
 * ``analyze=true`` needs ``persistAssociations=true`` (400 otherwise, as IDM 7.5+); such a run decides every
   situation and action but changes nothing.
 
+As IDM (OpenIDM ReconciliationService.java, ReconciliationContext.java):
+
+* Unknown mapping: 409 ``"No such mapping: <name>"`` (SyncMappings.getMapping() throws a SynchronizationException,
+  a ConflictException; handleAction L270-288); no ``mapping`` parameter: 400 ``"/mapping: Expecting a value"``.
+* ``GET recon`` answers ``{"_id": "", "reconciliations": [...]}`` (handleRead L165-175).
+* ``cancel`` (L294-309, ReconciliationContext.cancel()/setStage() L164-167, L361-383): the stage becomes
+  ``ACTIVE_CANCELING`` at once, and any later completion of that run is ``COMPLETED_CANCELED``; a run that already
+  completed is left alone (200 ``SUCCESS`` all the same); a run this server process does not hold in memory (an
+  unknown id, or a run from before a restart) is 404 ``"Reconciliation with id <id> not found."``.
+
 Choices where the contract says UNCONFIRMED (documented on purpose):
 
-* Unknown mapping: 400 ``"Mapping <name> not found"``.
 * A second run of a mapping that is already ACTIVE starts anyway (IDM 5.x code has no guard); callers decide.
 * ``DELETE recon/<id>`` purges the run, its association data and its audit events and answers 200 with the last
   summary; purging an ACTIVE run is 409.
-* ``cancel`` of a run that already finished answers 200 ``SUCCESS`` and changes nothing; unknown ids are 404.
+* Unlike IDM, whose run list lives in memory, ``GET recon`` and ``GET recon/<id>`` also show the runs of earlier
+  server processes (kept in SQLite; IDM reads ``recon/<id>`` of an old run from its audit summary).
 * Association shapes: ``GET recon/assoc`` is a query envelope of ``{"_id": <reconId>, "reconId", "mapping",
   "sourceResourceCollection", "targetResourceCollection", "isAnalysis", "startTime", "finishTime",
   "state", "situationSummary", "totalEntries"}``; ``GET recon/assoc/<reconId>`` is one of them;
@@ -71,7 +81,8 @@ MAX_COMPLETED_RUNS = 100
 
 
 class ReconService(ResourceProvider):
-    def __init__(self, store, router, mappings, links, audit, runner, entry_delay=None):
+    def __init__(self, store, router, mappings, links, audit, runner, entry_delay=None, readings=None):
+        self.readings = readings
         self.store = store
         self.router = router
         self.mappings = mappings
@@ -83,6 +94,7 @@ class ReconService(ResourceProvider):
         self.entry_delay = float(entry_delay)
         self._lock = threading.Lock()
         self._active = {}     # id -> (RunState, Thread)
+        self._in_memory = {}  # id -> RunState of the runs this process started (IDM's reconRuns, pruned at 100)
         self._outcome = {}    # id -> exception message when the run threw
         store.ensure_schema(SCHEMA)
         self._counter = itertools.count(1)
@@ -136,20 +148,27 @@ class ReconService(ResourceProvider):
     def start(self, mapping_name, action="recon", source_ids=None, overrides=None, analyze=False,
               persist=False, wait=False, initiator="openidm-admin"):
         if not mapping_name:
-            raise IdmError(400, "Missing required parameter: mapping")
+            raise IdmError(400, "/mapping: Expecting a value")
         if analyze and not persist:
             raise IdmError(400, "analyze=true requires persistAssociations=true")
         if overrides is not None and not isinstance(overrides, dict):
             raise IdmError(400, "The request body must be a JSON object of mapping overrides")
+        if not getattr(self.mappings, "available", True):
+            # the stored mapping set could not be activated at start: IDM has no mapping service (NPE -> 500)
+            raise IdmError(500, "Internal Server Error")
         mapping = self.mappings.get(mapping_name, overrides)
         if mapping is None:
-            raise IdmError(400, f"Mapping {mapping_name} not found")
+            raise IdmError(409, f"No such mapping: {mapping_name}")
         run = RunState(f"{uuid.uuid4()}-{next(self._counter)}", mapping_name, action, source_ids, analyze,
                        persist, initiator)
         self._save(run, insert=True)
         thread = threading.Thread(target=self._execute, args=(run, mapping), name=f"recon-{run.id}", daemon=True)
         with self._lock:
             self._active[run.id] = (run, thread)
+            self._in_memory[run.id] = run
+            done = [rid for rid, r in self._in_memory.items() if not r.stage.startswith("ACTIVE")]
+            for rid in done[:max(0, len(done) - MAX_COMPLETED_RUNS)]:
+                self._in_memory.pop(rid, None)
         thread.start()
         if wait:
             thread.join()
@@ -160,7 +179,8 @@ class ReconService(ResourceProvider):
 
     def _execute(self, run, mapping):
         engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                             self.entry_delay, self._save_assoc_entries if run.persist_associations else None)
+                             self.entry_delay, self._save_assoc_entries if run.persist_associations else None,
+                             readings=self.readings)
         original_flush = engine._flush  # pylint: disable=protected-access
 
         def flush_and_save():
@@ -209,11 +229,10 @@ class ReconService(ResourceProvider):
 
     def cancel(self, recon_id):
         with self._lock:
-            active = self._active.get(recon_id)
-        if active:
-            active[0].cancel.set()
-        elif not self.store.query("SELECT 1 FROM recon_runs WHERE id = ?", (recon_id,)):
+            run = self._in_memory.get(recon_id)
+        if run is None:
             raise IdmError(404, f"Reconciliation with id {recon_id} not found.")
+        run.request_cancel()
         return {"_id": recon_id, "action": "cancel", "status": "SUCCESS"}
 
     def purge(self, recon_id):
@@ -302,7 +321,7 @@ class ReconService(ResourceProvider):
                 return Response(200, self._start_action(request.action, request.query, request.body,
                                                         request.principal or "openidm-admin"))
             if method == "GET":
-                return Response(200, {"reconciliations": self.list_runs()})
+                return Response(200, {"_id": "", "reconciliations": self.list_runs()})
             raise IdmError(405, f"Method {method} not allowed on recon")
         if len(path) != 1:
             raise IdmError(404, "Not Found")

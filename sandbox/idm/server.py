@@ -32,6 +32,7 @@ from .errors import IdmError
 from .http import Request, Response
 from .info import make_health_handler, make_info_handler
 from .managed import ManagedService
+from .readings import Readings
 from .router import InternalRouter
 from .store import Store
 
@@ -156,12 +157,18 @@ class IdmServer:
     def __init__(self, state_dir, port=0, host="127.0.0.1", admin_user="openidm-admin",
                  admin_password="openidm-admin", bearer_tokens=(), no_script_users=(), connector_start_delay=1.0,
                  tls_cert=None, tls_key=None, startup_delay=0.0, faults=None, context_path="openidm",
-                 threads=32, load_plugins=True):
+                 threads=32, load_plugins=True, readings=None, connector_load_delay=0.0):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.host, self.port = host, port
         self.context_path = context_path.strip("/")
         self.connector_start_delay = connector_start_delay
+        if not isinstance(readings, Readings):
+            readings = Readings(readings)
+        self.readings = readings
+        self.started_at = time.monotonic()
+        # IDM loads connector bundles after start; until then connector metadata is missing (A1).
+        self.connector_load_delay = float(connector_load_delay or 0)
         self.tls = bool(tls_cert)
         self._tls_files = (tls_cert, tls_key)
         self._threads = threads
@@ -181,8 +188,8 @@ class IdmServer:
         self.store = Store(os.path.join(self.state_dir, "idm.sqlite3"))
         self.crypto = Crypto(os.path.join(self.state_dir, "keystore.json"))
         self.router = InternalRouter()
-        self.config = ConfigService(self.store, self.crypto)
-        self.managed = ManagedService(self.store, self.config)
+        self.config = ConfigService(self.store, self.crypto, self.readings)
+        self.managed = ManagedService(self.store, self.config, self.readings)
         self.router.register("config", self.config)
         self.router.register("managed", self.managed)
         from .scripts import ScriptEngine  # pylint: disable=import-outside-toplevel
@@ -268,6 +275,8 @@ class IdmServer:
 
     # --- __sandbox -------------------------------------------------------------------------------------------------
     def _sandbox_handler(self, request):
+        if request.path == ["readings"] and request.method == "GET":
+            return Response(200, self.readings.as_dict())
         if request.path != ["faults"]:
             raise IdmError(404, "Not Found")
         if request.method == "GET":

@@ -8,6 +8,23 @@ installed, the system reports ``"error": "connector not available", "ok": false`
 ``waitForCompletion=true`` the connector is started before the config PUT answers. Deleting the config removes
 the system.
 
+Connector metadata (A1, OpenIDM ConfigObjectService.java create L386-392 / update L497-503,
+ConnectorInfoProviderService.getPropertiesToEncrypt() L693-767): IDM encrypts a connector config's secrets from
+the connector's metadata, so a write of ``config/provisioner.openicf/<name>`` (create, update or patch) whose
+``connectorRef`` matches no installed connector (bundle, name, version range; or a ``connectorHostRef`` naming a
+remote connector server), or that arrives while IDM is still loading its connectors (``--connector-load-delay``),
+is answered 500 ``"No meta-data provider available yet to create and encrypt configuration for
+provisioner.openicf/<name>, retry later."`` (``... to patch and encrypt ...`` for a PATCH, L650-653) and nothing
+is stored. A config without ``connectorRef`` is 400
+(``getConnectorReference()``: ``/connectorRef: Expecting a value``). Other configs are not affected. Reading
+``connector_metadata=lenient`` stores them all (the old sandbox).
+
+Routes (A9, OpenICFProvisionerService.activate() L216-325): a disabled connector gets no route, so
+``system/<name>?_action=test`` and its object operations answer 404 ``Resource 'system/<name>...' not found``; it
+is still listed by ``system?_action=test`` (``ok: false``, ``connector not available``). An enabled connector whose
+facade is not there (starting, or no installed connector matches) answers ``_action=test`` with 200 ``ok: false``
+and its object operations with 503 (``getConnectorFacade0()`` L553-557). An unknown name is 404 as well.
+
 Choices where the contract says UNCONFIRMED:
 
 * A connector that is not available lists only ``__ALL__`` in ``objectTypes`` and no ``displayName`` (as the
@@ -21,6 +38,7 @@ Choices where the contract says UNCONFIRMED:
 
 import logging
 import threading
+import time
 
 from . import queryfilter
 from .crest import apply_patch, copy_json, int_param, parse_fields, project, sort_results
@@ -78,10 +96,12 @@ class _System:
 class SystemService(ResourceProvider):
     """Owns the running connectors. Register with ``install(server)``."""
 
-    def __init__(self, config_service, decrypt, start_delay=1.0):
+    def __init__(self, config_service, decrypt, start_delay=1.0, readings=None, load_until=0.0):
         self.config_service = config_service
         self.decrypt = decrypt
         self.start_delay = float(start_delay)
+        self.readings = readings
+        self.load_until = float(load_until or 0.0)   # time.monotonic() before which no connector is loaded
         self._lock = threading.RLock()
         self._systems = {}
         self._timers = {}
@@ -119,6 +139,17 @@ class SystemService(ResourceProvider):
             timer.start()
 
     def _start(self, name, generation):
+        remaining = self.load_until - time.monotonic()
+        if remaining > 0:   # IDM is still loading connector bundles: the facade waits for them
+            timer = threading.Timer(remaining, self._start, (name, generation))
+            timer.daemon = True
+            with self._lock:
+                system = self._systems.get(name)
+                if system is None or system.generation != generation:
+                    return
+                self._timers[name] = timer
+            timer.start()
+            return
         with self._lock:
             system = self._systems.get(name)
             if system is None or system.generation != generation:
@@ -168,20 +199,43 @@ class SystemService(ResourceProvider):
         with self._lock:
             return sorted(self._systems)
 
-    def connector(self, name):
-        """The running connector of a system, or 404 as IDM answers for an unknown/unavailable system."""
+    # ---- metadata (A1) ---------------------------------------------------------------------------------------
+    def check_metadata(self, config_id, body, verb="create"):
+        """Called by the config service before it stores ``provisioner.openicf/<name>``; raises as IDM does
+        when the connector metadata needed to encrypt the config is not there. ``verb``: IDM's text says
+        "create" for a create and for an update, "patch" for a patch (ConfigObjectService L393, L500, L653)."""
+        if getattr(self.readings, "connector_metadata", "strict") != "strict":
+            return
+        ref = body.get("connectorRef") if isinstance(body, dict) else None
+        if not isinstance(ref, dict):
+            raise IdmError(400, f"Invalid configuration provided for {config_id}: /connectorRef: Expecting a value")
+        remote = ref.get("connectorHostRef") not in (None, "", "#LOCAL")
+        if time.monotonic() < self.load_until or remote or find_connector(ref) is None:
+            raise IdmError(500, f"No meta-data provider available yet to {verb} and encrypt configuration for "
+                                f"{config_id}, retry later.")
+
+    def connector(self, name, resource=None):
+        """The running connector of a system: 404 (no route) when unknown or disabled, 503 while the facade is
+        missing."""
         with self._lock:
             system = self._systems.get(name)
-        if system is None or system.connector is None:
-            raise IdmError(404, f"System: {name} is not available.")
+        if system is None or not _enabled(system.config):
+            raise IdmError(404, f"Resource '{resource or 'system/' + name}' not found")
+        if system.connector is None:
+            raise IdmError(503, "Service Unavailable")
         return system.connector
 
     # ---- status --------------------------------------------------------------------------------------------
     def status(self, name):
+        """``system/<name>?_action=test``: only routed (enabled) connectors answer."""
         with self._lock:
             system = self._systems.get(name)
-        if system is None:
-            raise IdmError(404, f"System: {name} is not available.")
+        if system is None or not _enabled(system.config):
+            raise IdmError(404, f"Resource 'system/{name}' not found")
+        return self._status(system)
+
+    def _status(self, system):
+        name = system.name
         config = system.config
         entry = {"name": name, "enabled": _enabled(config), "config": f"config/{FACTORY}/{name}"}
         connector = system.connector
@@ -270,7 +324,7 @@ class SystemService(ResourceProvider):
         parts = resource.strip("/").split("/")
         if len(parts) != 3 or parts[0] != "system":
             raise IdmError(404, f"Resource '{resource}' not found")
-        connector = self.connector(parts[1])
+        connector = self.connector(parts[1], resource.strip("/"))
         if parts[2] not in connector.object_types:
             raise IdmError(404, f"Object type {parts[2]} is not defined for system {parts[1]}")
         return connector, parts[2]
@@ -354,7 +408,12 @@ class SystemService(ResourceProvider):
 
     def system_action(self, action, body):
         if action == "test":
-            return [self.status(name) for name in self.names()]
+            wanted = body.get("id") if isinstance(body, dict) else None
+            with self._lock:
+                systems = [self._systems[name] for name in sorted(self._systems) if wanted in (None, name)]
+            if wanted is not None and not systems:
+                raise IdmError(404, f"System: {wanted} is not available.")
+            return [self._status(system) for system in systems]
         if action == "testConfig":
             return self.test_config(body)
         if action == "availableConnectors":
@@ -415,7 +474,10 @@ def install(server, start_delay=None):
         start_delay = getattr(server, "connector_start_delay", None)
         if start_delay is None:
             start_delay = getattr(getattr(server, "options", None), "connector_start_delay", 1.0)
-    service = SystemService(server.config, server.crypto.decrypt, start_delay)
+    readings = getattr(server, "readings", None)
+    load_until = getattr(server, "started_at", 0.0) + float(getattr(server, "connector_load_delay", 0.0) or 0.0)
+    service = SystemService(server.config, server.crypto.decrypt, start_delay, readings, load_until)
+    server.config.metadata_gate = service.check_metadata
     server.router.register("system", service)
     server.register_endpoint("system", service.handle)
     return service

@@ -57,7 +57,8 @@ def test_up_status_down_two_tenants_tls_and_persistence(sandbox_state):
     # Both servers answer over TLS with the generated CA, and the SCIM provider got the secret via env.
     admin = {"X-OpenIDM-Username": tenant1["idm_username"], "X-OpenIDM-Password": tenant1["idm_password"]}
     created = requests.post(tenant1["idm_url"] + "/openidm/managed/user?_action=create", headers=admin,
-                            json={"userName": "persisted"}, verify=ca, timeout=5)
+                            json={"userName": "persisted", "givenName": "P", "sn": "Ersisted",
+                                  "mail": "persisted@example.com"}, verify=ca, timeout=5)
     assert created.status_code == 201
     token = requests.post(tenant1["scim_token_endpoint"], data={"grant_type": "client_credentials"},
                           auth=(tenant1["scim_client_id"], tenant1["scim_client_secret"]), verify=ca, timeout=5)

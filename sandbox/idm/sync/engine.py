@@ -16,12 +16,14 @@ writes are buffered and flushed in batches; managed writes run in store transact
 Choices where IDM's behaviour is UNCONFIRMED or inconvenient to copy exactly (documented here on purpose):
 
 * UPDATE compares old and new target strictly, as IDM does (``JsonValue`` equality after the property mappings
-  and ``onUpdate`` are applied to a copy of the old target): a key set to null differs from a missing key, and a
-  mapped ``members`` element without the ``$ref``/``display`` a SCIM provider adds differs from the stored one.
+  and ``onUpdate`` are applied to a copy of the old target; ``strict_equal``): a key set to null differs from a
+  missing key, a key removed by ``onUpdate`` is a change, ``1`` is not ``1.0``, and a mapped ``members`` element
+  without the ``$ref``/``display`` a SCIM provider adds differs from the stored one.
   Mappings must therefore reproduce what the target returns (the shipped templates do, with ``onUpdate``) or
   every run updates. ``IDM_SANDBOX_LENIENT_UNCHANGED=1`` switches to "new covers old" semantics instead, to tell
   a mapping's perpetual updates apart from real ones.
-* Unchanged targets are counted in ``progress.target.unchanged`` and not written.
+* Unchanged targets are counted in ``progress.target.unchanged`` and not written. A changed target is written
+  as its changed top-level keys (IDM sends the whole object with ``If-Match``; same end state).
 * A source that does not qualify and has no link is SOURCE_IGNORED unless the correlation query finds targets
   (then UNQUALIFIED), as the contract's table says.
 * reconById of a source id that no longer exists: SOURCE_MISSING when it is linked to an existing target,
@@ -36,8 +38,9 @@ import threading
 import time
 
 from .. import queryfilter
-from ..crest import copy_json
-from ..errors import IdmError
+from ..crest import copy_json, strict_equal
+from ..errors import IdmError, html_escape
+from ..readings import Readings
 try:
     from ..managed import RELATIONSHIPS
 except ImportError:  # pragma: no cover - the managed service defines the relationship fields
@@ -106,7 +109,8 @@ class RunState:
         self.analyze = analyze
         self.persist_associations = persist
         self.initiator = initiator
-        self.stage = "ACTIVE_INITIALIZED"
+        self.canceled = False
+        self._stage = "ACTIVE_INITIALIZED"
         self.started = now_iso()
         self.started_clock = time.monotonic()
         self.ended = ""
@@ -123,6 +127,26 @@ class RunState:
         self.error = None
 
     @property
+    def stage(self):
+        return self._stage
+
+    @stage.setter
+    def stage(self, new_stage):
+        """``ReconciliationContext.setStage()``: a completed run keeps its stage; once canceled, an active stage
+        is ACTIVE_CANCELING and any completion COMPLETED_CANCELED (OpenIDM ReconciliationContext.java L361-383)."""
+        if self._stage.startswith("COMPLETED"):
+            return
+        if self.canceled:
+            new_stage = "COMPLETED_CANCELED" if new_stage.startswith("COMPLETED") else "ACTIVE_CANCELING"
+        self._stage = new_stage
+
+    def request_cancel(self):
+        """``ReconciliationContext.cancel()``: ACTIVE_CANCELING at once (unless already completed)."""
+        self.stage = "ACTIVE_CANCELING"
+        self.canceled = True
+        self.cancel.set()
+
+    @property
     def state(self):
         if self.stage.startswith("ACTIVE"):
             return "ACTIVE"
@@ -132,6 +156,8 @@ class RunState:
         self.metrics.setdefault(name, Metric()).add((time.perf_counter() - started) * 1000)
 
     def finish(self, stage):
+        if self.stage.startswith("COMPLETED"):
+            return
         self.stage = stage
         self.ended = now_iso()
         self.duration_ms = int((time.monotonic() - self.started_clock) * 1000)
@@ -163,13 +189,12 @@ class RunState:
 LENIENT_UNCHANGED = os.environ.get("IDM_SANDBOX_LENIENT_UNCHANGED") == "1"
 
 
-def same_value(new, old):
-    """True when writing ``new`` over ``old`` would not change the target (see the module docstring)."""
+def same_target(new, old):
+    """True when an UPDATE would not write: ``oldTarget.isEqualTo(target)`` (SyncOperation.java L527), or the
+    lenient "new covers old" comparison with ``IDM_SANDBOX_LENIENT_UNCHANGED=1`` (see the module docstring)."""
     if LENIENT_UNCHANGED:
-        return covers(new, old)
-    if isinstance(new, bool) or isinstance(old, bool):
-        return new is old
-    return new == old
+        return covers({k: v for k, v in new.items() if k not in ("_id", "_rev")}, old)
+    return strict_equal(new, old)
 
 
 def covers(new, old):
@@ -275,22 +300,50 @@ _SIMPLE_EQUALITY = re.compile(r'^\s*(/?[A-Za-z_][\w/]*)\s+eq\s+("(?:[^"\\]|\\.)*
 class Entry:
     """One situation assessment: a source and/or target object with a link qualifier."""
     __slots__ = ("phase", "qualifier", "source", "source_id", "target", "target_id", "linked", "situation",
-                 "ambiguous", "action")
+                 "ambiguous", "action", "old_source", "status", "failure")
 
     def __init__(self, phase, qualifier):
         self.phase = phase
         self.qualifier = qualifier
         self.source = self.source_id = self.target = self.target_id = None
+        self.old_source = None   # implicit sync of an update/delete: the source before the change
         self.linked = False
         self.situation = None
         self.ambiguous = None
         self.action = None
+        self.status = None       # SUCCESS / FAILURE once recorded
+        self.failure = None      # {"message", "messageDetail", "exception"} of the SynchronizationException
+
+
+SYNC_EXCEPTION = "org.forgerock.openidm.sync.SynchronizationException"
+
+
+def sync_failure(message, wrapped=True):
+    """What IDM's ``ObjectMapping.setLogEntryMessage()`` records for a SynchronizationException.
+
+    Failures raised while an action is performed (a refused write, an EXCEPTION policy, "no target object to
+    link") are wrapped twice by ``SyncOperation.performAction()`` (``new SynchronizationException(e)`` around the
+    thrown one), so the audit ``message`` is ``"<m>. Root cause: <root m>"`` and ``messageDetail`` is the inner
+    exception's JSON (``{"code": 409, "reason": "Conflict", "message": <m>}``; OpenIDM ObjectMapping.java
+    L884-905, SyncOperation.java L426-572). The sandbox has no deeper root cause than the message itself.
+    """
+    if not wrapped:
+        return {"message": message, "messageDetail": None, "exception": f"{SYNC_EXCEPTION}: {message}"}
+    return {"message": f"{message}. Root cause: {message}",
+            "messageDetail": {"code": 409, "reason": "Conflict", "message": html_escape(message)},
+            "exception": f"{SYNC_EXCEPTION}: {message}\nCaused by: {SYNC_EXCEPTION}: {message}"}
 
 
 class ReconEngine:
     """Runs one reconciliation of one mapping. Not reused across runs."""
 
-    def __init__(self, router, runner, links, audit, store, mapping, run, entry_delay=0.0, assoc=None):
+    def __init__(self, router, runner, links, audit, store, mapping, run, entry_delay=0.0, assoc=None,
+                 readings=None, implicit=False):
+        self.readings = readings if readings is not None else Readings()
+        # implicit=True: one source change pushed through the mapping (IDM's implicit sync, ObjectMapping
+        # .doSourceSync): nothing is prefetched, links are read and written at once, entries go to audit/sync.
+        self.implicit = implicit
+        self.empty_target_set = False   # correlateEmptyTargetSet: the target set was empty at the start
         self.router = router
         self.runner = runner
         self.links = links
@@ -313,6 +366,10 @@ class ReconEngine:
         self._audit_rows = []
         self._assoc_rows = []
         self._field_cache = {}
+        # Links are written at once (not batched) when a managed write could trigger an implicit sync that has to
+        # see them, as IDM writes each link before it writes the target.
+        self._eager_links = implicit or (self.readings.implicit_sync == "on"
+                                         and not mapping.target.startswith("system/"))
 
     # ---- helpers -------------------------------------------------------------------------------------------
     @staticmethod
@@ -328,8 +385,15 @@ class ReconEngine:
         raise IdmError(400, f"Unsupported {what} {spec!r}: only _queryFilter is supported by the sandbox")
 
     def _fields(self, side):
-        """None (default fields) unless the mapping reads or writes relationship fields of a managed object,
-        which IDM does not return by default; then ``*`` plus those fields."""
+        """The ``_fields`` recon reads sources and targets with.
+
+        Reading ``recon_target_fields=default`` (IDM): None, the default fields, so relationship fields such as
+        ``members``/``roles`` (``returnByDefault: false``) are absent, as ``LazyObjectAccessor.rawReadObject()``
+        reads without ``_fields`` (OpenIDM LazyObjectAccessor.java L135-146). ``mapped`` (the old sandbox
+        behaviour): ``*`` plus the relationship fields the mapping reads or writes.
+        """
+        if self.readings.recon_target_fields == "default":
+            return None
         resource = self.mapping.source if side == "source" else self.mapping.target
         cached = self._field_cache.get(side, False)
         if cached is not False:
@@ -346,16 +410,19 @@ class ReconEngine:
         self._field_cache[side] = fields
         return fields
 
-    def _flush(self):
+    def _flush_links(self):
         if self._link_deletes:
             self.links.delete_many(self._link_deletes)
             self._link_deletes = []
         if self._link_writes:
             self.links.create_many(self._link_writes)
             self._link_writes = []
+
+    def _flush(self):
+        self._flush_links()
         if self._audit_rows:
             started = time.perf_counter()
-            self.audit.add_many(self._audit_rows)
+            self.audit.add_many(self._audit_rows, topic="sync" if self.implicit else "recon")
             self.run.timed("auditLog", started)
             self._audit_rows = []
         if self._assoc_rows and self.assoc:
@@ -363,11 +430,33 @@ class ReconEngine:
             self._assoc_rows = []
 
     def _bindings(self, **extra):
-        # mappingConfig is left out: serialising the whole mapping into every script call costs more than it is
-        # worth in the sandbox
-        base = {"context": {"recon": {"reconId": self.run.id}}}
+        """Every script gets ``context``: the parts of IDM's context chain a mapping script can read here. A recon
+        runs under a ``ReconContext`` (name ``recon``, data ``{"mapping"}``, ReconciliationService.java L340-342)
+        and every sync operation under a ``SyncContext`` (``sync``, ``{"mapping"}``, SyncOperation.java L161);
+        there is no reconId in the context."""
+        context = {"security": {"authenticationId": self.run.initiator}, "sync": {"mapping": self.mapping.name}}
+        if not self.implicit:
+            context["recon"] = {"mapping": self.mapping.name}
+        base = {"context": context}
         base.update(extra)
         return base
+
+    def _script_bindings(self, entry, target=None, old_target=None):
+        """The bindings of onCreate/onUpdate/onDelete/onLink/onUnlink as ``SyncOperation.execScript()`` sets them
+        (OpenIDM SyncOperation.java L744-790): ``linkQualifier``, ``mappingConfig``, ``source`` (when there is a
+        source id), ``oldSource``, ``sourceId``, ``target`` (when loaded) and ``oldTarget`` (onUpdate only),
+        ``targetId``, ``situation``."""
+        bindings = self._bindings(linkQualifier=entry.qualifier, mappingConfig=self.mapping.config,
+                                  oldSource=entry.old_source, sourceId=entry.source_id, targetId=entry.target_id)
+        if entry.source_id is not None:
+            bindings["source"] = entry.source
+        if target is not None:
+            bindings["target"] = target
+            if old_target is not None:
+                bindings["oldTarget"] = old_target
+        if entry.situation is not None:
+            bindings["situation"] = entry.situation
+        return bindings
 
     # ---- run -----------------------------------------------------------------------------------------------
     def execute(self):
@@ -403,6 +492,9 @@ class ReconEngine:
             self.targets[obj["_id"]] = obj
         run.timed("targetQuery", started)
         run.target_total = len(self.targets)
+        # IDM queries the targets only when a target phase runs, and skips correlation when that query found
+        # nothing unless correlateEmptyTargetSet (SourceSyncOperation.java L329, SyncOperation.java L343-350).
+        self.empty_target_set = (not self.targets and mapping.run_target_phase and run.source_ids is None)
         self.index = TargetIndex(self.targets)
         self.index_usable = target_filter.strip() == "true"
 
@@ -488,6 +580,55 @@ class ReconEngine:
             for entry in make_entries(object_id, obj):
                 self._handle(entry)
 
+    # ---- implicit sync ------------------------------------------------------------------------------------
+    def _load_links(self, qualifier, source_id=None, target_id=None):
+        """Implicit sync reads the one link it needs (IDM's Link.getLinkForSource/ForTarget) instead of all."""
+        forward = self.by_source.setdefault(qualifier, {})
+        backward = self.by_target.setdefault(qualifier, {})
+        if source_id is not None:
+            if self.mapping.reversed:
+                row = self.links.find(self.mapping.link_type, qualifier, second_id=source_id)
+            else:
+                row = self.links.find(self.mapping.link_type, qualifier, first_id=source_id)
+        else:
+            if self.mapping.reversed:
+                row = self.links.find(self.mapping.link_type, qualifier, first_id=target_id)
+            else:
+                row = self.links.find(self.mapping.link_type, qualifier, second_id=target_id)
+        if row:
+            first, second = row
+            source, target = (second, first) if self.mapping.reversed else (first, second)
+            forward[source] = target
+            backward[target] = source
+
+    def sync_source(self, source_id, source, old_source=None, deleted=False):
+        """Push one change of a source object through this mapping: ``ObjectMapping.doSourceSync()`` (OpenIDM
+        ObjectMapping.java L399-440). One entry per link qualifier; the first entry that fails (or whose action
+        is EXCEPTION, which doSourceSync rethrows) stops the others. Returns the entries."""
+        entries = []
+        value = old_source if deleted else source
+        for qualifier in self._qualifiers(value):
+            entry = Entry("source", qualifier)
+            entry.source_id, entry.old_source = source_id, old_source
+            entry.source = None if deleted else source
+            entries.append(entry)
+            try:
+                self._load_links(qualifier, source_id=source_id)
+                target_id = self.by_source.get(qualifier, {}).get(source_id)
+                if target_id is not None:
+                    entry.linked, entry.target_id = True, target_id
+                    entry.target = self._read_or_none(self.mapping.target, target_id, self._fields("target"))
+                self._source_situation(entry)
+            except (ScriptError, IdmError) as exc:
+                self._record(entry, "FAILURE", sync_failure(str(exc) if isinstance(exc, ScriptError) else exc.message,
+                                                            wrapped=False))
+                break
+            self._handle(entry)
+            if entry.status == "FAILURE" or entry.action == "EXCEPTION":
+                break
+        self._flush()
+        return entries
+
     # ---- situations ----------------------------------------------------------------------------------------
     def _qualifiers(self, source):
         if self.mapping.qualifier_script is None:
@@ -516,30 +657,55 @@ class ReconEngine:
             try:
                 self._source_situation(entry)
             except (ScriptError, IdmError) as exc:
-                self._record(entry, "FAILURE", str(exc) if isinstance(exc, ScriptError) else exc.message)
+                self._record(entry, "FAILURE", sync_failure(str(exc) if isinstance(exc, ScriptError) else exc.message,
+                                                            wrapped=False))
                 continue
             yield entry
 
+    def _gone_source_situation(self, entry):
+        """No source (reconById of a gone source, implicit sync of a delete): SourceSyncOperation.java L197-250.
+        Linked: SOURCE_MISSING (TARGET_IGNORED when the target is not validTarget) or LINK_ONLY. Not linked: the
+        old value, when known, is correlated: none ALL_GONE, one UNASSIGNED, several AMBIGUOUS (TARGET_IGNORED /
+        UNQUALIFIED when the old value is not validSource)."""
+        if entry.linked:
+            if entry.target is None:
+                entry.situation = "LINK_ONLY"
+            else:
+                entry.situation = "SOURCE_MISSING" if self._target_valid(entry.target, entry.qualifier) \
+                    else "TARGET_IGNORED"
+            return
+        old = entry.old_source
+        candidates = self._correlate(old, entry.qualifier) if old and self._may_correlate(entry.qualifier) else []
+        if not candidates:
+            entry.situation = "ALL_GONE"
+            return
+        valid = self._source_qualifies(old, entry.qualifier, conditions=False)
+        if len(candidates) == 1:
+            entry.target_id, entry.target = candidates[0], self.targets.get(candidates[0])
+            entry.situation = "UNASSIGNED" if valid else "TARGET_IGNORED"
+        else:
+            entry.ambiguous = candidates
+            entry.situation = "AMBIGUOUS" if valid else "UNQUALIFIED"
+
     def _source_situation(self, entry):
         source = entry.source
-        if source is None:  # reconById of a source that is gone
-            if entry.linked:
-                entry.situation = "SOURCE_MISSING" if entry.target is not None else "LINK_ONLY"
-            else:
-                entry.situation = "ALL_GONE"
+        if source is None:
+            self._gone_source_situation(entry)
             return
         qualifies = self._source_qualifies(source, entry.qualifier)
         if qualifies:
             if entry.linked:
                 entry.situation = "CONFIRMED" if entry.target is not None else "MISSING"
                 return
-            candidates = self._correlate(source, entry.qualifier)
+            candidates = self._correlate(source, entry.qualifier) if self._may_correlate(entry.qualifier) else []
             if not candidates:
                 entry.situation = "ABSENT"
             elif len(candidates) == 1:
                 entry.target_id = candidates[0]
                 entry.target = self.targets.get(candidates[0])
                 self.seen_targets.add(candidates[0])
+                if self.implicit:
+                    self._load_links(entry.qualifier, target_id=candidates[0])
                 owner = self.by_target.get(entry.qualifier, {}).get(candidates[0])
                 entry.situation = "FOUND_ALREADY_LINKED" if owner not in (None, entry.source_id) else "FOUND"
             else:
@@ -550,7 +716,7 @@ class ReconEngine:
         if entry.linked:
             entry.situation = "UNQUALIFIED"
             return
-        candidates = self._correlate(source, entry.qualifier) if self._has_correlation(entry.qualifier) else []
+        candidates = self._correlate(source, entry.qualifier) if self._may_correlate(entry.qualifier) else []
         if candidates:
             entry.situation = "UNQUALIFIED"
             self.seen_targets.update(candidates)
@@ -561,7 +727,7 @@ class ReconEngine:
         else:
             entry.situation = "SOURCE_IGNORED"
 
-    def _source_qualifies(self, source, qualifier):
+    def _source_qualifies(self, source, qualifier, conditions=True):
         mapping = self.mapping
         if mapping.valid_source is not None:
             started = time.perf_counter()
@@ -570,7 +736,7 @@ class ReconEngine:
             self.run.timed("validSourceScript", started)
             if not valid:
                 return False
-        if mapping.source_condition is not None:
+        if conditions and mapping.source_condition is not None:
             return mapping.source_condition.evaluate(self.runner, source, qualifier,
                                                      f"{mapping.name} sourceCondition")
         return True
@@ -609,13 +775,18 @@ class ReconEngine:
                         else:
                             entry.situation = "UNQUALIFIED"
             except (ScriptError, IdmError) as exc:
-                self._record(entry, "FAILURE", str(exc) if isinstance(exc, ScriptError) else exc.message)
+                self._record(entry, "FAILURE", sync_failure(str(exc) if isinstance(exc, ScriptError) else exc.message,
+                                                            wrapped=False))
                 continue
             yield entry
 
     # ---- correlation ---------------------------------------------------------------------------------------
     def _has_correlation(self, qualifier):
         return qualifier in self.mapping.correlation or self.mapping.correlation_script is not None
+
+    def _may_correlate(self, qualifier):
+        return self._has_correlation(qualifier) and (self.mapping.correlate_empty_target_set
+                                                     or not self.empty_target_set)
 
     def _correlate(self, source, qualifier):
         mapping = self.mapping
@@ -694,11 +865,18 @@ class ReconEngine:
             value = copy_json(prop.default)
         return value
 
-    def _apply_properties(self, source, target, qualifier, old_source=None):
+    def _apply_properties(self, source, target, qualifier, old_source=None, old_target=None):
+        """``PropertyMapping.apply()``: a property ``condition`` sees ``object``, ``target`` (being built),
+        ``linkQualifier``, and ``oldSource``/``oldTarget`` when known (PropertyMapping.java L175-185)."""
+        extra = {"target": target}
+        if old_source is not None:
+            extra["oldSource"] = old_source
+        if old_target is not None:
+            extra["oldTarget"] = old_target
         for prop in self.mapping.properties:
             if prop.condition is not None and not prop.condition.evaluate(
                     self.runner, source, qualifier, f"{self.mapping.name} property {'/'.join(prop.target)} "
-                                                    "condition", {"target": target, "oldSource": old_source}):
+                                                    "condition", extra):
                 continue
             set_path(target, prop.target, copy_json(self._property_value(prop, source, target, qualifier)))
         return target
@@ -727,38 +905,43 @@ class ReconEngine:
         return DEFAULT_ACTIONS[entry.situation], None
 
     def _handle(self, entry):
+        """Decide and perform the action, then count and audit the entry as IDM's SourceRecon/TargetRecon do:
+        a SynchronizationException is a FAILURE unless the action was EXCEPTION, which throws on purpose
+        (``if (op.action != ReconAction.EXCEPTION) status = FAILURE``, OpenIDM SourceRecon.java L76-84,
+        TargetRecon.java L67-75); the EXCEPTION entry keeps status SUCCESS and carries the exception message.
+        Reading ``exception_status=failure`` counts EXCEPTION entries as FAILURE (the old sandbox behaviour)."""
         self.run.situations[entry.situation] += 1
         try:
             action, policy = self._action(entry)
             entry.action = action
             if not self.analyze:
                 self._perform(entry, action)
-                if policy is not None and policy.get("postAction"):
+                if policy is not None and policy.get("postAction") and action not in ("IGNORE", "ASYNC"):
                     started = time.perf_counter()
                     self.runner.run(policy["postAction"], self._bindings(
                         source=entry.source, target=entry.target, linkQualifier=entry.qualifier,
-                        situation=entry.situation, action=action, sourceAction=entry.phase == "source"),
+                        situation=entry.situation, action=action, sourceAction=entry.phase == "source",
+                        reconId=None if self.implicit else self.run.id),
                         f"{self.mapping.name} policy {entry.situation} postAction")
                     self.run.timed("activePolicyPostActionScript", started)
-        except (EntryFailure, ScriptError) as exc:
-            self._record(entry, "FAILURE", str(exc))
+        except ScriptError as exc:
+            self._record(entry, "FAILURE", sync_failure(str(exc), wrapped=False))
+            return
+        except EntryFailure as exc:
+            self._record(entry, "FAILURE", sync_failure(str(exc)))
             return
         except IdmError as exc:
-            self._record(entry, "FAILURE", exc.message)
+            self._record(entry, "FAILURE", sync_failure(exc.message))
             return
         if entry.action == "EXCEPTION":
-            self._record(entry, "FAILURE", self._exception_message(entry))
+            status = "SUCCESS" if self.readings.exception_status == "success" else "FAILURE"
+            self._record(entry, status, sync_failure(f"Situation {entry.situation} marked as EXCEPTION"))
         elif entry.action != "NOREPORT":
             self._record(entry, "SUCCESS", None)
         else:
+            entry.status = "SUCCESS"
             self.run.statuses["SUCCESS"] += 1
             self._record_assoc(entry, "SUCCESS", None)
-
-    @staticmethod
-    def _exception_message(entry):
-        if entry.situation == "AMBIGUOUS":
-            return f"Multiple targets found: {', '.join(entry.ambiguous or [])}"
-        return f"Situation {entry.situation} with action EXCEPTION"
 
     def _perform(self, entry, action):
         if action == "CREATE":
@@ -769,7 +952,7 @@ class ReconEngine:
             self._delete(entry)
         elif action == "LINK":
             if entry.target_id is None:
-                raise EntryFailure(f"{entry.situation}: no target to link")
+                raise EntryFailure("no target object to link")
             self._link(entry)
         elif action == "UNLINK":
             self._unlink(entry)
@@ -784,6 +967,7 @@ class ReconEngine:
         forward = self.by_source.setdefault(qualifier, {})
         previous = forward.get(entry.source_id)
         if previous == entry.target_id:
+            entry.linked = True
             return
         if previous is not None:
             self.by_target[qualifier].pop(previous, None)
@@ -791,113 +975,152 @@ class ReconEngine:
         self.by_target[qualifier][entry.target_id] = entry.source_id
         first, second = self.mapping.link_ids(entry.source_id, entry.target_id)
         self._link_writes.append((self.mapping.link_type, qualifier, first, second))
+        if self._eager_links:
+            self._flush_links()
         self.run.links_created += 1
         entry.linked = True
         script = self.mapping.scripts.get("onLink")
         if script:
             started = time.perf_counter()
-            self.runner.run(script, self._bindings(source=entry.source, target=entry.target,
-                                                   linkQualifier=qualifier), f"{self.mapping.name} onLink")
+            self.runner.run(script, self._script_bindings(entry, entry.target), f"{self.mapping.name} onLink")
             self.run.timed("onLinkScript", started)
 
     def _unlink(self, entry):
         qualifier = entry.qualifier
-        target_id = self.by_source.get(qualifier, {}).pop(entry.source_id, None) if entry.source_id else None
+        target_id = self.by_source.get(qualifier, {}).get(entry.source_id) if entry.source_id else None
+        source_id = entry.source_id
         if target_id is None and entry.target_id is not None:
             source_id = self.by_target.get(qualifier, {}).get(entry.target_id)
             if source_id is not None:
-                self.by_source[qualifier].pop(source_id, None)
-                entry.source_id = entry.source_id or source_id
                 target_id = entry.target_id
         if target_id is None:
             return
+        script = self.mapping.scripts.get("onUnlink")
+        if script:   # IDM runs onUnlink before it deletes the link (SyncOperation.java L556-563)
+            started = time.perf_counter()
+            self.runner.run(script, self._script_bindings(entry, entry.target), f"{self.mapping.name} onUnlink")
+            self.run.timed("onUnlinkScript", started)
+        started = time.perf_counter()
+        self.by_source.get(qualifier, {}).pop(source_id, None)
         self.by_target.get(qualifier, {}).pop(target_id, None)
-        source_id = entry.source_id
+        entry.source_id = entry.source_id or source_id
         first, _second = self.mapping.link_ids(source_id, target_id)
         # pending link writes of this run must not resurrect the link
         self._link_writes = [w for w in self._link_writes if not (w[1] == qualifier and w[2] == first)]
         self._link_deletes.append((self.mapping.link_type, qualifier, first))
-        script = self.mapping.scripts.get("onUnlink")
-        if script:
-            self.runner.run(script, self._bindings(source=entry.source, target=entry.target,
-                                                   linkQualifier=qualifier), f"{self.mapping.name} onUnlink")
+        if self._eager_links:
+            self._flush_links()
+        entry.linked = False
+        self.run.timed("deleteLinkObject", started)
+
+    def _pending(self, action, entry):
+        """The PendingActionContext a recon passes with its CREATE/DELETE of a managed object: IDM's sync
+        service performs the LINK/UNLINK first thing in notifyCreate/notifyDelete, before it syncs the other
+        mappings of that object, so a mapping that shares these links already sees the new link
+        (PendingAction.java, SynchronizationService.java L238-268). None when nothing would pick it up."""
+        if self.implicit or self.readings.implicit_sync != "on" or self.mapping.target.startswith("system/"):
+            return None
+        pending = {"action": action, "mapping": self.mapping.name, "target": self.mapping.target,
+                   "performed": False}
+
+        def perform(obj):
+            if action == "LINK":
+                entry.target_id, entry.target = obj["_id"], obj
+                self._link(entry)
+            else:
+                self._unlink(entry)
+            pending["performed"] = True
+        pending["perform"] = perform
+        return pending
 
     def _create(self, entry):
         if entry.source is None:
-            raise EntryFailure(f"{entry.situation}: no source object to create a target from")
-        target = self._apply_properties(entry.source, {}, entry.qualifier)
+            raise EntryFailure("no source object to create target from")
+        target = self._apply_properties(entry.source, {}, entry.qualifier, old_source=entry.old_source)
         script = self.mapping.scripts.get("onCreate")
         if script:
             started = time.perf_counter()
-            target = self.runner.run_modifying(script, self._bindings(
-                source=entry.source, target=target, situation=entry.situation, linkQualifier=entry.qualifier),
-                "target", f"{self.mapping.name} onCreate")
+            target = self.runner.run_modifying(script, self._script_bindings(entry, target), "target",
+                                               f"{self.mapping.name} onCreate")
             self.run.timed("onCreateScript", started)
-        started = time.perf_counter()
         new_id = target.pop("_id", None)
-        created = self.router.create(self.mapping.target, target, id=new_id)
-        self.run.timed("createTargetObject", started)
+        pending = self._pending("LINK", entry)
+        created = self.router.create(self.mapping.target, target, id=new_id,
+                                     context={"pending": pending} if pending else None)
         self.run.target_counts["created"] += 1
         entry.target_id, entry.target = created["_id"], created
         if self.index is not None:
             self.index.put(created["_id"], created)
         self.seen_targets.add(created["_id"])
+        if pending and pending["performed"]:
+            return
         owner = self.by_target.get(entry.qualifier, {}).get(created["_id"])
         if owner is None or owner == entry.source_id:
             self._link(entry)
 
     def _update(self, entry):
-        if entry.target is None:
-            raise EntryFailure(f"{entry.situation}: target {self.mapping.target}/{entry.target_id} does not "
-                               "exist, cannot UPDATE")
-        if entry.source is None:
-            raise EntryFailure(f"{entry.situation}: no source object to update the target from")
+        if entry.target_id is None:
+            raise EntryFailure("no target object to link")
         if not entry.linked or self.by_source.get(entry.qualifier, {}).get(entry.source_id) != entry.target_id:
             self._link(entry)
+        if entry.source is None or entry.target is None:
+            return   # IDM applies the mappings only with both a source and a target (SyncOperation.java L522)
         old = entry.target
-        new = self._apply_properties(entry.source, copy_json(old), entry.qualifier)
+        new = self._apply_properties(entry.source, copy_json(old), entry.qualifier, old_source=entry.old_source,
+                                     old_target=old)
         script = self.mapping.scripts.get("onUpdate")
         if script:
             started = time.perf_counter()
-            new = self.runner.run_modifying(script, self._bindings(
-                source=entry.source, target=new, oldTarget=old, situation=entry.situation,
-                linkQualifier=entry.qualifier), "target", f"{self.mapping.name} onUpdate")
+            new = self.runner.run_modifying(script, self._script_bindings(entry, new, old_target=old), "target",
+                                            f"{self.mapping.name} onUpdate")
             self.run.timed("onUpdateScript", started)
-        changed = {key: value for key, value in new.items()
-                   if key not in ("_id", "_rev") and (key not in old or not same_value(value, old[key]))}
-        if not changed:
+        if same_target(new, old):
             self.run.target_counts["unchanged"] += 1
             return
+        changed = {key: value for key, value in new.items()
+                   if key not in ("_id", "_rev") and (key not in old or not strict_equal(value, old[key]))}
+        removed = [key for key in old if key not in new and key not in ("_id", "_rev")]
         started = time.perf_counter()
         if self.mapping.target.startswith("system/"):
-            updated = self.router.update(self.mapping.target, entry.target_id, changed)
+            changes = dict(changed, **{key: None for key in removed})
+            updated = self.router.update(self.mapping.target, entry.target_id, changes) if changes else None
         else:
-            updated = self.router.patch(self.mapping.target, entry.target_id, [
-                {"operation": "replace", "field": "/" + key, "value": value} for key, value in changed.items()])
+            operations = [{"operation": "replace", "field": "/" + key, "value": value}
+                          for key, value in changed.items()]
+            operations += [{"operation": "remove", "field": "/" + key} for key in removed]
+            updated = self.router.patch(self.mapping.target, entry.target_id, operations) if operations else None
         self.run.timed("updateTargetObject", started)
         self.run.target_counts["updated"] += 1
         merged = dict(old)
-        merged.update(updated or {})
+        for key in removed:
+            merged.pop(key, None)
+        merged.update(updated or changed)
         entry.target = merged
         if self.index is not None:
             self.index.put(entry.target_id, merged)
 
     def _delete(self, entry):
+        pending = None
         if entry.target_id is not None and entry.target is not None:
+            script = self.mapping.scripts.get("onDelete")
+            if script:   # before the delete, as SyncOperation.java L540-545
+                started = time.perf_counter()
+                self.runner.run(script, self._script_bindings(entry, entry.target), f"{self.mapping.name} onDelete")
+                self.run.timed("onDeleteScript", started)
             started = time.perf_counter()
+            pending = self._pending("UNLINK", entry) if entry.linked else None
             try:
-                self.router.delete(self.mapping.target, entry.target_id)
+                self.router.delete(self.mapping.target, entry.target_id,
+                                   context={"pending": pending} if pending else None)
             except IdmError as exc:
-                if exc.code != 404:
+                if exc.code != 404:   # a forgiving delete, as IDM's
                     raise
             self.run.timed("deleteTargetObject", started)
             self.run.target_counts["deleted"] += 1
             if self.index is not None:
                 self.index.put(entry.target_id, None)
-            script = self.mapping.scripts.get("onDelete")
-            if script:
-                self.runner.run(script, self._bindings(source=entry.source, target=entry.target,
-                                                       linkQualifier=entry.qualifier), f"{self.mapping.name} onDelete")
+        if pending and pending["performed"]:
+            return
         if entry.linked or entry.source_id is not None:
             self._unlink(entry)
 
@@ -910,17 +1133,31 @@ class ReconEngine:
                 "linkQualifier": None, "ambiguousTargetObjectIds": None, "message": message,
                 "messageDetail": detail, "exception": None}
 
-    def _record(self, entry, status, error):
+    def _record(self, entry, status, failure):
+        """Count the entry and write its audit event: ``audit/recon`` in a recon, ``audit/sync`` in an implicit
+        sync. ``failure`` is a ``sync_failure()`` dict or None."""
+        entry.status, entry.failure = status, failure
         self.run.statuses[status] += 1
+        failure = failure or {}
         source_id = f"{self.mapping.source}/{entry.source_id}" if entry.source_id else None
         target_id = f"{self.mapping.target}/{entry.target_id}" if entry.target_id else None
-        row = self._audit_event("entry", message=error, status=status)
+        if self.implicit:
+            self._audit_rows.append({
+                "transactionId": self.run.id, "timestamp": now_iso(), "eventName": "sync",
+                "userId": self.run.initiator, "mapping": self.mapping.name, "action": entry.action,
+                "situation": entry.situation, "status": status, "sourceObjectId": source_id,
+                "targetObjectId": target_id, "linkQualifier": entry.qualifier,
+                "message": failure.get("message"), "messageDetail": failure.get("messageDetail"),
+                "exception": failure.get("exception")})
+            return
+        row = self._audit_event("entry", message=failure.get("message"), detail=failure.get("messageDetail"),
+                                status=status)
         row.update({"reconciling": entry.phase, "action": entry.action, "situation": entry.situation,
                     "sourceObjectId": source_id, "targetObjectId": target_id, "linkQualifier": entry.qualifier,
                     "ambiguousTargetObjectIds": ", ".join(entry.ambiguous) if entry.ambiguous else None,
-                    "exception": error if status == "FAILURE" else None})
+                    "exception": failure.get("exception")})
         self._audit_rows.append(row)
-        self._record_assoc(entry, status, error)
+        self._record_assoc(entry, status, failure.get("message"))
 
     def _record_assoc(self, entry, status, error):
         if not self.run.persist_associations:

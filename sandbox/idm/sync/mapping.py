@@ -1,9 +1,23 @@
 """Mapping configuration (contract §3.3): read from ``config/sync`` (``mappings`` array) or ``config/mapping/<name>``
 and compiled once per run (pointers parsed, filter conditions parsed, policies indexed by situation).
+
+The set of mappings in force is activated like IDM's ``SyncMappings`` component: on every change of
+``config/sync`` or ``config/mapping/*`` the whole set is compiled; if that fails (e.g. a ``links`` naming no mapping,
+or one that is neither the same nor the exact reverse direction: IDM's ``LinkType.getLinkType()`` /
+``Match.getLinkTypeMatch()`` throw, OpenIDM LinkType.java L57-80, L173-193), the configuration stays stored (the
+config write answered 200/201) but the previous set stays in force, as OSGi DS keeps a component whose ``@Modified``
+method threw (SyncMappings.java L83-90 catches only JsonValueException). A recon of a mapping that is not in force
+then answers 409 ``No such mapping: <name>``. When the stored set is invalid at server start there is no mapping
+service at all: recons answer 500 and managed-object changes are not synchronized.
 """
+
+import logging
+import threading
 
 from .. import queryfilter
 from ..errors import IdmError
+
+log = logging.getLogger("sandbox.idm.sync")
 
 SITUATIONS = ("SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED", "UNQUALIFIED",
               "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS", "CONFIRMED",
@@ -71,7 +85,9 @@ class Condition:
 
     def evaluate(self, runner, obj, qualifier, where, extra=None):
         if self.filter is not None:
-            return queryfilter.matches(self.filter, {self.subject: obj, "linkQualifier": qualifier})
+            scope = dict(extra or {})
+            scope.update({self.subject: obj, "linkQualifier": qualifier})
+            return queryfilter.matches(self.filter, scope)
         bindings = {self.subject: obj, "linkQualifier": qualifier}
         if extra:
             bindings.update(extra)
@@ -107,8 +123,7 @@ class Mapping:
         # A mapping that borrows another mapping's links sees them reversed when it runs the other way round.
         self.reversed = False
         if self.links:
-            other = next((m for m in all_mappings if m.get("name") == self.links), None)
-            self.reversed = other is None or (other.get("source", "").strip("/") == self.target)
+            self.reversed = self._link_match(all_mappings) == "MATCH_REVERSE"
         self.valid_source = config.get("validSource")
         self.valid_target = config.get("validTarget")
         self.source_condition = (Condition(config["sourceCondition"], "source")
@@ -138,9 +153,27 @@ class Mapping:
                                                     "result")}
         self.run_target_phase = config.get("runTargetPhase", True) is not False
         self.allow_empty_source = bool(config.get("allowEmptySourceSet", False))
+        self.correlate_empty_target_set = config.get("correlateEmptyTargetSet", False) is True
+        self.enable_sync = config.get("enableSync", True) is not False
         self.prefetch_links = config.get("prefetchLinks", True) is not False
         self.source_query = config.get("sourceQuery")
         self.target_query = config.get("targetQuery")
+
+    def _link_match(self, all_mappings):
+        """IDM's LinkType.getLinkType() + Match.getLinkTypeMatch() for a mapping that names ``links``."""
+        definer = next((m for m in all_mappings if isinstance(m, dict) and m.get("name") == self.links), None)
+        if definer is None:
+            raise IdmError(400, "When using links from another mapping the links must be named according to the "
+                                f"mapping. Could not find a mapping for {self.links} used in {self.name}")
+        other_source = (definer.get("source") or "").strip("/")
+        other_target = (definer.get("target") or "").strip("/")
+        if (self.source, self.target) == (other_source, other_target):
+            return "MATCH_EXACT"
+        if (self.source, self.target) == (other_target, other_source):
+            return "MATCH_REVERSE"
+        raise IdmError(400, f"Mappings {self.name} and {definer.get('name')} {{}} are configured to share the same "
+                            f"links of {self.links}, but use incompatible source or targets: ({self.source}->"
+                            f"{self.target}) vs ({other_source}->{other_target})")
 
     def policy_for(self, situation):
         return self.policies.get(situation, [])
@@ -151,24 +184,60 @@ class Mapping:
 
 
 class MappingRegistry:
-    """Looks mappings up in ``config/sync`` then ``config/mapping/<name>`` at the start of each run."""
+    """The mappings in force (see the module docstring), looked up at the start of each run."""
 
     def __init__(self, config_service):
         self.config = config_service
+        self._lock = threading.Lock()
+        self._active = []            # configs of the set in force
+        self._compiled = []          # the same, compiled
+        self.available = True        # False: the stored set was invalid at start (no mapping service)
+        self.error = None            # why the last activation failed, or None
+        self.activate(initial=True)
+        config_service.subscribe("sync", self._on_change)
+        config_service.subscribe("mapping", self._on_change)
 
-    def all_configs(self):
+    def stored_configs(self):
         configs = []
         if self.config.exists("sync"):
             configs.extend(m for m in self.config.get("sync").get("mappings") or [] if isinstance(m, dict))
         for entry in self.config.list()["configurations"]:
             if entry["_id"].startswith("mapping/"):
                 body = self.config.get(entry["_id"])
+                body.pop("_id", None)
                 body.setdefault("name", entry["_id"].split("/", 1)[1])
                 configs.append(body)
         return configs
 
+    def _on_change(self, _config_id, _value, _wait):
+        self.activate()
+
+    def activate(self, initial=False):
+        configs = self.stored_configs()
+        try:
+            compiled = [Mapping(dict(config), configs) for config in configs]
+        except IdmError as exc:
+            log.error("Configuration error: %s; the mappings in force stay as they were", exc.message)
+            with self._lock:
+                self.error = exc.message
+                if initial:
+                    self.available = False
+            return False
+        with self._lock:
+            self._active, self._compiled, self.error, self.available = configs, compiled, None, True
+        return True
+
+    def all_configs(self):
+        with self._lock:
+            return list(self._active)
+
     def names(self):
         return [m.get("name") for m in self.all_configs()]
+
+    def mappings(self):
+        """Compiled mappings in force, in order (sync.json order, then mapping/* files)."""
+        with self._lock:
+            return list(self._compiled)
 
     def get(self, name, overrides=None):
         configs = self.all_configs()

@@ -80,3 +80,8 @@ def idm_server(idm_server_factory):
 @pytest.fixture
 def admin_headers():
     return dict(ADMIN_HEADERS)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stock_policy: the test sees IDM's stock managed-object policy "
+                                       "(no relaxed config/managed)")

@@ -6,6 +6,7 @@ import pytest
 
 from sandbox.idm.crypto import Crypto, is_encrypted
 from sandbox.idm.errors import IdmError
+from sandbox.tests.idm.sync_helpers import SCIM_REF
 
 SCIM_CONFIG = {
     "connectorRef": {"bundleName": "org.forgerock.openicf.connectors.scim-connector",
@@ -111,7 +112,7 @@ def test_listeners_get_changes_and_wait_flag(idm_server):
     idm_server.server.config.subscribe("provisioner.openicf", lambda *args: seen.append(args))
     idm_server.request("PUT", "config/unrelated", json={})
     idm_server.request("PUT", "config/provisioner.openicf/a?waitForCompletion=true",
-                       json={"configurationProperties": {"password": "p"}})
+                       json={"connectorRef": dict(SCIM_REF), "configurationProperties": {"password": "p"}})
     idm_server.request("DELETE", "config/provisioner.openicf/a")
     assert [(cid, value is None, wait) for cid, value, wait in seen] == [
         ("provisioner.openicf/a", False, True), ("provisioner.openicf/a", True, False)]

@@ -6,7 +6,7 @@ import pytest
 from sandbox.idm.provisioner.schema import default_object_types
 from sandbox.idm.provisioner.scim import ScimConnector
 from sandbox.tests.idm.scim_fixture import sandbox_provider
-from sandbox.tests.idm.sync_helpers import js, put_config, put_mappings, recon, scim_provisioner
+from sandbox.tests.idm.sync_helpers import js, minimal_policy, put_config, put_mappings, recon, scim_provisioner
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_v1_basic_auth(provider):
 
 
 def test_v1_reconciliation(idm_server, provider):
+    minimal_policy(idm_server)   # the mapping fills userName and sn only
     put_config(idm_server, "provisioner.openicf/scim", v1_config(provider))
     assert idm_server.request("POST", "system/scim?_action=test").json()["ok"] is True
     put_mappings(idm_server, {

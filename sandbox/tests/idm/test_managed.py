@@ -3,10 +3,19 @@
 import pytest
 
 from sandbox.idm.errors import IdmError
+from sandbox.tests.idm.sync_helpers import MINIMAL_MANAGED, stock_user
 
 
-def create_user(idm, user_name, **extra):
-    response = idm.request("POST", "managed/user?_action=create", json=dict(userName=user_name, **extra))
+@pytest.fixture(autouse=True)
+def _minimal_policy(request, idm_server):
+    """Most tests here are about CRUD and create users with few fields: they run with a managed config that
+    requires only userName/name. Tests marked ``stock_policy`` see IDM's default policy."""
+    if request.node.get_closest_marker("stock_policy") is None:
+        assert idm_server.request("PUT", "config/managed", json=MINIMAL_MANAGED).status_code in (200, 201)
+
+
+def create_user(idm, userName, **extra):  # pylint: disable=invalid-name
+    response = idm.request("POST", "managed/user?_action=create", json=dict(userName=userName, **extra))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -93,20 +102,60 @@ def test_delete_returns_object_then_404(idm_server):
     assert idm_server.request("DELETE", f"managed/user/{user['_id']}").status_code == 404
 
 
+@pytest.mark.stock_policy
 def test_policy_required_and_unique(idm_server):
+    """IDM's stock managed.json: users need userName, givenName, sn, mail; roles need name (7.x)."""
     missing = idm_server.request("POST", "managed/user?_action=create", json={"mail": "x@y"})
     assert missing.status_code == 403
+    required = [{"policyRequirement": "REQUIRED"}]
     assert missing.json() == {"code": 403, "reason": "Forbidden", "message": "Failed policy validation",
                               "detail": {"result": False, "failedPolicyRequirements": [
-                                  {"property": "userName", "policyRequirements": [{"policyRequirement": "REQUIRED"}]}]}}
+                                  {"property": prop, "policyRequirements": required}
+                                  for prop in ("userName", "givenName", "sn")]}}
+    just_user_name = idm_server.request("POST", "managed/user?_action=create", json={"userName": "u"})
+    assert just_user_name.status_code == 403
+    assert [f["property"] for f in just_user_name.json()["detail"]["failedPolicyRequirements"]] == [
+        "givenName", "sn", "mail"]
     assert idm_server.request("POST", "managed/role?_action=create", json={"description": "x"}).status_code == 403
-    create_user(idm_server, "unique")
-    duplicate = idm_server.request("POST", "managed/user?_action=create", json={"userName": "UNIQUE"})
+    assert idm_server.request("POST", "managed/role?_action=create", json={"name": "no description"}
+                              ).status_code == 201
+    create_user(idm_server, **stock_user("unique"))
+    duplicate = idm_server.request("POST", "managed/user?_action=create", json=stock_user("UNIQUE"))
     assert duplicate.status_code == 403
     assert duplicate.json()["detail"]["failedPolicyRequirements"][0]["policyRequirements"][0][
         "policyRequirement"] == "UNIQUE"
 
 
+@pytest.mark.stock_policy
+def test_policy_role_required_reading(idm_server_factory):
+    """role_required=name+description: the 5.x stock list (OpenIDM/WrenIDM conf/managed.json)."""
+    idm = idm_server_factory(readings={"role_required": "name+description"})
+    refused = idm.request("POST", "managed/role?_action=create", json={"name": "r"})
+    assert refused.status_code == 403
+    assert [f["property"] for f in refused.json()["detail"]["failedPolicyRequirements"]] == ["description"]
+    assert idm.request("POST", "managed/role?_action=create", json={"name": "r", "description": "d"}
+                       ).status_code == 201
+
+
+@pytest.mark.stock_policy
+def test_undeclared_properties_stored_by_default_refused_by_the_explicit_reading(idm_server_factory):
+    """IDM's default (generic) repository mapping stores properties managed.json does not declare; an explicit
+    JDBC table refuses them with 400 "Unmapped fields" (reading undeclared_properties=refused)."""
+    stored = idm_server_factory()
+    user = stock_user("dee", displayName="Dee D", title="Ops", department="IT")
+    created = stored.request("POST", "managed/user?_action=create", json=user)
+    assert created.status_code == 201
+    read = stored.get(f"managed/user/{created.json()['_id']}").json()
+    assert (read["displayName"], read["title"], read["department"]) == ("Dee D", "Ops", "IT")
+    refused = idm_server_factory(readings={"undeclared_properties": "refused"})
+    answer = refused.request("POST", "managed/user?_action=create", json=user)
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "Unmapped fields [department, displayName, title] for type managed/user"
+    assert refused.request("POST", "managed/user?_action=create", json=stock_user("dee")).status_code == 201
+    assert refused.get("managed/user?_queryFilter=true").json()["resultCount"] == 1
+
+
+@pytest.mark.stock_policy
 def test_policy_follows_managed_config_when_present(idm_server):
     idm_server.request("PUT", "config/managed", json={"objects": [
         {"name": "user", "schema": {"required": ["userName", "givenName", "sn", "mail"]}}]})

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from sandbox.tests.idm.sync_helpers import correlate_on, create, managed, put_mappings, recon, situations
+from sandbox.tests.idm.sync_helpers import MINIMAL_MANAGED, RECON_ONLY, minimal_policy, correlate_on, create, managed, put_mappings, recon, situations
 
 MAPPING = {"name": "person_user", "source": "managed/person", "target": "managed/user",
            "correlationQuery": correlate_on("userName"),
@@ -21,7 +21,8 @@ ALL_SITUATIONS = {"SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", 
 
 
 @pytest.fixture
-def idm(idm_server):
+def idm(idm_server_factory):
+    idm_server = minimal_policy(idm_server_factory(readings=RECON_ONLY))
     put_mappings(idm_server, MAPPING)
     for i in range(6):
         create(idm_server, "managed/person", {"userName": f"p{i}"})
@@ -73,9 +74,9 @@ def test_request_errors(idm):
     def post(query):
         response = idm.request("POST", "recon?" + query)
         return response.status_code, response.json().get("message", "")
-    assert post("_action=recon")[0] == 400
-    status, message = post("_action=recon&mapping=nope")
-    assert status == 400 and "nope" in message
+    # IDM: the mapping parameter is required() (400), an unknown mapping is a SynchronizationException (409)
+    assert post("_action=recon") == (400, "/mapping: Expecting a value")
+    assert post("_action=recon&mapping=nope") == (409, "No such mapping: nope")
     assert post("_action=explode&mapping=person_user")[0] == 400
     assert post("_action=reconById&mapping=person_user")[0] == 400
     assert post("_action=recon&mapping=person_user&analyze=true")[0] == 400
@@ -153,11 +154,12 @@ def _start_process(state_dir, env):
 
 
 def test_history_survives_restart_and_killed_active_run_is_failed(tmp_path):
-    env = dict(os.environ, IDM_SANDBOX_RECON_ENTRY_DELAY="0.3")
+    env = dict(os.environ, IDM_SANDBOX_RECON_ENTRY_DELAY="0.3", IDM_SANDBOX_READINGS="implicit_sync=off")
     session = requests.Session()
     session.headers.update({"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"})
     process, base = _start_process(tmp_path, env)
     try:
+        session.put(f"{base}/config/managed", json=MINIMAL_MANAGED).raise_for_status()
         session.put(f"{base}/config/sync?waitForCompletion=true", json={"mappings": [MAPPING]}).raise_for_status()
         for i in range(2):
             session.post(f"{base}/managed/person?_action=create", json={"userName": f"k{i}"}).raise_for_status()

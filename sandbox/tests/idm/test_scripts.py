@@ -7,6 +7,7 @@ import pytest
 
 from sandbox.idm import scripts
 from sandbox.idm.errors import IdmError
+from sandbox.tests.idm.sync_helpers import minimal_policy
 
 
 def js(source, **globals_):
@@ -48,6 +49,7 @@ def test_script_errors_map_to_statuses(idm_server):
 
 
 def test_openidm_functions_through_router(idm_server):
+    minimal_policy(idm_server)
     source = """
     var created = openidm.create('managed/user', 'js1', {userName: 'fromjs'});
     openidm.patch('managed/user/js1', null, [{operation: 'replace', field: '/mail', value: 'js@x'}]);

@@ -6,6 +6,8 @@ import time
 import pytest
 import requests
 
+from sandbox.tests.idm.sync_helpers import SCIM_REF, stock_user
+
 
 def test_ping_is_anonymous_and_shaped_like_idm(idm_server):
     response = idm_server.request("GET", "info/ping", auth=False)
@@ -85,7 +87,8 @@ def test_health_and_startup_delay(idm_server_factory):
 
 def test_access_log_has_no_secrets(idm_server):
     idm_server.request("PUT", "config/provisioner.openicf/x?waitForCompletion=true",
-                       json={"configurationProperties": {"clientSecret": "very-secret-value"}})
+                       json={"connectorRef": dict(SCIM_REF), "configurationProperties": {
+                           "clientSecret": "very-secret-value"}})
     idm_server.request("GET", "config", headers={"X-OpenIDM-Username": "openidm-admin",
                                                  "X-OpenIDM-Password": "bad-password-value"})
     with open(f"{idm_server.state_dir}/access.log", encoding="utf-8") as handle:
@@ -149,7 +152,7 @@ def test_faults_at_start(idm_server_factory):
 
 
 def test_pretty_print_and_etag_quoted(idm_server):
-    created = idm_server.request("POST", "managed/user?_action=create", json={"userName": "etag"})
+    created = idm_server.request("POST", "managed/user?_action=create", json=stock_user("etag"))
     assert created.headers["ETag"] == f'"{created.json()["_rev"]}"'
     pretty = idm_server.get("info/ping?_prettyPrint=true")
     assert "\n" in pretty.text and json.loads(pretty.text)["state"] == "ACTIVE_READY"

@@ -3,13 +3,13 @@ run overrides."""
 
 import pytest
 
-from sandbox.tests.idm.sync_helpers import (audit_entries, correlate_on, create, js, managed, put_config,
+from sandbox.tests.idm.sync_helpers import (RECON_ONLY, minimal_policy, audit_entries, correlate_on, create, js, managed, put_config,
                                             put_mappings, recon, situations)
 
 
 @pytest.fixture
-def idm(idm_server):
-    return idm_server
+def idm(idm_server_factory):
+    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
 
 
 def test_property_mapping_features(idm):
@@ -106,29 +106,66 @@ def test_reverse_mapping_reuses_links_no_ping_pong(idm):
     assert recon(idm, "user_person")["progress"]["target"]["unchanged"] == 1
 
 
-def test_relationship_members_written_from_transform_using_openidm_query(idm):
-    team_role = {
-        "name": "team_role", "source": "managed/team", "target": "managed/role",
-        "correlationQuery": correlate_on("name", "title"),
-        "properties": [
-            {"source": "title", "target": "name"},
-            {"source": "memberNames", "target": "members", "transform": js(
-                "source.map(function (n) {"
-                " var r = openidm.query('managed/user', {'_queryFilter': 'userName eq \"' + n + '\"'});"
-                " return {'_ref': 'managed/user/' + r.result[0]._id}; });")}]}
-    put_mappings(idm, team_role)
+TEAM_ROLE = {
+    "name": "team_role", "source": "managed/team", "target": "managed/role",
+    "correlationQuery": correlate_on("name", "title"),
+    "properties": [
+        {"source": "title", "target": "name"},
+        {"source": "memberNames", "target": "members", "transform": js(
+            "source.map(function (n) {"
+            " var r = openidm.query('managed/user', {'_queryFilter': 'userName eq \"' + n + '\"'});"
+            " return {'_ref': 'managed/user/' + r.result[0]._id}; });")}]}
+# Keeps the stored relationship entries of oldTarget, so an unchanged member list compares equal: works only when
+# the recon's view of the target has members (recon_target_fields=mapped).
+KEEP_STORED_MEMBERS = js(
+    "var stored = {}; (oldTarget.members || []).forEach(function (m) { stored[m._ref] = m; });"
+    "target.members = target.members.map(function (m) { return stored[m._ref] || m; });")
+# Compares the mapped members with the role's members it queries itself and leaves them out of target when equal,
+# so target equals oldTarget (which has no members when the recon reads default fields, as IDM does).
+QUERY_STORED_MEMBERS = js(
+    "var have = openidm.query('managed/role/' + oldTarget._id + '/members', {'_queryFilter': 'true'}).result"
+    ".map(function (m) { return m._ref; }).sort().join(',');"
+    "var want = (target.members || []).map(function (m) { return m._ref; }).sort().join(',');"
+    "if (have === want && oldTarget.members === undefined) { delete target.members; }")
+
+
+def _team_fixture(idm):
+    put_mappings(idm, TEAM_ROLE)
     users = [create(idm, "managed/user", {"userName": n}) for n in ("xena", "yuri")]
     team = create(idm, "managed/team", {"title": "Ops", "memberNames": ["xena"]})
     recon(idm, "team_role", runTargetPhase="false")
     role = managed(idm, "managed/role")[0]
     members = idm.get(f"managed/role/{role['_id']}", params={"_fields": "*,members"}).json()["members"]
     assert [m["_refResourceId"] for m in members] == [users[0]["_id"]]
+    return users, team, role
+
+
+def test_relationship_members_reread_by_recon_default_fields(idm):
+    """A3: IDM's recon reads the role without members (returnByDefault false), so a mapping that sets members
+    updates the role on every run unless its onUpdate leaves target equal to oldTarget."""
+    users, team, role = _team_fixture(idm)
+    assert recon(idm, "team_role")["parameters"]["targetQuery"]["_fields"] == "*"
+    assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
+    put_mappings(idm, dict(TEAM_ROLE, onUpdate=KEEP_STORED_MEMBERS))
+    assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1   # oldTarget.members is undefined
+    put_mappings(idm, dict(TEAM_ROLE, onUpdate=QUERY_STORED_MEMBERS))
+    assert recon(idm, "team_role")["progress"]["target"]["unchanged"] == 1
+    idm.request("PATCH", f"managed/team/{team['_id']}",
+                json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}])
+    assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
+    user_roles = idm.get(f"managed/user/{users[1]['_id']}", params={"_fields": "*,roles"}).json()["roles"]
+    assert [r["_refResourceId"] for r in user_roles] == [role["_id"]]
+    assert recon(idm, "team_role")["progress"]["target"]["unchanged"] == 1
+
+
+def test_relationship_members_reread_by_recon_mapped_reading(idm_server_factory):
+    """recon_target_fields=mapped (the old sandbox): the recon also reads the members the mapping writes."""
+    idm = minimal_policy(idm_server_factory(readings=dict(RECON_ONLY, recon_target_fields="mapped")))
+    users, team, role = _team_fixture(idm)
+    assert recon(idm, "team_role")["parameters"]["targetQuery"]["_fields"] == "*,members"
     # As in IDM, the mapped [{_ref}] differs from the stored relationship (it has _refProperties): an update.
     assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
-    # An onUpdate that keeps the stored relationship entries makes the unchanged member list compare equal.
-    put_mappings(idm, dict(team_role, onUpdate=js(
-        "var stored = {}; (oldTarget.members || []).forEach(function (m) { stored[m._ref] = m; });"
-        "target.members = target.members.map(function (m) { return stored[m._ref] || m; });")))
+    put_mappings(idm, dict(TEAM_ROLE, onUpdate=KEEP_STORED_MEMBERS))
     assert recon(idm, "team_role")["progress"]["target"]["unchanged"] == 1
     idm.request("PATCH", f"managed/team/{team['_id']}",
                 json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}])

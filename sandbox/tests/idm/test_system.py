@@ -78,7 +78,54 @@ def test_wrong_secret_wrong_endpoint_and_disabled(idm, provider):
     assert idm.request("POST", "system/off?_action=test").status_code == 404
 
 
-def test_unknown_connector_is_not_available_with_reason(idm, provider):
+def test_unknown_connector_config_is_refused_without_metadata(idm, provider):
+    """A1: IDM cannot encrypt a connector config without the connector's metadata: 500 "retry later", nothing
+    stored; the same for an update of an existing config and for a remote connector server it does not know."""
+    config = scim_provisioner(provider)
+    config["connectorRef"] = {"connectorName": "org.example.Nope", "bundleName": "x", "bundleVersion": "1.0"}
+    refused = idm.request("PUT", "config/provisioner.openicf/other", json=config)
+    assert refused.status_code == 500
+    assert refused.json()["message"] == ("No meta-data provider available yet to create and encrypt configuration "
+                                         "for provisioner.openicf/other, retry later.")
+    assert idm.get("config/provisioner.openicf/other").status_code == 404
+    put_config(idm, "provisioner.openicf/other", scim_provisioner(provider))
+    config["connectorRef"] = dict(SCIM_REF, bundleVersion="[1.4.0.0,1.5.0.0)")
+    assert idm.request("PUT", "config/provisioner.openicf/other", json=config).status_code == 500
+    patch = [{"operation": "replace", "field": "/connectorRef/bundleVersion", "value": "[1.4.0.0,1.5.0.0)"}]
+    patched = idm.request("PATCH", "config/provisioner.openicf/other", json=patch)
+    assert patched.status_code == 500 and patched.json()["message"] == (
+        "No meta-data provider available yet to patch and encrypt configuration for provisioner.openicf/other, "
+        "retry later.")
+    stored = idm.get("config/provisioner.openicf/other").json()
+    assert stored["connectorRef"]["bundleVersion"] == SCIM_REF["bundleVersion"]
+    remote = dict(SCIM_REF, connectorHostRef="rcs1")
+    assert idm.request("PUT", "config/provisioner.openicf/rcs", json=dict(config, connectorRef=remote)
+                       ).status_code == 500
+    no_ref = {k: v for k, v in config.items() if k != "connectorRef"}
+    missing = idm.request("PUT", "config/provisioner.openicf/noref", json=no_ref)
+    assert missing.status_code == 400 and "/connectorRef: Expecting a value" in missing.json()["message"]
+    # other configurations are not affected
+    assert idm.request("PUT", "config/unrelated", json={"connectorRef": {"connectorName": "x"}}).status_code == 201
+
+
+def test_connector_metadata_load_window(idm_server_factory, provider):
+    """--connector-load-delay: while IDM loads its connectors, connector config writes get the same 500."""
+    idm = idm_server_factory(connector_start_delay=0, connector_load_delay=1.0)
+    refused = idm.request("PUT", "config/provisioner.openicf/scim", json=scim_provisioner(provider))
+    assert refused.status_code == 500 and "retry later" in refused.json()["message"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = idm.request("PUT", "config/provisioner.openicf/scim", json=scim_provisioner(provider))
+        if answer.status_code != 500:
+            break
+        time.sleep(0.1)
+    assert answer.status_code == 201
+
+
+def test_unknown_connector_is_not_available_with_reason_lenient(idm_server_factory, provider):
+    """connector_metadata=lenient (the old sandbox): the config is stored, the system reports why it is not
+    available."""
+    idm = idm_server_factory(connector_start_delay=0.4, readings={"connector_metadata": "lenient"})
     config = scim_provisioner(provider)
     config["connectorRef"] = {"connectorName": "org.example.Nope", "bundleName": "x", "bundleVersion": "1.0"}
     put_config(idm, "provisioner.openicf/other", config)
@@ -118,7 +165,8 @@ def test_test_config(idm, provider):
     def status_of(payload):
         response = idm.request("POST", "system?_action=testConfig", json=payload)
         return response.status_code, response.json().get("message")
-    assert status_of(scim_provisioner(provider)) == (400, "Invalid configuration to test: no 'name' specified")
+    # CREST HTML-escapes error messages (ResourceException.toJsonValue)
+    assert status_of(scim_provisioner(provider)) == (400, "Invalid configuration to test: no &#39;name&#39; specified")
     assert status_of(dict(body, id="x")) == (400, "A system ID must not be specified in the request")
     assert status_of(dict(body, connectorRef={}))[0] == 404
     assert status_of(dict(body, connectorRef={"connectorName": "org.example.Nope"}))[0] == 503

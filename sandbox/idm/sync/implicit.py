@@ -1,0 +1,106 @@
+"""Implicit synchronization: a change to a managed object is pushed through every mapping whose source is that
+managed object, as IDM does (reading ``implicit_sync=on``, the default; ``off`` = the old sandbox, no push).
+
+What IDM does, from the Java source (OpenIDM, same in WrenIDM), and what this module copies:
+
+* ``ManagedObjectSet`` create/update/patch/delete call ``performSyncAction()`` after the repository write
+  (ManagedObjectSet.java L601, L839-841, L1069-1071) with ``notifyCreate``/``notifyUpdate``/``notifyDelete``.
+  An update that changes nothing is not written and not synchronized (L556, ObjectMapping.notifyUpdate L492-509).
+  That holds for every writer: REST, scripts, and reconciliations (SyncOperation's SyncContext never disables
+  sync). The value synchronized is the written object with its virtual properties and the relationship fields
+  the request carried.
+* ``SynchronizationService.syncAllMappings()`` (L177-235) runs the mappings in configuration order whose source
+  is that object set and whose ``enableSync`` is not false; after the first failing mapping the others are
+  SKIPPED. Each mapping runs ``ObjectMapping.doSourceSync()`` per link qualifier: situation, policy action, action,
+  one ``audit/sync`` event each; a failure, or an EXCEPTION action, stops the other qualifiers.
+* A failure is not returned to the REST caller: ``performSyncAction()`` catches it (L1761-1772), only an ``onSync``
+  script hook of the managed object would see it (not modelled). The change to the managed object stands.
+* No echo: a reconciliation that CREATEs a managed object passes a PendingActionContext (LINK); the sync service
+  performs that link first thing in ``notifyCreate`` (``PendingAction.handlePendingActions()``, L238-247), so a
+  mapping that shares the links (``links`` = the recon's mapping, exact reverse direction) assesses the new object
+  as CONFIRMED against the very object the recon read, and UPDATE writes nothing when the mapping round-trips.
+  Same with UNLINK for a recon's DELETE. An inbound recon's UPDATE of a managed object is pushed out the same way
+  (CONFIRMED, written only if the outbound mapping produces a different target).
+
+Not imitated: the ``onSync`` hook, queued synchronization (7.x), notifications through relationships
+(``notifySelf``/``notify`` on relationship fields). The sandbox stops a chain of implicit syncs deeper than
+``MAX_DEPTH`` (managed→managed mappings feeding each other) with a logged error; IDM would recurse until it fails.
+"""
+
+import logging
+import threading
+import uuid
+
+from .engine import ReconEngine, RunState
+
+log = logging.getLogger("sandbox.idm.sync")
+
+MAX_DEPTH = 8
+
+
+class ImplicitSync:
+    def __init__(self, router, runner, links, audit, store, mappings, readings):
+        self.router = router
+        self.runner = runner
+        self.links = links
+        self.audit = audit
+        self.store = store
+        self.mappings = mappings
+        self.readings = readings
+        self._local = threading.local()
+
+    def notify(self, event, resource, object_id, old, new, context=None):
+        """``event``: create/update/delete of ``resource/object_id``; ``old``/``new`` its values (None when not
+        applicable). Returns the per-mapping results (``{"mapping", "result", "entries"}``); never raises."""
+        if self.readings.implicit_sync != "on" or not self.mappings.available:
+            return []
+        pending = (context or {}).get("pending")
+        if pending and pending.get("target") == resource and not pending.get("performed"):
+            wanted = {"create": "LINK", "delete": "UNLINK"}.get(event)
+            if pending.get("action") == wanted:
+                try:
+                    pending["perform"](new if event == "create" else old)
+                except Exception:  # pylint: disable=broad-except
+                    log.exception("pending %s of %s for %s/%s failed", wanted, pending.get("mapping"), resource,
+                                  object_id)
+        depth = getattr(self._local, "depth", 0)
+        if depth >= MAX_DEPTH:
+            log.error("implicit sync of %s/%s not done: %d nested implicit syncs (mappings feed each other)",
+                      resource, object_id, depth)
+            return []
+        self._local.depth = depth + 1
+        try:
+            return self._sync_all(event, resource, object_id, old, new, context)
+        finally:
+            self._local.depth = depth
+
+    def _sync_all(self, event, resource, object_id, old, new, context):
+        results = []
+        failed = None
+        initiator = (context or {}).get("initiator") or "openidm-admin"
+        for mapping in self.mappings.mappings():
+            if mapping.source != resource or not mapping.enable_sync:
+                continue
+            if failed is not None:
+                results.append({"mapping": mapping.name, "result": "SKIPPED", "entries": []})
+                continue
+            run = RunState(f"{uuid.uuid4()}", mapping.name, action="sync", initiator=initiator)
+            engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
+                                 readings=self.readings, implicit=True)
+            try:
+                entries = engine.sync_source(object_id, new, old, deleted=event == "delete")
+            except Exception as exc:  # pylint: disable=broad-except
+                log.exception("implicit sync of %s/%s through %s failed", resource, object_id, mapping.name)
+                failed = str(exc)
+                results.append({"mapping": mapping.name, "result": "FAILED", "entries": []})
+                continue
+            bad = next((e for e in entries if e.status == "FAILURE" or e.action == "EXCEPTION"), None)
+            if bad is not None:
+                failed = (bad.failure or {}).get("message") or f"{bad.situation} {bad.action}"
+                log.warning("implicit sync of %s/%s through %s failed (%s %s): %s; the change to %s/%s stands",
+                            resource, object_id, mapping.name, bad.situation, bad.action, failed, resource,
+                            object_id)
+            results.append({"mapping": mapping.name, "result": "FAILED" if bad is not None else "SUCCESSFUL",
+                            "entries": [{"situation": e.situation, "action": e.action, "status": e.status,
+                                         "targetId": e.target_id} for e in entries]})
+        return results
