@@ -9,7 +9,7 @@ Fixtures
   ``$crypto`` with a fresh IV each write, decrypts them through ``script?_action=eval``, answers ``system``
   test actions, ``info/ping``, an OAuth token endpoint. Extend it with ``fake_idm.route(method, regex, handler)``
   (e.g. recon endpoints) and inject failures with ``fake_idm.fail(method, regex, status, message, times)``.
-- ``virtual_clock``: replaces ``_client.sleep``/``_client.monotonic`` so polling and backoff take no real time.
+- ``virtual_clock``: replaces ``_http.sleep``/``_http.monotonic`` so polling and backoff take no real time.
 - ``idm_args``: connection options that authenticate against the fake.
 - ``run_module``: ``run_module(module, args, check_mode=False, diff=False)`` runs ``module.main()`` and returns
   the JSON Ansible would print (after its no_log scrubbing) plus ``failed``; ``result.raw_output`` is the text.
@@ -31,7 +31,7 @@ import urllib3
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client
+from ansible_collections.idmops.pingidm.plugins.module_utils import _http
 
 IDM_HOST = "http://idm.test:8080"
 IDM_BASE = IDM_HOST + "/openidm"
@@ -371,8 +371,8 @@ class VirtualClock(object):
 @pytest.fixture
 def virtual_clock(monkeypatch):
     clock = VirtualClock()
-    monkeypatch.setattr(_client, "monotonic", clock.monotonic)
-    monkeypatch.setattr(_client, "sleep", clock.sleep)
+    monkeypatch.setattr(_http, "monotonic", clock.monotonic)
+    monkeypatch.setattr(_http, "sleep", clock.sleep)
     return clock
 
 
