@@ -395,28 +395,28 @@ class ModuleResult(dict):
         return texts
 
 
-@pytest.fixture
-def run_module(capsys, virtual_clock, monkeypatch):
-    """Run a module's main() with args; returns the printed result (dict) with ``failed`` set."""
+@pytest.fixture(params=["module", "controller"])
+def run_module(request, capsys, virtual_clock, monkeypatch):
+    """Run a module with args; returns its result (dict) with ``failed`` set.
+
+    Every module test runs twice: as a module process would (``main()`` on AnsibleModule, the JSON it prints) and
+    in the controller process, as the collection's action plugins run it (``run()`` on the in-process look-alike).
+    Both must give the same result.
+    """
     for name in list(os.environ):
         if name.startswith("IDM_"):
             monkeypatch.delenv(name)
     # Importing controller code (action plugin tests) flips this flag, which would route module warnings to
     # the controller's Display instead of the module result; a module never runs in the controller.
-    try:
-        from ansible.module_utils import _internal as module_utils_internal
-        monkeypatch.setattr(module_utils_internal, "is_controller", False)
-    except (ImportError, AttributeError):  # older ansible-core
-        pass
+    from ansible.module_utils import _internal as module_utils_internal
+    monkeypatch.setattr(module_utils_internal, "is_controller", False)
+    path = request.param
 
-    def run(module, args, check_mode=False, diff=False):
+    def run_as_module(module, args, check_mode, diff):
         # Warnings collect in a process-wide list; each run reports only its own, as a real module process does.
-        try:
-            from ansible.module_utils.common import warnings as module_warnings
-            module_warnings._global_warnings.clear()  # pylint: disable=protected-access
-            module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
-        except (ImportError, AttributeError):
-            pass
+        from ansible.module_utils.common import warnings as module_warnings
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         module_args = dict(args)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
@@ -430,4 +430,23 @@ def run_module(capsys, virtual_clock, monkeypatch):
         result.setdefault("failed", exit_info.value.code not in (0, None))
         return result
 
+    def run_in_controller(module, args, check_mode, diff):
+        from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import (
+            InProcessModule, ModuleExit, plain_data)
+        try:
+            shim = InProcessModule(module.module_spec(), plain_data(args), "idmops.pingidm." +
+                                   module.__name__.rsplit(".", 1)[-1], check_mode=check_mode, diff=diff)
+            shim.execute(module.run)
+        except ModuleExit as done:
+            result = ModuleResult(plain_data(done.result))
+        else:
+            raise AssertionError("the module did not exit")
+        result.raw_output = json.dumps(result)
+        return result
+
+    def run(module, args, check_mode=False, diff=False):
+        runner = run_as_module if path == "module" else run_in_controller
+        return runner(module, args, check_mode, diff)
+
+    run.path = path
     return run
