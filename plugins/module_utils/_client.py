@@ -157,6 +157,11 @@ class IdmClient(object):
         result = self.request("GET", path, params=params, ok_statuses=(404,))
         return None if result.status == 404 else result.body
 
+    def config_ids(self):
+        """Every configuration id IDM lists (``GET config``)."""
+        listing = self.get("config") or {}
+        return [c.get("_id", "") for c in listing.get("configurations", []) if isinstance(c, dict)]
+
     def put(self, path, body, params=None):
         return self.request("PUT", path, params=params, body=body).body
 

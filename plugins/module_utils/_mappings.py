@@ -21,15 +21,9 @@ MAPPING_PREFIX = "mapping/"
 QUERY_UNSUPPORTED = (400, 403, 404, 501)
 
 
-def config_ids(client):
-    """Every configuration id IDM lists (``GET config``)."""
-    listing = client.get("config") or {}
-    return [c.get("_id", "") for c in listing.get("configurations", []) if isinstance(c, dict)]
-
-
 def mapping_config_names(client):
     """Names of the per-mapping configurations ``config/mapping/<name>``."""
-    return [i[len(MAPPING_PREFIX):] for i in config_ids(client) if i.startswith(MAPPING_PREFIX)]
+    return [i[len(MAPPING_PREFIX):] for i in client.config_ids() if i.startswith(MAPPING_PREFIX)]
 
 
 def per_mapping_configs(client):
@@ -72,7 +66,25 @@ class ServerMappings(object):
 
     @classmethod
     def read(cls, client):
-        return cls(client.get_or_none(SYNC_PATH), per_mapping_configs(client))
+        """Both storages in one config query; where IDM cannot query its config, ``config/sync`` and the
+        per-mapping configurations one by one."""
+        try:
+            answer = client.get("config", params={"_queryFilter": '_id eq "sync" or _id sw "%s"' % MAPPING_PREFIX})
+        except ApiError as exc:
+            if exc.status not in QUERY_UNSUPPORTED:
+                raise
+            answer = None
+        configs = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(configs, list):
+            return cls(client.get_or_none(SYNC_PATH), per_mapping_configs(client))
+        sync_document, per_mapping = None, {}
+        for config in configs:
+            config_id = str(config.get("_id", "")) if isinstance(config, dict) else ""
+            if config_id == "sync":
+                sync_document = config
+            elif config_id.startswith(MAPPING_PREFIX):
+                per_mapping[config_id[len(MAPPING_PREFIX):]] = config
+        return cls(sync_document, per_mapping)
 
 
 def shadowed_warning(names):

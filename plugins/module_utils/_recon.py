@@ -39,6 +39,16 @@ AUDIT_PATH = "audit/recon"
 FAILURE_SAMPLES = 5            # failed entries read from the audit of a run
 
 
+def last_duration(runs, mapping):
+    """Seconds the latest successful run of ``mapping`` in a ``GET recon`` listing took; None when there is none."""
+    finished = [run for run in runs if run.get("mapping") == mapping and run.get("state") == "SUCCESS"]
+    if not finished:
+        return None
+    latest = max(finished, key=lambda run: parse_timestamp(run.get("started")) or datetime.min)
+    milliseconds = duration_ms(latest)
+    return milliseconds / 1000.0 if milliseconds else None
+
+
 class ReconTimeout(Exception):
     """The wait deadline passed while the run was still active; ``recon`` is the last summary read."""
 
@@ -339,9 +349,14 @@ class ReconRunner(object):
 
     # wait / cancel -------------------------------------------------------------------------------------
 
-    def wait(self, recon_id, deadline):
-        """Poll until the run is no longer ACTIVE; returns the last summary. ReconTimeout at ``deadline``."""
+    def wait(self, recon_id, deadline, expected=None):
+        """Poll until the run is no longer ACTIVE; returns the last summary. ReconTimeout at ``deadline``.
+
+        The first poll comes after ``expected`` seconds (how long the previous run of the mapping took), else after
+        the first backoff step: a run that has just been started is still active.
+        """
         planner = PollPlanner(self.poll_initial, self.poll_cap)
+        self.clock.sleep(max(0.0, min(deadline - self.clock.now(), expected or self.poll_initial)))
         raw = self.get(recon_id)
         while raw.get("state") not in TERMINAL_STATES:
             now = self.clock.now()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import ModuleFailure
-from ansible_collections.idmops.pingidm.plugins.module_utils._recon import ReconTimeout, active_runs
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon import ReconTimeout, active_runs, last_duration
 from ansible_collections.idmops.pingidm.plugins.module_utils._recon_summary import (
     failure_reasons, run_id, sample_text)
 
@@ -55,7 +55,7 @@ def _not_dry_run(module, runner, mapping):
 
 
 def _handle_running(runner, params, mapping, deadline, check_mode):
-    """Apply on_running; returns (waited_for ids, run ids known before our start, id of a run to adopt)."""
+    """Apply on_running; returns (waited_for ids, the runs listed before our start, id of a run to adopt)."""
     runs = runner.list_runs()
     running = active_runs(runs, mapping)
     waited = []
@@ -64,7 +64,7 @@ def _handle_running(runner, params, mapping, deadline, check_mode):
         raise ModuleFailure("A recon of '%s' is already running (id %s, started %s) and on_running=fail."
                             % (mapping, run_id(first), first.get("started")), running=[run_id(r) for r in running])
     if running and params["on_running"] == "wait" and not check_mode:
-        return [], [], run_id(running[0])
+        return [], runs, run_id(running[0])
     if running and params["on_running"] in ("wait", "queue"):
         try:
             waited, runs = runner.wait_for_idle(mapping, deadline, runs)
@@ -73,7 +73,7 @@ def _handle_running(runner, params, mapping, deadline, check_mode):
                                 "nothing was started and it was not canceled (it is not this task's run)."
                                 % (mapping, run_id(exc.recon), params["wait_timeout"]),
                                 waited_for=[run_id(r) for r in running])
-    return waited, [run_id(run) for run in runs], None
+    return waited, runs, None
 
 
 def execute_all(module, runner):
@@ -130,7 +130,7 @@ def execute(module, runner, mapping):
                                             "later); nothing was started." % shown)
             return result
 
-    waited, known_ids, running_id = _handle_running(runner, params, mapping, deadline, module.check_mode)
+    waited, runs, running_id = _handle_running(runner, params, mapping, deadline, module.check_mode)
     result["waited_for"] = waited
     if running_id is not None:
         # on_running=wait: the active run is this task's run; nothing is started.
@@ -143,7 +143,7 @@ def execute(module, runner, mapping):
             return result
         return _wait_and_report(module, runner, mapping, running_id, deadline, result, ours=False)
     recon_id, adopted = runner.start(mapping, source_id=params["source_id"], overrides=params["overrides"],
-                                     analyze=module.check_mode, known_ids=known_ids)
+                                     analyze=module.check_mode, known_ids=[run_id(run) for run in runs])
     result["adopted"] = adopted
 
     if not params["wait"]:
@@ -155,7 +155,9 @@ def execute(module, runner, mapping):
         return result
 
     try:
-        return _wait_and_report(module, runner, mapping, recon_id, deadline, result)
+        # A single-object run takes a fraction of a whole mapping's run: no expected duration then.
+        expected = last_duration(runs, mapping) if params["source_id"] is None else None
+        return _wait_and_report(module, runner, mapping, recon_id, deadline, result, expected=expected)
     except ApiError as exc:
         # Keep the run id in the failure: the run goes on on the server and can be read with recon_info.
         raise ModuleFailure("Lost contact with IDM while waiting for recon %s of '%s': %s"
@@ -163,11 +165,11 @@ def execute(module, runner, mapping):
                             waited_for=waited, adopted=adopted)
 
 
-def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=True):
+def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=True, expected=None):
     params = module.params
     waited, adopted = result["waited_for"], result["adopted"]
     try:
-        raw = runner.wait(recon_id, deadline)
+        raw = runner.wait(recon_id, deadline, expected)
     except ReconTimeout as timeout:
         if not ours:
             raw = timeout.recon

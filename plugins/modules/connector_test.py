@@ -90,7 +90,6 @@ attempts:
 
 from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare, _http
 from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError
-from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import config_ids
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
 
 # IDM's error text for the connector's InvalidCredentialException: the remote system refused the credentials.
@@ -106,7 +105,7 @@ def module_spec():
 
 
 def configured_connectors(client):
-    return sorted(i.split("/", 1)[1] for i in config_ids(client) if i.startswith("provisioner.openicf/"))
+    return sorted(i.split("/", 1)[1] for i in client.config_ids() if i.startswith("provisioner.openicf/"))
 
 
 def run_test_round(client, name):

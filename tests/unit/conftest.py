@@ -212,11 +212,15 @@ class FakeIdm(object):
     def _config_list(self, request, match):
         query = request.params.get("_queryFilter")
         if query is not None:
-            prefix = re.fullmatch(r'_id sw "([^"]*)"', query)
-            if not self.config_query_supported or not prefix:
-                return crest_error(400, "fake IDM only queries config with _id sw \"prefix\"")
+            clauses = [re.fullmatch(r'_id (eq|sw) "([^"]*)"', clause.strip()) for clause in query.split(" or ")]
+            if not self.config_query_supported or not all(clauses):
+                return crest_error(400, "fake IDM only queries config with _id eq/sw clauses joined by or")
+
+            def matches(config_id):
+                return any(config_id == c.group(2) if c.group(1) == "eq" else config_id.startswith(c.group(2))
+                           for c in clauses)
             result = [dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
-                      for config_id in sorted(self.configs) if config_id.startswith(prefix.group(1))]
+                      for config_id in sorted(self.configs) if matches(config_id)]
             return 200, {"result": result, "resultCount": len(result), "pagedResultsCookie": None}
         return 200, {"_id": "", "configurations": [
             {"_id": config_id, "pid": config_id.replace("/", "."),
