@@ -38,6 +38,17 @@ CASES = [
         "scim_sync_idm_auth_type is headers but all of the following are missing: scim_sync_idm_username, "
         "scim_sync_idm_password", id="idm-credentials"),
     pytest.param(
+        "info", {"msg": "GET info/ping on http://127.0.0.1:1/openidm failed: IDM answered 401 Unauthorized "
+                        "\"Access Denied\". Check username and password (sent as X-OpenIDM-Username/X-OpenIDM-Password)."},
+        "GET info/ping on http://127.0.0.1:1/openidm failed: IDM answered 401 Unauthorized \"Access Denied\". Check "
+        "scim_sync_idm_username and scim_sync_idm_password (sent as X-OpenIDM-Username/X-OpenIDM-Password).",
+        id="idm-401"),
+    pytest.param(
+        "recon", {"msg": "Unsupported parameters for (idmops.pingidm.recon) module: changed_mappings. Supported "
+                         "parameters include: fail_on, mappings, password."},
+        "Unsupported parameters for (idmops.pingidm.recon) module: changed_mappings. Supported parameters include: "
+        "fail_on, mappings, password.", id="version-mismatch-stays"),
+    pytest.param(
         "info", {"msg": "TLS certificate of idm.example.com could not be verified. Check validate_certs and ca_path."},
         "TLS certificate of idm.example.com could not be verified. Check scim_sync_idm_validate_certs and "
         "scim_sync_idm_ca_path.", id="idm-tls"),
