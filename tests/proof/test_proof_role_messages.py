@@ -28,6 +28,17 @@ CASES = [
         "scim_sync_scim_client_secret and scim_sync_scim_token_endpoint for OAUTH, scim_sync_scim_user and "
         "scim_sync_scim_password for BASIC, scim_sync_scim_token for TOKEN)", id="connection-error"),
     pytest.param(
+        "scim_provider_info", {"msg": "token_endpoint (https://p/token) rejected client_id 'idm' and its client_secret "
+                                      "(answered 401: no; tried client_secret_basic and client_secret_post). Check "
+                                      "client_id and client_secret."},
+        "scim_sync_scim_token_endpoint (https://p/token) rejected scim_sync_scim_client_id 'idm' and its "
+        "scim_sync_scim_client_secret (answered 401: no; tried client_secret_basic and client_secret_post). Check "
+        "scim_sync_scim_client_id and scim_sync_scim_client_secret.", id="word-boundaries"),
+    pytest.param(
+        "scim_provider_info", {"msg": "The provider refused user=admin. Check the password. A user (admin) exists."},
+        "The provider refused scim_sync_scim_user=admin. Check the scim_sync_scim_password. A scim_sync_scim_user "
+        "(admin) exists.", id="plain-word-contexts"),
+    pytest.param(
         "connector", {"msg": "update_secrets=when_different needs to decrypt the stored secrets of connector 'scim' "
                              "with POST script?_action=eval; set update_secrets=on_create or update_secrets=always."},
         "scim_sync_connector_update_secrets=when_different needs to decrypt the stored secrets of connector 'scim' "
