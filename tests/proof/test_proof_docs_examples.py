@@ -150,7 +150,7 @@ def test_readme_quick_start_runs_as_written(sandbox_factory, tmp_path):
         else:
             pytest.fail(f"README line {block['line']}: no runner for a {block['lang']!r} block")
 
-    assert any("idmops.pingidm.scim_sync" in command and "--check" not in command for command, _ in ran)
+    assert any("idmops.pingidm.scim_sync" in command and "--check" not in command for command, _rc in ran)
     assert tenant.managed_count("user") == 6, "the quick start's flow did not reconcile the SCIM users"
     report = yaml.safe_load((project / "drift-reports" / "idm-eu.json").read_text())
     assert report["status"] == "clean", report
