@@ -32,13 +32,13 @@ def test_failed_entries_fail_the_role_with_their_cause_or_warn_when_asked(sandbo
     message = failed.failure_messages()
     assert "systemScimAccount_managedUser" in message
     assert "ABSENT/CREATE" in message, f"the first failed entries (situation/action) are in the message:\n{message}"
-    assert "nickName" in message, f"IDM's reason is in the message:\n{message}"
+    assert "Failed policy validation" in message, f"IDM's reason is in the message:\n{message}"
     assert tenant.managed_count("user") == 0
 
     warned = proofkit.run_flow(sandbox, tmp_path, extra_vars=dict(
         only_users, scim_sync_recon_fail_on=["failed", "canceled"]))
     assert warned.rc == 0, warned.describe()
     line = next(line for line in _summary(warned) if line.startswith("systemScimAccount_managedUser"))
-    assert "3 failed" in line and "failed entries: ABSENT/CREATE" in line and "nickName" in line, line
+    assert "3 failed" in line and "failed entries: ABSENT/CREATE" in line and "Failed policy validation" in line, line
     warnings = " ".join(str(w) for t in warned.by_action("recon") for w in t["result"].get("warnings", []))
     assert "ABSENT" in warnings, f"the module warns with the failed entries: {warnings!r}"
