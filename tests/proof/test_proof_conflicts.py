@@ -18,7 +18,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 class Sides:
-    """Read and edit one user's title on both sides of a tenant."""
+    """Read and edit one user's given name (mapped both ways by default) on both sides of a tenant."""
 
     def __init__(self, tenant: proofkit.Tenant):
         self.tenant = tenant
@@ -35,27 +35,27 @@ class Sides:
         self.scim_ids = {u["userName"].lower(): u["id"] for u in scim}
         self.names = sorted(self.idm_ids)
 
-    def idm_title(self, name: str):
-        return self.tenant.idm_json("GET", f"managed/user/{self.idm_ids[name]}").get("title")
+    def idm_value(self, name: str):
+        return self.tenant.idm_json("GET", f"managed/user/{self.idm_ids[name]}").get("givenName")
 
-    def scim_title(self, name: str):
+    def scim_value(self, name: str):
         response = requests.get(f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}", headers=self.scim_headers,
                                 verify=self.tenant.verify, timeout=30)
         response.raise_for_status()
-        return response.json().get("title")
+        return (response.json().get("name") or {}).get("givenName")
 
-    def edit_in_idm(self, name: str, title: str) -> None:
+    def edit_in_idm(self, name: str, value: str) -> None:
         self.tenant.idm_json("PATCH", f"managed/user/{self.idm_ids[name]}",
-                             [{"operation": "replace", "field": "/title", "value": title}])
+                             [{"operation": "replace", "field": "/givenName", "value": value}])
 
-    def edit_in_provider(self, name: str, title: str) -> None:
-        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": title}]}
+    def edit_in_provider(self, name: str, value: str) -> None:
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "name.givenName", "value": value}]}
         response = requests.patch(f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}", json=body,
                                   headers=self.scim_headers, verify=self.tenant.verify, timeout=30)
         response.raise_for_status()
 
     def both(self, name: str) -> tuple:
-        return self.idm_title(name), self.scim_title(name)
+        return self.idm_value(name), self.scim_value(name)
 
 
 def _reconcile(sandbox, tmp_path, order: list[str]) -> None:
@@ -73,7 +73,7 @@ def test_which_side_wins_for_each_order(sandbox_factory, tmp_path):
 
     # Provider first (the default). An edit in IDM: already in the provider through implicit sync.
     sides.edit_in_idm(a, "edited in IDM")
-    assert sides.scim_title(a) == "edited in IDM", "implicit sync pushes an IDM edit at once"
+    assert sides.scim_value(a) == "edited in IDM", "implicit sync pushes an IDM edit at once"
     # An edit in the provider: reaches IDM at the next run.
     sides.edit_in_provider(b, "edited in the provider")
     # Both sides, the provider's edit later: the later edit wins.
@@ -90,8 +90,8 @@ def test_which_side_wins_for_each_order(sandbox_factory, tmp_path):
         sides.edit_in_idm(d, "pushed while the provider was down")
     finally:
         tenant.scim_faults_reset()
-    assert sides.scim_title(d) != "pushed while the provider was down"
-    before = sides.scim_title(d)
+    assert sides.scim_value(d) != "pushed while the provider was down"
+    before = sides.scim_value(d)
     _reconcile(sandbox, tmp_path, PROVIDER_FIRST)
     assert sides.both(d) == (before, before), "provider first: the unpushed IDM edit is lost"
 

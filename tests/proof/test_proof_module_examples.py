@@ -6,7 +6,8 @@ replaced, and nothing else: the example URLs and client ids (as whole values), t
 variables the examples leave to the reader (`idm_admin_password`, `scim_client_secret`, ...). Connection options
 an example leaves out come from module_defaults of the action group, as the modules' docs say. The templates the
 examples name are found in the collection's conf_templates/ and render with the sandbox inventory's role
-variables, and `managed.json` holds the managed objects the sandbox IDM has.
+variables and the role's default attribute maps (the role guide tells readers to copy those), and `managed.json`
+holds the managed objects the sandbox IDM has.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 import proofkit
 from proofkit import REPO
 
+ROLE_DEFAULTS = yaml.safe_load((REPO / "roles" / "scim_sync" / "defaults" / "main.yml").read_text())
 # In this order: read-only first, then recons, then config changes; the connector's examples remove it.
 MODULES = ("info", "scim_provider_info", "connector_test", "recon", "recon_info", "config", "mapping", "connector")
 # Examples found not to run as written (reported to the modules' owners). Each must still fail, so that fixing the
@@ -102,6 +104,9 @@ def test_module_examples_run_as_written(converged, module, tmp_path):
             "deployer_password": host["idm_noscript_password"],
             "scim_object_types": "{{ (lookup('ansible.builtin.template', '%s') | from_json).objectTypes }}"
                                  % (REPO / "conf_templates" / "provisioner.openicf-scim.json.j2"),
+            # Outside the role the mapping template needs the attribute maps; the role guide says to copy the
+            # role's default lists, as a reader of these examples would.
+            **{name: value for name, value in ROLE_DEFAULTS.items() if "_attribute_map" in name},
         },
         "tasks": tasks,
     }
