@@ -22,11 +22,12 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLROOT)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint sanity units integration molecule proof build-check bench clean test-matrix
+.PHONY: help setup demo test lint sanity units integration molecule proof build-check bench clean test-matrix docs
 
 help:
 	@echo "make demo   - set up, start the sandbox, run playbooks/scim_sync.yml twice, stop the sandbox"
 	@echo "make test   - every test: lint, sanity, build check, units, integration, molecule, proof"
+	@echo "make docs   - the collection's docs site (antsibull-docs + Sphinx, offline) in build/docs/html"
 	@echo "other targets: setup lint sanity units integration molecule proof build-check bench test-matrix clean"
 
 # The venv, the pinned tools, the offline get-pip stand-in for ansible-test, and the collections path symlink.
@@ -48,6 +49,17 @@ demo: setup
 
 lint: setup
 	ansible-lint --offline
+	antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
+
+# The docs site: antsibull-docs writes the RST of the modules, the role and docs/docsite/, Sphinx the HTML. No
+# network: docs/sphinx/conf.py resolves the links to Ansible's own docs without intersphinx.
+DOCS := build/docs
+docs: setup
+	rm -rf $(DOCS) && mkdir -p $(DOCS)/rst && chmod 700 $(DOCS)/rst
+	antsibull-docs --config-file docs/sphinx/antsibull-docs.cfg collection --use-current --dest-dir $(DOCS)/rst $(NS).$(NAME)
+	cp docs/sphinx/index.rst $(DOCS)/rst/index.rst
+	sphinx-build -M html $(DOCS)/rst $(DOCS) -c docs/sphinx -W --keep-going -q
+	@echo "docs: $(DOCS)/html/index.html"
 
 sanity: setup
 	tools/ansible-test-in-tree.sh sanity --local --python 3.11

@@ -9,9 +9,18 @@ ansible-galaxy collection build --output-path dist --force >/dev/null
 echo "build-check: built $tarball"
 
 listing=$(tar -tzf "$tarball")
-forbidden=$(echo "$listing" | grep -E '^(sandbox|benchmarks|tools|\.venv[^/]*|\.sandbox|\.ci|dist|tests/output|collections)(/|$)|__pycache__|\.pyc$' || true)
+forbidden=$(echo "$listing" | grep -E '^(sandbox|benchmarks|tools|\.venv[^/]*|\.sandbox|\.ci|dist|build|tests/output|collections|inventories/sandbox|extensions/molecule|tests/integration|tests/proof|docs/sphinx)(/|$)|__pycache__|\.pyc$' || true)
 if [ -n "$forbidden" ]; then
   echo "build-check: the tarball ships development files:"; echo "$forbidden" | head -20; exit 1
+fi
+# Nothing shipped may need the sandbox: no playbook, role, template, inventory or plugin starts or reads it.
+unpacked=$(mktemp -d)
+tar -xzf "$tarball" -C "$unpacked"
+needs_sandbox=$(cd "$unpacked" && grep -rlE 'python -m sandbox|inventories/sandbox|IDMOPS_SANDBOX_STATE|__sandbox' \
+  --include='*.yml' --include='*.yaml' --include='*.py' --include='*.j2' . || true)
+rm -rf "$unpacked"
+if [ -n "$needs_sandbox" ]; then
+  echo "build-check: shipped files need the unshipped sandbox:"; echo "$needs_sandbox"; exit 1
 fi
 for required in MANIFEST.json FILES.json meta/runtime.yml plugins/modules/recon.py conf_templates roles/scim_sync; do
   grep -q "^$required" <<<"$listing" || { echo "build-check: $required missing from the tarball"; exit 1; }

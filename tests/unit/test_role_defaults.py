@@ -38,8 +38,17 @@ def test_documented_defaults_equal_the_role_defaults(entry_point):
     for name, spec in options.items():
         if "default" in spec:
             assert DEFAULTS.get(name) == spec["default"], name
-    for name in ATTRIBUTE_VARIABLES:
+    # Entry points that render the templates (main, provision) document every attribute variable's default;
+    # reconcile renders nothing and declares none of them.
+    declared = [name for name in ATTRIBUTE_VARIABLES if name in options]
+    assert declared in ([], ATTRIBUTE_VARIABLES), (entry_point, declared)
+    for name in declared:
         assert "default" in options[name], name
+
+
+def test_the_entry_points_that_render_templates_declare_the_attribute_variables():
+    assert all(name in SPECS["provision"]["options"] for name in ATTRIBUTE_VARIABLES)
+    assert all(name in SPECS["main"]["options"] for name in ATTRIBUTE_VARIABLES)
 
 
 def test_the_templates_carry_no_copy_of_the_default_maps():
