@@ -130,6 +130,7 @@ EXAMPLES = r"""
       configurationProperties:
         SCIMEndpoint: https://scim.example.com/scim/v2
         authenticationMethod: OAUTH
+        grantType: client_credentials
         tokenEndpoint: https://scim.example.com/oauth2/token
         clientId: idm
         clientSecret: "{{ scim_client_secret }}"

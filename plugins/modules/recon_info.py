@@ -61,7 +61,13 @@ EXAMPLES = r"""
     latest: true
   register: last
 
-- name: Follow a run started with wait=false
+- name: Start a long recon without waiting for it
+  idmops.pingidm.recon:
+    mapping: managedUser_systemScimAccount
+    wait: false
+  register: started
+
+- name: Follow the run started with wait=false
   idmops.pingidm.recon_info:
     id: "{{ started.recon.id }}"
   register: run
