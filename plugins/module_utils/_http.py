@@ -314,7 +314,10 @@ def _causes(exc):
 
 
 def classify_transport_error(exc):
-    """Kind of a requests exception without an HTTP answer: dns, refused, unreachable, timeout, dropped or tls."""
+    """Kind of a requests exception without an HTTP answer: proxy, dns, refused, unreachable, timeout, dropped or
+    tls. ``proxy``: the HTTP proxy from the environment (HTTP_PROXY/HTTPS_PROXY) failed, not the server."""
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy"
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -344,6 +347,10 @@ def host_port(url):
 def transport_failure(kind, url, exc, timeout):
     """(message, hint) for an ApiError without an HTTP answer, naming what failed."""
     host, port = host_port(url)
+    if kind == "proxy":
+        return ("the HTTP proxy for %s:%d failed: %s" % (host, port, short_error_text(exc)),
+                "Check the HTTP_PROXY/HTTPS_PROXY and NO_PROXY environment variables (also those a task's "
+                "environment: sets): the proxy must run, or the server must be listed in NO_PROXY.")
     if kind == "dns":
         return ("the host name '%s' does not resolve (DNS lookup failed)" % host,
                 "Check the host name in the URL.")

@@ -424,3 +424,11 @@ def test_classify_strings_from_older_urllib3():
     exc = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
     assert _http.classify_transport_error(exc) == "refused"
     assert _http.classify_transport_error(requests.exceptions.ConnectionError("reset")) == "dropped"
+
+
+def test_a_failing_proxy_is_named_as_the_proxy():
+    exc = requests.exceptions.ProxyError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded "
+                                         "(Caused by ProxyError('Unable to connect to proxy'))")
+    assert _http.classify_transport_error(exc) == "proxy"
+    text, hint = _http.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
+    assert text.startswith("the HTTP proxy for idm.test:8080 failed") and "NO_PROXY" in hint
