@@ -24,16 +24,16 @@ def tenant(fake_idm):
         "sync": {"mappings": [{"name": "a", "source": "system/scim/account", "target": "managed/user"}]},
         "mapping/b": {"name": "b", "source": "managed/user", "target": "system/scim/account"},
         "schedule/recon-a": {"type": "cron", "schedule": "0 0 * * * ?", "invokeService": "sync"},
-        "external.email": {"host": "smtp.test", "auth": {"enable": True, "username": "mailer",
-                                                          "password": CLEAR_PASSWORD}},
+        "external.email": {"host": "smtp.test",
+                           "auth": {"enable": True, "username": "mailer", "password": CLEAR_PASSWORD}},
         "ui/configuration": {"configuration": {"lang": "en"}},
     })
     return fake_idm
 
 
 def test_patterns_select_objects_sorted_and_masked(tenant, run_module, idm_args):
-    result = run_module(config_info, dict(idm_args, id=["provisioner.openicf/*", "sync", "mapping/*",
-                                                         "schedule/*"]))
+    patterns = ["provisioner.openicf/*", "sync", "mapping/*", "schedule/*"]
+    result = run_module(config_info, dict(idm_args, id=patterns))
     assert not result["failed"] and result["changed"] is False
     assert result["ids"] == ["mapping/b", "provisioner.openicf/ldap", "provisioner.openicf/scim",
                              "schedule/recon-a", "sync"]
