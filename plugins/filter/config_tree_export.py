@@ -18,7 +18,8 @@ description:
     C({{ scim_sync_config_secrets['<object>_<property>'] }}), never its value or IDM's C($crypto) blob; the role's
     apply fills that dict from the Vault variables C(vault_<tenant>_<object>_<property>). C(<object>) is the
     connector name for connectors and the config id otherwise, C(<property>) the secret's dotted name (relative to
-    C(configurationProperties)), both with characters other than letters, digits and C(_) as C(_).
+    C(configurationProperties)), all parts in snake case as Ansible names variables (C(clientSecret) becomes
+    C(client_secret), C(idm-EU) becomes C(idm_eu)), for example C(vault_idm_eu_scim_client_secret).
   - Text that Jinja would read as a tag (C({{), C({%), C({#)) is escaped, so the file renders back to the object.
 author:
   - idmops.pingidm contributors (@idmops)

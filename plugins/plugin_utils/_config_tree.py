@@ -13,7 +13,7 @@ is ``provisioner.openicf/scim``, ``schedule-recon-users.json`` is ``schedule/rec
 
 Exported files are Jinja templates of JSON: every secret becomes a reference to the host variable
 ``scim_sync_config_secrets['<object>_<property>']`` (apply fills that dict from the Vault variables
-``vault_<tenant>_<object>_<property>``), and text that Jinja would read as a tag (``{{``, ``{%``, ``{#``) is escaped
+``vault_<tenant>_<object>_<property>``, every part in snake case), and text that Jinja would read as a tag (``{{``, ``{%``, ``{#``) is escaped
 so it renders back to itself.
 """
 
@@ -48,8 +48,12 @@ class TreeError(ValueError):
 
 
 def token(text):
-    """``text`` as part of a variable name: letters, digits and ``_``."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", str(text))
+    """``text`` as part of a variable name in Ansible's style (snake case, lower case, letters, digits, ``_``):
+    ``clientSecret`` -> ``client_secret``, ``SCIMEndpoint`` -> ``scim_endpoint``, ``idm-EU`` -> ``idm_eu``.
+    The role's tasks compute the tenant's part with the same three steps (scim_sync__tenant_token)."""
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", str(text))
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    return re.sub(r"[^a-z0-9_]", "_", text.lower())
 
 
 # --- ids and files --------------------------------------------------------------------------------------------------

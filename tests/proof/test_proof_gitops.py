@@ -23,8 +23,8 @@ EXPORT = proofkit.REPO / "playbooks" / "export.yml"
 APPLY = proofkit.REPO / "playbooks" / "apply.yml"
 SCHEDULE = {"mapping": "systemScimAccount_managedUser", "schedule": "0 0 3 ? * MON-FRI", "time_zone": "UTC"}
 # Secrets reach the playbooks as references to the sandbox inventory, so no test file holds a value.
-VAULT_FROM_TENANT1 = {"vault_tenant1_scim_clientSecret": "{{ hostvars['tenant1'].scim_client_secret }}",
-                      "vault_tenant2_scim_clientSecret": "{{ hostvars['tenant1'].scim_client_secret }}"}
+VAULT_FROM_TENANT1 = {"vault_tenant1_scim_client_secret": "{{ hostvars['tenant1'].scim_client_secret }}",
+                      "vault_tenant2_scim_client_secret": "{{ hostvars['tenant1'].scim_client_secret }}"}
 
 
 def decrypted(tenant: proofkit.Tenant, value):
@@ -92,9 +92,9 @@ def test_round_trip_and_no_secret_in_export_logs_or_diffs(sandbox_factory, tmp_p
     assert files == ["provisioner.openicf-scim.json", "schedule-scim_sync-systemScimAccount_managedUser.json",
                      "sync.json"], files
     connector_file = (tree / "provisioner.openicf-scim.json").read_text()
-    assert '"clientSecret": "{{ scim_sync_config_secrets[\'scim_clientSecret\'] }}"' in connector_file
-    assert "vault_tenant1_scim_clientSecret" in (tree / "README.md").read_text()
-    assert "vault_tenant1_scim_clientSecret" in (export_dir / "host_vars" / "tenant1.yml").read_text()
+    assert '"clientSecret": "{{ scim_sync_config_secrets[\'scim_client_secret\'] }}"' in connector_file
+    assert "vault_tenant1_scim_client_secret" in (tree / "README.md").read_text()
+    assert "vault_tenant1_scim_client_secret" in (export_dir / "host_vars" / "tenant1.yml").read_text()
 
     again = proofkit.run_flow(sandbox, tmp_path, playbook=EXPORT, limit="tenant1",
                               extra_vars={"scim_sync_export_dir": str(export_dir)})
@@ -184,7 +184,7 @@ def test_promotion_prune_and_a_failing_file(sandbox_factory, tmp_path):
     tenant2.idm_json("PUT", "config/schedule/handmade", {"enabled": False, "schedule": "0 0 0 1 1 ? 2099",
                                                          "invokeService": "script",
                                                          "invokeContext": {"script": {"source": "1;"}}})
-    vault = {"vault_tenant2_scim_clientSecret": "{{ scim_client_secret }}"}
+    vault = {"vault_tenant2_scim_client_secret": "{{ scim_client_secret }}"}
     promote = proofkit.run_flow(sandbox, tmp_path, playbook=APPLY, limit="tenant2",
                                 extra_vars={"scim_sync_apply_dir": str(promoted), **vault})
     assert promote.rc == 0, promote.describe()

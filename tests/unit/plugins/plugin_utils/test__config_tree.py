@@ -7,6 +7,7 @@ Jinja-safe text) rendered back through the collection's own template action, and
 from __future__ import annotations
 
 import json
+import os
 from unittest.mock import MagicMock
 
 import pytest
@@ -15,12 +16,19 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates any string
+    def trust_as_template(value):
+        return value
+
 from ansible_collections.idmops.pingidm.plugins.action import config as config_action
 from ansible_collections.idmops.pingidm.plugins.filter import config_tree_prune
 from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
 from ansible_collections.idmops.pingidm.plugins.module_utils import _config_info
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _config_tree
 
+ROLE_TASKS = os.path.join(os.path.dirname(_config_tree.__file__), "..", "..", "roles", "scim_sync", "tasks")
 SECRET = 'scim-Secr3t "quoted" \\ back\\slash {{ not jinja }}'
 CRYPTO = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "AAAA", "iv": "BBBB"}}}
 CONNECTOR = {
@@ -107,14 +115,14 @@ def test_export_writes_references_and_renders_back_to_the_object(tmp_path):
     assert exported["file"] == "provisioner.openicf-scim.json" and exported["kind"] == "connector"
     text = exported["content"]
     assert "AAAA" not in text and "$crypto" not in text and "_rev" not in text and '"_id"' not in text
-    assert "{{ scim_sync_config_secrets['scim_clientSecret'] }}" in text
-    assert exported["secrets"] == [{"name": "clientSecret", "key": "scim_clientSecret",
+    assert "{{ scim_sync_config_secrets['scim_client_secret'] }}" in text
+    assert exported["secrets"] == [{"name": "clientSecret", "key": "scim_client_secret",
                                     "path": ["configurationProperties", "clientSecret"],
-                                    "vault_variable": "vault_idm_eu_scim_clientSecret"}]
+                                    "vault_variable": "vault_idm_eu_scim_client_secret"}]
     # Pretty, sorted, one trailing newline: the same object always gives the same bytes.
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     rendered = _render_back(tmp_path, exported,
-                            {"scim_sync_config_secrets": {"scim_clientSecret": "plain-value"}})
+                            {"scim_sync_config_secrets": {"scim_client_secret": "plain-value"}})
     expected = _compare.normalise(CONNECTOR)
     expected["configurationProperties"]["clientSecret"] = "plain-value"
     assert rendered == expected
@@ -130,7 +138,7 @@ def test_secret_with_json_special_characters_renders_when_escaped_as_apply_does(
     # apply passes scim_sync_config_secrets with each value JSON-escaped (to_json without the quotes).
     exported = _config_tree.export(_config_info.describe("provisioner.openicf/scim", CONNECTOR), "t1")
     escaped = json.dumps(SECRET)[1:-1]
-    rendered = _render_back(tmp_path, exported, {"scim_sync_config_secrets": {"scim_clientSecret": escaped}})
+    rendered = _render_back(tmp_path, exported, {"scim_sync_config_secrets": {"scim_client_secret": escaped}})
     assert rendered["configurationProperties"]["clientSecret"] == SECRET
 
 
@@ -140,8 +148,28 @@ def test_secrets_outside_connectors_and_in_lists():
     exported = _config_tree.export(_config_info.describe("external.email", document), "tenant-1.eu")
     assert [s["vault_variable"] for s in exported["secrets"]] == [
         "vault_tenant_1_eu_external_email_auth_password",
-        "vault_tenant_1_eu_external_email_remoteConnectorServers_0_key"]
+        "vault_tenant_1_eu_external_email_remote_connector_servers_0_key"]
     assert "clear" not in exported["content"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("clientSecret", "client_secret"), ("SCIMEndpoint", "scim_endpoint"), ("keyStorePassword", "key_store_password"),
+    ("idm-EU", "idm_eu"), ("tenant1", "tenant1"), ("Tenant-1.prod", "tenant_1_prod"), ("authToken", "auth_token"),
+    ("remoteConnectorServers.0.key", "remote_connector_servers_0_key"), ("myHTTPProxy2Password", "my_http_proxy2_password"),
+])
+def test_variable_name_parts_are_snake_case(text, expected):
+    assert _config_tree.token(text) == expected
+
+
+@pytest.mark.parametrize("hostname", ["tenant1", "idm-EU", "Tenant-1.prod", "myIDMHost", "a.b-c_D"])
+def test_the_role_computes_the_tenant_part_as_the_export_does(hostname):
+    # apply.yml derives scim_sync_config_secrets from vault_<tenant token>_* with this Jinja expression.
+    tasks = yaml.safe_load(open(os.path.join(ROLE_TASKS, "apply.yml")))
+    expression = tasks[0]["ansible.builtin.set_fact"]["scim_sync__tenant_token"]
+    templar = Templar(loader=DataLoader(), variables={"inventory_hostname": hostname})
+    assert templar.template(trust_as_template(expression)).strip() == _config_tree.token(hostname)
+    exported = yaml.safe_load(open(os.path.join(ROLE_TASKS, "export.yml")))[0]["vars"]["scim_sync__tenant_token"]
+    assert exported == expression
 
 
 def test_duplicate_secret_names_are_refused():
