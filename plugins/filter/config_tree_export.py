@@ -11,7 +11,7 @@ name: config_tree_export
 short_description: The config tree file of one PingIDM configuration object, secrets as Vault references
 version_added: 0.1.0
 description:
-  - Turns one entry of M(idmops.pingidm.config_info)'s C(configs) into the file C(playbooks/export.yml) writes:
+  - Turns one entry of M(idmops.pingidm.config_info)'s C(configs) into the file C(playbooks/export.yml) writes -
     the object without C(_id) and C(_rev), as pretty JSON with sorted keys (stable and diff-friendly), named after
     IDM's C(conf/) convention (C(provisioner.openicf-scim.json), C(sync.json), C(schedule-<name>.json)).
   - Every secret (the entry's C(secrets)) becomes the Jinja reference

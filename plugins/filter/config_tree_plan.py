@@ -12,7 +12,7 @@ short_description: The files of a PingIDM config tree in the order IDM needs the
 version_added: 0.1.0
 description:
   - Reads config ids from file names the way IDM reads its C(conf/) directory (C(<id>.json), or
-    C(<factory>-<alias>.json) for C(<factory>/<alias>): the first C(-) splits) and sorts the files so that what
+    C(<factory>-<alias>.json) for C(<factory>/<alias>), the first C(-) splits) and sorts the files so that what
     an object refers to comes first - connectors (C(provisioner.openicf/*)), then C(managed), then any other
     object, then mappings (C(sync), C(mapping/*)), then schedules (C(schedule/*)); by id within a kind.
   - Fails naming every file whose name is not a config id.
