@@ -14,7 +14,9 @@ description:
   - Reads config ids from file names the way IDM reads its C(conf/) directory (C(<id>.json), or
     C(<factory>-<alias>.json) for C(<factory>/<alias>), the first C(-) splits) and sorts the files so that what
     an object refers to comes first - connectors (C(provisioner.openicf/*)), then C(managed), then any other
-    object, then mappings (C(sync), C(mapping/*)), then schedules (C(schedule/*)); by id within a kind.
+    object, then mappings (C(sync), C(mapping/*)), then schedules (C(schedule/*)); by id within a kind, except
+    that a per-mapping file whose C(links) names another mapping of the tree comes after it (read from the file
+    when it is plain JSON).
   - Fails naming every file whose name is not a config id.
 author:
   - idmops.pingidm contributors (@idmops)

@@ -108,7 +108,41 @@ def plan(paths):
                         "name": cid.split("/", 1)[1] if "/" in cid else cid, "order": ORDER[entry_kind]})
     if problems:
         raise TreeError("; ".join(problems))
-    return sorted(entries, key=lambda e: (e["order"], e["id"]))
+    return _links_first(sorted(entries, key=lambda e: (e["order"], e["id"])))
+
+
+def _linked_mapping(path):
+    """The ``links`` of a per-mapping file, when the file is plain JSON (a template may not parse before rendering)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            links = json.load(handle).get("links")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return links if isinstance(links, str) else None
+
+
+def _links_first(entries):
+    """Per-mapping files after the mapping their ``links`` names: IDM (and the mapping module's checks) need the
+    linked mapping to exist first. Otherwise the order stays as given."""
+    mappings = [e for e in entries if e["kind"] == "mapping"]
+    if len(mappings) < 2:
+        return entries
+    by_name = dict((e["name"], e) for e in mappings)
+    ordered, placed = [], set()
+
+    def place(entry, chain):
+        if entry["name"] in placed or entry["name"] in chain:
+            return
+        target = by_name.get(_linked_mapping(entry["path"]))
+        if target is not None:
+            place(target, chain | {entry["name"]})
+        placed.add(entry["name"])
+        ordered.append(entry)
+    for entry in mappings:
+        place(entry, frozenset())
+    first = entries.index(mappings[0])
+    rest = [e for e in entries if e["kind"] != "mapping"]
+    return rest[:first] + ordered + rest[first:]
 
 
 # --- export -----------------------------------------------------------------------------------------------------------

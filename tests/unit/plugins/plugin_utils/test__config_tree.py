@@ -78,6 +78,22 @@ def test_plan_orders_what_objects_refer_to_first():
     assert plan[0]["name"] == "ldap" and plan[0]["path"] == "t/provisioner.openicf-ldap.json"
 
 
+def test_plan_puts_a_mapping_after_the_mapping_it_links_to(tmp_path):
+    def write(name, body):
+        path = tmp_path / name
+        path.write_text(body)
+        return str(path)
+    files = [write("mapping-a_reverse.json", json.dumps({"name": "a_reverse", "links": "z_forward"})),
+             write("mapping-b.json", "{{ not json before rendering }}"),
+             write("mapping-z_forward.json", json.dumps({"name": "z_forward"})),
+             write("mapping-loop1.json", json.dumps({"name": "loop1", "links": "loop2"})),
+             write("mapping-loop2.json", json.dumps({"name": "loop2", "links": "loop1"})),
+             write("sync.json", "{}"), write("schedule-s.json", "{}"), write("managed.json", "{}")]
+    plan = _config_tree.plan(files)
+    assert [e["id"] for e in plan] == ["managed", "mapping/z_forward", "mapping/a_reverse", "mapping/b",
+                                       "mapping/loop2", "mapping/loop1", "sync", "schedule/s"]
+
+
 def test_plan_names_every_bad_file():
     with pytest.raises(_config_tree.TreeError) as error:
         _config_tree.plan(["t/-x.json", "t/README.md", "t/ok.json", "t/a-.json"])
