@@ -22,6 +22,9 @@ import proofkit
 EXPORT = proofkit.REPO / "playbooks" / "export.yml"
 APPLY = proofkit.REPO / "playbooks" / "apply.yml"
 SCHEDULE = {"mapping": "systemScimAccount_managedUser", "schedule": "0 0 3 ? * MON-FRI", "time_zone": "UTC"}
+EXTRA_MAPPING = {"name": "proofExtra_managedRole", "source": "managed/user", "target": "managed/role",
+                 "properties": [{"source": "userName", "target": "name",
+                                 "transform": {"type": "text/javascript", "source": "'{{' + source + '}}';"}}]}
 # Secrets reach the playbooks as references to the sandbox inventory, so no test file holds a value.
 VAULT_FROM_TENANT1 = {"vault_tenant1_scim_client_secret": "{{ hostvars['tenant1'].scim_client_secret }}",
                       "vault_tenant2_scim_client_secret": "{{ hostvars['tenant1'].scim_client_secret }}"}
@@ -84,13 +87,16 @@ def test_round_trip_and_no_secret_in_export_logs_or_diffs(sandbox_factory, tmp_p
                              extra_vars={"scim_sync_recon_schedules": [SCHEDULE], "scim_sync_preflight": False})
     assert flow.rc == 0, flow.describe()
 
+    # A per-mapping config too (IDM 7's mapping/<name>), with a script whose text looks like Jinja.
+    tenant1.idm_json("PUT", "config/mapping/proofExtra_managedRole", EXTRA_MAPPING)
+
     export = proofkit.run_flow(sandbox, tmp_path, playbook=EXPORT, limit="tenant1", args=verbose,
                                extra_vars={"scim_sync_export_dir": str(export_dir)})
     assert export.rc == 0, export.describe()
     tree = export_dir / "tenant1"
     files = sorted(p.name for p in tree.glob("*.json"))
-    assert files == ["provisioner.openicf-scim.json", "schedule-scim_sync-systemScimAccount_managedUser.json",
-                     "sync.json"], files
+    assert files == ["mapping-proofExtra_managedRole.json", "provisioner.openicf-scim.json",
+                     "schedule-scim_sync-systemScimAccount_managedUser.json", "sync.json"], files
     connector_file = (tree / "provisioner.openicf-scim.json").read_text()
     assert '"clientSecret": "{{ scim_sync_config_secrets[\'scim_client_secret\'] }}"' in connector_file
     assert "vault_tenant1_scim_client_secret" in (tree / "README.md").read_text()
@@ -107,9 +113,10 @@ def test_round_trip_and_no_secret_in_export_logs_or_diffs(sandbox_factory, tmp_p
 
     fresh = proofkit.run_flow(sandbox, tmp_path, playbook=APPLY, limit="tenant2", args=verbose, extra_vars=apply_args)
     assert fresh.rc == 0, fresh.describe()
-    assert len(changed_tasks(fresh, "tenant2")) == 3, changed_tasks(fresh, "tenant2")
+    assert len(changed_tasks(fresh, "tenant2")) == 4, changed_tasks(fresh, "tenant2")
     assert comparable_connector(tenant2) == comparable_connector(tenant1)
     assert stored(tenant2, "sync") == stored(tenant1, "sync")
+    assert stored(tenant2, "mapping/proofExtra_managedRole") == EXTRA_MAPPING
     schedule_id = "schedule/scim_sync-systemScimAccount_managedUser"
     assert stored(tenant2, schedule_id) == stored(tenant1, schedule_id)
     assert tenant2.idm_json("GET", "scheduler/job/scim_sync-systemScimAccount_managedUser")["enabled"] is True
