@@ -13,8 +13,8 @@ is ``provisioner.openicf/scim``, ``schedule-recon-users.json`` is ``schedule/rec
 
 Exported files are Jinja templates of JSON: every secret becomes a reference to the host variable
 ``scim_sync_config_secrets['<object>_<property>']`` (apply fills that dict from the Vault variables
-``vault_<tenant>_<object>_<property>``, every part in snake case), and text that Jinja would read as a tag (``{{``, ``{%``, ``{#``) is escaped
-so it renders back to itself.
+``vault_<tenant>_<object>_<property>``, every part in snake case), and text that Jinja would read as a tag
+(``{{``, ``{%``, ``{#``) is escaped so it renders back to itself.
 """
 
 from __future__ import annotations

@@ -171,7 +171,8 @@ def test_secrets_outside_connectors_and_in_lists():
 @pytest.mark.parametrize("text, expected", [
     ("clientSecret", "client_secret"), ("SCIMEndpoint", "scim_endpoint"), ("keyStorePassword", "key_store_password"),
     ("idm-EU", "idm_eu"), ("tenant1", "tenant1"), ("Tenant-1.prod", "tenant_1_prod"), ("authToken", "auth_token"),
-    ("remoteConnectorServers.0.key", "remote_connector_servers_0_key"), ("myHTTPProxy2Password", "my_http_proxy2_password"),
+    ("remoteConnectorServers.0.key", "remote_connector_servers_0_key"),
+    ("myHTTPProxy2Password", "my_http_proxy2_password"),
 ])
 def test_variable_name_parts_are_snake_case(text, expected):
     assert _config_tree.token(text) == expected
