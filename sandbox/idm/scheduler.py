@@ -488,6 +488,7 @@ class SchedulerService:
         self._paused = False
         self._stopping = False
         self._active = 0
+        self._pending = {}      # trigger rows to write: name -> (config, next_fire, previous_fire) or None (delete)
         server.store.ensure_schema(SCHEMA)
         self._thread = None
 
@@ -500,8 +501,9 @@ class SchedulerService:
         names = [c["_id"].split("/", 1)[1] for c in listing if c["_id"].startswith(CONFIG_PREFIX + "/")]
         for name in names:
             self._schedule(name, self.server.config.get(f"{CONFIG_PREFIX}/{name}"), stored.get(name))
-        for name in set(stored) - set(names):
-            self._forget(name)
+        with self._cond:
+            for name in set(stored) - set(names):
+                self._forget(name)
         self.server.config.subscribe(CONFIG_PREFIX, self._on_config)
         self._thread = threading.Thread(target=self._dispatch, name="idm-scheduler", daemon=True)
         self._thread.start()
@@ -533,13 +535,13 @@ class SchedulerService:
         raw = {k: v for k, v in (raw or {}).items() if k not in ("_id", "_rev")}
         with self._cond:
             self._jobs.pop(name, None)
+            self._cond.notify_all()
             try:
                 config = ScheduleConfig(raw)
             except ScheduleError as exc:
                 self.errors[name] = str(exc)
                 self._forget(name)
                 log.error("schedule %s is not scheduled: %s", name, exc)
-                self._cond.notify_all()
                 return
             self.errors.pop(name, None)
             job = Job(name, raw, config)
@@ -554,55 +556,74 @@ class SchedulerService:
                         self.errors[name] = "Based on configured schedule, the given trigger will never fire."
                         log.error("schedule %s is not scheduled: %s", name, self.errors[name])
                         self._forget(name)
-                        self._cond.notify_all()
                         return
             self._jobs[name] = job
             if config.persisted:
                 self._save(job)
             else:
                 self._forget(name)      # a schedule that stopped being persisted leaves no stale trigger
-            self._cond.notify_all()
         log.info("Job %s scheduled with schedule %s, timezone %s, enabled %s", name, config.schedule,
                  config.zone.name, config.enabled)
 
+    # Trigger rows are written by the dispatcher thread only, outside the lock: a config write made inside a
+    # store batch (which holds the store's lock) then never waits for a scheduler that waits for the store.
     def _save(self, job):
-        if self._stopping or not job.config.persisted:
-            return
-        try:
-            self.server.store.execute(
-                "INSERT OR REPLACE INTO scheduler_triggers (name, config, next_fire, previous_fire) "
-                "VALUES (?, ?, ?, ?)", (job.name, json.dumps(job.raw), job.next_fire, job.previous_fire))
-        except Exception:  # pylint: disable=broad-except
-            log.debug("could not save the trigger of %s (stopping?)", job.name, exc_info=True)
+        """Queue the trigger row of a persisted job (lock held)."""
+        if job.config.persisted:
+            self._pending[job.name] = (json.dumps(job.raw), job.next_fire, job.previous_fire)
 
     def _forget(self, name):
-        try:
-            self.server.store.execute("DELETE FROM scheduler_triggers WHERE name = ?", (name,))
-        except Exception:  # pylint: disable=broad-except
-            log.debug("could not forget the trigger of %s", name, exc_info=True)
+        """Queue the removal of a trigger row (lock held)."""
+        self._pending[name] = None
+
+    def _flush(self):
+        with self._cond:
+            pending, self._pending = self._pending, {}
+        for name, row in pending.items():
+            try:
+                if row is None:
+                    self.server.store.execute("DELETE FROM scheduler_triggers WHERE name = ?", (name,))
+                else:
+                    self.server.store.execute(
+                        "INSERT OR REPLACE INTO scheduler_triggers (name, config, next_fire, previous_fire) "
+                        "VALUES (?, ?, ?, ?)", (name,) + row)
+            except Exception:  # pylint: disable=broad-except
+                log.debug("could not write the trigger of %s", name, exc_info=True)
 
     # dispatching ---------------------------------------------------------------------------------------------------
     def _blocked(self, job):
         return job.running > 0 and not job.config.concurrent_execution
 
     def _dispatch(self):
-        with self._cond:
-            while not self._stopping:
+        while True:
+            self._flush()
+            starts = []
+            with self._cond:
+                if self._stopping:
+                    break
                 now = self.clock()
                 for job in sorted(self._jobs.values(), key=lambda j: j.next_fire or 0):
                     if job.next_fire is None or job.next_fire > now or self._paused or self._blocked(job):
                         continue
                     if self._active >= self.thread_count:
                         break
-                    self._fire_due(job, now)
-                waits = [j.next_fire - now for j in self._jobs.values()
-                         if j.next_fire is not None and not self._blocked(j)]
-                timeout = 1.0 if self._paused or not waits else min(max(min(waits), 0.0), 1.0)
-                if timeout > 0:
-                    self._cond.wait(timeout)
+                    record = self._fire_due(job, now)
+                    if record is not None:
+                        starts.append((job, record))
+                if not starts and not self._pending:
+                    waits = [j.next_fire - now for j in self._jobs.values()
+                             if j.next_fire is not None and not self._blocked(j)]
+                    timeout = 1.0 if self._paused or not waits else min(max(min(waits), 0.0), 1.0)
+                    if timeout > 0:
+                        self._cond.wait(timeout)
+            for job, record in starts:
+                threading.Thread(target=self._run, args=(job, record), name=f"schedule-{job.name}",
+                                 daemon=True).start()
+        self._flush()
 
     def _fire_due(self, job, now):
-        """Quartz's decision for a trigger whose fire time has come (called with the lock held)."""
+        """Quartz's decision for a trigger whose fire time has come (lock held). Returns the Fire to run, or None
+        when the misfire policy skips it; the caller starts the run."""
         scheduled = job.next_fire
         late = now - scheduled
         misfired = late > self.misfire_threshold
@@ -611,7 +632,7 @@ class SchedulerService:
             job.next_fire = config.fire_after(now)
             log.info("schedule %s misfired (%.0f s late): skipped (doNothing)", job.name, late)
             self._save(job)
-            return
+            return None
         job.fired += 1
         if misfired or (config.type == "simple" and late > 0):
             job.next_fire = config.fire_after(now, job.fired)        # fire once now, then the normal schedule
@@ -624,7 +645,7 @@ class SchedulerService:
         job.history.append(record)
         del job.history[:-HISTORY]
         self._save(job)
-        threading.Thread(target=self._run, args=(job, record), name=f"schedule-{job.name}", daemon=True).start()
+        return record
 
     def _run(self, job, record):
         try:

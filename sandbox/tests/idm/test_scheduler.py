@@ -189,16 +189,16 @@ def test_never_firing_expression_is_not_scheduled(idm_server):
     (120, FIRE_AND_PROCEED, True, True),    # misfired: fires once now, then the normal schedule
     (120, DO_NOTHING, False, True),         # misfired: skipped
 ])
-def test_misfire_policy(idm_server, monkeypatch, late, policy, fires, next_after_now):
+def test_misfire_policy(idm_server, late, policy, fires, next_after_now):
     service = scheduler(idm_server)
-    monkeypatch.setattr(service, "_invoke", lambda config: "done")
     config = ScheduleConfig(recon_schedule("*/10 * * * * ?", misfirePolicy=policy))
     now = datetime.fromisoformat("2024-05-01T12:00:00").timestamp()
     scheduled = config.fire_after(now - late - 1)
     job = Job("m", {}, config, next_fire=scheduled)
     with service._cond:  # pylint: disable=protected-access
-        service._fire_due(job, scheduled + late)  # pylint: disable=protected-access
-    assert len(job.history) == (1 if fires else 0)
+        record = service._fire_due(job, scheduled + late)  # pylint: disable=protected-access
+        service._active -= 1 if record else 0  # pylint: disable=protected-access
+    assert (record is not None) == fires and len(job.history) == (1 if fires else 0)
     expected_next = config.fire_after(scheduled + late) if next_after_now else config.fire_after(scheduled)
     assert job.next_fire == expected_next
 
