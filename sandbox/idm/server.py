@@ -38,7 +38,7 @@ from .store import Store
 
 log = logging.getLogger("sandbox.idm")
 
-PLUGINS = ("system", "sync", "recon", "audit")
+PLUGINS = ("system", "sync", "recon", "audit", "scheduler")
 PUBLIC_ENDPOINTS = ("health",)
 ADMIN_ROLES = ["internal/role/openidm-admin", "internal/role/openidm-authorized"]
 USER_ROLES = ["internal/role/openidm-authorized"]
@@ -261,7 +261,7 @@ class IdmServer:
             self._http.stop()
             self._thread.join(timeout=10)
             self._http = None
-        for plugin in self.plugins.values():
+        for plugin in reversed(list(self.plugins.values())):  # the scheduler stops firing before sync stops
             stop = getattr(plugin, "stop", None)
             if callable(stop):
                 try:
