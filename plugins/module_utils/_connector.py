@@ -84,10 +84,10 @@ def wait_until_started(client, name, timeout, budget=None):
     started, status, waited = _http.poll(check, timeout=timeout, interval=1)
     if not started:
         raise ModuleFailure("Connector '%s' was saved, but IDM did not start it within %d s (last answer: %s). "
-                             "Check connectorRef (bundleName, bundleVersion, connectorName) against the "
-                             "connectors IDM has, and IDM's log, or raise wait_timeout."
-                             % (name, budget or timeout, (status or {}).get("error")), changed=True,
-                             status=_compare.mask(status))
+                            "Check connectorRef (bundleName, bundleVersion, connectorName) against the "
+                            "connectors IDM has, and IDM's log, or raise wait_timeout."
+                            % (name, budget or timeout, (status or {}).get("error")), changed=True,
+                            status=_compare.mask(status))
     return status, waited
 
 

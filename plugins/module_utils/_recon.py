@@ -220,7 +220,7 @@ class ReconRunner(object):
             return found[name]
         names = ", ".join(sorted(found)) or "none"
         raise ModuleFailure("Mapping '%s' does not exist on %s. Mappings on the server: %s."
-                         % (name, self.client.base_url, names), available_mappings=sorted(found))
+                            % (name, self.client.base_url, names), available_mappings=sorted(found))
 
     def actions_for(self, name):
         """situation -> action for the mapping, or None when its config cannot be read."""
@@ -327,7 +327,7 @@ class ReconRunner(object):
                 raise ModuleFailure("IDM accepted the recon of '%s' but returned no run id: %r" % (mapping, body))
             return recon_id, False
         raise ModuleFailure("Could not start the recon of '%s' after %d attempts (no run was started): %s"
-                         % (mapping, self.start_attempts, last_error), status=last_error.status)
+                            % (mapping, self.start_attempts, last_error), status=last_error.status)
 
     def _find_started(self, mapping, attempt_time, known_ids):
         try:

@@ -237,8 +237,10 @@ class InProcessAction(ActionBase):
         except ModuleExit as done:
             return plain_data(done.result, Direction.MODULE_TO_CONTROLLER)
         except Exception as exc:  # a defect in this shim: report it, never with a secret in it
-            secrets = module.no_log_values if module is not None else no_log_arguments(self.MODULE.module_spec(),
-                                                                                        args)
+            if module is not None:
+                secrets = module.no_log_values
+            else:
+                secrets = no_log_arguments(self.MODULE.module_spec(), args)
             return remove_values({"failed": True, "changed": False,
                                   "msg": "%s failed unexpectedly: %s" % (self.module_name(), exc),
                                   "exception": traceback.format_exc()}, secrets)

@@ -65,7 +65,7 @@ def test_the_flow_gives_the_same_outcome_in_process_and_as_module_processes(tmp_
         sandbox = proofkit.sandbox_up(tmp_path / path, users=8, groups=2)
         try:
             runs = [proofkit.run_flow(sandbox, tmp_path, args=["--diff", "-vvv"],
-                                      env={"IDMOPS_PINGIDM_EXECUTION": path}) for _ in range(2)]
+                                      env={"IDMOPS_PINGIDM_EXECUTION": path}) for _first_or_second in range(2)]
         finally:
             proofkit.sandbox_down(tmp_path / path)
         for run in runs:

@@ -437,14 +437,11 @@ def run_module(request, capsys, virtual_clock, monkeypatch):
     def run_in_controller(module, args, check_mode, diff):
         from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import (
             InProcessModule, ModuleExit, plain_data)
-        try:
-            shim = InProcessModule(module.module_spec(), plain_data(args), "idmops.pingidm." +
-                                   module.__name__.rsplit(".", 1)[-1], check_mode=check_mode, diff=diff)
-            shim.execute(module.run)
-        except ModuleExit as done:
-            result = ModuleResult(plain_data(done.result))
-        else:
-            raise AssertionError("the module did not exit")
+        name = "idmops.pingidm." + module.__name__.rsplit(".", 1)[-1]
+        with pytest.raises(ModuleExit) as exit_info:
+            InProcessModule(module.module_spec(), plain_data(args), name, check_mode=check_mode,
+                            diff=diff).execute(module.run)
+        result = ModuleResult(plain_data(exit_info.value.result))
         result.raw_output = json.dumps(result)
         return result
 

@@ -302,8 +302,8 @@ def test_failure_sample_and_text():
     assert sample == {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
                       "situation": "CONFIRMED", "action": "UPDATE", "message": "Resource 'x' refused"}
     assert _recon_summary.sample_text(sample) == "CONFIRMED/UPDATE on account/abc: Resource 'x' refused"
-    long = _recon_summary.failure_sample({"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/z",
-                                  "exception": "x" * 400})
+    long = _recon_summary.failure_sample({"situation": "ABSENT", "action": "CREATE",
+                                          "sourceObjectId": "system/scim/account/z", "exception": "x" * 400})
     assert len(long["message"]) == 300 and long["message"].endswith("...")
     assert _recon_summary.sample_text(long).startswith("ABSENT/CREATE on account/z: xxx")
     assert _recon_summary.failure_sample({})["message"] == "no message in the audit entry"

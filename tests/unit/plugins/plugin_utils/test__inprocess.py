@@ -150,7 +150,7 @@ def test_plain_data_turns_tagged_values_into_plain_types():
     from ansible._internal._datatag._tags import Origin
     tagged = Origin(path="/x.yml", line_num=1).tag("value")
     converted = plain_data({"a": [tagged]})
-    assert type(converted["a"][0]) is str and converted == {"a": ["value"]}
+    assert converted["a"][0].__class__ is str and converted == {"a": ["value"]}
 
 
 @pytest.mark.parametrize("task_vars, env, expected", [
