@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Action plugin of idmops.pingidm.connector: renders `template` on the controller into the `config` option."""
+"""Action plugin of idmops.pingidm.connector: renders `template` on the controller into the
+`config` option, then runs the module (in the controller process when the task runs there)."""
 
 from __future__ import annotations
 
+from ansible_collections.idmops.pingidm.plugins.modules import connector
 from ansible_collections.idmops.pingidm.plugins.plugin_utils._render import RenderTemplateAction
 
 
 class ActionModule(RenderTemplateAction):
+    MODULE = connector
     DATA_OPTIONS = ("config",)

@@ -11,10 +11,12 @@ A template may render one mapping (an object with `name`), a list of mappings, o
 
 from __future__ import annotations
 
+from ansible_collections.idmops.pingidm.plugins.modules import mapping
 from ansible_collections.idmops.pingidm.plugins.plugin_utils._render import RenderTemplateAction, TemplateError
 
 
 class ActionModule(RenderTemplateAction):
+    MODULE = mapping
     DATA_OPTIONS = ("mapping", "mappings")
 
     def to_module_args(self, args, data, name):

@@ -11,88 +11,38 @@ It speaks to the provider the way IDM's SCIM connector would (same auth methods:
 BASIC, TOKEN) and turns every failure into ONE message that says what to fix. Secrets are sent, never shown:
 messages are built from URLs (which hold no secret), statuses, and the provider's error text.
 
-HTTP goes through requests directly (not _client.HttpClient) because the preflight must tell DNS failures,
-refused connections and TLS verification failures apart, which needs the original exception.
+HTTP goes through the requests session directly (not _http.HttpClient): each check reads the provider's own
+status and error text, and a transport failure is classified by _http.classify_transport_error.
 """
 
 from __future__ import annotations
 
-import traceback
 from urllib.parse import urlsplit
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError:  # guarded for the sanity "import" test and missing_required_lib()
-    requests = None
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-
-V2_SPC_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
-V2_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-V2_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
-V2_ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-V1_CORE_URN = "urn:scim:schemas:core:1.0"
-V1_ENTERPRISE_URN = "urn:scim:schemas:extension:enterprise:1.0"
+from ansible_collections.idmops.pingidm.plugins.module_utils import _http
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import ModuleFailure
+from ansible_collections.idmops.pingidm.plugins.module_utils._scim_schema import (
+    V1_CORE_URN, V2_ENTERPRISE_URN, V2_GROUP_URN, answered_version, attribute_details,
+    find_group_schema, find_user_schemas, list_resources, schema_extensions, schema_summary,
+    user_attribute_details, _user_resource_type_name)
 
 AUTH_METHODS = ("OAUTH", "BASIC", "TOKEN")
 SPC_PATH = {2: "ServiceProviderConfig", 1: "ServiceProviderConfigs"}
 
 
-class ScimPreflightError(Exception):
+class ScimPreflightError(ModuleFailure):
     """One failed check. ``step`` names the check (token, service_provider_config, schemas, ...), ``kind``
-    the failure class (dns, refused, tls, timeout, connect, auth, not_found, wrong_version, http, bad_answer)."""
+    the failure class (dns, refused, unreachable, timeout, dropped, tls, auth, not_found, wrong_version, http,
+    bad_answer, bad_endpoint)."""
 
     def __init__(self, message, step, kind, status=None):
-        super(ScimPreflightError, self).__init__(message)
+        super(ScimPreflightError, self).__init__(message, step=step, kind=kind, status=status)
         self.step = step
         self.kind = kind
         self.status = status
 
     def as_result(self):
         return {"step": self.step, "kind": self.kind, "status": self.status}
-
-
-# --- classification of transport errors ----------------------------------------------------------------
-
-_DNS_MARKERS = ("Name or service not known", "nodename nor servname", "Failed to resolve", "getaddrinfo failed",
-                "Temporary failure in name resolution", "No address associated with hostname")
-_REFUSED_MARKERS = ("Connection refused", "Errno 111", "actively refused", "WinError 10061")
-
-
-def _root_cause(exc):
-    """The innermost useful exception: requests wraps urllib3's MaxRetryError, whose ``reason`` is the cause."""
-    seen = set()
-    current = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        inner = getattr(current, "reason", None)
-        if isinstance(inner, BaseException):
-            current = inner
-            continue
-        if current.args and isinstance(current.args[0], BaseException):
-            current = current.args[0]
-            continue
-        break
-    return current
-
-
-def classify_transport_error(exc):
-    """(kind, short text) for a requests exception: ``dns``, ``refused``, ``tls``, ``timeout`` or ``connect``."""
-    text = str(exc)
-    cause = _root_cause(exc)
-    cause_text = str(cause)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls", _first_line(cause_text or text)
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timeout", _first_line(cause_text or text)
-    name = type(cause).__name__
-    if name == "NameResolutionError" or any(marker in text for marker in _DNS_MARKERS):
-        return "dns", _first_line(cause_text)
-    if isinstance(cause, ConnectionRefusedError) or any(marker in text for marker in _REFUSED_MARKERS):
-        return "refused", _first_line(cause_text)
-    return "connect", _first_line(cause_text or text)
 
 
 def _first_line(text):
@@ -144,134 +94,6 @@ def _provider_error_text(response):
     return ""
 
 
-# --- schema handling (pure) ----------------------------------------------------------------------------
-
-def list_resources(body):
-    """Resources of a SCIM ListResponse; providers also answer a bare list."""
-    if isinstance(body, list):
-        return [item for item in body if isinstance(item, dict)]
-    if isinstance(body, dict) and isinstance(body.get("Resources"), list):
-        return [item for item in body["Resources"] if isinstance(item, dict)]
-    return []
-
-
-def answered_version(body):
-    """2 or 1 from the ``schemas`` of a ServiceProviderConfig answer; None when it does not say."""
-    schemas = body.get("schemas") if isinstance(body, dict) else None
-    schemas = schemas if isinstance(schemas, list) else []
-    if any(isinstance(urn, str) and urn.startswith("urn:ietf:params:scim:") for urn in schemas):
-        return 2
-    if any(isinstance(urn, str) and urn.startswith("urn:scim:schemas:") for urn in schemas):
-        return 1
-    return None
-
-
-def _find_core_schema(schemas, version, resource):
-    """The core schema of ``resource`` ("User" or "Group"): by its standard URN, else the schema named like it
-    (SCIM 1.1 providers and providers with their own core URN)."""
-    v2_urn = V2_USER_URN if resource == "User" else V2_GROUP_URN
-    v1_ids = (V1_CORE_URN + ":" + resource, V1_CORE_URN + ":" + resource + "s")
-    names = (resource.lower(), resource.lower() + "s")
-    for schema in schemas:
-        schema_id = schema.get("id") or ""
-        if (version == 2 and schema_id == v2_urn) or (version == 1 and schema_id in v1_ids):
-            return schema
-    for schema in schemas:
-        if (schema.get("name") or "").lower() in names:
-            return schema
-    return None
-
-
-def find_user_schemas(schemas, version):
-    """(core, enterprise extension) schema documents of the User resource; either may be None."""
-    core = _find_core_schema(schemas, version, "User")
-    extension = None
-    if version == 2:
-        extension = next((schema for schema in schemas if schema.get("id") == V2_ENTERPRISE_URN), None)
-    return core, extension
-
-
-def find_group_schema(schemas, version):
-    return _find_core_schema(schemas, version, "Group")
-
-
-def schema_extensions(resource_types):
-    """``{resource type name: [{"schema": urn, "required": bool}, ...]}`` from a /ResourceTypes answer."""
-    extensions = {}
-    for resource_type in resource_types:
-        name = resource_type.get("name") or resource_type.get("id")
-        if not name:
-            continue
-        extensions[name] = [
-            {"schema": item.get("schema"), "required": bool(item.get("required", False))}
-            for item in resource_type.get("schemaExtensions") or []
-            if isinstance(item, dict) and item.get("schema")]
-    return extensions
-
-
-def _user_resource_type_name(resource_types):
-    """The name of the resource type whose core schema is the User schema (usually "User")."""
-    for resource_type in resource_types:
-        if resource_type.get("schema") == V2_USER_URN or (resource_type.get("endpoint") or "").rstrip("/") == "/Users":
-            return resource_type.get("name") or resource_type.get("id")
-    return None
-
-
-def _attribute_entry(attribute, schema_urn, extension):
-    mutability = attribute.get("mutability")
-    if mutability is None:  # SCIM 1.1 has readOnly instead
-        mutability = "readOnly" if attribute.get("readOnly") else "readWrite"
-    entry = {
-        "name": attribute["name"],
-        "type": attribute.get("type"),
-        "multi_valued": bool(attribute.get("multiValued", False)),
-        "required": bool(attribute.get("required", False)),
-        "mutability": mutability,
-        "returned": attribute.get("returned"),
-        "case_exact": bool(attribute.get("caseExact", False)),
-        "schema": schema_urn,
-        "extension": extension,
-    }
-    subs = [sub.get("name") for sub in attribute.get("subAttributes") or [] if isinstance(sub, dict)]
-    if subs:
-        entry["sub_attributes"] = [name for name in subs if name]
-    return entry
-
-
-def attribute_details(core, extension, default_urn):
-    """The attributes of a core schema, then of its extension, one entry per top-level attribute.
-
-    Names are top-level and unqualified (``name``, ``emails``, ``employeeNumber``), as IDM's SCIM connector names
-    the account properties (the enterprise extension flattened in); complex ones list their ``sub_attributes``.
-    SCIM 1.1 schemas mix core and extension attributes in one list; each attribute's ``schema`` tells them apart.
-    """
-    details = []
-    sources = []
-    if core:
-        sources.append((core, core.get("id") or default_urn))
-    if extension:
-        sources.append((extension, extension.get("id") or V2_ENTERPRISE_URN))
-    seen = set()
-    for schema, schema_urn in sources:
-        for attribute in schema.get("attributes") or []:
-            if not isinstance(attribute, dict) or not attribute.get("name") or attribute["name"] in seen:
-                continue
-            seen.add(attribute["name"])
-            urn = attribute.get("schema") or schema_urn
-            details.append(_attribute_entry(attribute, urn, "extension" in urn))
-    return details
-
-
-def user_attribute_details(core, extension, version):
-    """The User attributes, core then enterprise extension (see attribute_details)."""
-    return attribute_details(core, extension, V2_USER_URN if version == 2 else V1_CORE_URN)
-
-
-def schema_summary(schema):
-    return {"id": schema.get("id"), "name": schema.get("name"), "description": schema.get("description"),
-            "attribute_count": len(schema.get("attributes") or [])}
-
-
 # --- the probe -----------------------------------------------------------------------------------------
 
 class ScimProbe(object):
@@ -290,7 +112,7 @@ class ScimProbe(object):
         self._password = password
         self._token = token
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = _http.requests.Session()
         # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from
         # the environment override session.verify, which would silently ignore ca_path and validate_certs=false.
         self._verify = False if not validate_certs else (ca_path or True)
@@ -307,9 +129,10 @@ class ScimProbe(object):
         try:
             return self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
                                         verify=self._verify, **kwargs)
-        except requests.exceptions.RequestException as exc:
-            kind, detail = classify_transport_error(exc)
-            raise ScimPreflightError(transport_message(kind, what, url, detail, self.timeout), step, kind)
+        except _http.requests.exceptions.RequestException as exc:
+            kind = _http.classify_transport_error(exc)
+            raise ScimPreflightError(transport_message(kind, what, url, _http.short_error_text(exc), self.timeout),
+                                     step, kind)
 
     def _json(self, step, what, response):
         try:

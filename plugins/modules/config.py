@@ -152,11 +152,26 @@ differences:
 
 import copy
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import (
+    IdmModule, ModuleFailure, ModuleSpec, refuse_template)
+
+CONNECTOR_PREFIX = "provisioner.openicf/"
+
+
+def module_spec():
+    return ModuleSpec(
+        dict(
+            id=dict(type="str", required=True),
+            config=dict(type="dict"),
+            template=dict(type="path"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            mode=dict(type="str", default="replace", choices=["replace", "merge"]),
+            allow_connector_ids=dict(type="bool", default=False),
+        ),
+        mutually_exclusive=[("config", "template")],
+        required_if=[("state", "present", ("config", "template"), True)],
+    )
 
 
 def validate_id(config_id):
@@ -168,43 +183,27 @@ def validate_id(config_id):
     return None
 
 
-CONNECTOR_PREFIX = "provisioner.openicf/"
-
-
-def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        id=dict(type="str", required=True),
-        config=dict(type="dict"),
-        template=dict(type="path"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        mode=dict(type="str", default="replace", choices=["replace", "merge"]),
-        allow_connector_ids=dict(type="bool", default=False),
-    )
-    kwargs = idm_module_kwargs()
-    kwargs["required_if"].append(("state", "present", ("config", "template"), True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("config", "template")], **kwargs)
-    params = module.params
-    if params["template"] is not None:
-        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.config action "
-                             "plugin; call the module by its FQCN idmops.pingidm.config (not through a raw "
-                             "module run) or pass config instead.")
+def check_input(params):
     problem = validate_id(params["id"])
     if problem:
-        module.fail_json(msg=problem)
+        raise ModuleFailure(problem)
     if params["id"].startswith(CONNECTOR_PREFIX) and not params["allow_connector_ids"]:
-        module.fail_json(msg="%s is a connector configuration: manage it with idmops.pingidm.connector (name %s), "
-                             "which compares secrets by a policy, retries while IDM has no connector metadata and "
-                             "waits for the connector to start. Set allow_connector_ids=true to use this module "
-                             "anyway." % (params["id"], params["id"][len(CONNECTOR_PREFIX):]), changed=False)
+        raise ModuleFailure("%s is a connector configuration: manage it with idmops.pingidm.connector (name %s), "
+                            "which compares secrets by a policy, retries while IDM has no connector metadata and "
+                            "waits for the connector to start. Set allow_connector_ids=true to use this module "
+                            "anyway." % (params["id"], params["id"][len(CONNECTOR_PREFIX):]))
     if params["mode"] == "merge" and params["state"] == "absent":
-        module.fail_json(msg="mode=merge needs state=present; to remove a key with mode=merge give it the value "
-                             "null.", changed=False)
+        raise ModuleFailure("mode=merge needs state=present; to remove a key with mode=merge give it the value null.")
+
+
+def run(module):
+    params = module.params
+    refuse_template(module, "idmops.pingidm.config", "config")
+    check_input(params)
     desired = params["config"]
     module.no_log_values.update(_compare.secret_values(desired))
+    client = module.client
     path = "config/" + params["id"]
-    client = client_from_module(module)
     warnings = []
 
     def refused(exc):
@@ -213,18 +212,15 @@ def main():
 
     policy = _compare.SecretPolicy("when_different", decrypt=client.decrypt, on_decrypt_error=refused)
     try:
-        result = run(module, client, path, desired, policy)
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
+        result = apply(module, client, path, desired, policy)
     finally:
-        client.close()
-    module.no_log_values.update(policy.decrypted)
+        module.no_log_values.update(policy.decrypted)
     for warning in warnings[:1]:
         module.warn(warning)
-    module.exit_json(**result)
+    return result
 
 
-def run(module, client, path, desired, policy):
+def apply(module, client, path, desired, policy):
     params = module.params
     stored = client.get_or_none(path)
     before = _compare.normalise(stored)
@@ -266,6 +262,10 @@ def run(module, client, path, desired, policy):
     if module._diff:
         result["diff"] = _compare.diff(before, after, changed_secrets=secrets)
     return result
+
+
+def main():
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

@@ -126,35 +126,31 @@ configs:
           sample: clientSecret
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.idmops.pingidm.plugins.module_utils import _config_info
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
 
 
-def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
+def module_spec():
+    return ModuleSpec(dict(
         id=dict(type="list", elements="str", default=["*"]),
         exclude=dict(type="list", elements="str", default=[]),
         content=dict(type="bool", default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
+    ))
+
+
+def run(module):
     params = module.params
     problems = [p for p in (_config_info.pattern_problem(x) for x in params["id"] + params["exclude"]) if p]
     if problems:
-        module.fail_json(msg="Invalid id: " + "; ".join(problems))
-    client = client_from_module(module)
-    try:
-        result, clear_secrets = _config_info.read(client, params["id"], params["exclude"], params["content"])
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
+        raise ModuleFailure("Invalid id: " + "; ".join(problems))
+    result, clear_secrets = _config_info.read(module.client, params["id"], params["exclude"], params["content"])
     # The result is masked already; this also keeps the values out of anything Ansible prints about the task.
     module.no_log_values.update(clear_secrets)
-    module.exit_json(changed=False, **result)
+    return dict(changed=False, **result)
+
+
+def main():
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ EXAMPLES = r"""
       configurationProperties:
         SCIMEndpoint: https://scim.example.com/scim/v2
         authenticationMethod: OAUTH
+        grantType: client_credentials
         tokenEndpoint: https://scim.example.com/oauth2/token
         clientId: idm
         clientSecret: "{{ scim_client_secret }}"
@@ -200,155 +201,41 @@ status:
   sample: {"name": "scim", "enabled": true, "ok": true, "objectTypes": ["__ALL__", "account", "group"]}
 """
 
-import copy
-
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
-
-NOT_AVAILABLE = "connector not available"
-# IDM's 500 for a connector config write while it has no metadata for the connector (nothing is stored).
-NO_METADATA = "No meta-data provider available"
-METADATA_RETRY_CAP = 5.0
+from ansible_collections.idmops.pingidm.plugins.module_utils._connector import (
+    plan, put_config, wait_until_started, works_now)
+from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import (
+    IdmModule, ModuleFailure, ModuleSpec, refuse_template)
 
 
-class ConnectorError(Exception):
-    def __init__(self, message, **extra):
-        super(ConnectorError, self).__init__(message)
-        self.extra = extra
+def module_spec():
+    return ModuleSpec(
+        dict(
+            name=dict(type="str", required=True),
+            config=dict(type="dict"),
+            template=dict(type="path"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            update_secrets=dict(type="str", default="when_different", no_log=False,
+                                choices=list(_compare.UPDATE_SECRETS_CHOICES)),
+            test_before_save=dict(type="bool"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=60),
+        ),
+        mutually_exclusive=[("config", "template")],
+        required_if=[("state", "present", ("config", "template"), True)],
+    )
 
 
-def decrypt_refused(module, client):
-    """Turn a failed decryption into an error that names the options that avoid the decryption."""
-    def handler(exc):
-        if isinstance(exc, ApiError) and exc.status in (401, 403):
-            return ConnectorError(
-                "update_secrets=when_different needs to decrypt the stored secrets of connector '%s' with POST "
-                "script?_action=eval on %s, which IDM refused (%s %s). Use a user allowed to evaluate scripts "
-                "(openidm-admin), or set update_secrets=on_create (secrets written only on create) or "
-                "update_secrets=always (secrets always written, reports changed)."
-                % (module.params["name"], client.base_url, exc.status, exc.reason or ""), status=exc.status)
-        return exc
-    return handler
-
-
-def plan(module, client, before, desired):
-    """(changed, body to write, changed secret paths, differences)."""
-    mode = module.params["update_secrets"]
-    if before is None:
-        return True, desired, _compare.secret_paths(desired), []
-    policy = _compare.SecretPolicy(mode, decrypt=client.decrypt, on_decrypt_error=decrypt_refused(module, client))
-    comparison = _compare.compare(before, desired, secret_equal=policy)
-    module.no_log_values.update(policy.decrypted)
-    changed_secrets = list(comparison.changed_secrets)
-    if mode == "always":
-        # Every clear-text secret given counts as a write; an identical $crypto would not change anything.
-        for path in _compare.secret_paths(desired):
-            if not _compare.is_crypto(_compare.get_path(desired, path)) and path not in changed_secrets:
-                changed_secrets.append(path)
-    body = copy.deepcopy(desired)
-    for path in comparison.equal_secrets:
-        if path not in changed_secrets:
-            _compare.set_path(body, path, _compare.get_path(before, path))
-    changed = not comparison.equal or bool(changed_secrets)
-    return changed, body, changed_secrets, comparison.differences
-
-
-def not_started(status):
-    """True while IDM has not created the connector: ``connector not available`` (also with a reason after a
-    colon, as some servers add one). Any other error means the connector runs and its remote system fails."""
-    error = str((status or {}).get("error") or "")
-    return not (status or {}).get("ok") and (error == NOT_AVAILABLE or error.startswith(NOT_AVAILABLE + ":"))
-
-
-def wait_until_started(client, name, timeout, budget=None):
-    """Poll system/<name>?_action=test until IDM has created the connector (see not_started) or ``timeout``
-    seconds pass; ``budget`` is the whole wait_timeout the message names (the write may have used some of it)."""
-    def check():
-        try:
-            status = client.post_action("system/" + name, "test")
-        except ApiError as exc:
-            # no route yet (404), or a transient failure still there after the client's own retries
-            if exc.status == 404 or _client.is_transient(exc):
-                return False, {"name": name, "ok": False, "error": exc.message or str(exc)}
-            raise
-        return not not_started(status), status
-    started, status, waited = _client.poll(check, timeout=timeout, interval=1)
-    if not started:
-        raise ConnectorError("Connector '%s' was saved, but IDM did not start it within %d s (last answer: %s). "
-                             "Check connectorRef (bundleName, bundleVersion, connectorName) against the "
-                             "connectors IDM has, and IDM's log, or raise wait_timeout."
-                             % (name, budget or timeout, (status or {}).get("error")), changed=True,
-                             status=_compare.mask(status))
-    return status, waited
-
-
-def describe_ref(config):
-    ref = (config or {}).get("connectorRef") or {}
-    text = "bundleName %s, bundleVersion %s, connectorName %s" % (
-        ref.get("bundleName"), ref.get("bundleVersion"), ref.get("connectorName"))
-    if ref.get("connectorHostRef"):
-        text += ", connectorHostRef %s" % ref["connectorHostRef"]
-    return text
-
-
-def available_versions(client, config):
-    """'bundle version, ...' IDM offers for the config's connectorName (or bundleName); '' when unknown."""
-    ref = (config or {}).get("connectorRef") or {}
-    try:
-        answer = client.request("POST", "system", params={"_action": "availableConnectors"}, body={},
-                                retry=True).body
-    except ApiError:
-        return ""
-    entries = answer.get("connectorRef") if isinstance(answer, dict) else None
-    found = []
-    for entry in entries or []:
-        if isinstance(entry, dict) and (entry.get("connectorName") == ref.get("connectorName")
-                                        or entry.get("bundleName") == ref.get("bundleName")):
-            found.append("%s %s%s" % (entry.get("bundleName"), entry.get("bundleVersion"),
-                                      " on " + entry["connectorHostRef"] if entry.get("connectorHostRef") else ""))
-    return ", ".join(found) or "none for this connector"
-
-
-def put_config(client, name, body, params, timeout):
-    """PUT the config; while IDM answers 500 "No meta-data provider available yet" (nothing stored), send it
-    again with a growing pause until ``timeout`` seconds have passed. Returns (stored, seconds spent)."""
-    path = "config/provisioner.openicf/" + name
-    start = _client.monotonic()
-    pause = 1.0
-    while True:
-        try:
-            return client.put(path, body, params=params), _client.monotonic() - start
-        except ApiError as exc:
-            if exc.status != 500 or NO_METADATA not in (exc.message or ""):
-                raise
-            spent = _client.monotonic() - start
-            if spent + pause > timeout:
-                versions = available_versions(client, body)
-                raise ConnectorError(
-                    "IDM has no metadata for connector '%s' (%s) and stored nothing: it answered 500 \"%s\" "
-                    "for %d s. Install a connector bundle in that version range (in IDM's connectors directory, or "
-                    "on the remote connector server of connectorHostRef), or correct connectorRef; IDM offers: %s."
-                    % (name, describe_ref(body), exc.message, spent, versions or "(could not list them)"),
-                    changed=False, status=500)
-            _client.sleep(pause)
-            pause = min(METADATA_RETRY_CAP, pause * 2)
-
-
-def works_now(client, name):
-    """True when the stored connector passes IDM's test now (auto test_before_save); False on any doubt."""
-    try:
-        status = client.post_action("system/" + name, "test")
-    except ApiError:
-        return False
-    return bool((status or {}).get("ok"))
-
-
-def run(module, client):
+def run(module):
     params = module.params
+    refuse_template(module, "idmops.pingidm.connector", "config")
     name = params["name"]
+    if not name or "/" in name:
+        raise ModuleFailure("name %r is not a connector name: give the part after provisioner.openicf/, "
+                            "for example 'scim'" % name)
+    module.no_log_values.update(_compare.secret_values(params["config"]))
+    client = module.client
     path = "config/provisioner.openicf/" + name
     stored = client.get_or_none(path)
     before = _compare.normalise(stored)
@@ -365,7 +252,8 @@ def run(module, client):
         return result
 
     desired = _compare.normalise(params["config"])
-    changed, body, changed_secrets, differences = plan(module, client, before, desired)
+    changed, body, changed_secrets, differences = plan(client, name, params["update_secrets"], before, desired,
+                                                       module.no_log_values)
     result["changed"] = changed
     result["created"] = stored is None
     result["secrets_updated"] = sorted(_compare.secret_name(p) for p in changed_secrets)
@@ -392,10 +280,10 @@ def run(module, client):
             error = (test or {}).get("error") or "no reason given"
             why = (" (the stored configuration works, so it was kept; set test_before_save=false to save this one "
                    "anyway)" if protecting else "")
-            raise ConnectorError("The configuration of connector '%s' failed IDM's test, so it was not saved: %s%s%s"
-                                 % (name, error, _client.connector_error_hint(error), why),
-                                 changed=False, created=False, test=result["test"],
-                                 secrets_updated=result["secrets_updated"])
+            raise ModuleFailure("The configuration of connector '%s' failed IDM's test, so it was not saved: %s%s%s"
+                                % (name, error, _client.connector_error_hint(error), why),
+                                changed=False, created=False, test=result["test"],
+                                secrets_updated=result["secrets_updated"])
     if module.check_mode:
         result["config"] = _compare.mask(dict(body, _id="provisioner.openicf/" + name))
         return result
@@ -409,11 +297,11 @@ def run(module, client):
             status, waited = wait_until_started(client, name, max(0, params["wait_timeout"] - spent),
                                                 params["wait_timeout"])
         except ApiError as exc:
-            raise ConnectorError("Connector '%s' was saved, but waiting for it to start failed: %s" % (name, exc),
-                                 changed=True, created=result["created"], status=exc.status,
-                                 secrets_updated=result["secrets_updated"])
-        except ConnectorError as exc:
-            exc.extra.update(created=result["created"], secrets_updated=result["secrets_updated"])
+            raise ModuleFailure("Connector '%s' was saved, but waiting for it to start failed: %s" % (name, exc),
+                                changed=True, created=result["created"], status=exc.status,
+                                secrets_updated=result["secrets_updated"])
+        except ModuleFailure as exc:
+            exc.result.update(created=result["created"], secrets_updated=result["secrets_updated"])
             raise
         result["waited"] = round(spent + waited, 1)
         result["status"] = _compare.mask(status)
@@ -425,42 +313,7 @@ def run(module, client):
 
 
 def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        config=dict(type="dict"),
-        template=dict(type="path"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        update_secrets=dict(type="str", default="when_different", no_log=False,
-                            choices=list(_compare.UPDATE_SECRETS_CHOICES)),
-        test_before_save=dict(type="bool"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=60),
-    )
-    kwargs = idm_module_kwargs()
-    kwargs["required_if"].append(("state", "present", ("config", "template"), True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("config", "template")], **kwargs)
-    if module.params["template"] is not None:
-        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.connector action "
-                             "plugin; call the module by its FQCN idmops.pingidm.connector or pass config instead.")
-    name = module.params["name"]
-    if not name or "/" in name:
-        module.fail_json(msg="name %r is not a connector name: give the part after provisioner.openicf/, "
-                             "for example 'scim'" % name)
-    module.no_log_values.update(_compare.secret_values(module.params["config"]))
-    client = client_from_module(module)
-    try:
-        result = run(module, client)
-    except ConnectorError as exc:
-        extra = dict(exc.extra)
-        extra.setdefault("changed", False)
-        module.fail_json(msg=str(exc), **extra)
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
-    module.exit_json(**result)
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

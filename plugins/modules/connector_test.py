@@ -88,30 +88,24 @@ attempts:
   sample: 1
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
-from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import config_ids
-
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare, _http
+from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
 
 # IDM's error text for the connector's InvalidCredentialException: the remote system refused the credentials.
 AUTH_FAILURE = "Connection Error"
 
 
-class UnknownConnector(Exception):
-    pass
-
-
-class AuthFailure(Exception):
-    def __init__(self, connectors):
-        super(AuthFailure, self).__init__("authentication failure")
-        self.connectors = connectors
+def module_spec():
+    return ModuleSpec(dict(
+        name=dict(type="str"),
+        wait_timeout=dict(type="int", default=60),
+        wait_interval=dict(type="int", default=1),
+    ))
 
 
 def configured_connectors(client):
-    return sorted(i.split("/", 1)[1] for i in config_ids(client) if i.startswith("provisioner.openicf/"))
+    return sorted(i.split("/", 1)[1] for i in client.config_ids() if i.startswith("provisioner.openicf/"))
 
 
 def run_test_round(client, name):
@@ -122,14 +116,14 @@ def run_test_round(client, name):
     except ApiError as exc:
         # "Cannot tell yet": IDM has not started the connector (404), or a transient failure (a busy IDM, a
         # dropped connection). The test only reads, so another round is safe.
-        if exc.status != 404 and not _client.is_transient(exc):
+        if exc.status != 404 and not _http.is_transient(exc):
             raise
         if exc.status == 404 and name is not None and \
                 client.get_or_none("config/provisioner.openicf/" + name) is None:
-            raise UnknownConnector("Connector '%s' is not configured on %s (no config/provisioner.openicf/%s). "
-                                   "Configured connectors: %s."
-                                   % (name, client.base_url, name, ", ".join(configured_connectors(client))
-                                      or "none"))
+            raise ModuleFailure("Connector '%s' is not configured on %s (no config/provisioner.openicf/%s). "
+                                "Configured connectors: %s."
+                                % (name, client.base_url, name, ", ".join(configured_connectors(client))
+                                   or "none"), connectors=[])
         error = exc.message if exc.status == 404 else str(exc)
         return [{"name": name or "(all connectors)", "ok": False, "error": error or "not available yet"}]
     return (answer or []) if name is None else [answer]
@@ -141,50 +135,43 @@ def _failing(connectors):
             for c in connectors if not c.get("ok")]
 
 
-def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        name=dict(type="str"),
-        wait_timeout=dict(type="int", default=60),
-        wait_interval=dict(type="int", default=1),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
-    name = module.params["name"]
-    if module.params["wait_interval"] < 1:
-        module.fail_json(msg="wait_interval must be at least 1 second.")
-    client = client_from_module(module)
+def run(module):
+    params = module.params
+    name = params["name"]
+    if params["wait_interval"] < 1:
+        raise ModuleFailure("wait_interval must be at least 1 second.")
+    client = module.client
     attempts = [0]
 
     def check():
         attempts[0] += 1
         connectors = run_test_round(client, name)
         if any(not c.get("ok") and (c.get("error") or "").strip() == AUTH_FAILURE for c in connectors):
-            raise AuthFailure(connectors)
+            # Waiting does not fix refused credentials: fail at this round.
+            connectors = _compare.mask(connectors)
+            raise ModuleFailure("Connector test failed: %s. Not retried: waiting does not fix refused credentials."
+                                % "; ".join(_failing(connectors)), connectors=connectors)
         return all(c.get("ok") for c in connectors), connectors
 
     try:
-        ok, connectors, waited = _client.poll(check, timeout=module.params["wait_timeout"],
-                                              interval=module.params["wait_interval"])
-    except UnknownConnector as exc:
-        module.fail_json(msg=str(exc), changed=False, connectors=[], attempts=attempts[0])
-    except AuthFailure as exc:
-        connectors = _compare.mask(exc.connectors)
-        module.fail_json(msg="Connector test failed: %s. Not retried: waiting does not fix refused credentials."
-                             % "; ".join(_failing(connectors)),
-                         changed=False, connectors=connectors, attempts=attempts[0])
+        ok, connectors, waited = _http.poll(check, timeout=params["wait_timeout"], interval=params["wait_interval"])
+    except ModuleFailure as exc:
+        exc.result["attempts"] = attempts[0]
+        raise
     except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False, connectors=[], attempts=attempts[0])
-    finally:
-        client.close()
+        raise ModuleFailure(str(exc), connectors=[], attempts=attempts[0], **exc.as_result())
     connectors = _compare.mask(connectors)
     if not ok:
-        module.fail_json(msg="Connector test failed after %d attempt(s) in %d s; %s"
-                             % (attempts[0], waited, "; ".join(_failing(connectors))),
-                         changed=False, connectors=connectors, attempts=attempts[0])
-    result = dict(changed=False, connectors=connectors, attempts=attempts[0])
+        raise ModuleFailure("Connector test failed after %d attempt(s) in %d s; %s"
+                            % (attempts[0], waited, "; ".join(_failing(connectors))),
+                            connectors=connectors, attempts=attempts[0])
     if name is None and not connectors:
         module.warn("IDM has no connectors configured; nothing was tested.")
-    module.exit_json(**result)
+    return dict(changed=False, connectors=connectors, attempts=attempts[0])
+
+
+def main():
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

@@ -101,13 +101,19 @@ waited:
   sample: 2.0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils import _http
+from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
 
 READY_STATE = "ACTIVE_READY"
+
+
+def module_spec():
+    return ModuleSpec(dict(
+        wait_ready=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=60),
+        refused_timeout=dict(type="int", default=10),
+    ))
 
 
 def read_state(client):
@@ -121,14 +127,10 @@ def read_state(client):
     return {"state": state, "source": "health/ready"}, ready
 
 
-class NotListening(Exception):
-    """The port refused connections for longer than refused_timeout."""
-
-
 def wait_for_ready(client, timeout, refused_timeout=10):
     """Poll read_state(); returns (ping, ready, seconds waited, last problem or None).
 
-    Raises ApiError at once for what a starting IDM never does (DNS, TLS, 4xx), and NotListening after
+    Raises ApiError at once for what a starting IDM never does (DNS, TLS, 4xx), and ModuleFailure after
     ``refused_timeout`` seconds of refused connections in a row.
     """
     last = {"ping": None, "problem": None, "refused_since": None}
@@ -137,13 +139,16 @@ def wait_for_ready(client, timeout, refused_timeout=10):
         try:
             ping, ready = read_state(client)
         except ApiError as exc:
-            if not _client.is_transient(exc):
+            if not _http.is_transient(exc):
                 raise
             if exc.kind == "refused":
-                now = _client.monotonic()
+                now = _http.monotonic()
                 since = last["refused_since"] = last["refused_since"] or now
                 if now - since >= refused_timeout:
-                    raise NotListening(str(exc))
+                    raise ModuleFailure("Nothing listens at %s: connections were refused for %d s, so this is not "
+                                        "an IDM that is starting (%s). Check idm_url's port and that IDM runs, or "
+                                        "raise refused_timeout when IDM was started just before this task."
+                                        % (client.base_url, refused_timeout, exc), ready=False, kind="refused")
             else:
                 last["refused_since"] = None
             last["problem"] = str(exc)
@@ -151,48 +156,33 @@ def wait_for_ready(client, timeout, refused_timeout=10):
         last["ping"], last["problem"], last["refused_since"] = ping, None, None
         return ready, ping
 
-    ready, ping, waited = _client.poll(check, timeout=timeout, interval=1)
+    ready, ping, waited = _http.poll(check, timeout=timeout, interval=1)
     return last["ping"], ready, waited, last["problem"]
 
 
+def run(module):
+    params = module.params
+    client = module.client
+    if params["wait_ready"]:
+        # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
+        retries, client.http.retries = client.http.retries, 0
+        ping, ready, waited, problem = wait_for_ready(client, params["wait_timeout"], params["refused_timeout"])
+        client.http.retries = retries
+        if not ready:
+            state = (ping or {}).get("state", "unknown")
+            detail = problem or "last state %s" % state
+            raise ModuleFailure("IDM at %s was not ready within %d s (%s). Check the server log, or raise "
+                                "wait_timeout." % (client.base_url, params["wait_timeout"], detail),
+                                ping=ping, ready=False, waited=waited)
+    else:
+        ping, ready = read_state(client)
+        waited = 0.0
+    version = client.get_or_none("info/version")
+    return dict(changed=False, ping=ping, version=version, ready=ready, waited=waited)
+
+
 def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        wait_ready=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=60),
-        refused_timeout=dict(type="int", default=10),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
-    client = client_from_module(module)
-    try:
-        if module.params["wait_ready"]:
-            # Waiting has its own loop; per-request retries would only stretch it past wait_timeout.
-            retries, client.http.retries = client.http.retries, 0
-            try:
-                ping, ready, waited, problem = wait_for_ready(client, module.params["wait_timeout"],
-                                                              module.params["refused_timeout"])
-            except NotListening as exc:
-                module.fail_json(msg="Nothing listens at %s: connections were refused for %d s, so this is not "
-                                     "an IDM that is starting (%s). Check idm_url's port and that IDM runs, or "
-                                     "raise refused_timeout when IDM was started just before this task."
-                                     % (client.base_url, module.params["refused_timeout"], exc),
-                                 changed=False, ready=False, kind="refused")
-            client.http.retries = retries
-            if not ready:
-                state = (ping or {}).get("state", "unknown")
-                detail = problem or "last state %s" % state
-                module.fail_json(msg="IDM at %s was not ready within %d s (%s). Check the server log, or raise "
-                                     "wait_timeout." % (client.base_url, module.params["wait_timeout"], detail),
-                                 changed=False, ping=ping, ready=False, waited=waited)
-        else:
-            ping, ready = read_state(client)
-            waited = 0.0
-        version = client.get_or_none("info/version")
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
-    module.exit_json(changed=False, ping=ping, version=version, ready=ready, waited=waited)
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

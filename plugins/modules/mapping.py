@@ -177,33 +177,28 @@ diff:
 
 import copy
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _validate
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import (
-    SYNC_PATH, ServerMappings, shadowed_warning)
+    ServerMappings, apply_per_mapping, apply_sync, shadowed_warning)
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import (
+    IdmModule, ModuleFailure, ModuleSpec, refuse_template)
 
 
-class InvalidInput(Exception):
-    def __init__(self, problems):
-        super(InvalidInput, self).__init__("Invalid mapping input, nothing was written: " + "; ".join(problems))
-        self.problems = problems
-
-
-def validate(mappings, names_only=False):
-    """Problems of the given mappings that need no server (links are checked once the server's mappings are read),
-    each naming the mapping and field; empty when all is well."""
-    return _validate.mapping_problems(mappings, names_only=names_only, check_links=False)
-
-
-def check_links(final, plan):
-    """Refuse a result in which a ``links`` this task writes, or one naming a mapping it writes or removes, is not
-    what IDM accepts (it would then refuse to load the mappings)."""
-    problems = _validate.links_problems(final, plan.created + plan.updated + plan.removed)
-    if problems:
-        raise InvalidInput(problems)
+def module_spec():
+    return ModuleSpec(
+        dict(
+            name=dict(type="str"),
+            mapping=dict(type="dict"),
+            mappings=dict(type="list", elements="dict"),
+            template=dict(type="path"),
+            storage=dict(type="str", default="sync", choices=["sync", "mapping"]),
+            prune=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+        mutually_exclusive=[("mapping", "mappings"), ("name", "mappings"), ("template", "mapping"),
+                            ("template", "mappings")],
+        required_one_of=[("name", "mapping", "mappings", "template")],
+    )
 
 
 def desired_mappings(params):
@@ -223,209 +218,42 @@ def desired_mappings(params):
     return None
 
 
-def _comparable(mapping):
-    return _compare.normalise(mapping, drop=[("_id",)])
-
-
-def _mapping_diff(name, before, after):
-    d = _compare.diff(before, after)
-    d["before_header"] = "mapping %s%s" % (name, "" if before is not None else " (absent)")
-    d["after_header"] = "mapping %s%s" % (name, "" if after is not None else " (absent)")
-    return d
-
-
-class Plan(object):
-    def __init__(self):
-        self.created, self.updated, self.removed = [], [], []
-        self.unmanaged = []  # on the server, not given, kept (prune=false)
-        self.order_changed = False
-        self.diffs = []
-
-    @property
-    def changed(self):
-        return bool(self.created or self.updated or self.removed or self.order_changed)
-
-    def result(self):
-        names = self.created + self.updated + self.removed
-        return dict(changed=self.changed, mappings=names, created=self.created, updated=self.updated,
-                    removed=self.removed, unmanaged=self.unmanaged)
-
-
-def plan_sync(current, desired, state, prune):
-    """(Plan, new mapping list) for config/sync; keeps order and the mappings not named."""
-    plan = Plan()
-    by_name = dict((m.get("name"), i) for i, m in enumerate(current))
-    if state == "absent":
-        names = set(m["name"] for m in desired)
-        new = [m for m in current if m.get("name") not in names]
-        for m in current:
-            if m.get("name") in names:
-                plan.removed.append(m["name"])
-                plan.diffs.append(_mapping_diff(m["name"], _comparable(m), None))
-        return plan, new
-
-    new = list(current)
-    for mapping in desired:
-        name = mapping["name"]
-        if name in by_name:
-            old = current[by_name[name]]
-            if not _compare.same(_comparable(old), _comparable(mapping)):
-                plan.updated.append(name)
-                plan.diffs.append(_mapping_diff(name, _comparable(old), _comparable(mapping)))
-                new[by_name[name]] = mapping
-        else:
-            plan.created.append(name)
-            plan.diffs.append(_mapping_diff(name, None, _comparable(mapping)))
-            new.append(mapping)
-    wanted = [m["name"] for m in desired]
-    if not prune:
-        plan.unmanaged = [m.get("name") for m in current if m.get("name") not in wanted]
-    else:
-        for m in current:
-            if m.get("name") not in wanted:
-                plan.removed.append(m.get("name"))
-                plan.diffs.append(_mapping_diff(m.get("name"), _comparable(m), None))
-        by_new_name = dict((m.get("name"), m) for m in new)
-        kept_before = [m.get("name") for m in current if m.get("name") in wanted]
-        kept_after = [name for name in wanted if name in kept_before]
-        new = [by_new_name[name] for name in wanted]
-        plan.order_changed = kept_before != kept_after
-        if plan.order_changed:
-            plan.diffs.append({"before_header": "mapping order", "after_header": "mapping order",
-                               "before": {"order": [m.get("name") for m in current]}, "after": {"order": wanted}})
-    return plan, new
-
-
-def run_sync(module, client, desired, server):
-    params = module.params
-    stored = server.sync_document
-    current = list((stored or {}).get("mappings") or [])
-    plan, new = plan_sync(current, desired, params["state"], params["prune"])
-    final = dict(server.per_mapping)
-    final.update((m.get("name"), m) for m in new if isinstance(m, dict))
-    check_links(final, plan)
-    shadowed = sorted(set(m.get("name") for m in new if isinstance(m, dict)) & set(server.per_mapping))
-    if plan.changed and not module.check_mode:
-        document = _compare.normalise(stored) or {}
-        document["mappings"] = new
-        client.put(SYNC_PATH, document)
-    result = plan.result()
-    result["order_changed"] = plan.order_changed
-    result["shadowed"] = shadowed
-    if module._diff:
-        result["diff"] = plan.diffs
-    return result
-
-
-def run_per_mapping(module, client, desired, server):
-    params = module.params
-    plan = Plan()
-    writes = []
-    stored_configs = server.per_mapping
-    final = dict(stored_configs)
-    if params["state"] == "absent":
-        for mapping in desired:
-            stored = stored_configs.get(mapping["name"])
-            if stored is not None:
-                plan.removed.append(mapping["name"])
-                plan.diffs.append(_mapping_diff(mapping["name"], _comparable(stored), None))
-                writes.append(("DELETE", mapping["name"], None))
-                final.pop(mapping["name"], None)
-    else:
-        for mapping in desired:
-            name = mapping["name"]
-            stored = stored_configs.get(name)
-            final[name] = mapping
-            if stored is None:
-                plan.created.append(name)
-            elif not _compare.same(_comparable(stored), _comparable(mapping)):
-                plan.updated.append(name)
-            else:
-                continue
-            plan.diffs.append(_mapping_diff(name, _comparable(stored) if stored is not None else None,
-                                            _comparable(mapping)))
-            writes.append(("PUT", name, mapping))
-        wanted = set(m["name"] for m in desired)
-        others = [name for name in sorted(stored_configs) if name not in wanted]
-        if not params["prune"]:
-            plan.unmanaged = others
-        else:
-            for name in others:
-                plan.removed.append(name)
-                plan.diffs.append(_mapping_diff(name, _comparable(stored_configs[name]), None))
-                writes.append(("DELETE", name, None))
-                final.pop(name, None)
-    shadowed = sorted(set(name for name in final if name) & set(m.get("name") for m in server.sync))
-    final.update((m.get("name"), m) for m in server.sync if m.get("name"))  # config/sync wins a shadowed name
-    check_links(final, plan)
-    if not module.check_mode:
-        for method, name, body in writes:
-            if method == "PUT":
-                client.put("config/mapping/" + name, body)
-            else:
-                client.delete("config/mapping/" + name)
-    result = plan.result()
-    result["shadowed"] = shadowed
-    if module._diff:
-        result["diff"] = plan.diffs
-    return result
-
-
-def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        name=dict(type="str"),
-        mapping=dict(type="dict"),
-        mappings=dict(type="list", elements="dict"),
-        template=dict(type="path"),
-        storage=dict(type="str", default="sync", choices=["sync", "mapping"]),
-        prune=dict(type="bool", default=False),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec, supports_check_mode=True,
-        mutually_exclusive=[("mapping", "mappings"), ("name", "mappings"), ("template", "mapping"),
-                            ("template", "mappings")],
-        required_one_of=[("name", "mapping", "mappings", "template")],
-        **idm_module_kwargs())
-    params = module.params
-    if params["template"] is not None:
-        module.fail_json(msg="template must be rendered on the controller by the idmops.pingidm.mapping action "
-                             "plugin; call the module by its FQCN idmops.pingidm.mapping or pass mapping/mappings.")
+def checked_input(params):
+    """The mappings to apply, checked before anything is read or written (links are checked with the server's)."""
     if params["state"] == "absent" and params["prune"]:
-        module.fail_json(msg="prune=true needs state=present (it removes the mappings not given).")
+        raise ModuleFailure("prune=true needs state=present (it removes the mappings not given).")
     if params["state"] == "present" and params["mapping"] is None and params["mappings"] is None:
-        module.fail_json(msg="state=present needs the mapping itself: give mapping (with name) or mappings.")
+        raise ModuleFailure("state=present needs the mapping itself: give mapping (with name) or mappings.")
     try:
         desired = desired_mappings(params)
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    if params["state"] == "absent" and params["mapping"] is None and params["mappings"] is None:
-        desired = [{"name": params["name"]}]
-    problems = validate(desired, names_only=params["state"] == "absent")
+        raise ModuleFailure(str(exc))
+    problems = _validate.mapping_problems(desired, names_only=params["state"] == "absent", check_links=False)
     if problems:
-        module.fail_json(msg=str(InvalidInput(problems)), problems=problems, changed=False)
+        raise ModuleFailure("Invalid mapping input, nothing was written: " + "; ".join(problems), problems=problems)
+    return desired
+
+
+def run(module):
+    params = module.params
+    refuse_template(module, "idmops.pingidm.mapping", "mapping or mappings")
+    desired = checked_input(params)
     module.no_log_values.update(_compare.secret_values(desired))
-    client = client_from_module(module)
-    try:
-        server = ServerMappings.read(client)
-        if params["storage"] == "sync":
-            result = run_sync(module, client, desired, server)
-        else:
-            result = run_per_mapping(module, client, desired, server)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems, changed=False)
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
+    server = ServerMappings.read(module.client)
+    apply = apply_sync if params["storage"] == "sync" else apply_per_mapping
+    result = apply(module.client, server, desired, params["state"], params["prune"], module.check_mode,
+                   module._diff)
     if result["shadowed"]:
         module.warn(shadowed_warning(result["shadowed"]))
     # A list (or a rendered sync.json) reads as "these are the mappings": say what else the server has.
     if result.get("unmanaged") and params["mappings"] is not None:
         module.warn("Mappings on the server that this task does not manage, kept: %s. Set prune=true to remove "
                     "them." % ", ".join(result["unmanaged"]))
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

@@ -320,243 +320,55 @@ available_mappings:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
 from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import shadowed_warning
-from ansible_collections.idmops.pingidm.plugins.module_utils._recon import (
-    FAIL_ON_CHOICES, ON_RUNNING_CHOICES, ReconError, ReconRunner, ReconTimeout, active_runs, failure_reasons,
-    run_id, sample_text)
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon import ReconRunner
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon_summary import FAIL_ON_CHOICES
+from ansible_collections.idmops.pingidm.plugins.module_utils._recon_task import (
+    ON_RUNNING_CHOICES, execute, execute_all)
 
 
-def _normalised(runner, raw, mapping, dry_run=False):
-    return runner.describe(raw, mapping, dry_run=dry_run)
+def module_spec():
+    return ModuleSpec(
+        dict(
+            mapping=dict(type="str"),
+            mappings=dict(type="list", elements="str"),
+            source_id=dict(type="str"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=600),
+            cancel_on_timeout=dict(type="bool", default=True),
+            on_running=dict(type="str", default="wait", choices=list(ON_RUNNING_CHOICES)),
+            fail_on=dict(type="list", elements="str", default=["failed", "canceled"], choices=list(FAIL_ON_CHOICES)),
+            overrides=dict(type="dict"),
+            changed_mappings=dict(type="list", elements="str"),
+        ),
+        mutually_exclusive=[("mapping", "mappings"), ("source_id", "mappings")],
+        required_one_of=[("mapping", "mappings")],
+    )
 
 
-def _warn_about(module, recon):
-    """Warnings a run's result needs: failures the task does not fail on, updates a dry run cannot predict."""
-    failures = recon["counters"].get("failures") or 0
-    if failures and "entry_failures" not in module.params["fail_on"] and not recon.get("dry_run"):
-        samples = recon.get("failure_samples") or []
-        module.warn("Recon %s of '%s': %d %s failed%s. Add entry_failures to fail_on to fail the task on it."
-                    % (recon.get("id"), recon.get("mapping"), failures, "entry" if failures == 1 else "entries",
-                       ": " + "; ".join(sample_text(s) for s in samples[:2]) if samples else ""))
-    if recon.get("dry_run") and recon.get("may_update"):
-        module.warn("Check mode: the real run of '%s' would apply the mapping again to %d linked %s; IDM writes only "
-                    "those whose target differs, which a dry run cannot tell, so they are not counted as changed."
-                    % (recon.get("mapping"), recon["may_update"], "entry" if recon["may_update"] == 1 else "entries"))
-
-
-def _not_dry_run(module, runner, mapping):
-    """In check mode: why ``mapping`` gets no dry run (it is new, or this play changes it), or None."""
-    changed_mappings = module.params["changed_mappings"] or []
-    if mapping in changed_mappings:
-        return ("Check mode: mapping '%s' would be created or updated by this play: a dry run against the "
-                "server's old mapping tells nothing; the new mapping will be applied to every entry, so the recon "
-                "counts as changed." % mapping)
-    if not runner.has_mapping(mapping):
-        if module.params["changed_mappings"] is not None:
-            module.warn("Mapping '%s' does not exist on %s and is not in changed_mappings; the real run fails "
-                        "unless this play creates it." % (mapping, runner.client.base_url))
-        return ("Check mode: mapping '%s' does not exist on the server yet: no dry run is possible; once created, "
-                "its first run will write entries, so the recon counts as changed." % mapping)
-    return None
-
-
-def _handle_running(runner, params, mapping, deadline, check_mode):
-    """Apply on_running; returns (waited_for ids, run ids known before our start, id of a run to adopt)."""
-    runs = runner.list_runs()
-    running = active_runs(runs, mapping)
-    waited = []
-    if running and params["on_running"] == "fail":
-        first = running[0]
-        raise ReconError("A recon of '%s' is already running (id %s, started %s) and on_running=fail."
-                         % (mapping, run_id(first), first.get("started")), running=[run_id(r) for r in running])
-    if running and params["on_running"] == "wait" and not check_mode:
-        return [], [], run_id(running[0])
-    if running and params["on_running"] in ("wait", "queue"):
-        try:
-            waited, runs = runner.wait_for_idle(mapping, deadline, runs)
-        except ReconTimeout as exc:
-            raise ReconError("The recon of '%s' that was already running (id %s) did not end within %d s; "
-                             "nothing was started and it was not canceled (it is not this task's run)."
-                             % (mapping, run_id(exc.recon), params["wait_timeout"]),
-                             waited_for=[run_id(r) for r in running])
-    return waited, [run_id(run) for run in runs], None
-
-
-def execute_all(module, runner):
-    """O(mappings): each mapping in order, as execute() does it; stop at the first failure."""
-    # Bad input changes nothing: every name is checked before the first run starts (in check mode a mapping the
-    # play creates does not exist yet: execute() reports it).
-    if not module.check_mode:
-        for mapping in module.params["mappings"]:
-            runner.check_mapping(mapping)
-    recons, changed = [], False
-    for mapping in module.params["mappings"]:
-        try:
-            outcome = execute(module, runner, mapping)
-        except (ReconError, ApiError) as exc:
-            failed = dict(exc.extra) if isinstance(exc, ReconError) else exc.as_result()
-            entry = dict(mapping=mapping, changed=bool(failed.pop("changed", False)), msg=str(exc), failed=True)
-            if isinstance(exc, ReconError) and exc.recon is not None:
-                entry["recon"] = exc.recon
-            entry.update((k, v) for k, v in failed.items()
-                         if k in ("waited_for", "adopted", "recon_id", "status", "running"))
-            recons.append(entry)
-            text = str(exc)
-            if "'%s'" % mapping not in text:
-                text = "Recon of '%s': %s" % (mapping, text)
-            later = module.params["mappings"][len(recons):]
-            if later:
-                text += " Not started: %s." % ", ".join(later)
-            extra = dict(changed=changed or entry["changed"], recons=recons)
-            if "available_mappings" in failed:
-                extra["available_mappings"] = failed["available_mappings"]
-            raise ReconError(text, **extra)
-        changed = changed or outcome["changed"]
-        recons.append(dict(outcome, mapping=mapping))
-    if all(entry.get("skipped") for entry in recons):
-        return dict(changed=False, skipped=True, recons=recons, msg=recons[0]["msg"])
-    return dict(changed=changed, recons=recons,
-                msg="; ".join(entry.get("msg", "") for entry in recons))
-
-
-def execute(module, runner, mapping):
+def run(module):
     params = module.params
-    result = dict(changed=False, waited_for=[])
-    deadline = runner.clock.now() + params["wait_timeout"]
-
-    if module.check_mode:
-        reason = _not_dry_run(module, runner, mapping)
-        if reason is not None:
-            result.update(changed=True, dry_run_skipped=True, msg=reason)
-            return result
-        supported, version = runner.supports_analyze()
-        if not supported:
-            shown = ".".join(str(part) for part in version) if version else "of unknown version"
-            result.update(skipped=True, msg="Check mode: IDM %s cannot dry-run a recon (analyze needs 7.5 or "
-                                            "later); nothing was started." % shown)
-            return result
-
-    waited, known_ids, running_id = _handle_running(runner, params, mapping, deadline, module.check_mode)
-    result["waited_for"] = waited
-    if running_id is not None:
-        # on_running=wait: the active run is this task's run; nothing is started.
-        result.update(adopted=True, waited_for=[running_id])
+    if params["mappings"] is not None:
+        if not params["mappings"] or not all(params["mappings"]):
+            raise ModuleFailure("mappings must list at least one mapping name, and no empty names.")
         if not params["wait"]:
-            raw = runner.get_or_none(running_id) or {"_id": running_id, "mapping": mapping, "state": "ACTIVE"}
-            result.update(recon=_normalised(runner, raw, mapping, dry_run=False),
-                          msg="A recon of '%s' was already running (id %s); adopted it, not waiting."
-                              % (mapping, running_id))
-            return result
-        return _wait_and_report(module, runner, mapping, running_id, deadline, result, ours=False)
-    recon_id, adopted = runner.start(mapping, source_id=params["source_id"], overrides=params["overrides"],
-                                     analyze=module.check_mode, known_ids=known_ids)
-    result["adopted"] = adopted
-
-    if not params["wait"]:
-        raw = runner.get_or_none(recon_id) or {"_id": recon_id, "mapping": mapping, "state": "ACTIVE"}
-        recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
-        # Outcome unknown: a started run counts as a change (a dry run never does).
-        result.update(changed=not module.check_mode, recon=recon,
-                      msg="Started recon %s of '%s' (not waiting)." % (recon_id, mapping))
-        return result
-
-    try:
-        return _wait_and_report(module, runner, mapping, recon_id, deadline, result)
-    except ApiError as exc:
-        # Keep the run id in the failure: the run goes on on the server and can be read with recon_info.
-        raise ReconError("Lost contact with IDM while waiting for recon %s of '%s': %s"
-                         % (recon_id, mapping, exc), recon_id=recon_id, status=exc.status,
-                         waited_for=waited, adopted=adopted)
-
-
-def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=True):
-    params = module.params
-    waited, adopted = result["waited_for"], result["adopted"]
-    try:
-        raw = runner.wait(recon_id, deadline)
-    except ReconTimeout as timeout:
-        if not ours:
-            raw = timeout.recon
-            what = "it was not canceled (it is not this task's run)"
-        elif params["cancel_on_timeout"]:
-            raw = runner.cancel(recon_id)
-            what = "it was canceled (state now %s)" % raw.get("state")
-        else:
-            raw = timeout.recon
-            what = "it is still running (cancel_on_timeout=false)"
-        if raw.get("state") not in ("SUCCESS", "FAILED"):
-            _raise_timeout(module, runner, mapping, raw, recon_id, what, waited, adopted)
-        # else: it ended on its own before the cancel took effect; report it like any finished run
-
-    recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
-    result.update(recon=recon, changed=recon["has_changes"], msg=recon["summary"])
-    _warn_about(module, recon)
-    reasons = failure_reasons(recon, params["fail_on"])
-    if reasons:
-        raise ReconError("Recon %s of '%s': %s. %s" % (recon_id, mapping, "; ".join(reasons), recon["summary"]),
-                         recon=recon, changed=recon["has_changes"] and not module.check_mode, waited_for=waited,
-                         adopted=adopted)
+            raise ModuleFailure("mappings runs each mapping after the previous one ended, so it needs wait=true; "
+                                "use one task per mapping with wait=false to start runs without waiting.")
+    runner = ReconRunner(module.client)
+    if params["mappings"] is not None:
+        result = execute_all(module, runner)
+    else:
+        result = execute(module, runner, params["mapping"])
+    reconciled = [params["mapping"]] if params["mapping"] else params["mappings"]
+    shadowed = [name for name in runner.shadowed if name in reconciled]
+    if shadowed:
+        module.warn(shadowed_warning(shadowed))
     return result
 
 
-def _raise_timeout(module, runner, mapping, raw, recon_id, what, waited, adopted):
-    params = module.params
-    recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
-    raise ReconError("The recon %s of '%s' did not end within %d s; %s. Progress: %s"
-                     % (recon_id, mapping, params["wait_timeout"], what, recon["summary"]), recon=recon,
-                     changed=recon["has_changes"] and not module.check_mode, waited_for=waited, adopted=adopted)
-
-
 def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        mapping=dict(type="str"),
-        mappings=dict(type="list", elements="str"),
-        source_id=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=600),
-        cancel_on_timeout=dict(type="bool", default=True),
-        on_running=dict(type="str", default="wait", choices=list(ON_RUNNING_CHOICES)),
-        fail_on=dict(type="list", elements="str", default=["failed", "canceled"], choices=list(FAIL_ON_CHOICES)),
-        overrides=dict(type="dict"),
-        changed_mappings=dict(type="list", elements="str"),
-    )
-    kwargs = idm_module_kwargs()
-    kwargs.update(mutually_exclusive=[("mapping", "mappings"), ("source_id", "mappings")],
-                  required_one_of=[("mapping", "mappings")])
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
-    if module.params["mappings"] is not None:
-        if not module.params["mappings"] or not all(module.params["mappings"]):
-            module.fail_json(msg="mappings must list at least one mapping name, and no empty names.")
-        if not module.params["wait"]:
-            module.fail_json(msg="mappings runs each mapping after the previous one ended, so it needs wait=true; "
-                                 "use one task per mapping with wait=false to start runs without waiting.")
-    client = client_from_module(module)
-    runner = ReconRunner(client)
-    try:
-        if module.params["mappings"] is not None:
-            result = execute_all(module, runner)
-        else:
-            result = execute(module, runner, module.params["mapping"])
-    except ReconError as exc:
-        extra = dict(exc.extra)
-        extra.setdefault("changed", False)
-        if exc.recon is not None:
-            extra["recon"] = exc.recon
-        module.fail_json(msg=str(exc), **extra)
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
-    run = [module.params["mapping"]] if module.params["mapping"] else module.params["mappings"]
-    shadowed = [name for name in runner.shadowed if name in run]
-    if shadowed:
-        module.warn(shadowed_warning(shadowed))
-    module.exit_json(**result)
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,13 @@ EXAMPLES = r"""
     latest: true
   register: last
 
-- name: Follow a run started with wait=false
+- name: Start a long recon without waiting for it
+  idmops.pingidm.recon:
+    mapping: managedUser_systemScimAccount
+    wait: false
+  register: started
+
+- name: Follow the run started with wait=false
   idmops.pingidm.recon_info:
     id: "{{ started.recon.id }}"
   register: run
@@ -91,13 +97,19 @@ reconciliations:
 
 from datetime import datetime
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import (
-    ApiError, client_from_module, fail_on_api_error, idm_argument_spec, idm_module_kwargs)
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleSpec
 from ansible_collections.idmops.pingidm.plugins.module_utils._recon import ReconRunner, parse_timestamp
 
 STATES = ("ACTIVE", "SUCCESS", "FAILED", "CANCELED")
+
+
+def module_spec():
+    return ModuleSpec(dict(
+        id=dict(type="str"),
+        mapping=dict(type="str"),
+        state=dict(type="list", elements="str", choices=list(STATES)),
+        latest=dict(type="bool", default=False),
+    ))
 
 
 def _describe(runner, raw):
@@ -106,38 +118,25 @@ def _describe(runner, raw):
     return recon
 
 
-def collect(runner, params):
+def run(module):
+    params = module.params
+    runner = ReconRunner(module.client)
     if params["id"]:
         raw = runner.get_or_none(params["id"])
         runs = [raw] if isinstance(raw, dict) else []
     else:
         runs = runner.list_runs()
     if params["mapping"]:
-        runs = [run for run in runs if run.get("mapping") == params["mapping"]]
+        runs = [one for one in runs if one.get("mapping") == params["mapping"]]
     if params["state"]:
-        runs = [run for run in runs if run.get("state") in params["state"]]
+        runs = [one for one in runs if one.get("state") in params["state"]]
     if params["latest"] and runs:
-        runs = [max(runs, key=lambda run: parse_timestamp(run.get("started")) or datetime.min)]
-    return [_describe(runner, run) for run in runs]
+        runs = [max(runs, key=lambda one: parse_timestamp(one.get("started")) or datetime.min)]
+    return dict(changed=False, reconciliations=[_describe(runner, one) for one in runs])
 
 
 def main():
-    argument_spec = idm_argument_spec()
-    argument_spec.update(
-        id=dict(type="str"),
-        mapping=dict(type="str"),
-        state=dict(type="list", elements="str", choices=list(STATES)),
-        latest=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **idm_module_kwargs())
-    client = client_from_module(module)
-    try:
-        reconciliations = collect(ReconRunner(client), module.params)
-    except ApiError as exc:
-        fail_on_api_error(module, exc, changed=False)
-    finally:
-        client.close()
-    module.exit_json(changed=False, reconciliations=reconciliations)
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

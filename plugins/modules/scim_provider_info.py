@@ -210,15 +210,16 @@ kind:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.idmops.pingidm.plugins.module_utils._scim import (
-    AUTH_METHODS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ScimPreflightError, ScimProbe)
+from ansible_collections.idmops.pingidm.plugins.module_utils import _http
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
+from ansible_collections.idmops.pingidm.plugins.module_utils._scim import AUTH_METHODS, ScimProbe
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+def module_spec():
+    return ModuleSpec(
+        dict(
             endpoint=dict(type="str", required=True),
             scim_version=dict(type="int", default=2, choices=[1, 2]),
             auth_method=dict(type="str", default="OAUTH", choices=list(AUTH_METHODS)),
@@ -232,15 +233,18 @@ def main():
             ca_path=dict(type="path"),
             timeout=dict(type="int", default=30),
         ),
+        connection=False,
         required_if=[
             ("auth_method", "OAUTH", ("client_id", "client_secret", "token_endpoint")),
             ("auth_method", "BASIC", ("user", "password")),
             ("auth_method", "TOKEN", ("token",)),
         ],
-        supports_check_mode=True,
     )
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+
+
+def run(module):
+    if not _http.HAS_REQUESTS:
+        raise ModuleFailure(missing_required_lib("requests"))
     params = module.params
     probe = ScimProbe(params["endpoint"], scim_version=params["scim_version"], auth_method=params["auth_method"],
                       client_id=params["client_id"], client_secret=params["client_secret"],
@@ -249,15 +253,15 @@ def main():
                       timeout=params["timeout"])
     try:
         result = probe.run()
-    except ScimPreflightError as exc:
-        for warning in probe.warnings:
-            module.warn(warning)
-        module.fail_json(msg=str(exc), changed=False, **exc.as_result())
     finally:
         probe.close()
-    for warning in probe.warnings:
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+        for warning in probe.warnings:
+            module.warn(warning)
+    return dict(changed=False, **result)
+
+
+def main():
+    IdmModule(module_spec()).execute(run)
 
 
 if __name__ == "__main__":

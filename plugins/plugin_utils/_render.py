@@ -16,20 +16,13 @@ from __future__ import annotations
 import json
 import os
 
+import yaml
+
 from ansible.errors import AnsibleError, AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template  # file text must be marked trusted before it is templated
 
-try:
-    from ansible.template import trust_as_template  # ansible-core 2.19+: file text must be marked trusted
-except ImportError:  # older cores template any string
-    def trust_as_template(value):
-        return value
-
-try:
-    import yaml
-except ImportError:  # pragma: no cover - PyYAML is a dependency of ansible-core
-    yaml = None
+from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import InProcessAction
 
 # plugins/plugin_utils/_render.py -> collection root
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,8 +47,6 @@ def parse_rendered(text, name):
             raise TemplateError("Template %s did not render valid JSON: %s at line %s column %s of the rendered "
                                 "text. Render it with ansible.builtin.template to inspect it."
                                 % (name, message, line, col))
-    if yaml is None:
-        raise TemplateError("Template %s did not render JSON (it does not start with { or [)." % name)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -66,12 +57,9 @@ def parse_rendered(text, name):
                             % (name, problem, where))
 
 
-class RenderTemplateAction(ActionBase):
-    """Base for the collection's action plugins. Subclasses set DATA_OPTIONS and may override to_module_args."""
-
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
+class RenderTemplateAction(InProcessAction):
+    """Action plugin of a module with a ``template`` option: renders it, then runs the module (in process when it
+    can, see ``_inprocess``). Subclasses set MODULE and DATA_OPTIONS and may override to_module_args."""
 
     DATA_OPTIONS = ("config",)
 
@@ -94,15 +82,15 @@ class RenderTemplateAction(ActionBase):
 
     def render(self, source, task_vars):
         try:
-            if hasattr(self._loader, "get_text_file_contents"):
-                text = self._loader.get_text_file_contents(source)
-            else:  # pragma: no cover - ansible-core < 2.19
-                text = to_text(self._loader._get_file_contents(source)[0], errors="surrogate_or_strict")
+            text = self._loader.get_text_file_contents(source)
         except (AnsibleError, OSError) as exc:
             raise TemplateError("Could not read template %s: %s" % (source, to_text(exc)))
         searchpath = list(task_vars.get("ansible_search_path", []))
         searchpath.extend([self._loader.get_basedir(), os.path.dirname(source)])
         searchpath = [p for base in searchpath for p in (os.path.join(base, "templates"), base)]
+        # Last: the collection's templates, so a copied template still imports the helpers it ships with
+        # (scim_attributes.j2).
+        searchpath.append(COLLECTION_TEMPLATES)
         templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=task_vars)
         try:
             return templar.template(trust_as_template(text), escape_backslashes=False)
@@ -118,24 +106,20 @@ class RenderTemplateAction(ActionBase):
         args[self.DATA_OPTIONS[0]] = data
         return args
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(RenderTemplateAction, self).run(tmp, task_vars)
-        del tmp
+    def module_args(self, task_vars):
+        """The task's arguments with ``template`` rendered into the module's data option."""
         args = dict(self._task.args)
         template = args.pop("template", None)
-        if template is not None:
-            given = [option for option in self.DATA_OPTIONS if args.get(option) is not None]
-            if given:
-                raise AnsibleActionFail("template and %s are mutually exclusive; give one of them." % given[0])
-            if not isinstance(template, str):
-                raise AnsibleActionFail("template must be a path (a string), got %s." % type(template).__name__)
-            source = self.find_template(template)
-            rendered = self.render(source, task_vars)
-            if rendered is None:  # 2.19 renders an empty template to None
-                rendered = ""
-            data = parse_rendered(rendered, template) if isinstance(rendered, str) else rendered
-            args = self.to_module_args(args, data, template)
-        module_name = getattr(self._task, "resolved_action", None) or self._task.action
-        result.update(self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars))
-        return result
+        if template is None:
+            return args
+        given = [option for option in self.DATA_OPTIONS if args.get(option) is not None]
+        if given:
+            raise AnsibleActionFail("template and %s are mutually exclusive; give one of them." % given[0])
+        if not isinstance(template, str):
+            raise AnsibleActionFail("template must be a path (a string), got %s." % type(template).__name__)
+        source = self.find_template(template)
+        rendered = self.render(source, task_vars)
+        if rendered is None:  # 2.19 renders an empty template to None
+            rendered = ""
+        data = parse_rendered(rendered, template) if isinstance(rendered, str) else rendered
+        return self.to_module_args(args, data, template)

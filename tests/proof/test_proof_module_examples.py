@@ -23,14 +23,9 @@ from proofkit import REPO
 ROLE_DEFAULTS = yaml.safe_load((REPO / "roles" / "scim_sync" / "defaults" / "main.yml").read_text())
 # In this order: read-only first, then recons, then config changes; the connector's examples remove it.
 MODULES = ("info", "scim_provider_info", "connector_test", "recon", "recon_info", "config", "mapping", "connector")
-# Examples found not to run as written (reported to the modules' owners). Each must still fail, so that fixing the
+# Examples found not to run as written. Each must still fail, so that fixing the
 # example without removing it here fails this test; the examples after it still run.
-KNOWN_BROKEN = {
-    ("recon_info", "Follow a run started with wait=false"):
-        "uses the variable `started`, which no example registers",
-    ("connector", "Configure a connector from a dict; secrets compared by decrypting the stored ones"):
-        "the dict has no grantType, which authenticationMethod OAUTH needs, so IDM's test refuses it",
-}
+KNOWN_BROKEN = {}
 
 
 def examples(module: str) -> list[dict]:

@@ -71,3 +71,18 @@ def test_flow_without_the_ca_fails_before_writing(tls_sandbox, tmp_path):
     assert run.rc != 0
     assert "ca_path" in run.failure_messages(), run.failure_messages()
     assert tenant.snapshot() == before
+
+
+def test_requests_ca_bundle_from_the_task_environment(tls_sandbox, tmp_path, localhost_inventory):
+    # In the controller process the task's environment: applies too: the CA bundle requests reads from it.
+    tenant = tls_sandbox.tenant(0)
+    options = proofkit.connection_vars(tenant)
+    ca_path = options.pop("ca_path")
+    playbook = tmp_path / "env-ca.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "tls", "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": "info over https, CA from the environment", "idmops.pingidm.info": options,
+                   "environment": {"REQUESTS_CA_BUNDLE": ca_path}}],
+    }]))
+    run = proofkit.run_playbook(playbook, [localhost_inventory])
+    assert run.rc == 0, run.describe()

@@ -9,7 +9,7 @@ Fixtures
   ``$crypto`` with a fresh IV each write, decrypts them through ``script?_action=eval``, answers ``system``
   test actions, ``info/ping``, an OAuth token endpoint. Extend it with ``fake_idm.route(method, regex, handler)``
   (e.g. recon endpoints) and inject failures with ``fake_idm.fail(method, regex, status, message, times)``.
-- ``virtual_clock``: replaces ``_client.sleep``/``_client.monotonic`` so polling and backoff take no real time.
+- ``virtual_clock``: replaces ``_http.sleep``/``_http.monotonic`` so polling and backoff take no real time.
 - ``idm_args``: connection options that authenticate against the fake.
 - ``run_module``: ``run_module(module, args, check_mode=False, diff=False)`` runs ``module.main()`` and returns
   the JSON Ansible would print (after its no_log scrubbing) plus ``failed``; ``result.raw_output`` is the text.
@@ -31,7 +31,7 @@ import urllib3
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client
+from ansible_collections.idmops.pingidm.plugins.module_utils import _http
 
 IDM_HOST = "http://idm.test:8080"
 IDM_BASE = IDM_HOST + "/openidm"
@@ -212,11 +212,15 @@ class FakeIdm(object):
     def _config_list(self, request, match):
         query = request.params.get("_queryFilter")
         if query is not None:
-            prefix = re.fullmatch(r'_id sw "([^"]*)"', query)
-            if not self.config_query_supported or not prefix:
-                return crest_error(400, "fake IDM only queries config with _id sw \"prefix\"")
+            clauses = [re.fullmatch(r'_id (eq|sw) "([^"]*)"', clause.strip()) for clause in query.split(" or ")]
+            if not self.config_query_supported or not all(clauses):
+                return crest_error(400, "fake IDM only queries config with _id eq/sw clauses joined by or")
+
+            def matches(config_id):
+                return any(config_id == c.group(2) if c.group(1) == "eq" else config_id.startswith(c.group(2))
+                           for c in clauses)
             result = [dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
-                      for config_id in sorted(self.configs) if config_id.startswith(prefix.group(1))]
+                      for config_id in sorted(self.configs) if matches(config_id)]
             return 200, {"result": result, "resultCount": len(result), "pagedResultsCookie": None}
         return 200, {"_id": "", "configurations": [
             {"_id": config_id, "pid": config_id.replace("/", "."),
@@ -371,8 +375,8 @@ class VirtualClock(object):
 @pytest.fixture
 def virtual_clock(monkeypatch):
     clock = VirtualClock()
-    monkeypatch.setattr(_client, "monotonic", clock.monotonic)
-    monkeypatch.setattr(_client, "sleep", clock.sleep)
+    monkeypatch.setattr(_http, "monotonic", clock.monotonic)
+    monkeypatch.setattr(_http, "sleep", clock.sleep)
     return clock
 
 
@@ -395,28 +399,28 @@ class ModuleResult(dict):
         return texts
 
 
-@pytest.fixture
-def run_module(capsys, virtual_clock, monkeypatch):
-    """Run a module's main() with args; returns the printed result (dict) with ``failed`` set."""
+@pytest.fixture(params=["module", "controller"])
+def run_module(request, capsys, virtual_clock, monkeypatch):
+    """Run a module with args; returns its result (dict) with ``failed`` set.
+
+    Every module test runs twice: as a module process would (``main()`` on AnsibleModule, the JSON it prints) and
+    in the controller process, as the collection's action plugins run it (``run()`` on the in-process look-alike).
+    Both must give the same result.
+    """
     for name in list(os.environ):
         if name.startswith("IDM_"):
             monkeypatch.delenv(name)
     # Importing controller code (action plugin tests) flips this flag, which would route module warnings to
     # the controller's Display instead of the module result; a module never runs in the controller.
-    try:
-        from ansible.module_utils import _internal as module_utils_internal
-        monkeypatch.setattr(module_utils_internal, "is_controller", False)
-    except (ImportError, AttributeError):  # older ansible-core
-        pass
+    from ansible.module_utils import _internal as module_utils_internal
+    monkeypatch.setattr(module_utils_internal, "is_controller", False)
+    path = request.param
 
-    def run(module, args, check_mode=False, diff=False):
+    def run_as_module(module, args, check_mode, diff):
         # Warnings collect in a process-wide list; each run reports only its own, as a real module process does.
-        try:
-            from ansible.module_utils.common import warnings as module_warnings
-            module_warnings._global_warnings.clear()  # pylint: disable=protected-access
-            module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
-        except (ImportError, AttributeError):
-            pass
+        from ansible.module_utils.common import warnings as module_warnings
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         module_args = dict(args)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
@@ -430,4 +434,20 @@ def run_module(capsys, virtual_clock, monkeypatch):
         result.setdefault("failed", exit_info.value.code not in (0, None))
         return result
 
+    def run_in_controller(module, args, check_mode, diff):
+        from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import (
+            InProcessModule, ModuleExit, plain_data)
+        name = "idmops.pingidm." + module.__name__.rsplit(".", 1)[-1]
+        with pytest.raises(ModuleExit) as exit_info:
+            InProcessModule(module.module_spec(), plain_data(args), name, check_mode=check_mode,
+                            diff=diff).execute(module.run)
+        result = ModuleResult(plain_data(exit_info.value.result))
+        result.raw_output = json.dumps(result)
+        return result
+
+    def run(module, args, check_mode=False, diff=False):
+        runner = run_as_module if path == "module" else run_in_controller
+        return runner(module, args, check_mode, diff)
+
+    run.path = path
     return run

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client
-from ansible_collections.idmops.pingidm.plugins.module_utils._client import ApiError, HttpClient, IdmClient
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleSpec
+from ansible_collections.idmops.pingidm.plugins.module_utils._client import IdmClient
+from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError, HttpClient
 
 from ansible_collections.idmops.pingidm.tests.unit.conftest import (
     ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET, IDM_BASE, IDM_HOST, TOKEN_PATH)
@@ -162,12 +163,12 @@ def test_dropped_connection_is_transient_unlike_dns_and_tls(fake_idm, virtual_cl
     with pytest.raises(ApiError) as info:
         make_client(retries=0).get("info/ping")
     assert info.value.kind == "dropped" and "the connection was dropped" in str(info.value)
-    assert _client.is_transient(info.value)
-    assert not _client.is_transient(ApiError("GET", "x", "y", kind="dns"))
-    assert not _client.is_transient(ApiError("GET", "x", "y", kind="tls"))
-    assert _client.is_transient(ApiError("GET", "x", "y", kind="refused"))
-    assert _client.is_transient(ApiError("GET", "x", "y", status=503))
-    assert not _client.is_transient(ApiError("GET", "x", "y", status=500))
+    assert _http.is_transient(info.value)
+    assert not _http.is_transient(ApiError("GET", "x", "y", kind="dns"))
+    assert not _http.is_transient(ApiError("GET", "x", "y", kind="tls"))
+    assert _http.is_transient(ApiError("GET", "x", "y", kind="refused"))
+    assert _http.is_transient(ApiError("GET", "x", "y", status=503))
+    assert not _http.is_transient(ApiError("GET", "x", "y", status=500))
 
 
 def test_real_refused_port_is_classified(virtual_clock):
@@ -187,9 +188,9 @@ def test_urllib3_name_resolution_error_is_dns():
     resolver_error = socket.gaierror(-2, "Name or service not known")
     cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, resolver_error)
     error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/openidm", cause))
-    assert _client.classify_transport_error(error) == "dns"
-    assert _client.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"
-    assert _client.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
+    assert _http.classify_transport_error(error) == "dns"
+    assert _http.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"
+    assert _http.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
 
 
 @pytest.mark.parametrize("message, shown", [
@@ -348,13 +349,13 @@ def test_http_client_is_generic(fake_idm, virtual_clock):
 
 def test_poll_stops_when_done_and_on_timeout(virtual_clock):
     answers = iter([(False, 1), (False, 2), (True, 3)])
-    assert _client.poll(lambda: next(answers), timeout=10, interval=1) == (True, 3, 2.0)
-    assert _client.poll(lambda: (False, "x"), timeout=3, interval=1) == (False, "x", 3.0)
+    assert _http.poll(lambda: next(answers), timeout=10, interval=1) == (True, 3, 2.0)
+    assert _http.poll(lambda: (False, "x"), timeout=3, interval=1) == (False, "x", 3.0)
 
 
 def build_module(args):
     with patch_module_args(args):
-        return AnsibleModule(argument_spec=_client.idm_argument_spec(), **_client.idm_module_kwargs())
+        return IdmModule(ModuleSpec({}))
 
 
 def test_argument_spec_defaults_and_env_fallbacks(monkeypatch):
@@ -371,8 +372,7 @@ def test_argument_spec_defaults_and_env_fallbacks(monkeypatch):
     assert params["timeout"] == 30
     assert params["validate_certs"] is False
     assert "env-pass" in module.no_log_values
-    client = _client.client_from_module(module)
-    assert client.base_url == "http://env.test:8080/openidm"
+    assert module.client.base_url == "http://env.test:8080/openidm"
 
 
 def test_argument_spec_marks_secrets_no_log():
@@ -415,3 +415,20 @@ def test_token_url_may_have_a_query(fake_idm, virtual_clock):
     client = make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
                          oauth_token_url="https://am.example.com/am/oauth2/access_token?realm=/alpha")
     assert client.auth_type == "client_credentials"
+
+
+def test_classify_strings_from_older_urllib3():
+    # Older urllib3 versions wrap the socket error only as text.
+    exc = requests.exceptions.ConnectionError("HTTPSConnectionPool: [Errno -2] Name or service not known")
+    assert _http.classify_transport_error(exc) == "dns"
+    exc = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
+    assert _http.classify_transport_error(exc) == "refused"
+    assert _http.classify_transport_error(requests.exceptions.ConnectionError("reset")) == "dropped"
+
+
+def test_a_failing_proxy_is_named_as_the_proxy():
+    exc = requests.exceptions.ProxyError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded "
+                                         "(Caused by ProxyError('Unable to connect to proxy'))")
+    assert _http.classify_transport_error(exc) == "proxy"
+    text, hint = _http.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
+    assert text.startswith("the HTTP proxy for idm.test:8080 failed") and "NO_PROXY" in hint

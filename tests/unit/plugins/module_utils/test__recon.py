@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _recon, _vocabulary
+from ansible_collections.idmops.pingidm.plugins.module_utils import _recon, _recon_summary, _vocabulary
 
 MAPPING = "systemScimAccount_managedUser"
 
@@ -64,7 +64,7 @@ def summary_5x(created=0, links=0, situations=None, failures=0):
     ("", None), (None, None), ("yesterday", None),
 ])
 def test_parse_timestamp(text, expected):
-    assert _recon.parse_timestamp(text) == expected
+    assert _recon_summary.parse_timestamp(text) == expected
 
 
 def test_runs_from_response_accepts_wrapper_bare_list_and_query_envelope():
@@ -101,7 +101,7 @@ def test_runs_started_since_uses_known_ids_and_time_with_slack():
 # --- counters and changed ---------------------------------------------------------------------------------
 
 def test_counters_7x():
-    counts = _recon.counters(summary_7x(created=3, updated=2, unchanged=4, deleted=1, links=3, failures=1))
+    counts = _recon_summary.counters(summary_7x(created=3, updated=2, unchanged=4, deleted=1, links=3, failures=1))
     assert counts == {"source_processed": 5, "source_total": 5, "target_processed": 0, "created": 3,
                       "updated": 2, "unchanged": 4, "deleted": 1, "links_created": 3, "links_deleted": None,
                       "succeeded": 4, "failures": 1}
@@ -110,56 +110,56 @@ def test_counters_7x():
 def test_counters_unknown_total_and_missing_fields_are_none_not_zero():
     raw = summary_5x()
     raw["progress"]["source"]["existing"]["total"] = "?"
-    counts = _recon.counters(raw)
+    counts = _recon_summary.counters(raw)
     assert counts["source_total"] is None
     assert counts["updated"] is None and counts["deleted"] is None and counts["unchanged"] is None
-    assert _recon.counters({})["created"] is None
+    assert _recon_summary.counters({})["created"] is None
 
 
 @pytest.mark.parametrize("kwargs", [dict(created=1), dict(updated=1), dict(deleted=1), dict(links=1)])
 def test_any_write_counter_means_changed(kwargs):
-    assert _recon.change_assessment(summary_7x(**kwargs))[:2] == (True, "counters")
+    assert _recon_summary.change_assessment(summary_7x(**kwargs))[:2] == (True, "counters")
 
 
 def test_7x_all_zero_is_not_changed_even_with_situations_that_would_write():
     # e.g. ABSENT entries whose CREATE failed: counters are authoritative for a real 7.x run
     raw = summary_7x(unchanged=5, failures=2, situations={"CONFIRMED": 3, "ABSENT": 2})
-    assert _recon.change_assessment(raw) == (False, "counters", [])
+    assert _recon_summary.change_assessment(raw) == (False, "counters", [])
 
 
 def test_5x_created_counter_decides_creates():
     raw = summary_5x(created=2, links=2, situations={"ABSENT": 2})
-    assert _recon.change_assessment(raw)[0] is True
+    assert _recon_summary.change_assessment(raw)[0] is True
     raw = summary_5x(created=0, situations={"ABSENT": 2}, failures=2)
-    assert _recon.change_assessment(raw) == (False, "situations", [])
+    assert _recon_summary.change_assessment(raw) == (False, "situations", [])
 
 
 def test_5x_deletes_come_from_situations_and_policies():
     raw = summary_5x(situations={"CONFIRMED": 1, "SOURCE_MISSING": 2})
     # IDM's default for SOURCE_MISSING is EXCEPTION: nothing written
-    assert _recon.change_assessment(raw) == (False, "situations", [])
+    assert _recon_summary.change_assessment(raw) == (False, "situations", [])
     actions = _vocabulary.policy_actions({"policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}]})
-    assert _recon.change_assessment(raw, actions) == (True, "situations", ["SOURCE_MISSING:DELETE"])
+    assert _recon_summary.change_assessment(raw, actions) == (True, "situations", ["SOURCE_MISSING:DELETE"])
 
 
 def test_5x_confirmed_update_is_not_assumed_to_change():
     raw = summary_5x(situations={"CONFIRMED": 2})
-    assert _recon.change_assessment(raw) == (False, "situations", [])
+    assert _recon_summary.change_assessment(raw) == (False, "situations", [])
 
 
 def test_5x_unqualified_default_delete_and_unlink_policy():
     raw = summary_5x(situations={"UNQUALIFIED": 1})
-    assert _recon.change_assessment(raw) == (True, "situations", ["UNQUALIFIED:DELETE"])
+    assert _recon_summary.change_assessment(raw) == (True, "situations", ["UNQUALIFIED:DELETE"])
     actions = _vocabulary.policy_actions({"policies": [{"situation": "UNQUALIFIED", "action": "unlink"}]})
-    assert _recon.change_assessment(raw, actions) == (True, "situations", ["UNQUALIFIED:UNLINK"])
+    assert _recon_summary.change_assessment(raw, actions) == (True, "situations", ["UNQUALIFIED:UNLINK"])
 
 
 def test_dry_run_uses_situations_even_with_zero_counters():
     raw = summary_7x(situations={"ABSENT": 3, "CONFIRMED": 2, "FOUND": 1})
-    changed, basis, implied = _recon.change_assessment(raw, dry_run=True)
+    changed, basis, implied = _recon_summary.change_assessment(raw, dry_run=True)
     assert (changed, basis) == (True, "situations")
     assert implied == ["ABSENT:CREATE", "FOUND:UPDATE"]
-    assert _recon.change_assessment(summary_7x(situations={"CONFIRMED": 5}), dry_run=True) == \
+    assert _recon_summary.change_assessment(summary_7x(situations={"CONFIRMED": 5}), dry_run=True) == \
         (False, "situations", [])
 
 
@@ -178,7 +178,7 @@ def test_policy_actions_overrides_defaults_and_marks_scripts():
 # --- normalise / summary / fail_on -------------------------------------------------------------------------
 
 def test_normalise_7x_run():
-    recon = _recon.normalise(summary_7x(created=50, links=50, situations={"ABSENT": 50}))
+    recon = _recon_summary.normalise(summary_7x(created=50, links=50, situations={"ABSENT": 50}))
     assert recon["id"] == "0b7f-1" and recon["mapping"] == MAPPING and recon["state"] == "SUCCESS"
     assert recon["duration_ms"] == 1234
     assert recon["situation_summary"] == {"ABSENT": 50}
@@ -188,18 +188,18 @@ def test_normalise_7x_run():
 
 
 def test_summary_line_variants():
-    recon = _recon.normalise(summary_5x(created=2, links=2))
+    recon = _recon_summary.normalise(summary_5x(created=2, links=2))
     assert recon["summary"] == MAPPING + ": 2 created, ? updated, ? deleted, 0 failed in 0.3 s"
-    failed = _recon.normalise(summary_7x(state="FAILED", duration=None, links=3, updated=3))
+    failed = _recon_summary.normalise(summary_7x(state="FAILED", duration=None, links=3, updated=3))
     assert failed["duration_ms"] == 1234  # from started/ended
     assert failed["summary"].endswith("3 linked in 1.2 s (FAILED)")
-    dry = _recon.normalise(summary_7x(situations={"ABSENT": 1}), dry_run=True)
+    dry = _recon_summary.normalise(summary_7x(situations={"ABSENT": 1}), dry_run=True)
     assert dry["summary"] == MAPPING + ": dry run: would create 1, delete 0, link 0, unlink 0 in 1.2 s"
 
 
 def test_normalise_keeps_source_ids_and_handles_running_run():
     raw = summary_7x(state="ACTIVE", ended="", parameters={"sourceIds": ["abc"]})
-    recon = _recon.normalise(raw)
+    recon = _recon_summary.normalise(raw)
     assert recon["ended"] is None and recon["source_ids"] == ["abc"]
 
 
@@ -213,8 +213,8 @@ def test_normalise_keeps_source_ids_and_handles_running_run():
     ("FAILED", 2, ["failed", "entry_failures"], 2),
 ])
 def test_failure_reasons(state, failures, fail_on, expected):
-    recon = _recon.normalise(summary_7x(state=state, failures=failures))
-    assert len(_recon.failure_reasons(recon, fail_on)) == expected
+    recon = _recon_summary.normalise(summary_7x(state=state, failures=failures))
+    assert len(_recon_summary.failure_reasons(recon, fail_on)) == expected
 
 
 # --- poll schedule --------------------------------------------------------------------------------------
@@ -278,19 +278,19 @@ def test_parse_version(text, expected):
 
 @pytest.mark.parametrize("ms, text", [(0, "0 ms"), (45, "45 ms"), (99, "99 ms"), (100, "0.1 s"), (1234, "1.2 s")])
 def test_duration_text(ms, text):
-    assert _recon.duration_text(ms) == text
+    assert _recon_summary.duration_text(ms) == text
 
 
 @pytest.mark.parametrize("status_failures, exceptions, facts, expected", [
     (3, 0, None, 3),                                                                 # no audit: the server's count
-    (3, 2, _recon.AuditFacts(exceptions_are_failures=None), 3),                      # audit unreadable: idem
-    (3, 2, _recon.AuditFacts([{}], 2, complete=True, exceptions_are_failures=True), 1),
-    (9, 7, _recon.AuditFacts([{}] * 2, 3, complete=False, exceptions_are_failures=True), 2),
-    (9, 2, _recon.AuditFacts([{}] * 5, 0, complete=False, exceptions_are_failures=True), 7),
-    (3, 2, _recon.AuditFacts([{}] * 3, 0, complete=True, exceptions_are_failures=False), 3),
+    (3, 2, _recon_summary.AuditFacts(exceptions_are_failures=None), 3),                      # audit unreadable: idem
+    (3, 2, _recon_summary.AuditFacts([{}], 2, complete=True, exceptions_are_failures=True), 1),
+    (9, 7, _recon_summary.AuditFacts([{}] * 2, 3, complete=False, exceptions_are_failures=True), 2),
+    (9, 2, _recon_summary.AuditFacts([{}] * 5, 0, complete=False, exceptions_are_failures=True), 7),
+    (3, 2, _recon_summary.AuditFacts([{}] * 3, 0, complete=True, exceptions_are_failures=False), 3),
 ])
 def test_real_failures(status_failures, exceptions, facts, expected):
-    assert _recon.real_failures(status_failures, exceptions, facts) == expected
+    assert _recon_summary.real_failures(status_failures, exceptions, facts) == expected
 
 
 def test_failure_sample_and_text():
@@ -298,29 +298,29 @@ def test_failure_sample_and_text():
              "situation": "CONFIRMED", "action": "UPDATE", "entryType": "entry", "status": "FAILURE",
              "message": "Resource &#39;x&#39; refused\nstack trace line", "exception": "java.lang...",
              "messageDetail": None}
-    sample = _recon.failure_sample(entry)
+    sample = _recon_summary.failure_sample(entry)
     assert sample == {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
                       "situation": "CONFIRMED", "action": "UPDATE", "message": "Resource 'x' refused"}
-    assert _recon.sample_text(sample) == "CONFIRMED/UPDATE on account/abc: Resource 'x' refused"
-    long = _recon.failure_sample({"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/z",
-                                  "exception": "x" * 400})
+    assert _recon_summary.sample_text(sample) == "CONFIRMED/UPDATE on account/abc: Resource 'x' refused"
+    long = _recon_summary.failure_sample({"situation": "ABSENT", "action": "CREATE",
+                                          "sourceObjectId": "system/scim/account/z", "exception": "x" * 400})
     assert len(long["message"]) == 300 and long["message"].endswith("...")
-    assert _recon.sample_text(long).startswith("ABSENT/CREATE on account/z: xxx")
-    assert _recon.failure_sample({})["message"] == "no message in the audit entry"
+    assert _recon_summary.sample_text(long).startswith("ABSENT/CREATE on account/z: xxx")
+    assert _recon_summary.failure_sample({})["message"] == "no message in the audit entry"
 
 
 def test_dry_run_prediction_and_exception_situations():
     raw = summary_7x(situations={"ABSENT": 2, "FOUND": 1, "CONFIRMED": 4, "MISSING": 3, "UNQUALIFIED": 1})
-    predicted, may_update = _recon.dry_run_prediction(raw)
+    predicted, may_update = _recon_summary.dry_run_prediction(raw)
     assert predicted == {"create": 2, "delete": 1, "link": 1, "unlink": 0} and may_update == 4
-    assert _recon.exception_situations(raw) == {"MISSING": 3}
+    assert _recon_summary.exception_situations(raw) == {"MISSING": 3}
     scripted = _vocabulary.policy_actions({"policies": [{"situation": "MISSING", "action": {"type": "x", "source": "y"}}]})
-    assert _recon.dry_run_prediction(raw, scripted)[1] == 7 and _recon.exception_situations(raw, scripted) == {}
+    assert _recon_summary.dry_run_prediction(raw, scripted)[1] == 7 and _recon_summary.exception_situations(raw, scripted) == {}
 
 
 def test_fail_on_exception_situations_and_entry_failures_texts():
-    recon = _recon.normalise(summary_7x(failures=1, situations={"MISSING": 2}))
-    assert _recon.failure_reasons(recon, ["exception_situations"]) == [
+    recon = _recon_summary.normalise(summary_7x(failures=1, situations={"MISSING": 2}))
+    assert _recon_summary.failure_reasons(recon, ["exception_situations"]) == [
         "2 entries in situations the mapping marks EXCEPTION (MISSING 2)"]
-    assert _recon.failure_reasons(recon, ["entry_failures"]) == [
+    assert _recon_summary.failure_reasons(recon, ["entry_failures"]) == [
         "1 entry failed (audit/recon not readable for details)"]

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _scim
+from ansible_collections.idmops.pingidm.plugins.module_utils import _scim, _scim_schema
 
 HOST = "https://scim.test"
 V2 = HOST + "/scim/v2"
@@ -39,26 +39,26 @@ def attr(name, type_="string", multi=False, required=False, subs=None, **extra):
     return value
 
 
-V2_USER_SCHEMA = {"id": _scim.V2_USER_URN, "name": "User", "description": "User Account", "attributes": [
+V2_USER_SCHEMA = {"id": _scim_schema.V2_USER_URN, "name": "User", "description": "User Account", "attributes": [
     attr("userName", required=True), attr("name", "complex", subs=["givenName", "familyName"]),
     attr("emails", "complex", multi=True, subs=["value", "type", "primary"]), attr("active", "boolean"),
     attr("groups", "complex", multi=True, subs=["value", "display"], mutability="readOnly")]}
-V2_ENTERPRISE_SCHEMA = {"id": _scim.V2_ENTERPRISE_URN, "name": "EnterpriseUser", "attributes": [
+V2_ENTERPRISE_SCHEMA = {"id": _scim_schema.V2_ENTERPRISE_URN, "name": "EnterpriseUser", "attributes": [
     attr("employeeNumber"), attr("manager", "complex", subs=["value", "displayName"])]}
-V2_GROUP_SCHEMA = {"id": _scim.V2_GROUP_URN, "name": "Group", "attributes": [
+V2_GROUP_SCHEMA = {"id": _scim_schema.V2_GROUP_URN, "name": "Group", "attributes": [
     attr("displayName", required=True), attr("members", "complex", multi=True, subs=["value", "display", "$ref"])]}
-V1_USER_SCHEMA = {"id": _scim.V1_CORE_URN + ":User", "name": "User", "schema": _scim.V1_CORE_URN, "attributes": [
+V1_USER_SCHEMA = {"id": _scim_schema.V1_CORE_URN + ":User", "name": "User", "schema": _scim_schema.V1_CORE_URN, "attributes": [
     {"name": "id", "type": "string", "multiValued": False, "readOnly": True, "required": True,
-     "schema": _scim.V1_CORE_URN},
+     "schema": _scim_schema.V1_CORE_URN},
     {"name": "userName", "type": "string", "multiValued": False, "readOnly": False, "required": True,
-     "schema": _scim.V1_CORE_URN},
-    {"name": "name", "type": "complex", "multiValued": False, "schema": _scim.V1_CORE_URN,
+     "schema": _scim_schema.V1_CORE_URN},
+    {"name": "name", "type": "complex", "multiValued": False, "schema": _scim_schema.V1_CORE_URN,
      "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}]},
-    {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim.V1_ENTERPRISE_URN},
+    {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim_schema.V1_ENTERPRISE_URN},
 ]}
-V1_GROUP_SCHEMA = {"id": _scim.V1_CORE_URN + ":Group", "name": "Group", "schema": _scim.V1_CORE_URN, "attributes": [
-    {"name": "displayName", "type": "string", "multiValued": False, "required": True, "schema": _scim.V1_CORE_URN},
-    {"name": "members", "type": "complex", "multiValued": True, "schema": _scim.V1_CORE_URN}]}
+V1_GROUP_SCHEMA = {"id": _scim_schema.V1_CORE_URN + ":Group", "name": "Group", "schema": _scim_schema.V1_CORE_URN, "attributes": [
+    {"name": "displayName", "type": "string", "multiValued": False, "required": True, "schema": _scim_schema.V1_CORE_URN},
+    {"name": "members", "type": "complex", "multiValued": True, "schema": _scim_schema.V1_CORE_URN}]}
 
 
 class FakeScim(object):
@@ -73,7 +73,7 @@ class FakeScim(object):
         self.has_groups = True
         self.has_resource_types = True
         self.schemas_v2 = [V2_USER_SCHEMA, V2_GROUP_SCHEMA, V2_ENTERPRISE_SCHEMA]
-        self.user_extensions = [{"schema": _scim.V2_ENTERPRISE_URN, "required": False}]
+        self.user_extensions = [{"schema": _scim_schema.V2_ENTERPRISE_URN, "required": False}]
         self.html_at = None          # path prefix answering an HTML page
         self.raise_for = {}          # url prefix -> exception to raise
         self.calls = []
@@ -120,20 +120,20 @@ class FakeScim(object):
     def _scim(self, version, path, query, headers, auth):
         json_type = "application/scim+json" if version == 2 else "application/json"
         if version == 2 and path == "ServiceProviderConfig":
-            return 200, {"schemas": [_scim.V2_SPC_URN], "patch": {"supported": True},
+            return 200, {"schemas": [_scim_schema.V2_SPC_URN], "patch": {"supported": True},
                          "filter": {"supported": True, "maxResults": 1000}}, json_type
         if version == 1 and path in ("ServiceProviderConfigs", "ServiceProviderConfig"):
-            return 200, {"schemas": [_scim.V1_CORE_URN], "patch": {"supported": True}}, json_type
+            return 200, {"schemas": [_scim_schema.V1_CORE_URN], "patch": {"supported": True}}, json_type
         if not self._authorized(headers, auth):
             return 401, {"detail": "Missing or invalid credentials", "status": "401"}, json_type
         if path == "Schemas":
             resources = self.schemas_v2 if version == 2 else [V1_USER_SCHEMA, V1_GROUP_SCHEMA]
             return 200, {"totalResults": len(resources), "Resources": resources}, json_type
         if path == "ResourceTypes" and version == 2 and self.has_resource_types:
-            user = {"id": "User", "name": "User", "endpoint": "/Users", "schema": _scim.V2_USER_URN}
+            user = {"id": "User", "name": "User", "endpoint": "/Users", "schema": _scim_schema.V2_USER_URN}
             if self.user_extensions is not None:
                 user["schemaExtensions"] = self.user_extensions
-            group = {"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": _scim.V2_GROUP_URN}
+            group = {"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": _scim_schema.V2_GROUP_URN}
             return 200, {"totalResults": 2, "Resources": [user, group]}, json_type
         if path in ("Users", "Groups"):
             if path == "Groups" and not self.has_groups:
@@ -196,7 +196,7 @@ def test_oauth_v2_full_preflight(fake_scim):
     result = probe().run()
     assert result["scim_version"] == 2 and result["token_auth_method"] == "client_secret_basic"
     assert result["user_count"] == 7 and result["group_count"] == 3
-    assert result["service_provider_config"]["schemas"] == [_scim.V2_SPC_URN]
+    assert result["service_provider_config"]["schemas"] == [_scim_schema.V2_SPC_URN]
     assert [s["name"] for s in result["schemas"]] == ["User", "Group", "EnterpriseUser"]
     assert result["resource_types"][0]["id"] == "User"
     assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups", "employeeNumber",
@@ -208,10 +208,10 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert by_name["emails"]["sub_attributes"] == ["value", "type", "primary"]
     assert by_name["groups"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True
-    assert by_name["employeeNumber"]["schema"] == _scim.V2_ENTERPRISE_URN
+    assert by_name["employeeNumber"]["schema"] == _scim_schema.V2_ENTERPRISE_URN
     assert "sub_attributes" not in by_name["active"]
     assert result["enterprise_user"] is True
-    assert result["schema_extensions"] == {"User": [{"schema": _scim.V2_ENTERPRISE_URN, "required": False}],
+    assert result["schema_extensions"] == {"User": [{"schema": _scim_schema.V2_ENTERPRISE_URN, "required": False}],
                                            "Group": []}
     assert result["group_attributes"] == ["displayName", "members"]
     groups = dict((a["name"], a) for a in result["group_attribute_details"])
@@ -415,7 +415,7 @@ def tls_server(tmp_path_factory):
             if self.headers.get("Authorization") != "Bearer " + STATIC_TOKEN and "ServiceProvider" not in self.path:
                 body, status = {"detail": "no"}, 401
             elif self.path.startswith("/scim/v2/ServiceProviderConfig"):
-                body, status = {"schemas": [_scim.V2_SPC_URN]}, 200
+                body, status = {"schemas": [_scim_schema.V2_SPC_URN]}, 200
             elif self.path.startswith("/scim/v2/Schemas"):
                 body, status = {"Resources": [V2_USER_SCHEMA]}, 200
             elif self.path.startswith("/scim/v2/"):
@@ -463,17 +463,9 @@ def test_tls_with_ca_path_and_without_verification(tls_server):
 # --- pure helpers ---------------------------------------------------------------------------------------
 
 def test_answered_version_and_list_resources():
-    assert _scim.answered_version({"schemas": [_scim.V2_SPC_URN]}) == 2
-    assert _scim.answered_version({"schemas": [_scim.V1_CORE_URN]}) == 1
-    assert _scim.answered_version({}) is None and _scim.answered_version([]) is None
-    assert _scim.list_resources([{"a": 1}, 2]) == [{"a": 1}]
-    assert _scim.list_resources({"Resources": [{"b": 1}]}) == [{"b": 1}]
-    assert _scim.list_resources("x") == []
-
-
-def test_classify_strings_from_older_urllib3():
-    exc = requests.exceptions.ConnectionError("HTTPSConnectionPool: [Errno -2] Name or service not known")
-    assert _scim.classify_transport_error(exc)[0] == "dns"
-    exc = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
-    assert _scim.classify_transport_error(exc)[0] == "refused"
-    assert _scim.classify_transport_error(requests.exceptions.ConnectionError("reset"))[0] == "connect"
+    assert _scim_schema.answered_version({"schemas": [_scim_schema.V2_SPC_URN]}) == 2
+    assert _scim_schema.answered_version({"schemas": [_scim_schema.V1_CORE_URN]}) == 1
+    assert _scim_schema.answered_version({}) is None and _scim_schema.answered_version([]) is None
+    assert _scim_schema.list_resources([{"a": 1}, 2]) == [{"a": 1}]
+    assert _scim_schema.list_resources({"Resources": [{"b": 1}]}) == [{"b": 1}]
+    assert _scim_schema.list_resources("x") == []

@@ -216,10 +216,24 @@ def test_active_then_success_reports_counters_and_changed(run_module, args, reco
     assert recon["situation_summary"] == {"ABSENT": 50}
     assert recon["summary"].startswith(MAPPING + ": 50 created, 0 updated, 0 deleted, 0 failed in ")
     assert result["msg"] == recon["summary"]
-    # 3 ACTIVE answers -> 3 sleeps on the fast start of the backoff schedule
-    assert virtual_clock.sleeps == pytest.approx([0.1, 0.15, 0.225])
+    # the first poll after one backoff step (a run just started is active), then 3 ACTIVE answers -> 3 sleeps on the
+    # fast start of the backoff schedule
+    assert virtual_clock.sleeps == pytest.approx([0.1, 0.1, 0.15, 0.225])
     assert recon_server.starts()[0][2] == {"_action": "recon", "mapping": MAPPING}
     assert ADMIN_PASSWORD not in result.raw_output
+
+
+def test_a_second_run_polls_after_the_previous_runs_duration(run_module, args, recon_server, virtual_clock):
+    recon_server.next_outcomes = [Outcome(active_polls=1, duration=2500), Outcome(active_polls=0)]
+    run_module(recon_module, args())
+    virtual_clock.sleeps.clear()
+    polls_before = len(recon_server.fake.calls)
+    result = run_module(recon_module, args())
+    assert result["failed"] is False
+    # one wait of the previous run's 2.5 s, then one GET finds the run ended: no backoff steps in between
+    assert virtual_clock.sleeps == pytest.approx([2.5])
+    reads = [call for call in recon_server.fake.calls[polls_before:] if call[0] == "GET" and call[1].startswith("recon/")]
+    assert len(reads) == 1
 
 
 def test_nothing_written_is_not_changed(run_module, args, recon_server):
@@ -278,7 +292,9 @@ def test_5x_summary_delete_policy_from_mapping_config(run_module, args, recon_se
     result = run_module(recon_module, args())
     assert result["changed"] is True
     assert result["recon"]["implied_changes"] == ["SOURCE_MISSING:DELETE"]
-    assert fake_idm.calls_to("GET", "config/sync")
+    # the mapping's policies came from one config query of both storages
+    queries = [call[2].get("_queryFilter") for call in fake_idm.calls_to("GET", "config")]
+    assert queries == ['_id eq "sync" or _id sw "mapping/"']
 
 
 # --- failed / canceled / entry failures ------------------------------------------------------------------
@@ -320,7 +336,8 @@ def test_timeout_cancels_the_run(run_module, args, recon_server, virtual_clock):
     assert "did not end within 5 s" in result["msg"] and "canceled" in result["msg"]
     assert result["recon"]["state"] == "CANCELED"
     assert [c[2]["_action"] for c in recon_server.cancels()] == ["cancel"]
-    assert virtual_clock.now - 1000.0 == pytest.approx(5.0)
+    # the deadline, then one backoff step before the canceled run is read again
+    assert virtual_clock.now - 1000.0 == pytest.approx(5.1)
 
 
 def test_timeout_without_cancel_leaves_it_running(run_module, args, recon_server):

@@ -1,0 +1,15 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) idmops.pingidm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Action plugin of idmops.pingidm.info: runs the module in the controller process when the task runs there."""
+
+from __future__ import annotations
+
+from ansible_collections.idmops.pingidm.plugins.modules import info
+from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import InProcessAction
+
+
+class ActionModule(InProcessAction):
+    MODULE = info
