@@ -116,7 +116,9 @@ attributes:
   platform:
     platforms: all
     details:
-      - Runs on any host with Python and C(requests) that reaches IDM over HTTP (usually the controller).
+      - Runs in the controller's process when the task's connection is local (the usual case), and as a module on
+        the delegated host otherwise (for example a bastion); that host needs Python and C(requests) and must reach
+        IDM over HTTP. The variable C(idmops_pingidm_execution) forces C(controller) or C(module).
   action_group:
     description: Use C(group/idmops.pingidm.idm) in C(module_defaults) to set the connection options once.
     support: full

@@ -24,12 +24,7 @@ extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
+  - idmops.pingidm.attributes.info_module
 options:
   id:
     description:

@@ -28,13 +28,7 @@ extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - The test only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
+  - idmops.pingidm.attributes.info_module
 options:
   name:
     description: Connector to test, for example V(scim). Leave out to test every configured connector.

@@ -28,11 +28,7 @@ extends_documentation_fragment:
   - idmops.pingidm.connection
   - idmops.pingidm.connection.actiongroup_idm
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+  - idmops.pingidm.attributes.info_module
 options:
   wait_ready:
     description:

@@ -28,16 +28,13 @@ author:
   - idmops.pingidm contributors (@idmops)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - idmops.pingidm.attributes.info_module
 attributes:
   platform:
     platforms: all
     details:
-      - Runs on any host with Python and C(requests) that reaches the SCIM provider over HTTP (usually the controller).
-  check_mode:
-    support: full
-    details: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
+      - Runs in the controller's process when the task's connection is local (the usual case), and as a module on
+        the delegated host otherwise; that host needs Python and C(requests) and must reach the provider.
   action_group:
     description: Use C(group/idmops.pingidm.scim) in C(module_defaults) to set the provider options once.
     support: full
