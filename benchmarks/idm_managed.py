@@ -34,7 +34,7 @@ def timed(rows, label, count, fn):
 
 def bench_router(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False)
+        server = IdmServer(state)
         router = server.router
 
         def create_batched():
@@ -72,13 +72,13 @@ def bench_router(rows, n):
         server.stop()
 
         def restart():
-            IdmServer(state, load_plugins=False).stop()
+            IdmServer(state).stop()
         timed(rows, "restart (load all from SQLite)", 1, restart)
 
 
 def bench_http(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False).start()
+        server = IdmServer(state).start()
         base = server.url + "/openidm"
         session = requests.Session()
         session.headers.update(HEADERS)
@@ -113,7 +113,7 @@ def bench_http(rows, n):
 
 def bench_scripts(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False)
+        server = IdmServer(state)
         transform = {"type": "text/javascript", "source": "source.toLowerCase()"}
 
         def run():

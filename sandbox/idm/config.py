@@ -48,7 +48,7 @@ def validate_id(config_id):
 
 
 class ConfigService(ResourceProvider):
-    def __init__(self, store, crypto, readings=None):
+    def __init__(self, store, crypto, readings):
         self.store = store
         self.crypto = crypto
         self.readings = readings
@@ -204,7 +204,7 @@ class ConfigService(ResourceProvider):
         from .http import Response  # local: http.py stays import-free for other engineers
         config_id = "/".join(request.path)
         wait = request.flag("waitForCompletion")
-        if getattr(self.readings, "config_wait", "sync") == "ignored":
+        if self.readings.config_wait == "ignored":
             wait = False
         fields = parse_fields(request.query.get("_fields"))
         if not request.path:

@@ -84,7 +84,7 @@ def _check_rev(current_rev, rev):
 
 
 class ManagedService(ResourceProvider):
-    def __init__(self, store, config=None, readings=None):
+    def __init__(self, store, config, readings):
         self.store = store
         self.config = config
         self.readings = readings
@@ -100,8 +100,7 @@ class ManagedService(ResourceProvider):
         self._required_cache = {}
         self._load()
         store.on_rollback(self._load)
-        if config is not None:
-            config.subscribe("managed", self._on_managed_config)
+        config.subscribe("managed", self._on_managed_config)
 
     def _load(self):
         """(Re)build the in-memory state from SQLite: at start and after a rolled-back batch."""
@@ -140,9 +139,6 @@ class ManagedService(ResourceProvider):
             raise IdmError(404, f"Object {resource}/{obj_id} not found in {resource}")
         return obj
 
-    def _reading(self, name, default):
-        return getattr(self.readings, name, default) if self.readings is not None else default
-
     def _schema(self, resource):
         """``(required, declared or None)`` of a managed object type: ``config/managed`` when it defines the
         type, else the stock lists."""
@@ -150,9 +146,9 @@ class ManagedService(ResourceProvider):
         if cached is None:
             required = list(DEFAULT_REQUIRED.get(resource, []))
             if resource == "managed/role":
-                required = list(ROLE_REQUIRED[self._reading("role_required", "name")])
+                required = list(ROLE_REQUIRED[self.readings.role_required])
             declared = DECLARED.get(resource)
-            if self.config is not None and self.config.exists("managed"):
+            if self.config.exists("managed"):
                 name = resource.split("/", 1)[1]
                 for definition in self.config.get("managed").get("objects", []):
                     if definition.get("name") == name:
@@ -368,7 +364,7 @@ class ManagedService(ResourceProvider):
         return plain, rels
 
     def _validate_policy(self, resource, obj_id, plain):
-        if self._reading("undeclared_properties", "stored") == "refused":
+        if self.readings.undeclared_properties == "refused":
             declared = self._schema(resource)[1]
             unmapped = sorted(k for k in plain if declared is not None and k not in declared)
             if unmapped:

@@ -139,13 +139,19 @@ class ScriptEngine:
         if contexts is None:
             contexts = self._local.contexts = []
         while len(contexts) <= depth:
-            ctx = quickjs.Context()
-            ctx.set_memory_limit(self.memory_limit)
-            ctx.add_callable("__idm", self._bridge)
-            ctx.add_callable("__log", self._log)
-            ctx.eval(_PRELUDE)
+            ctx = self.new_context()
             contexts.append((ctx, ctx.get("__run"), ctx.get("__compile")))
         return contexts[depth]
+
+    def new_context(self):
+        """A QuickJS context with the ``openidm``/``logger``/``identityServer`` globals bound to this engine (the
+        sync engine compiles its mapping scripts into such contexts). Not thread-safe: one per thread."""
+        ctx = quickjs.Context()
+        ctx.set_memory_limit(self.memory_limit)
+        ctx.add_callable("__idm", self._bridge)
+        ctx.add_callable("__log", self._log)
+        ctx.eval(_PRELUDE)
+        return ctx
 
     # --- public API ------------------------------------------------------------------------------------------------
     def evaluate(self, script, bindings=None):

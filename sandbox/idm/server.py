@@ -1,8 +1,9 @@
 """The sandbox IDM: a WSGI app under ``/openidm`` served by cheroot on 127.0.0.1.
 
-``IdmServer`` wires the services (``store``, ``crypto``, ``config``, ``managed``, ``scripts``, ``router``) and the
-REST endpoints, then loads the optional services of the other parts: for each of ``system``, ``sync``, ``recon``,
-``audit`` it imports ``sandbox.idm.<name>`` if the module exists and calls its ``install(server)``.
+``IdmServer`` is the composition root: its constructor builds every service (storage, crypto, configuration,
+managed objects, scripts, connectors, mappings, links, audit, reconciliation, implicit sync), connects them,
+registers them on the internal router and the REST endpoints, and ``stop()`` closes them in reverse dependency
+order. Nothing plugs itself in.
 
 Request pipeline: faults (never for ``__sandbox``) -> authentication -> authorisation -> startup gate -> endpoint
 handler -> JSON response (+ ``ETag`` when the body has ``_rev``) -> access log line.
@@ -10,7 +11,6 @@ handler -> JSON response (+ ``ETag`` when the body has ``_rev``) -> access log l
 
 import base64
 import binascii
-import importlib
 import json
 import logging
 import os
@@ -34,11 +34,19 @@ from .info import make_health_handler, make_info_handler
 from .managed import ManagedService
 from .readings import Readings
 from .router import InternalRouter
+from .script_endpoint import make_script_handler
+from .scripts import ScriptEngine
 from .store import Store
+from .sync.audit import AuditService
+from .sync.implicit import ImplicitSync
+from .sync.links import LinkStore
+from .sync.mapping import MappingRegistry
+from .sync.recon import ReconService
+from .sync.scripting import ScriptRunner
+from .system import SystemService
 
 log = logging.getLogger("sandbox.idm")
 
-PLUGINS = ("system", "sync", "recon", "audit")
 PUBLIC_ENDPOINTS = ("health",)
 ADMIN_ROLES = ["internal/role/openidm-admin", "internal/role/openidm-authorized"]
 USER_ROLES = ["internal/role/openidm-authorized"]
@@ -157,7 +165,7 @@ class IdmServer:
     def __init__(self, state_dir, port=0, host="127.0.0.1", admin_user="openidm-admin",
                  admin_password="openidm-admin", bearer_tokens=(), no_script_users=(), connector_start_delay=1.0,
                  tls_cert=None, tls_key=None, startup_delay=0.0, faults=None, context_path="openidm",
-                 threads=32, load_plugins=True, readings=None, connector_load_delay=0.0):
+                 threads=32, readings=None, connector_load_delay=0.0, recon_entry_delay=None):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.host, self.port = host, port
@@ -167,7 +175,6 @@ class IdmServer:
             readings = Readings(readings)
         self.readings = readings
         self.started_at = time.monotonic()
-        # IDM loads connector bundles after start; until then connector metadata is missing (A1).
         self.connector_load_delay = float(connector_load_delay or 0)
         self.tls = bool(tls_cert)
         self._tls_files = (tls_cert, tls_key)
@@ -185,49 +192,52 @@ class IdmServer:
         if faults:
             self.faults.update(faults)
 
-        self.store = Store(os.path.join(self.state_dir, "idm.sqlite3"))
-        self.crypto = Crypto(os.path.join(self.state_dir, "keystore.json"))
-        self.router = InternalRouter()
-        self.config = ConfigService(self.store, self.crypto, self.readings)
-        self.managed = ManagedService(self.store, self.config, self.readings)
-        self.router.register("config", self.config)
-        self.router.register("managed", self.managed)
-        from .scripts import ScriptEngine  # pylint: disable=import-outside-toplevel
-        self.scripts = ScriptEngine(self.router, self.crypto)
-
-        self._endpoints = {}
-        self.register_endpoint("info", make_info_handler(self))
-        self.register_endpoint("health", make_health_handler(self))
-        self.register_endpoint("config", self.config.handle)
-        self.register_endpoint("managed", self.managed.handle)
-        from .script_endpoint import make_script_handler  # pylint: disable=import-outside-toplevel
-        self.register_endpoint("script", make_script_handler(self))
-        self.register_endpoint("__sandbox", self._sandbox_handler)
-
+        if recon_entry_delay is None:
+            recon_entry_delay = float(os.environ.get("IDM_SANDBOX_RECON_ENTRY_DELAY") or 0)
+        self._build_services(recon_entry_delay)
+        self._endpoints = {
+            "info": make_info_handler(self),
+            "health": make_health_handler(self),
+            "config": self.config.handle,
+            "managed": self.managed.handle,
+            "script": make_script_handler(self),
+            "system": self.system.handle,
+            "recon": self.recon.handle,
+            "audit": self.audit.handle,
+            "__sandbox": self._sandbox_handler,
+        }
         self._log_lock = threading.Lock()
         self._access_log = open(os.path.join(self.state_dir, "access.log"), "a", encoding="utf-8", buffering=1)
         self._http = None
         self._thread = None
-        self.plugins = {}
-        if load_plugins:
-            self._load_plugins()
 
-    # --- extension points ------------------------------------------------------------------------------------------
-    def register_endpoint(self, name, handler):
-        self._endpoints[name] = handler
-
-    def _load_plugins(self):
-        for name in PLUGINS:
-            module_name = f"{__package__}.{name}"
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name == module_name:
-                    continue
-                raise
-            install = getattr(module, "install", None)
-            if install is not None:
-                self.plugins[name] = install(self)
+    # --- composition -----------------------------------------------------------------------------------------------
+    def _build_services(self, recon_entry_delay):
+        """Every service of the server, in dependency order; each one gets what it uses, nothing finds another."""
+        readings = self.readings
+        self.store = Store(os.path.join(self.state_dir, "idm.sqlite3"))
+        self.crypto = Crypto(os.path.join(self.state_dir, "keystore.json"))
+        self.router = InternalRouter()
+        self.config = ConfigService(self.store, self.crypto, readings)
+        self.managed = ManagedService(self.store, self.config, readings)
+        self.scripts = ScriptEngine(self.router, self.crypto)
+        # IDM loads connector bundles after start; until then connector metadata is missing (A1).
+        self.system = SystemService(self.config, self.crypto.decrypt, self.connector_start_delay, readings,
+                                    load_until=self.started_at + self.connector_load_delay)
+        self.config.metadata_gate = self.system.check_metadata
+        self.mappings = MappingRegistry(self.config)
+        self.links = LinkStore(self.store)
+        self.audit = AuditService(self.store)
+        runner = ScriptRunner(self.scripts)
+        self.recon = ReconService(self.store, self.router, self.mappings, self.links, self.audit, runner, readings,
+                                  recon_entry_delay)
+        self.implicit = ImplicitSync(self.router, runner, self.links, self.audit, self.store, self.mappings, readings)
+        self.managed.sync_listener = self.implicit.notify
+        for prefix, provider in (("config", self.config), ("managed", self.managed), ("system", self.system),
+                                 ("recon", self.recon), ("audit", self.audit)):
+            self.router.register(prefix, provider)
+        # Closed by stop() in this order: runs end before the connectors they use close.
+        self._closing = (self.recon.close, self.system.close)
 
     @property
     def ready(self):
@@ -261,13 +271,11 @@ class IdmServer:
             self._http.stop()
             self._thread.join(timeout=10)
             self._http = None
-        for plugin in self.plugins.values():
-            stop = getattr(plugin, "stop", None)
-            if callable(stop):
-                try:
-                    stop()
-                except Exception:  # pylint: disable=broad-except
-                    log.exception("stopping a plugin failed")
+        for close in self._closing:
+            try:
+                close()
+            except Exception:  # pylint: disable=broad-except
+                log.exception("stopping a service failed")
         with self._log_lock:
             if not self._access_log.closed:
                 self._access_log.close()

@@ -94,9 +94,9 @@ class _System:
 
 
 class SystemService(ResourceProvider):
-    """Owns the running connectors. Register with ``install(server)``."""
+    """Owns the running connectors."""
 
-    def __init__(self, config_service, decrypt, start_delay=1.0, readings=None, load_until=0.0):
+    def __init__(self, config_service, decrypt, start_delay, readings, load_until=0.0):
         self.config_service = config_service
         self.decrypt = decrypt
         self.start_delay = float(start_delay)
@@ -106,7 +106,6 @@ class SystemService(ResourceProvider):
         self._systems = {}
         self._timers = {}
         self._generation = 0
-        self.before_stop = []   # e.g. the recon service: runs must end before connectors close
         config_service.subscribe(FACTORY, self.on_config_change)
         for entry in config_service.list()["configurations"]:
             if entry["_id"].startswith(FACTORY + "/"):
@@ -179,11 +178,6 @@ class SystemService(ResourceProvider):
             system.connector, system.error, system.info = connector, error, info
 
     def close(self):
-        for hook in list(self.before_stop):
-            try:
-                hook()
-            except Exception:  # pylint: disable=broad-except
-                log.exception("stop hook failed")
         with self._lock:
             for timer in self._timers.values():
                 timer.cancel()
@@ -192,8 +186,6 @@ class SystemService(ResourceProvider):
         for system in systems:
             if system.connector:
                 system.connector.close()
-
-    stop = close  # IdmServer.stop() calls plugin.stop()
 
     def names(self):
         with self._lock:
@@ -204,7 +196,7 @@ class SystemService(ResourceProvider):
         """Called by the config service before it stores ``provisioner.openicf/<name>``; raises as IDM does
         when the connector metadata needed to encrypt the config is not there. ``verb``: IDM's text says
         "create" for a create and for an update, "patch" for a patch (ConfigObjectService L393, L500, L653)."""
-        if getattr(self.readings, "connector_metadata", "strict") != "strict":
+        if self.readings.connector_metadata != "strict":
             return
         ref = body.get("connectorRef") if isinstance(body, dict) else None
         if not isinstance(ref, dict):
@@ -467,17 +459,3 @@ class SystemService(ResourceProvider):
             return Response(200, self.delete(collection, object_id))
         raise IdmError(405, f"Method {method} not allowed on {resource}")
 
-
-def install(server, start_delay=None):
-    """Create the system service, register ``system`` on the REST dispatcher and the internal router."""
-    if start_delay is None:
-        start_delay = getattr(server, "connector_start_delay", None)
-        if start_delay is None:
-            start_delay = getattr(getattr(server, "options", None), "connector_start_delay", 1.0)
-    readings = getattr(server, "readings", None)
-    load_until = getattr(server, "started_at", 0.0) + float(getattr(server, "connector_load_delay", 0.0) or 0.0)
-    service = SystemService(server.config, server.crypto.decrypt, start_delay, readings, load_until)
-    server.config.metadata_gate = service.check_metadata
-    server.router.register("system", service)
-    server.register_endpoint("system", service.handle)
-    return service

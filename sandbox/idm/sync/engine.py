@@ -40,11 +40,7 @@ import time
 from .. import queryfilter
 from ..crest import copy_json, strict_equal
 from ..errors import IdmError, html_escape
-from ..readings import Readings
-try:
-    from ..managed import RELATIONSHIPS
-except ImportError:  # pragma: no cover - the managed service defines the relationship fields
-    RELATIONSHIPS = {}
+from ..managed import RELATIONSHIPS
 from .mapping import ACTIONS, DEFAULT_ACTIONS, SITUATIONS, get_path, set_path
 from .scripting import ScriptError
 
@@ -337,9 +333,9 @@ def sync_failure(message, wrapped=True):
 class ReconEngine:
     """Runs one reconciliation of one mapping. Not reused across runs."""
 
-    def __init__(self, router, runner, links, audit, store, mapping, run, entry_delay=0.0, assoc=None,
-                 readings=None, implicit=False):
-        self.readings = readings if readings is not None else Readings()
+    def __init__(self, router, runner, links, audit, store, mapping, run, readings, entry_delay=0.0, assoc=None,
+                 implicit=False):
+        self.readings = readings
         # implicit=True: one source change pushed through the mapping (IDM's implicit sync, ObjectMapping
         # .doSourceSync): nothing is prefetched, links are read and written at once, entries go to audit/sync.
         self.implicit = implicit

@@ -86,7 +86,7 @@ class ImplicitSync:
                 continue
             run = RunState(f"{uuid.uuid4()}", mapping.name, action="sync", initiator=initiator)
             engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                                 readings=self.readings, implicit=True)
+                                 self.readings, implicit=True)
             try:
                 entries = engine.sync_source(object_id, new, old, deleted=event == "delete")
             except Exception as exc:  # pylint: disable=broad-except

@@ -17,10 +17,7 @@ import json
 import re
 import threading
 
-try:
-    import quickjs
-except ImportError:  # pragma: no cover - quickjs is a pinned dependency of the sandbox
-    quickjs = None
+import quickjs
 
 from ..errors import IdmError
 
@@ -78,7 +75,6 @@ class ScriptRunner:
         self.scripts = scripts
         self._local = threading.local()
         self._fallback = set()   # sources that could not be compiled into a function
-        self._can_compile = quickjs is not None and hasattr(scripts, "_bridge")
 
     @staticmethod
     def check(script, where):
@@ -95,13 +91,7 @@ class ScriptRunner:
     def _context(self):
         state = getattr(self._local, "state", None)
         if state is None:
-            from ..scripts import _PRELUDE  # pylint: disable=import-outside-toplevel
-            context = quickjs.Context()
-            context.set_memory_limit(getattr(self.scripts, "memory_limit", 64 * 1024 * 1024))
-            context.add_callable("__idm", self.scripts._bridge)  # pylint: disable=protected-access
-            context.add_callable("__log", self.scripts._log)  # pylint: disable=protected-access
-            context.eval(_PRELUDE)
-            state = self._local.state = (context, {}, {})
+            state = self._local.state = (self.scripts.new_context(), {}, {})
         return state
 
     def _compiled(self, source):
@@ -153,7 +143,7 @@ class ScriptRunner:
         source = script.get("source")
         if isinstance(source, list):
             source = "\n".join(source)
-        if self._can_compile and isinstance(source, str) and source not in self._fallback:
+        if isinstance(source, str) and source not in self._fallback:
             function = self._compiled(source)
             if function is not None:
                 return self._call_compiled(function, script, bindings, where)

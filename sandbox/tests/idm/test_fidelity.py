@@ -204,7 +204,7 @@ def test_recon_list_has_empty_id_and_cancel_is_immediate(idm):
     for i in range(4):
         create(idm, "managed/person", {"userName": f"slow{i}"})
     done = recon(idm, "person_user")
-    idm.server.plugins["sync"].recon.entry_delay = 0.3
+    idm.server.recon.entry_delay = 0.3
     started = idm.request("POST", "recon?_action=recon&mapping=person_user").json()
     assert idm.request("POST", f"recon/{started['_id']}?_action=cancel").json()["status"] == "SUCCESS"
     assert idm.get(f"recon/{started['_id']}").json()["stage"] in ("ACTIVE_CANCELING", "COMPLETED_CANCELED")
@@ -217,7 +217,7 @@ def test_recon_list_has_empty_id_and_cancel_is_immediate(idm):
     assert idm.get(f"recon/{done['_id']}").json()["state"] == "SUCCESS"
     listing = idm.get("recon").json()
     assert list(listing) == ["_id", "reconciliations"] and listing["_id"] == ""
-    idm.server.plugins["sync"].recon.entry_delay = 0
+    idm.server.recon.entry_delay = 0
     idm.restart()   # runs of an earlier process are not in IDM's memory: cancel is 404
     assert idm.request("POST", f"recon/{done['_id']}?_action=cancel").status_code == 404
     assert idm.get(f"recon/{done['_id']}").json()["state"] == "SUCCESS"

@@ -30,7 +30,7 @@ def idm(idm_server_factory):
 
 
 def slow(idm, seconds):
-    idm.server.plugins["sync"].recon.entry_delay = seconds
+    idm.server.recon.entry_delay = seconds
 
 
 def poll(idm, recon_id, until, timeout=10):

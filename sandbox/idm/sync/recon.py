@@ -36,24 +36,23 @@ Choices where the contract says UNCONFIRMED (documented on purpose):
   "linkQualifier", "situation", "action", "status", "sourceObjectId", "sourceResourceCollection",
   "targetObjectId", "targetResourceCollection", "ambiguousTargetObjectIds", "exception", "isAnalysis"}``.
 
-Slowing runs down for tests: ``entry_delay`` seconds before each entry, from ``server.recon_entry_delay``, the
-environment variable ``IDM_SANDBOX_RECON_ENTRY_DELAY``, or set on the service.
+Slowing runs down for tests: ``entry_delay`` seconds before each entry (the server passes
+``IDM_SANDBOX_RECON_ENTRY_DELAY``; tests may set ``server.recon.entry_delay``).
 """
 
 import itertools
 import json
 import logging
-import os
 import threading
 import uuid
 
-from . import queryfilter
-from .crest import int_param, page, parse_fields, project
-from .errors import IdmError
-from .http import Response
-from .router import ResourceProvider
-from .sync.engine import ReconEngine, RunState, now_iso
-from .sync.scripting import ScriptError
+from .. import queryfilter
+from ..crest import int_param, page, parse_fields, project
+from ..errors import IdmError
+from ..http import Response
+from ..router import ResourceProvider
+from .engine import ReconEngine, RunState, now_iso
+from .scripting import ScriptError
 
 log = logging.getLogger("sandbox.idm.recon")
 
@@ -81,7 +80,7 @@ MAX_COMPLETED_RUNS = 100
 
 
 class ReconService(ResourceProvider):
-    def __init__(self, store, router, mappings, links, audit, runner, entry_delay=None, readings=None):
+    def __init__(self, store, router, mappings, links, audit, runner, readings, entry_delay=0.0):
         self.readings = readings
         self.store = store
         self.router = router
@@ -89,8 +88,6 @@ class ReconService(ResourceProvider):
         self.links = links
         self.audit = audit
         self.runner = runner
-        if entry_delay is None:
-            entry_delay = float(os.environ.get("IDM_SANDBOX_RECON_ENTRY_DELAY") or 0)
         self.entry_delay = float(entry_delay)
         self._lock = threading.Lock()
         self._active = {}     # id -> (RunState, Thread)
@@ -153,7 +150,7 @@ class ReconService(ResourceProvider):
             raise IdmError(400, "analyze=true requires persistAssociations=true")
         if overrides is not None and not isinstance(overrides, dict):
             raise IdmError(400, "The request body must be a JSON object of mapping overrides")
-        if not getattr(self.mappings, "available", True):
+        if not self.mappings.available:
             # the stored mapping set could not be activated at start: IDM has no mapping service (NPE -> 500)
             raise IdmError(500, "Internal Server Error")
         mapping = self.mappings.get(mapping_name, overrides)
@@ -179,8 +176,8 @@ class ReconService(ResourceProvider):
 
     def _execute(self, run, mapping):
         engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                             self.entry_delay, self._save_assoc_entries if run.persist_associations else None,
-                             readings=self.readings)
+                             self.readings, self.entry_delay,
+                             self._save_assoc_entries if run.persist_associations else None)
         original_flush = engine._flush  # pylint: disable=protected-access
 
         def flush_and_save():

@@ -17,11 +17,11 @@ import json
 import threading
 import uuid
 
-from . import queryfilter
-from .crest import int_param, page, parse_fields, project, sort_results
-from .errors import IdmError
-from .http import Response
-from .router import ResourceProvider
+from .. import queryfilter
+from ..crest import int_param, page, parse_fields, project, sort_results
+from ..errors import IdmError
+from ..http import Response
+from ..router import ResourceProvider
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_recon (
