@@ -44,6 +44,7 @@ from sandbox.scim.faults import FAULT_PATH, FaultInjector
 from sandbox.scim.persistence import StateWriter, read_state, write_atomically
 from sandbox.scim.quirks import ENTERPRISE_URN, IGNORE_COUNT, NO_ENTERPRISE, adjust_seed, adjust_state, refuse_enterprise
 from sandbox.scim.storage import GROUP, USER, ProviderStorage
+from sandbox.scim.v1 import ScimV1Facade
 
 SCIM_PREFIX = "/scim"
 V2_PREFIX = "/scim/v2"
@@ -237,10 +238,7 @@ class ProviderApp:
         self.faults = FaultInjector()
         self.access_log = AccessLog(access_log) if access_log else None
         self.state_writer = StateWriter(state_path, self.storage.export_state_json, state_interval) if state_path else None
-        # Imported here: the facade needs the finished v2 app.
-        from sandbox.scim.v1 import ScimV1Facade
-
-        self.v1 = ScimV1Facade(self)
+        self.v1 = ScimV1Facade(authenticator, self.service, self.provider, self.scim.serve_internal)
 
     # -- lifecycle ----------------------------------------------------------
 
