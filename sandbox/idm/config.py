@@ -23,7 +23,7 @@ import logging
 import uuid
 
 from . import queryfilter
-from .crest import apply_patch, copy_json, int_param, page, parse_fields, project, sort_results
+from .crest import apply_patch, copy_json, page, project, sort_results
 from .crypto import is_encrypted
 from .errors import IdmError
 from .router import ResourceProvider
@@ -198,43 +198,3 @@ class ConfigService(ResourceProvider):
         if prefix:
             query_filter = f'(_id sw "{prefix}/") and ({query_filter})'
         return self.query_configs(query_filter, fields=fields, page_size=page_size, cookie=cookie)
-
-    # --- REST ------------------------------------------------------------------------------------------------------
-    def handle(self, request):
-        from .http import Response  # local: http.py stays import-free for other engineers
-        config_id = "/".join(request.path)
-        wait = request.flag("waitForCompletion")
-        if self.readings.config_wait == "ignored":
-            wait = False
-        fields = parse_fields(request.query.get("_fields"))
-        if not request.path:
-            if request.method == "GET":
-                if "_queryFilter" in request.query:
-                    return Response(200, self.query_configs(
-                        request.query["_queryFilter"], fields, int_param(request.query.get("_pageSize"), "_pageSize"),
-                        request.query.get("_pagedResultsCookie"),
-                        int_param(request.query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        request.query.get("_totalPagedResultsPolicy"), request.query.get("_sortKeys")))
-                if "_queryId" in request.query:
-                    raise IdmError(400, f"Unsupported _queryId {request.query['_queryId']} on config")
-                return Response(200, self.list())
-            raise IdmError(405, f"Method {request.method} not allowed on config")
-        if request.method == "GET":
-            return Response(200, project(self.get(config_id), fields))
-        if request.method == "PUT":
-            if request.headers.get("if-none-match", "").strip() == "*" and self.exists(config_id):
-                raise IdmError(412, "Precondition Failed")
-            created, stored = self.put(config_id, request.body, wait)
-            if created:
-                # IDM 7 doubles the id's first segment in Location for factory configs (contract §3.2).
-                first = config_id.split("/", 1)[0]
-                location = f"/openidm/config/{first}/{config_id}" if "/" in config_id else f"/openidm/config/{config_id}"
-                return Response(201, stored, {"Location": location})
-            return Response(200, stored)
-        if request.method == "PATCH":
-            return Response(200, self.patch_config(config_id, request.body, wait))
-        if request.method == "DELETE":
-            return Response(200, self.remove(config_id, wait))
-        if request.method == "POST":
-            raise IdmError(400, f"Action {request.action} not supported on config")
-        raise IdmError(405, f"Method {request.method} not allowed on config")

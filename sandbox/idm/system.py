@@ -41,9 +41,8 @@ import threading
 import time
 
 from . import queryfilter
-from .crest import apply_patch, copy_json, int_param, parse_fields, project, sort_results
+from .crest import apply_patch, copy_json, project, sort_results
 from .errors import IdmError
-from .http import Response
 from .provisioner import AVAILABLE_CONNECTORS, SCIM_CONNECTOR, find_connector
 from .provisioner.query import query as connector_query
 from .provisioner.schema import default_object_types
@@ -415,47 +414,3 @@ class SystemService(ResourceProvider):
         if action == "createFullConfig":
             return self.core_config(body, full=True)
         raise IdmError(400, f"Action {action} not supported on system")
-
-    # ---- REST ----------------------------------------------------------------------------------------------
-    def handle(self, request):
-        path = [p for p in request.path if p != ""]
-        resource = "/".join(["system"] + path)
-        method = request.method
-        if method == "POST":
-            action = request.action
-            if not action:
-                raise IdmError(400, "Missing _action parameter")
-            if len(path) == 2 and action == "create":
-                created = self.create(resource, request.body)
-                return Response(201, created, {"Location": f"/openidm/{resource}/{created['_id']}"})
-            return Response(200, self.action(resource, action, dict(request.query), request.body))
-        if len(path) < 2:
-            raise IdmError(501, f"Operation {method} not supported on {resource}")
-        if len(path) == 2:
-            if method != "GET":
-                raise IdmError(405, f"Method {method} not allowed on {resource}")
-            query = request.query
-            if "_queryFilter" not in query and "_queryId" not in query:
-                raise IdmError(400, "Query requests must specify _queryFilter or _queryId")
-            return Response(200, self.query(
-                resource, query.get("_queryFilter", "true"), parse_fields(query.get("_fields")),
-                int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
-                offset=int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                sort_keys=query.get("_sortKeys"), total_policy=query.get("_totalPagedResultsPolicy"),
-                query_id=query.get("_queryId")))
-        if len(path) != 3:
-            raise IdmError(404, f"Resource '{resource}' not found")
-        collection, object_id = "/".join(["system"] + path[:2]), path[2]
-        fields = parse_fields(request.query.get("_fields"))
-        if method == "GET":
-            return Response(200, self.read(collection, object_id, fields))
-        if method == "PUT":
-            if request.headers.get("if-none-match", "").strip() == "*":
-                raise IdmError(404, "Create with client provided ID is not supported.")
-            return Response(200, project(self.update(collection, object_id, request.body), fields))
-        if method == "PATCH":
-            return Response(200, project(self.patch(collection, object_id, request.body), fields))
-        if method == "DELETE":
-            return Response(200, self.delete(collection, object_id))
-        raise IdmError(405, f"Method {method} not allowed on {resource}")
-

@@ -18,9 +18,8 @@ import threading
 import uuid
 
 from .. import queryfilter
-from ..crest import int_param, page, parse_fields, project, sort_results
+from ..crest import page, project
 from ..errors import IdmError
-from ..http import Response
 from ..router import ResourceProvider
 
 SCHEMA = """
@@ -103,46 +102,21 @@ class AuditService(ResourceProvider):
 
     # ---- internal router ("audit/recon") ---------------------------------------------------------------------
     @staticmethod
-    def _topic(resource):
+    def topic(resource):
         parts = resource.strip("/").split("/")
         if len(parts) < 2 or parts[1] not in TOPICS:
             raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")
         return parts[1]
 
     def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
-        topic = self._topic(resource)
+        topic = self.topic(resource)
         rows = self.store.query(f"SELECT body FROM audit_{topic} WHERE id = ?", (id,))
         if not rows:
             raise IdmError(404, "Not Found")
         return project(json.loads(rows[0][0]), fields)
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
-        topic = self._topic(resource)
+        topic = self.topic(resource)
         envelope = page(self.search(query_filter, topic), page_size, cookie)
         envelope["result"] = [project(event, fields) for event in envelope["result"]]
         return envelope
-
-    # ---- REST ----------------------------------------------------------------------------------------------
-    def handle(self, request):
-        path = [p for p in request.path if p]
-        resource = "/".join(["audit"] + path[:1])
-        topic = self._topic(resource)
-        if request.method != "GET":
-            raise IdmError(405, f"Method {request.method} not allowed on {resource}")
-        fields = parse_fields(request.query.get("_fields"))
-        if len(path) == 2:
-            return Response(200, self.read(resource, path[1], fields))
-        if len(path) != 1:
-            raise IdmError(404, "Not Found")
-        query = request.query
-        if "_queryFilter" not in query:
-            if "_queryId" in query:
-                raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on {resource}")
-            raise IdmError(400, "Query requests must specify _queryFilter")
-        events = sort_results(self.search(query["_queryFilter"], topic), query.get("_sortKeys"),
-                              case_insensitive=False)
-        envelope = page(events, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
-                        int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        query.get("_totalPagedResultsPolicy"))
-        envelope["result"] = [project(event, fields) for event in envelope["result"]]
-        return Response(200, envelope)

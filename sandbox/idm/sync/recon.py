@@ -47,9 +47,8 @@ import threading
 import uuid
 
 from .. import queryfilter
-from ..crest import int_param, page, parse_fields, project
+from ..crest import project
 from ..errors import IdmError
-from ..http import Response
 from ..router import ResourceProvider
 from .engine import ReconEngine, RunState, now_iso
 from .scripting import ScriptError
@@ -286,12 +285,12 @@ class ReconService(ResourceProvider):
             if action != "cancel":
                 raise IdmError(400, f"Action {action} on reconciliation not supported")
             return self.cancel(parts[1])
-        return self._start_action(action, params, body)
+        return self.start_action(action, params, body)
 
     def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
         return project(self.summary(id), fields)
 
-    def _start_action(self, action, params, body, initiator="openidm-admin"):
+    def start_action(self, action, params, body, initiator="openidm-admin"):
         if action not in ("recon", "reconById"):
             raise IdmError(400, f"Action {action} on reconciliation not supported")
 
@@ -306,48 +305,3 @@ class ReconService(ResourceProvider):
             source_ids = [i for i in str(raw).split(",") if i]
         return self.start(params.get("mapping"), action, source_ids, body, flag("analyze"),
                           flag("persistAssociations"), flag("waitForCompletion"), initiator)
-
-    # ---- REST ----------------------------------------------------------------------------------------------
-    def handle(self, request):
-        path = [p for p in request.path if p]
-        method = request.method
-        if path[:1] == ["assoc"]:
-            return self._handle_assoc(request, path[1:])
-        if not path:
-            if method == "POST":
-                return Response(200, self._start_action(request.action, request.query, request.body,
-                                                        request.principal or "openidm-admin"))
-            if method == "GET":
-                return Response(200, {"_id": "", "reconciliations": self.list_runs()})
-            raise IdmError(405, f"Method {method} not allowed on recon")
-        if len(path) != 1:
-            raise IdmError(404, "Not Found")
-        recon_id = path[0]
-        if method == "GET":
-            return Response(200, project(self.summary(recon_id), parse_fields(request.query.get("_fields"))))
-        if method == "POST":
-            if request.action != "cancel":
-                raise IdmError(400, f"Action {request.action} on reconciliation not supported")
-            return Response(200, self.cancel(recon_id))
-        if method == "DELETE":
-            return Response(200, self.purge(recon_id))
-        raise IdmError(405, f"Method {method} not allowed on recon/{recon_id}")
-
-    def _handle_assoc(self, request, path):
-        if request.method != "GET":
-            raise IdmError(405, f"Method {request.method} not allowed on recon/assoc")
-        query = request.query
-        fields = parse_fields(query.get("_fields"))
-        if not path:
-            items = self.assoc_summaries(query.get("_queryFilter", "true"))
-        elif len(path) == 1:
-            return Response(200, project(self.assoc_summary(path[0]), fields))
-        elif len(path) == 2 and path[1] == "entry":
-            items = self.assoc_entries(path[0], query.get("_queryFilter", "true"))
-        else:
-            raise IdmError(404, "Not Found")
-        envelope = page(items, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
-                        int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        query.get("_totalPagedResultsPolicy"))
-        envelope["result"] = [project(item, fields) for item in envelope["result"]]
-        return Response(200, envelope)
