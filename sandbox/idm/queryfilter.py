@@ -120,10 +120,24 @@ class _Parser:
         return (op, pointer, parsed)
 
 
+# ``<pointer> eq "<string>"``, the shape of nearly every correlation query: parsed without the tokenizer. It
+# yields the same node as the parser would; anything else (or a string JSON cannot decode) takes the parser.
+_SIMPLE_EQUALITY = re.compile(r'^\s*(/?[A-Za-z_][\w/]*)\s+eq\s+("(?:[^"\\]|\\.)*")\s*$')
+
+
 def parse(query_filter):
-    """The AST of a ``_queryFilter`` string; 400 ``IdmError`` when it does not parse."""
+    """The AST of a ``_queryFilter`` string; 400 ``IdmError`` when it does not parse.
+
+    Nodes: ``("const", bool)``, ``(op, pointer, value)`` for ``eq co sw gt ge lt le``, ``("pr", pointer)``,
+    ``("and"|"or", [nodes])``, ``("not", node)``; a pointer is a list of segments."""
     if query_filter is None:
         raise IdmError(400, "Missing _queryFilter")
+    simple = _SIMPLE_EQUALITY.match(query_filter)
+    if simple:
+        try:
+            return ("eq", parse_pointer(simple.group(1)), json.loads(simple.group(2)))
+        except ValueError:
+            pass
     return _Parser(query_filter).parse()
 
 

@@ -27,11 +27,17 @@ Not imitated: the ``onSync`` hook, queued synchronization (7.x), notifications t
 ``MAX_DEPTH`` (managed→managed mappings feeding each other) with a logged error; IDM would recurse until it fails.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 import uuid
 
-from .engine import ReconEngine, RunState
+from ..errors import IdmError
+from .engine import ReconEngine
+from .entries import Entry
+from .runstate import RunState
+from .scripting import ScriptError
 
 log = logging.getLogger("sandbox.idm.sync")
 
@@ -88,7 +94,7 @@ class ImplicitSync:
             engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
                                  self.readings, implicit=True)
             try:
-                entries = engine.sync_source(object_id, new, old, deleted=event == "delete")
+                entries = sync_source(engine, object_id, new, old, deleted=event == "delete")
             except Exception as exc:  # pylint: disable=broad-except
                 log.exception("implicit sync of %s/%s through %s failed", resource, object_id, mapping.name)
                 failed = str(exc)
@@ -104,3 +110,33 @@ class ImplicitSync:
                             "entries": [{"situation": e.situation, "action": e.action, "status": e.status,
                                          "targetId": e.target_id} for e in entries]})
         return results
+
+
+def sync_source(engine: ReconEngine, source_id: str, source: dict | None, old_source: dict | None = None,
+                deleted: bool = False) -> list[Entry]:
+    """Push one change of a source object through the engine's mapping: ``ObjectMapping.doSourceSync()`` (OpenIDM
+    ObjectMapping.java L399-440). One entry per link qualifier; the first entry that fails (or whose action is
+    EXCEPTION, which doSourceSync rethrows) stops the others. Links are read one at a time (IDM's
+    Link.getLinkForSource). Returns the entries."""
+    entries = []
+    scope = engine.scope
+    for qualifier in engine.qualifiers(old_source if deleted else source):
+        entry = Entry("source", qualifier)
+        entry.source_id, entry.old_source = source_id, old_source
+        entry.source = None if deleted else source
+        entries.append(entry)
+        try:
+            engine.links.load_one(qualifier, source_id=source_id)
+            target_id = engine.links.target_of(qualifier, source_id)
+            if target_id is not None:
+                entry.linked, entry.target_id = True, target_id
+                entry.target = scope.read_or_none(scope.mapping.target, target_id, scope.fields("target"))
+            engine.assess_source(entry)
+        except (ScriptError, IdmError) as exc:
+            engine.record_failure(entry, exc)
+            break
+        engine.handle(entry)
+        if entry.status == "FAILURE" or entry.action == "EXCEPTION":
+            break
+    engine.flush()
+    return entries

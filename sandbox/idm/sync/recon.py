@@ -50,8 +50,8 @@ from .. import queryfilter
 from ..crest import project
 from ..errors import IdmError
 from ..router import ResourceProvider
-from .engine import ReconEngine, RunState, now_iso
-from .scripting import ScriptError
+from .engine import ReconEngine
+from .runstate import RunState, now_iso
 
 log = logging.getLogger("sandbox.idm.recon")
 
@@ -176,23 +176,18 @@ class ReconService(ResourceProvider):
     def _execute(self, run, mapping):
         engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
                              self.readings, self.entry_delay,
-                             self._save_assoc_entries if run.persist_associations else None)
-        original_flush = engine._flush  # pylint: disable=protected-access
-
-        def flush_and_save():
-            original_flush()
-            self._save(run)
-        engine._flush = flush_and_save  # pylint: disable=protected-access
+                             self._save_assoc_entries if run.persist_associations else None,
+                             on_flush=lambda: self._save(run))
         try:
             engine.execute()
-        except (IdmError, ScriptError, Exception) as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             message = exc.message if isinstance(exc, IdmError) else str(exc)
             log.warning("reconciliation %s of %s failed: %s", run.id, run.mapping, message)
             run.error = message
             self._outcome[run.id] = message
             try:
-                engine._finish("COMPLETED_FAILED", message)  # pylint: disable=protected-access
-            except Exception:  # pylint: disable=broad-except
+                engine.finish("COMPLETED_FAILED", message)
+            except Exception:
                 run.finish("COMPLETED_FAILED")
         finally:
             if run.persist_associations:
