@@ -169,6 +169,9 @@ def test_translate_filter():
     assert translate_filter('userName eq "a" and title eq "b" or x eq "c"', otype) is UNTRANSLATABLE
     assert translate_filter('!(userName eq "a")', otype) is UNTRANSLATABLE
     assert translate_filter('unknownAttr eq "a"', otype) is UNTRANSLATABLE
+    # The translation walks the CREST parser's tree: parentheses that change nothing do not matter.
+    assert translate_filter('(userName eq "a") and title eq "b"', otype) == 'userName eq "a" and title eq "b"'
+    assert translate_filter('userName eq "a" and (title eq "b" or title eq "c")', otype) is UNTRANSLATABLE
 
 
 def test_bundle_version_resolution():
