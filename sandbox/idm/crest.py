@@ -70,6 +70,73 @@ def _same(element, value, subset):
     return element == value
 
 
+def _op_add(obj, op, pointer, value, subset):
+    parent = _parent(obj, pointer, True)
+    last = pointer[-1]
+    if isinstance(parent, list):
+        parent.insert(_index(last, len(parent), True), value)
+    elif last == "-":
+        raise IdmError(400, "'-' only appends to arrays")
+    elif isinstance(parent.get(last), list) and isinstance(value, list):
+        parent[last].extend(value)
+    else:
+        parent[last] = value
+
+
+def _op_remove(obj, op, pointer, value, subset):
+    parent = _parent(obj, pointer, False)
+    last = pointer[-1]
+    if parent is None:
+        return
+    if isinstance(parent, list):
+        del parent[_index(last, len(parent), False)]
+    elif last in parent:
+        if "value" in op and isinstance(parent[last], list):
+            wanted = value if isinstance(value, list) else [value]
+            parent[last] = [e for e in parent[last] if not any(_same(e, w, subset) for w in wanted)]
+        else:
+            del parent[last]
+
+
+def _op_replace(obj, op, pointer, value, subset):
+    parent = _parent(obj, pointer, True)
+    last = pointer[-1]
+    if isinstance(parent, list):
+        parent[_index(last, len(parent), False)] = value
+    elif value is None and "value" not in op:
+        parent.pop(last, None)
+    else:
+        parent[last] = value
+
+
+def _op_increment(obj, op, pointer, value, subset):
+    parent = _parent(obj, pointer, False)
+    last = pointer[-1]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise IdmError(400, "increment needs a numeric value")
+    current = parent.get(last) if isinstance(parent, dict) else None
+    if not isinstance(current, (int, float)) or isinstance(current, bool):
+        raise IdmError(400, f"Field {op['field']} is not a number")
+    parent[last] = current + value
+
+
+_OPERATIONS = {"add": _op_add, "remove": _op_remove, "replace": _op_replace, "increment": _op_increment}
+
+
+def _moved_value(obj, op, kind):
+    """The value a ``copy``/``move`` takes from ``from`` (removed there for a move)."""
+    if "from" not in op:
+        raise IdmError(400, f"Patch operation {kind} needs 'from'")
+    source = parse_pointer(op["from"])
+    parent = _parent(obj, source, False)
+    if not isinstance(parent, dict) or source[-1] not in parent:
+        raise IdmError(400, f"Patch 'from' field {op['from']} does not exist")
+    value = copy_json(parent[source[-1]])
+    if kind == "move":
+        del parent[source[-1]]
+    return value
+
+
 def apply_patch(obj, operations, subset_fields=()):
     """Apply CREST patch ``operations`` to ``obj`` in place and return it.
 
@@ -88,62 +155,12 @@ def apply_patch(obj, operations, subset_fields=()):
         if not pointer:
             raise IdmError(400, "Patching the whole object is not supported; name a field")
         value = copy_json(op.get("value"))
-        subset = pointer[0] in subset_fields
         if kind in ("copy", "move"):
-            if "from" not in op:
-                raise IdmError(400, f"Patch operation {kind} needs 'from'")
-            source = parse_pointer(op["from"])
-            parent = _parent(obj, source, False)
-            if not isinstance(parent, dict) or source[-1] not in parent:
-                raise IdmError(400, f"Patch 'from' field {op['from']} does not exist")
-            value = copy_json(parent[source[-1]])
-            if kind == "move":
-                del parent[source[-1]]
-            kind = "replace"
-        if kind == "add":
-            parent = _parent(obj, pointer, True)
-            last = pointer[-1]
-            if isinstance(parent, list):
-                parent.insert(_index(last, len(parent), True), value)
-            elif last == "-":
-                raise IdmError(400, "'-' only appends to arrays")
-            elif isinstance(parent.get(last), list) and len(pointer) >= 1 and isinstance(value, list):
-                parent[last].extend(value)
-            else:
-                parent[last] = value
-        elif kind == "remove":
-            parent = _parent(obj, pointer, False)
-            last = pointer[-1]
-            if parent is None:
-                continue
-            if isinstance(parent, list):
-                del parent[_index(last, len(parent), False)]
-            elif last in parent:
-                if "value" in op and isinstance(parent[last], list):
-                    wanted = value if isinstance(value, list) else [value]
-                    parent[last] = [e for e in parent[last] if not any(_same(e, w, subset) for w in wanted)]
-                else:
-                    del parent[last]
-        elif kind == "replace":
-            parent = _parent(obj, pointer, True)
-            last = pointer[-1]
-            if isinstance(parent, list):
-                parent[_index(last, len(parent), False)] = value
-            elif value is None and "value" not in op:
-                parent.pop(last, None)
-            else:
-                parent[last] = value
-        elif kind == "increment":
-            parent = _parent(obj, pointer, False)
-            last = pointer[-1]
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise IdmError(400, "increment needs a numeric value")
-            current = parent.get(last) if isinstance(parent, dict) else None
-            if not isinstance(current, (int, float)) or isinstance(current, bool):
-                raise IdmError(400, f"Field {op['field']} is not a number")
-            parent[last] = current + value
-        else:
+            value, kind = _moved_value(obj, op, kind), "replace"
+        operation = _OPERATIONS.get(kind)
+        if operation is None:
             raise IdmError(400, f"Patch operation '{kind}' is not supported")
+        operation(obj, op, pointer, value, pointer[0] in subset_fields)
     return obj
 
 
