@@ -1,4 +1,4 @@
-"""``python -m sandbox up|down|status``: see sandbox/cli.py."""
+"""``python -m sandbox up|down|status``: see sandbox/cli/__init__.py."""
 
 import sys
 

@@ -16,6 +16,10 @@ import requests
 import yaml
 
 from sandbox import cli
+from sandbox.cli.commands import idm_argv
+from sandbox.cli.common import default_profile
+from sandbox.cli.processes import pid_alive, stop_pid
+from sandbox.cli.profiles import ProfileError, build_profiles
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -79,7 +83,7 @@ def test_up_status_down_two_tenants_tls_and_persistence(sandbox_state):
     pids = [t[kind]["pid"] for t in data["tenants"] for kind in ("idm", "scim")]
     down = run_cli("down", "--state", state)
     assert down.returncode == 0
-    assert not any(cli.pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     after = json.loads((sandbox_state / "sandbox.json").read_text())
     assert all(t[kind]["pid"] is None for t in after["tenants"] for kind in ("idm", "scim"))
     assert run_cli("status", "--state", state).returncode == 1
@@ -95,8 +99,8 @@ def test_up_status_down_two_tenants_tls_and_persistence(sandbox_state):
 
 def test_down_leaves_foreign_pids_alone(tmp_path):
     # A pid that runs something else (this test process) must not be signalled.
-    assert cli.stop_pid(os.getpid(), "sandbox.idm") == "pid reused by another program; left alone"
-    assert cli.stop_pid(None, "sandbox.idm") == "not running"
+    assert stop_pid(os.getpid(), "sandbox.idm") == "pid reused by another program; left alone"
+    assert stop_pid(None, "sandbox.idm") == "not running"
     assert run_cli("down", "--state", str(tmp_path / "none")).stdout.startswith("sandbox is not up")
 
 
@@ -185,16 +189,16 @@ def test_readings_are_forwarded_to_every_idm(tmp_path):
     args = profile_args(tmp_path, "--idm-reading", "exception_status=failure", "--idm-reading", "alt",
                         profiles={"tenant2": {"idm_readings": {"exception_status": "success",
                                                                "recon_target_fields": "mapped"}}})
-    profiles = cli.build_profiles(args)
+    profiles = build_profiles(args)
     assert profiles["tenant1"]["idm_readings"] == ["exception_status=failure", "alt"]
     assert profiles["tenant2"]["idm_readings"] == ["exception_status=success", "alt", "recon_target_fields=mapped"]
     plan = {"profile": profiles["tenant2"], "idm": {"state_dir": str(tmp_path)}, "name": "tenant2"}
-    argv = cli.idm_argv(args, plan, 2)
+    argv = idm_argv(args, plan, 2)
     assert argv[argv.index("--reading"):] == ["--reading", "exception_status=success", "--reading", "alt",
                                               "--reading", "recon_target_fields=mapped"]
-    assert "--reading" not in cli.idm_argv(profile_args(tmp_path), {"profile": cli.default_profile(),
+    assert "--reading" not in idm_argv(profile_args(tmp_path), {"profile": default_profile(),
                                                                    "idm": {"state_dir": "x"}}, 1)
-    listed = cli.build_profiles(profile_args(tmp_path, profiles={"tenant1": {"idm_readings": ["alt"]}}))
+    listed = build_profiles(profile_args(tmp_path, profiles={"tenant1": {"idm_readings": ["alt"]}}))
     assert listed["tenant1"]["idm_readings"] == ["alt"] and listed["tenant2"]["idm_readings"] == []
 
 
@@ -210,8 +214,8 @@ def test_readings_are_forwarded_to_every_idm(tmp_path):
     ((), {"tenant2": {"idm_readings": {"alt": "yes"}}}, '"alt" takes true'),
 ])
 def test_bad_profiles_are_refused_before_anything_starts(tmp_path, extra, profiles, message):
-    with pytest.raises(cli.ProfileError) as info:
-        cli.build_profiles(profile_args(tmp_path, *extra, profiles=profiles))
+    with pytest.raises(ProfileError) as info:
+        build_profiles(profile_args(tmp_path, *extra, profiles=profiles))
     assert message in str(info.value)
     result = run_cli(*up_argv(tmp_path, extra, profiles), "--state", str(tmp_path / "never"))
     assert result.returncode == 2 and message in result.stderr
