@@ -54,7 +54,7 @@ def test_seeded_provider_serves_the_seed(serve_app):
 
 
 def test_fast_loader_matches_validation_for_seed_and_state(serve_app, capsys):
-    from sandbox.scim.storage import construct_trusted
+    from sandbox.scim.trusted import construct_trusted
 
     server = serve_app(static_tokens=["t"], seed=(120, 6, "fast"))
     storage = server.app.storage
