@@ -24,8 +24,9 @@ import threading
 from collections.abc import Sequence
 
 from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from sandbox.scim.app import build_app
+from sandbox.scim.app import ProviderApp, build_app
 from sandbox.scim.auth import parse_pairs
 from sandbox.scim.quirks import QUIRKS, parse_quirks, quirks_from_env
 
@@ -61,9 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def build_provider_app(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[ProviderApp, frozenset[str]]:
+    """The provider app from the options and the environment (``parser.error`` on bad values)."""
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.token_ttl <= 0:
@@ -71,17 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         clients = parse_pairs([*_split_env("SCIM_CLIENTS"), *args.client], "a client")
         basic_users = parse_pairs([*_split_env("SCIM_BASIC"), *args.basic], "a basic user")
-    except ValueError as exc:
-        parser.error(str(exc))
-    static_tokens = [*_split_env("SCIM_STATIC_TOKENS"), *args.static_token]
-    try:
         quirks = parse_quirks([*quirks_from_env(), *args.quirk])
     except ValueError as exc:
         parser.error(str(exc))
-
     app = build_app(
         clients=clients,
-        static_tokens=static_tokens,
+        static_tokens=[*_split_env("SCIM_STATIC_TOKENS"), *args.static_token],
         basic_users=basic_users,
         token_ttl=args.token_ttl,
         strict_members=not args.lenient_members,
@@ -90,12 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=args.access_log,
         quirks=quirks,
     )
+    return app, quirks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    app, quirks = build_provider_app(parser, args)
     server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
     server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
     scheme = "http"
     if args.tls_cert:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
         server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
         scheme = "https"
 
