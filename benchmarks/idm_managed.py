@@ -1,20 +1,16 @@
 """Sandbox IDM managed objects: 10k creates and queries through the InternalRouter and over HTTP.
 
-Run: ``.venv/bin/python benchmarks/idm_managed.py [--users 10000] [--http-users 2000]``. Prints a markdown table.
+Run: ``.venv/bin/python -m benchmarks.idm_managed [--users 10000] [--http-users 2000]``. Prints a markdown table.
 Each phase uses a fresh state dir so numbers do not depend on earlier runs.
 """
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 
 import requests
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from sandbox.idm.server import IdmServer  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.idm.server import IdmServer
 
 HEADERS = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin",
            "X-OpenIDM-NoSession": "true"}

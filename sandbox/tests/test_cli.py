@@ -8,8 +8,6 @@ forwarding of IDM readings are checked without starting anything (the IDM side o
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -20,13 +18,12 @@ from sandbox.cli.commands import idm_argv
 from sandbox.cli.common import default_profile
 from sandbox.cli.processes import pid_alive, stop_pid
 from sandbox.cli.profiles import ProfileError, build_profiles
+from sandbox.testing import sandbox_cmd
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return sandbox_cmd(*args, timeout=60)
 
 
 @pytest.fixture
