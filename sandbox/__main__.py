@@ -1,5 +1,7 @@
 """``python -m sandbox up|down|status``: see sandbox/cli/__init__.py."""
 
+from __future__ import annotations
+
 import sys
 
 from sandbox.cli import main

@@ -54,17 +54,38 @@ def build_parser():
     up.add_argument("--idm-port-base", type=int, default=0, help="tenant N's IDM port = base + N - 1 (0 = free)")
     up.add_argument("--scim-port-base", type=int, default=0, help="tenant N's SCIM port = base + N - 1 (0 = free)")
     up.add_argument("--connector-start-delay", type=float, default=1.0)
-    up.add_argument("--provider", choices=tuple(PROVIDERS), default="sandbox",
-                    help="SCIM server: the sandbox provider (scim2-server) or django_scim (django-scim2-server)")
-    up.add_argument("--scim-auth", choices=AUTH_METHODS, default=None,
-                    help="the provider's auth method (default: OAUTH, or TOKEN for django_scim)")
-    up.add_argument("--scim-quirk", action="append", default=[], metavar="NAME",
-                    help="sandbox provider quirk (repeatable): omit_unassigned, compute_name_formatted, "
-                         "no_enterprise, bare_members, ignore_count")
-    up.add_argument("--idm-reading", action="append", default=[], metavar="NAME=VALUE",
-                    help="passed to every IDM as --reading (repeatable; 'alt' = every alternative reading)")
-    up.add_argument("--tenant-profiles", metavar="FILE",
-                    help="JSON {tenantN: {provider, scim_auth, scim_quirks, idm_readings}} overriding the options")
+    up.add_argument(
+        "--provider",
+        choices=tuple(PROVIDERS),
+        default="sandbox",
+        help="SCIM server: the sandbox provider (scim2-server) or django_scim (django-scim2-server)",
+    )
+    up.add_argument(
+        "--scim-auth",
+        choices=AUTH_METHODS,
+        default=None,
+        help="the provider's auth method (default: OAUTH, or TOKEN for django_scim)",
+    )
+    up.add_argument(
+        "--scim-quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="sandbox provider quirk (repeatable): omit_unassigned, compute_name_formatted, "
+        "no_enterprise, bare_members, ignore_count",
+    )
+    up.add_argument(
+        "--idm-reading",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="passed to every IDM as --reading (repeatable; 'alt' = every alternative reading)",
+    )
+    up.add_argument(
+        "--tenant-profiles",
+        metavar="FILE",
+        help="JSON {tenantN: {provider, scim_auth, scim_quirks, idm_readings}} overriding the options",
+    )
     for name, command in (("down", "stop what up started"), ("status", "show processes and health")):
         sub.add_parser(name, help=command)
     for command in sub.choices.values():

@@ -9,8 +9,18 @@ import sys
 import time
 
 from .common import IDM_ADMIN, NO_SCRIPT_USER, PROVIDERS, READY_TIMEOUT, default_profile
-from .processes import (healthy, idm_answers, is_sandbox_process, pid_alive, scim_answers, scim_module, spawn,
-                        stop_pids, verify_of, wait_ready_line)
+from .processes import (
+    healthy,
+    idm_answers,
+    is_sandbox_process,
+    pid_alive,
+    scim_answers,
+    scim_module,
+    spawn,
+    stop_pids,
+    verify_of,
+    wait_ready_line,
+)
 from .profiles import ProfileError, build_profiles
 from .state import load_state, save_state, write_inventory
 from .tls import ensure_tls
@@ -28,37 +38,64 @@ def _tenant_plan(state_dir, previous, index, scim_version, profile):
         "name": name,
         "dir": tenant_dir,
         "profile": profile,
-        "idm": {"username": IDM_ADMIN[0], "password": old["idm"]["password"] if old else IDM_ADMIN[1],
-                "noscript_username": NO_SCRIPT_USER,
-                "noscript_password": old.get("idm", {}).get("noscript_password") or secrets.token_urlsafe(16),
-                "state_dir": os.path.join(tenant_dir, "idm")},
-        "scim": {"provider": provider, "module": PROVIDERS[provider], "auth": profile["scim_auth"],
-                 "client_id": old_scim.get("client_id") or f"idm-{name}",
-                 "client_secret": old_scim.get("client_secret") or secrets.token_urlsafe(24),
-                 "basic_user": old_scim.get("basic_user") or f"idm-{name}",
-                 "basic_password": old_scim.get("basic_password") or secrets.token_urlsafe(24),
-                 "static_token": old_scim.get("static_token") or secrets.token_urlsafe(32),
-                 # One store per provider: switching providers never feeds one the other's file.
-                 "state": os.path.join(tenant_dir, "scim-state.json" if provider == "sandbox"
-                                       else f"{provider}.sqlite3"),
-                 "version": scim_version},
+        "idm": {
+            "username": IDM_ADMIN[0],
+            "password": old["idm"]["password"] if old else IDM_ADMIN[1],
+            "noscript_username": NO_SCRIPT_USER,
+            "noscript_password": old.get("idm", {}).get("noscript_password") or secrets.token_urlsafe(16),
+            "state_dir": os.path.join(tenant_dir, "idm"),
+        },
+        "scim": {
+            "provider": provider,
+            "module": PROVIDERS[provider],
+            "auth": profile["scim_auth"],
+            "client_id": old_scim.get("client_id") or f"idm-{name}",
+            "client_secret": old_scim.get("client_secret") or secrets.token_urlsafe(24),
+            "basic_user": old_scim.get("basic_user") or f"idm-{name}",
+            "basic_password": old_scim.get("basic_password") or secrets.token_urlsafe(24),
+            "static_token": old_scim.get("static_token") or secrets.token_urlsafe(32),
+            # One store per provider: switching providers never feeds one the other's file.
+            "state": os.path.join(tenant_dir, "scim-state.json" if provider == "sandbox" else f"{provider}.sqlite3"),
+            "version": scim_version,
+        },
     }
 
 
 def idm_argv(args, plan, index):
-    argv = [sys.executable, "-m", "sandbox.idm",
-            "--port", str(args.idm_port_base + index - 1 if args.idm_port_base else 0),
-            "--state-dir", plan["idm"]["state_dir"], "--connector-start-delay", str(args.connector_start_delay)]
+    argv = [
+        sys.executable,
+        "-m",
+        "sandbox.idm",
+        "--port",
+        str(args.idm_port_base + index - 1 if args.idm_port_base else 0),
+        "--state-dir",
+        plan["idm"]["state_dir"],
+        "--connector-start-delay",
+        str(args.connector_start_delay),
+    ]
     for reading in plan["profile"]["idm_readings"]:
         argv += ["--reading", reading]
     return argv
 
 
 def scim_argv(args, plan, index):
-    argv = [sys.executable, "-m", plan["scim"]["module"],
-            "--port", str(args.scim_port_base + index - 1 if args.scim_port_base else 0),
-            "--state", plan["scim"]["state"], "--users", str(args.users), "--groups", str(args.groups),
-            "--seed-salt", plan["name"], "--access-log", os.path.join(plan["dir"], "scim-access.log")]
+    argv = [
+        sys.executable,
+        "-m",
+        plan["scim"]["module"],
+        "--port",
+        str(args.scim_port_base + index - 1 if args.scim_port_base else 0),
+        "--state",
+        plan["scim"]["state"],
+        "--users",
+        str(args.users),
+        "--groups",
+        str(args.groups),
+        "--seed-salt",
+        plan["name"],
+        "--access-log",
+        os.path.join(plan["dir"], "scim-access.log"),
+    ]
     for quirk in plan["profile"]["scim_quirks"]:
         argv += ["--quirk", quirk]
     return argv
@@ -75,9 +112,12 @@ def scim_env(plan):
 
 
 def _same_setup(previous, args, profiles):
-    return (len(previous["tenants"]) == args.tenants and bool(previous.get("tls")) == bool(args.tls)
-            and previous.get("scim_version") == args.scim_version
-            and all(t.get("profile", default_profile()) == profiles[t["name"]] for t in previous["tenants"]))
+    return (
+        len(previous["tenants"]) == args.tenants
+        and bool(previous.get("tls")) == bool(args.tls)
+        and previous.get("scim_version") == args.scim_version
+        and all(t.get("profile", default_profile()) == profiles[t["name"]] for t in previous["tenants"])
+    )
 
 
 def cmd_up(args):
@@ -91,19 +131,31 @@ def cmd_up(args):
     previous = load_state(state_dir)
     if previous and any(t["idm"].get("pid") or t["scim"].get("pid") for t in previous.get("tenants", [])):
         if healthy(previous) and _same_setup(previous, args, profiles):
-            print(f"sandbox already up ({len(previous['tenants'])} tenants); inventory: "
-                  f"{os.path.join(state_dir, 'inventory.yml')}")
+            print(
+                f"sandbox already up ({len(previous['tenants'])} tenants); inventory: "
+                f"{os.path.join(state_dir, 'inventory.yml')}"
+            )
             return 0
         print("sandbox state is not healthy or differs from the request; restarting it")
         cmd_down(args, quiet=True)
         previous = load_state(state_dir)
 
     tls = ensure_tls(state_dir) if args.tls else None
-    started = [_start_tenant(args, state_dir, previous, index, profiles[f"tenant{index}"], tls)
-               for index in range(1, args.tenants + 1)]
+    started = [
+        _start_tenant(args, state_dir, previous, index, profiles[f"tenant{index}"], tls)
+        for index in range(1, args.tenants + 1)
+    ]
     tenants = [plan for plan, *_ in started]
-    state = {"version": 1, "state_dir": state_dir, "tls": bool(tls), "ca_path": tls["ca.pem"] if tls else None,
-             "scim_version": args.scim_version, "users": args.users, "groups": args.groups, "tenants": tenants}
+    state = {
+        "version": 1,
+        "state_dir": state_dir,
+        "tls": bool(tls),
+        "ca_path": tls["ca.pem"] if tls else None,
+        "scim_version": args.scim_version,
+        "users": args.users,
+        "groups": args.groups,
+        "tenants": tenants,
+    }
     # Seeding the SCIM provider costs about 1 ms a user, more on a busy machine.
     deadline = time.monotonic() + READY_TIMEOUT + args.users * args.tenants / 250
     try:
@@ -130,8 +182,10 @@ def _start_tenant(args, state_dir, previous, index, profile, tls):
             argv += ["--tls-cert", tls["server.pem"], "--tls-key", tls["server-key.pem"]]
     idm_prefix = os.path.join(plan["dir"], "idm")
     scim_prefix = os.path.join(plan["dir"], "scim")
-    idm_env = {"IDM_SANDBOX_ADMIN_PASSWORD": plan["idm"]["password"],
-               "IDM_SANDBOX_NO_SCRIPT_USERS": f"{NO_SCRIPT_USER}:{plan['idm']['noscript_password']}"}
+    idm_env = {
+        "IDM_SANDBOX_ADMIN_PASSWORD": plan["idm"]["password"],
+        "IDM_SANDBOX_NO_SCRIPT_USERS": f"{NO_SCRIPT_USER}:{plan['idm']['noscript_password']}",
+    }
     if tls:
         # As if the sandbox CA were imported into IDM's truststore: the SCIM connector trusts it.
         idm_env.update(REQUESTS_CA_BUNDLE=tls["ca.pem"], SSL_CERT_FILE=tls["ca.pem"])
@@ -147,9 +201,14 @@ def _wait_ready(started, state, scim_version, deadline):
         plan["idm"]["url"] = wait_ready_line(idm_proc, idm_prefix, deadline)
         plan["idm"]["port"] = int(plan["idm"]["url"].rsplit(":", 1)[1])
         scim_url = wait_ready_line(scim_proc, scim_prefix, deadline)
-        plan["scim"].update({"url": scim_url, "port": int(scim_url.rsplit(":", 1)[1]),
-                             "endpoint": f"{scim_url}/scim/v{scim_version}",
-                             "token_endpoint": f"{scim_url}/oauth2/token"})
+        plan["scim"].update(
+            {
+                "url": scim_url,
+                "port": int(scim_url.rsplit(":", 1)[1]),
+                "endpoint": f"{scim_url}/scim/v{scim_version}",
+                "token_endpoint": f"{scim_url}/oauth2/token",
+            }
+        )
     verify = verify_of(state)
     for plan, *_ in started:
         while not (idm_answers(plan, verify) and scim_answers(plan, verify)):
@@ -163,8 +222,10 @@ def _describe(plan):
     extras = [f"{profile['provider']} provider", profile["scim_auth"]]
     extras += [f"quirks {','.join(profile['scim_quirks'])}"] if profile["scim_quirks"] else []
     extras += [f"readings {','.join(profile['idm_readings'])}"] if profile["idm_readings"] else []
-    return (f"{plan['name']}: idm {plan['idm']['url']} (pid {plan['idm']['pid']}), "
-            f"scim {plan['scim']['endpoint']} (pid {plan['scim']['pid']}; {'; '.join(extras)})")
+    return (
+        f"{plan['name']}: idm {plan['idm']['url']} (pid {plan['idm']['pid']}), "
+        f"scim {plan['scim']['endpoint']} (pid {plan['scim']['pid']}; {'; '.join(extras)})"
+    )
 
 
 def cmd_down(args, quiet=False):
@@ -174,8 +235,12 @@ def cmd_down(args, quiet=False):
         if not quiet:
             print("sandbox is not up (no sandbox.json)")
         return 0
-    targets = [(t[kind]["pid"], module) for t in state.get("tenants", [])
-               for kind, module in (("idm", "sandbox.idm"), ("scim", scim_module(t))) if t[kind].get("pid")]
+    targets = [
+        (t[kind]["pid"], module)
+        for t in state.get("tenants", [])
+        for kind, module in (("idm", "sandbox.idm"), ("scim", scim_module(t)))
+        if t[kind].get("pid")
+    ]
     outcomes = stop_pids(targets)
     for tenant in state.get("tenants", []):
         for kind in ("idm", "scim"):
@@ -201,6 +266,8 @@ def cmd_status(args):
             answers = running and check(tenant, verify)
             all_ok &= answers
             where = tenant[kind].get("endpoint") or tenant[kind].get("url") or "-"
-            print(f"{tenant['name']:<10} {kind:<5} pid {pid or '-':<8} "
-                  f"{'running' if running else 'stopped':<8} {'answers' if answers else 'no answer':<10} {where}")
+            print(
+                f"{tenant['name']:<10} {kind:<5} pid {pid or '-':<8} "
+                f"{'running' if running else 'stopped':<8} {'answers' if answers else 'no answer':<10} {where}"
+            )
     return 0 if all_ok else 1

@@ -4,6 +4,7 @@ SIGKILL after a timeout)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ def pid_alive(pid):
         return False
     except PermissionError:
         return True
-    try:   # a zombie child of ours counts as dead
+    try:  # a zombie child of ours counts as dead
         with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
@@ -43,15 +44,14 @@ def spawn(argv, log_prefix, env_extra):
     env = dict(os.environ)
     env.update(env_extra)
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    out = open(f"{log_prefix}.out", "w", encoding="utf-8")  # pylint: disable=consider-using-with
-    err = open(f"{log_prefix}.err", "a", encoding="utf-8")  # pylint: disable=consider-using-with
-    try:
-        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    finally:
-        out.close()
-        err.close()
-    return process
+    # The child keeps its own copies of the descriptors; ours are closed once it started.
+    with (
+        open(f"{log_prefix}.out", "w", encoding="utf-8") as out,
+        open(f"{log_prefix}.err", "a", encoding="utf-8") as err,
+    ):
+        return subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+        )
 
 
 def wait_ready_line(process, log_prefix, deadline):
@@ -63,8 +63,7 @@ def wait_ready_line(process, log_prefix, deadline):
                 if line.startswith("ready "):
                     return line.split(None, 1)[1].strip()
         if process.poll() is not None:
-            raise RuntimeError(f"{os.path.basename(log_prefix)} exited with {process.returncode}; "
-                               f"see {log_prefix}.err")
+            raise RuntimeError(f"{os.path.basename(log_prefix)} exited with {process.returncode}; see {log_prefix}.err")
         time.sleep(0.05)
     raise RuntimeError(f"{os.path.basename(log_prefix)} did not report ready in time")
 
@@ -91,8 +90,9 @@ def scim_answers(tenant, verify, timeout=3.0):
         headers["Authorization"] = f"Bearer {scim['static_token']}"
     try:
         base = scim["endpoint"].rsplit("/scim/", 1)[0]
-        response = requests.get(base + "/scim/v2/ServiceProviderConfig", timeout=timeout, verify=verify, auth=auth,
-                                headers=headers)
+        response = requests.get(
+            base + "/scim/v2/ServiceProviderConfig", timeout=timeout, verify=verify, auth=auth, headers=headers
+        )
         return response.status_code == 200
     except requests.RequestException:
         return False
@@ -145,7 +145,5 @@ def stop_pid(pid, module, timeout=STOP_TIMEOUT):
 
 
 def _reap(pid):
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

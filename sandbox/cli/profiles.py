@@ -20,7 +20,7 @@ def _readings(value, where):
         for name, reading in value.items():
             if name == "alt":
                 if reading not in (True, "alt"):
-                    raise ProfileError(f"{where}: \"alt\" takes true, got {reading!r}")
+                    raise ProfileError(f'{where}: "alt" takes true, got {reading!r}')
                 items.append("alt")
             else:
                 items.append(f"{name}={reading}")
@@ -52,8 +52,10 @@ def _checked(profile, where, scim_version, auth_given):
     if auth not in AUTH_METHODS:
         raise ProfileError(f"{where}: scim_auth must be one of {', '.join(AUTH_METHODS)}, got {auth!r}")
     if auth not in PROVIDER_AUTH[provider]:
-        raise ProfileError(f"{where}: provider {provider} supports scim_auth {' or '.join(PROVIDER_AUTH[provider])}, "
-                           f"not {auth} (it has no OAuth token endpoint)")
+        raise ProfileError(
+            f"{where}: provider {provider} supports scim_auth {' or '.join(PROVIDER_AUTH[provider])}, "
+            f"not {auth} (it has no OAuth token endpoint)"
+        )
     quirks = profile["scim_quirks"]
     if not isinstance(quirks, list) or not all(isinstance(q, str) for q in quirks):
         raise ProfileError(f"{where}: scim_quirks must be a list of quirk names")
@@ -61,7 +63,8 @@ def _checked(profile, where, scim_version, auth_given):
         if provider != "sandbox":
             raise ProfileError(f"{where}: SCIM quirks are switches of the sandbox provider, not of {provider}")
         # Imported here: scim2-models takes 0.3 s to import, and only an `up` with quirks needs it.
-        from sandbox.scim.quirks import parse_quirks  # noqa: PLC0415
+        from sandbox.scim.quirks import parse_quirks
+
         try:
             profile["scim_quirks"] = sorted(parse_quirks(quirks))
         except ValueError as exc:
@@ -73,8 +76,12 @@ def _checked(profile, where, scim_version, auth_given):
 
 def build_profiles(args):
     """``{tenant name: profile}`` from the options and ``--tenant-profiles``; raises ProfileError."""
-    base = {"provider": args.provider, "scim_auth": args.scim_auth or "",
-            "scim_quirks": list(args.scim_quirk), "idm_readings": _readings(list(args.idm_reading), "--idm-reading")}
+    base = {
+        "provider": args.provider,
+        "scim_auth": args.scim_auth or "",
+        "scim_quirks": list(args.scim_quirk),
+        "idm_readings": _readings(list(args.idm_reading), "--idm-reading"),
+    }
     overrides = {}
     if args.tenant_profiles:
         try:
@@ -87,18 +94,23 @@ def build_profiles(args):
     names = [f"tenant{index}" for index in range(1, args.tenants + 1)]
     for name, override in overrides.items():
         if name not in names:
-            raise ProfileError(f"--tenant-profiles names {name!r}, but the tenants are {', '.join(names)} "
-                               f"(raise --tenants)")
+            raise ProfileError(
+                f"--tenant-profiles names {name!r}, but the tenants are {', '.join(names)} (raise --tenants)"
+            )
         if not isinstance(override, dict) or set(override) - set(PROFILE_KEYS):
-            raise ProfileError(f"--tenant-profiles {name}: expected an object with keys among {', '.join(PROFILE_KEYS)}")
+            raise ProfileError(
+                f"--tenant-profiles {name}: expected an object with keys among {', '.join(PROFILE_KEYS)}"
+            )
     profiles = {}
     for name in names:
         override = overrides.get(name, {})
         profile = copy.deepcopy({**base, **{k: v for k, v in override.items() if k != "idm_readings"}})
         if "idm_readings" in override:
-            profile["idm_readings"] = _merge_readings(base["idm_readings"],
-                                                      _readings(override["idm_readings"], f"{name}.idm_readings"))
+            profile["idm_readings"] = _merge_readings(
+                base["idm_readings"], _readings(override["idm_readings"], f"{name}.idm_readings")
+            )
         where = f"tenant profile {name}" if override else "options"
-        profiles[name] = _checked(profile, where, args.scim_version,
-                                  auth_given=bool(override.get("scim_auth") or args.scim_auth))
+        profiles[name] = _checked(
+            profile, where, args.scim_version, auth_given=bool(override.get("scim_auth") or args.scim_auth)
+        )
     return profiles

@@ -40,8 +40,12 @@ def _scim_auth_vars(tenant):
         return {"scim_auth_method": "BASIC", "scim_user": scim["basic_user"], "scim_password": scim["basic_password"]}
     if method == "TOKEN":
         return {"scim_auth_method": "TOKEN", "scim_token": scim["static_token"]}
-    return {"scim_auth_method": "OAUTH", "scim_token_endpoint": scim["token_endpoint"],
-            "scim_client_id": scim["client_id"], "scim_client_secret": scim["client_secret"]}
+    return {
+        "scim_auth_method": "OAUTH",
+        "scim_token_endpoint": scim["token_endpoint"],
+        "scim_client_id": scim["client_id"],
+        "scim_client_secret": scim["client_secret"],
+    }
 
 
 def inventory(state):
@@ -70,5 +74,6 @@ def inventory(state):
 
 def write_inventory(state_dir, state):
     text = "# Written by `python -m sandbox up`; holds secrets (mode 0600).\n" + yaml.safe_dump(
-        inventory(state), sort_keys=False, default_flow_style=False)
+        inventory(state), sort_keys=False, default_flow_style=False
+    )
     write_private(os.path.join(state_dir, "inventory.yml"), text)

@@ -18,6 +18,8 @@ after the change is stored, in the writer's thread. Exceptions are logged and sw
 raised while ``wait_for_completion`` is true becomes the response (the change stays stored, as in IDM).
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import uuid
@@ -33,15 +35,28 @@ log = logging.getLogger("sandbox.idm.config")
 CONNECTOR_FACTORY = "provisioner.openicf"
 # GuardedString / confidential properties of the connectors the sandbox knows (SCIM: password, clientSecret,
 # authToken) plus the usual names of other ICF connectors, so a copied LDAP/REST config behaves the same.
-CONFIDENTIAL_PROPERTIES = frozenset({
-    "password", "clientSecret", "authToken", "credentials", "accessToken", "refreshToken", "privateKey",
-    "keystorePassword", "keyStorePassword", "truststorePassword", "trustStorePassword", "proxyPassword",
-    "httpProxyPassword", "principalPassword",
-})
+CONFIDENTIAL_PROPERTIES = frozenset(
+    {
+        "password",
+        "clientSecret",
+        "authToken",
+        "credentials",
+        "accessToken",
+        "refreshToken",
+        "privateKey",
+        "keystorePassword",
+        "keyStorePassword",
+        "truststorePassword",
+        "trustStorePassword",
+        "proxyPassword",
+        "httpProxyPassword",
+        "principalPassword",
+    }
+)
 
 
 def validate_id(config_id):
-    parts = [p for p in (config_id or "").strip("/").split("/")]
+    parts = (config_id or "").strip("/").split("/")
     if not config_id or not config_id.strip("/") or any(p == "" for p in parts) or len(parts) > 2:
         raise IdmError(400, f"Invalid configuration id '{config_id}': expected one or two path segments")
     return "/".join(parts)
@@ -53,15 +68,17 @@ class ConfigService(ResourceProvider):
         self.crypto = crypto
         self.readings = readings
         self.metadata_gate = None
-        self._lock = store.lock   # shared with the store so batches and config writes cannot deadlock
+        self._lock = store.lock  # shared with the store so batches and config writes cannot deadlock
         self._listeners = []
-        self._configs = {}   # id -> (pid, factoryPid, body without _id)
+        self._configs = {}  # id -> (pid, factoryPid, body without _id)
         self._load()
         store.on_rollback(self._load)
 
     def _load(self):
-        self._configs = {config_id: (pid, factory_pid, json.loads(body)) for config_id, pid, factory_pid, body
-                         in self.store.query("SELECT id, pid, factory_pid, body FROM config")}
+        self._configs = {
+            config_id: (pid, factory_pid, json.loads(body))
+            for config_id, pid, factory_pid, body in self.store.query("SELECT id, pid, factory_pid, body FROM config")
+        }
 
     # --- listeners -------------------------------------------------------------------------------------------------
     def subscribe(self, prefix, callback):
@@ -77,7 +94,7 @@ class ConfigService(ResourceProvider):
                 if wait_for_completion:
                     raise
                 log.exception("config listener for %s failed on %s", prefix, config_id)
-            except Exception:  # pylint: disable=broad-except
+            except Exception:
                 log.exception("config listener for %s failed on %s", prefix, config_id)
 
     # --- core operations -------------------------------------------------------------------------------------------
@@ -102,8 +119,13 @@ class ConfigService(ResourceProvider):
 
     def list(self):
         with self._lock:
-            return {"_id": "", "configurations": [
-                {"_id": cid, "pid": pid, "factoryPid": fpid} for cid, (pid, fpid, _) in sorted(self._configs.items())]}
+            return {
+                "_id": "",
+                "configurations": [
+                    {"_id": cid, "pid": pid, "factoryPid": fpid}
+                    for cid, (pid, fpid, _) in sorted(self._configs.items())
+                ],
+            }
 
     def get(self, config_id):
         config_id = validate_id(config_id)
@@ -135,8 +157,10 @@ class ConfigService(ResourceProvider):
                 pid = f"{factory_pid}.{uuid.uuid4()}"
             else:
                 pid, factory_pid = config_id, None
-            self.store.execute("INSERT OR REPLACE INTO config (id, pid, factory_pid, body) VALUES (?, ?, ?, ?)",
-                               (config_id, pid, factory_pid, json.dumps(body)))
+            self.store.execute(
+                "INSERT OR REPLACE INTO config (id, pid, factory_pid, body) VALUES (?, ?, ?, ?)",
+                (config_id, pid, factory_pid, json.dumps(body)),
+            )
             self._configs[config_id] = (pid, factory_pid, body)
         self._notify(config_id, body, wait_for_completion)
         return existing is None, self._with_id(config_id, copy_json(body))
@@ -156,8 +180,9 @@ class ConfigService(ResourceProvider):
         self._notify(config_id, None, wait_for_completion)
         return self._with_id(config_id, entry[2])
 
-    def query_configs(self, query_filter, fields=None, page_size=None, cookie=None, offset=None,
-                      total_policy=None, sort_keys=None):
+    def query_configs(
+        self, query_filter, fields=None, page_size=None, cookie=None, offset=None, total_policy=None, sort_keys=None
+    ):
         node = queryfilter.parse(query_filter)
         with self._lock:
             items = [self._with_id(cid, copy_json(entry[2])) for cid, entry in sorted(self._configs.items())]
@@ -169,28 +194,28 @@ class ConfigService(ResourceProvider):
 
     # --- InternalRouter provider (resource "config" or "config/<factory>") --------------------------------------------
     @staticmethod
-    def _full_id(resource, id):  # pylint: disable=redefined-builtin
+    def _full_id(resource, id):
         parts = resource.strip("/").split("/")[1:]
         if id is not None:
             parts.append(id)
         return "/".join(parts)
 
-    def create(self, resource, obj, id=None, context=None):  # pylint: disable=redefined-builtin
+    def create(self, resource, obj, id=None, context=None):
         config_id = self._full_id(resource, id)
         if self.exists(config_id):
             raise IdmError(412, "Precondition Failed")
         return self.put(config_id, obj)[1]
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         return project(self.get(self._full_id(resource, id)), fields)
 
-    def update(self, resource, id, obj, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def update(self, resource, id, obj, rev=None, context=None):
         return self.put(self._full_id(resource, id), obj)[1]
 
-    def patch(self, resource, id, ops, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def patch(self, resource, id, ops, rev=None, context=None):
         return self.patch_config(self._full_id(resource, id), ops)
 
-    def delete(self, resource, id, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def delete(self, resource, id, rev=None, context=None):
         return self.remove(self._full_id(resource, id))
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):

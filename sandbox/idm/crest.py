@@ -1,5 +1,7 @@
 """CREST request helpers shared by the config and managed services: JSON copy, patch, ``_fields``, paging, sort."""
 
+from __future__ import annotations
+
 import base64
 import json
 
@@ -27,11 +29,12 @@ def strict_equal(a, b):
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
 # --- patch -------------------------------------------------------------------------------------------------------
+
 
 def _index(segment, length, allow_end):
     if segment == "-" and allow_end:
@@ -166,6 +169,7 @@ def apply_patch(obj, operations, subset_fields=()):
 
 # --- _fields -----------------------------------------------------------------------------------------------------
 
+
 def parse_fields(text):
     """``_fields=a,b/c`` as a list of strings, or None when absent/empty."""
     if text is None or text.strip() == "":
@@ -175,7 +179,7 @@ def parse_fields(text):
 
 def project(obj, fields):
     """Keep ``_id``, ``_rev`` and the requested pointers of an already-expanded object."""
-    if fields is None or "*" in fields and all(f in ("*", "*_ref") for f in fields):
+    if fields is None or ("*" in fields and all(f in ("*", "*_ref") for f in fields)):
         return obj
     out = {k: obj[k] for k in ("_id", "_rev") if k in obj}
     if "*" in fields:
@@ -210,6 +214,7 @@ def project(obj, fields):
 
 # --- paging / sorting ----------------------------------------------------------------------------------------------
 
+
 def encode_cookie(offset):
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
 
@@ -237,6 +242,7 @@ def sort_results(items, sort_keys, case_insensitive):
                 value = value.get(segment) if isinstance(value, dict) else None
             key_value = comparable(value, case_insensitive)
             return (0, "", None) if key_value is None or key_value[0] == "z" else (1, key_value[0], key_value[1])
+
         items = sorted(items, key=sort_value, reverse=descending)
     return items
 
@@ -259,9 +265,14 @@ def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
     policy = (total_policy or "NONE").upper()
     if policy not in ("NONE", "EXACT", "ESTIMATE"):
         raise IdmError(400, f"Invalid _totalPagedResultsPolicy '{total_policy}'")
-    return {"result": result, "resultCount": len(result), "pagedResultsCookie": next_cookie,
-            "totalPagedResultsPolicy": policy, "totalPagedResults": total if policy != "NONE" else -1,
-            "remainingPagedResults": -1}
+    return {
+        "result": result,
+        "resultCount": len(result),
+        "pagedResultsCookie": next_cookie,
+        "totalPagedResultsPolicy": policy,
+        "totalPagedResults": total if policy != "NONE" else -1,
+        "remainingPagedResults": -1,
+    }
 
 
 def int_param(value, name):

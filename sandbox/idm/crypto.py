@@ -6,6 +6,8 @@ salt and IV; the per-value AES-128 and HMAC keys are derived from the master key
 strings and objects both round-trip (as ``openidm.decrypt`` does in IDM).
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import hmac
@@ -51,8 +53,9 @@ class Crypto:
             return key
 
     def _derive(self, salt, purpose):
-        okm = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE + 32, salt=salt,
-                   info=purpose.encode("utf-8")).derive(self._master)
+        okm = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE + 32, salt=salt, info=purpose.encode("utf-8")).derive(
+            self._master
+        )
         return okm[:KEY_SIZE], okm[KEY_SIZE:]
 
     def encrypt(self, value, purpose=CONFIG_PURPOSE):
@@ -64,9 +67,21 @@ class Crypto:
         encryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
         data = encryptor.update(plain) + encryptor.finalize()
         mac = hmac.new(mac_key, iv + data, hashlib.sha256).digest()
-        return {"$crypto": {"type": "x-simple-encryption", "value": {
-            "cipher": CIPHER, "data": _b64(data), "iv": _b64(iv), "keySize": KEY_SIZE, "mac": _b64(mac),
-            "purpose": purpose, "salt": _b64(salt), "stableId": STABLE_ID}}}
+        return {
+            "$crypto": {
+                "type": "x-simple-encryption",
+                "value": {
+                    "cipher": CIPHER,
+                    "data": _b64(data),
+                    "iv": _b64(iv),
+                    "keySize": KEY_SIZE,
+                    "mac": _b64(mac),
+                    "purpose": purpose,
+                    "salt": _b64(salt),
+                    "stableId": STABLE_ID,
+                },
+            }
+        }
 
     def decrypt(self, value):
         """The clear value of a ``$crypto`` object; any other value is returned unchanged (as IDM does)."""

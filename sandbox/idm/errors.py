@@ -6,6 +6,8 @@ reaches the client as ``Resource &#39;x&#39; not found``. ``IdmError.message`` k
 sandbox's own use (audit entries, logs).
 """
 
+from __future__ import annotations
+
 from http import HTTPStatus
 
 _HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}

@@ -15,14 +15,19 @@ Matching rules, chosen to behave like IDM 7/8 on its default DS repository:
 * ``pr`` is true when the field exists and is not null.
 """
 
+from __future__ import annotations
+
 import json
 import re
 
 from .errors import IdmError
 
 _COMPARISONS = ("eq", "co", "sw", "gt", "ge", "lt", "le")
-_TOKEN = re.compile(r"""\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<bang>!)|(?P<dq>"(?:[^"\\]|\\.)*")|(?P<sq>'(?:[^'\\]|\\.)*')"""
-                    r"""|(?P<word>[^\s()"']+))""")
+_OPERATORS = (*_COMPARISONS, "pr")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<bang>!)|(?P<dq>"(?:[^"\\]|\\.)*")|(?P<sq>'(?:[^'\\]|\\.)*')"""
+    r"""|(?P<word>[^\s()"']+))"""
+)
 
 
 def _invalid(query_filter, reason):
@@ -41,7 +46,7 @@ def _tokens(text):
         value = match.group(kind)
         if kind == "sq":
             # Single-quoted: re-quote as JSON so escapes decode the same way.
-            value = '"' + value[1:-1].replace('\\\'', "'").replace('"', '\\"') + '"'
+            value = '"' + value[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
             kind = "dq"
         out.append((kind, value))
     return out
@@ -100,11 +105,11 @@ class _Parser:
             return node
         if kind != "word":
             raise _invalid(self.text, f"expected a field or 'true'/'false', got {value!r}")
-        if value in ("true", "false") and self.peek()[1] not in _COMPARISONS + ("pr",):
+        if value in ("true", "false") and self.peek()[1] not in _OPERATORS:
             return ("const", value == "true")
         pointer = parse_pointer(value)
         op_kind, op = self.take()
-        if op_kind != "word" or op not in _COMPARISONS + ("pr",):
+        if op_kind != "word" or op not in _OPERATORS:
             raise _invalid(self.text, f"unknown operator {op!r} after '{value}'")
         if op == "pr":
             return ("pr", pointer)
@@ -185,7 +190,7 @@ def _compare(op, actual, expected, case_insensitive):
         return False
     if op == "eq":
         return left == right
-    if left[0] != right[0] or left[0] in ("z", "b") and op not in ("eq",):
+    if left[0] != right[0] or (left[0] in ("z", "b") and op not in ("eq",)):
         return False
     if op in ("co", "sw"):
         if left[0] != "s":

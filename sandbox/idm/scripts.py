@@ -21,6 +21,8 @@ with that status; errors from ``openidm.*`` calls keep their status; syntax erro
 is 500 with ``"<Name>: <message>"``.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import re
@@ -70,13 +72,23 @@ var __call = function (op, args) {
   return r.ok;
 };
 var openidm = {
-  create: function (resource, id, value, params, fields) { return __call("create", [resource, id, value, params, fields]); },
+  create: function (resource, id, value, params, fields) {
+    return __call("create", [resource, id, value, params, fields]);
+  },
   read: function (resource, params, fields) { return __call("read", [resource, params, fields]); },
-  update: function (resource, rev, value, params, fields) { return __call("update", [resource, rev, value, params, fields]); },
-  patch: function (resource, rev, value, params, fields) { return __call("patch", [resource, rev, value, params, fields]); },
-  "delete": function (resource, rev, params, fields) { return __call("delete", [resource, rev, params, fields]); },
+  update: function (resource, rev, value, params, fields) {
+    return __call("update", [resource, rev, value, params, fields]);
+  },
+  patch: function (resource, rev, value, params, fields) {
+    return __call("patch", [resource, rev, value, params, fields]);
+  },
+  "delete": function (resource, rev, params, fields) {
+    return __call("delete", [resource, rev, params, fields]);
+  },
   query: function (resource, params, fields) { return __call("query", [resource, params, fields]); },
-  action: function (resource, actionName, content, params, fields) { return __call("action", [resource, actionName, content, params, fields]); },
+  action: function (resource, actionName, content, params, fields) {
+    return __call("action", [resource, actionName, content, params, fields]);
+  },
   encrypt: function (value, cipher, alias) { return __call("encrypt", [value, cipher, alias]); },
   decrypt: function (value) { return __call("decrypt", [value]); },
   isEncrypted: function (value) { return __call("isEncrypted", [value]); }
@@ -98,7 +110,9 @@ var logger = {
   error: function () { __log("error", __fmt(arguments)); }
 };
 var identityServer = {
-  getProperty: function (name, dflt) { var v = __call("property", [name]); return v === null ? (dflt === undefined ? null : dflt) : v; }
+  getProperty: function (name, dflt) {
+    var v = __call("property", [name]); return v === null ? (dflt === undefined ? null : dflt) : v;
+  }
 };
 """
 
@@ -212,7 +226,7 @@ class ScriptEngine:
             return json.dumps({"ok": self._dispatch(op, args)})
         except IdmError as exc:
             return json.dumps({"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}})
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             log.exception("openidm.%s failed", op)
             return json.dumps({"error": {"code": 500, "message": f"openidm.{op} failed: {type(exc).__name__}"}})
 
@@ -225,7 +239,7 @@ class ScriptEngine:
                 return router.read(resource, None, fields=_fields(fields))
             except IdmError as exc:
                 if exc.code == 404:
-                    return None   # IDM's openidm.read returns null for a missing object
+                    return None  # IDM's openidm.read returns null for a missing object
                 raise
         if op == "create":
             resource, obj_id, value = args[:3]
@@ -248,9 +262,13 @@ class ScriptEngine:
             elif query_filter is None:
                 raise IdmError(400, "openidm.query needs _queryFilter or _queryId=query-all-ids")
             page_size = params.get("_pageSize")
-            return router.query(resource, query_filter, fields=_fields(fields),
-                                page_size=int(page_size) if page_size else None,
-                                cookie=params.get("_pagedResultsCookie"))
+            return router.query(
+                resource,
+                query_filter,
+                fields=_fields(fields),
+                page_size=int(page_size) if page_size else None,
+                cookie=params.get("_pagedResultsCookie"),
+            )
         if op == "action":
             resource, action_name, content, params = args[:4]
             return router.action(resource, action_name, params or {}, content)
@@ -284,7 +302,7 @@ def evaluate(script, bindings=None, engine=None):
     Uses ``engine`` (normally ``server.scripts``) when given, else a router-less engine for pure functions
     (``openidm.*`` calls then fail with 500).
     """
-    global _default_engine  # pylint: disable=global-statement
+    global _default_engine
     if engine is None:
         with _engine_lock:
             if _default_engine is None:
@@ -297,4 +315,5 @@ class _NoRouter:
     def __getattr__(self, name):
         def fail(*_args, **_kwargs):
             raise IdmError(500, "No IDM router bound to this script engine")
+
         return fail

@@ -58,13 +58,26 @@ log = logging.getLogger("sandbox.idm")
 
 
 class IdmServer:
-    def __init__(self, state_dir: str, port: int = 0, host: str = "127.0.0.1", admin_user: str = "openidm-admin",
-                 admin_password: str = "openidm-admin", bearer_tokens: Iterable[str] = (),
-                 no_script_users: Iterable[str] = (), connector_start_delay: float = 1.0,
-                 tls_cert: str | None = None, tls_key: str | None = None, startup_delay: float = 0.0,
-                 faults: dict[str, Any] | None = None, context_path: str = "openidm", threads: int = 32,
-                 readings: Readings | dict[str, Any] | list[str] | None = None, connector_load_delay: float = 0.0,
-                 recon_entry_delay: float | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: str,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        admin_user: str = "openidm-admin",
+        admin_password: str = "openidm-admin",
+        bearer_tokens: Iterable[str] = (),
+        no_script_users: Iterable[str] = (),
+        connector_start_delay: float = 1.0,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        startup_delay: float = 0.0,
+        faults: dict[str, Any] | None = None,
+        context_path: str = "openidm",
+        threads: int = 32,
+        readings: Readings | dict[str, Any] | list[str] | None = None,
+        connector_load_delay: float = 0.0,
+        recon_entry_delay: float | None = None,
+    ) -> None:
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.host, self.port = host, port
@@ -87,8 +100,14 @@ class IdmServer:
         self.authenticator = Authenticator(admin_user, admin_password, bearer_tokens, no_script_users)
         self._build_services(connector_start_delay, load_until, recon_entry_delay)
         self.routes = self._build_routes()
-        self.app = IdmApp(self.context_path, self.routes, self.authenticator, self.faults,
-                          AccessLog(os.path.join(self.state_dir, "access.log")), lambda: self.ready)
+        self.app = IdmApp(
+            self.context_path,
+            self.routes,
+            self.authenticator,
+            self.faults,
+            AccessLog(os.path.join(self.state_dir, "access.log")),
+            lambda: self.ready,
+        )
 
     # --- composition -----------------------------------------------------------------------------------------------
     def _build_services(self, connector_start_delay: float, load_until: float, recon_entry_delay: float) -> None:
@@ -106,27 +125,35 @@ class IdmServer:
         self.links = LinkStore(self.store)
         self.audit = AuditService(self.store)
         runner = ScriptRunner(self.scripts)
-        self.recon = ReconService(self.store, self.router, self.mappings, self.links, self.audit, runner, readings,
-                                  recon_entry_delay)
+        self.recon = ReconService(
+            self.store, self.router, self.mappings, self.links, self.audit, runner, readings, recon_entry_delay
+        )
         self.implicit = ImplicitSync(self.router, runner, self.links, self.audit, self.store, self.mappings, readings)
         self.managed.sync_listener = self.implicit.notify
-        for prefix, provider in (("config", self.config), ("managed", self.managed), ("system", self.system),
-                                 ("recon", self.recon), ("audit", self.audit)):
+        for prefix, provider in (
+            ("config", self.config),
+            ("managed", self.managed),
+            ("system", self.system),
+            ("recon", self.recon),
+            ("audit", self.audit),
+        ):
             self.router.register(prefix, provider)
         # Closed by stop() in this order: runs end before the connectors they use close.
         self._closing = (self.recon.close, self.system.close)
 
     def _build_routes(self) -> RouteTable:
-        return RouteTable([
-            *InfoRoutes(lambda: self.ready, self.authenticator.roles_of).routes(),
-            *ConfigRoutes(self.config, self.readings).routes(),
-            *ManagedRoutes(self.managed).routes(),
-            *ScriptRoutes(self.scripts).routes(),
-            *SystemRoutes(self.system).routes(),
-            *ReconRoutes(self.recon).routes(),
-            *AuditRoutes(self.audit).routes(),
-            *AdminRoutes(self.readings, self.faults).routes(),
-        ])
+        return RouteTable(
+            [
+                *InfoRoutes(lambda: self.ready, self.authenticator.roles_of).routes(),
+                *ConfigRoutes(self.config, self.readings).routes(),
+                *ManagedRoutes(self.managed).routes(),
+                *ScriptRoutes(self.scripts).routes(),
+                *SystemRoutes(self.system).routes(),
+                *ReconRoutes(self.recon).routes(),
+                *AuditRoutes(self.audit).routes(),
+                *AdminRoutes(self.readings, self.faults).routes(),
+            ]
+        )
 
     # --- state -----------------------------------------------------------------------------------------------------
     @property
@@ -143,8 +170,9 @@ class IdmServer:
     # --- lifecycle -------------------------------------------------------------------------------------------------
     def start(self) -> IdmServer:
         """Bind and serve in a background thread; returns once the socket listens."""
-        self._http = wsgi.Server((self.host, self.port), self.app, numthreads=self._threads,
-                                 server_name="sandbox-idm", timeout=30)
+        self._http = wsgi.Server(
+            (self.host, self.port), self.app, numthreads=self._threads, server_name="sandbox-idm", timeout=30
+        )
         self._http.gateway = Gateway
         self._http.expiration_interval = 0.05  # stop() waits for one loop tick; keep it short for tests
         if self.tls:

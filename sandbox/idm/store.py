@@ -6,6 +6,8 @@ Statements autocommit unless they run inside ``store.batch()``, which wraps them
 WAL + ``synchronous=NORMAL`` keeps single writes cheap while surviving a process kill (not a power cut).
 """
 
+from __future__ import annotations
+
 import contextlib
 import sqlite3
 import threading

@@ -38,15 +38,32 @@ def _split_env(name: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.scim", description="Sandbox SCIM provider (SCIM 2.0 + 1.1)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.scim", description="Sandbox SCIM provider (SCIM 2.0 + 1.1)"
+    )
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--state", required=True, metavar="FILE", help="JSON state file (loaded if it exists)")
-    parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
-                        help="OAuth2 client (repeatable); prefer SCIM_CLIENTS in the environment")
-    parser.add_argument("--static-token", action="append", default=[], metavar="T",
-                        help="static bearer token (repeatable); prefer SCIM_STATIC_TOKENS")
-    parser.add_argument("--basic", action="append", default=[], metavar="USER:PASS",
-                        help="HTTP Basic user (repeatable); prefer SCIM_BASIC")
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="OAuth2 client (repeatable); prefer SCIM_CLIENTS in the environment",
+    )
+    parser.add_argument(
+        "--static-token",
+        action="append",
+        default=[],
+        metavar="T",
+        help="static bearer token (repeatable); prefer SCIM_STATIC_TOKENS",
+    )
+    parser.add_argument(
+        "--basic",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="HTTP Basic user (repeatable); prefer SCIM_BASIC",
+    )
     parser.add_argument("--users", type=int, default=0, metavar="N", help="seed N users if the state file is new")
     parser.add_argument("--groups", type=int, default=0, metavar="M", help="seed M groups if the state file is new")
     parser.add_argument("--seed-salt", default="sandbox", metavar="S", help="salt of the deterministic seed")
@@ -56,9 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lenient-members", action="store_true", help="accept group members that do not exist")
     parser.add_argument("--access-log", metavar="FILE", help="append '<iso> <method> <path> <status> <ms>' lines")
     parser.add_argument("--threads", type=int, default=16, help="cheroot worker threads")
-    parser.add_argument("--quirk", action="append", default=[], metavar="NAME",
-                        help=f"behave like another provider (repeatable): {', '.join(QUIRKS)}; "
-                             "also SCIM_SANDBOX_QUIRKS")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"behave like another provider (repeatable): {', '.join(QUIRKS)}; also SCIM_SANDBOX_QUIRKS",
+    )
     return parser
 
 
@@ -111,12 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = server.bind_addr[1]
     serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     serving.start()
-    auth_note = "open (no credentials configured)" if app.authenticator.open else ", ".join(
-        s.name for s in app.authenticator.schemes())
-    print(f"scim provider: {app.load_outcome} state {args.state}; "
-          f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
-          f"quirks: {', '.join(sorted(quirks)) or 'none'}",
-          file=sys.stderr, flush=True)
+    auth_note = (
+        "open (no credentials configured)"
+        if app.authenticator.open
+        else ", ".join(s.name for s in app.authenticator.schemes())
+    )
+    print(
+        f"scim provider: {app.load_outcome} state {args.state}; "
+        f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
+        f"quirks: {', '.join(sorted(quirks)) or 'none'}",
+        file=sys.stderr,
+        flush=True,
+    )
     print(f"ready {scheme}://{HOST}:{port}", flush=True)
     try:
         while not stop.wait(1.0):

@@ -239,9 +239,7 @@ class ProviderStorage(InMemoryStorage):
                     del self._member_of[member_id]
         for member_id in new_ids - old_ids:
             self._member_of.setdefault(member_id, {})[group_id] = None
-        renamed = (
-            previous is not None and current is not None and previous.display_name != current.display_name
-        )
+        renamed = previous is not None and current is not None and previous.display_name != current.display_name
         affected = (old_ids ^ new_ids) | (new_ids if renamed else set())
         users = self._resources.get(USER, {})
         for member_id in affected:
@@ -346,7 +344,10 @@ class ProviderStorage(InMemoryStorage):
         resources = load_trusted(pairs)
         # Groups first: users then get their computed groups as they are stored (the stable sort keeps the order
         # within each type, which is the paging order).
-        loaded = sorted(zip(resources, (data for _, data in pairs)), key=lambda pair: pair[0].meta.resource_type != GROUP)
+        loaded = sorted(
+            zip(resources, (data for _, data in pairs), strict=True),
+            key=lambda pair: pair[0].meta.resource_type != GROUP,
+        )
         with self.lock:
             self._reset()
             self._store_loaded(loaded)
@@ -360,7 +361,7 @@ class ProviderStorage(InMemoryStorage):
         resources = load_trusted(pairs)
         loaded = []
         with self.lock:
-            for resource, (model, data) in zip(resources, pairs):
+            for resource, (model, data) in zip(resources, pairs, strict=True):
                 kind = GROUP if model is self._group_model else USER
                 version = self.next_version()
                 resource.meta = Meta(resource_type=kind, created=now, last_modified=now, version=version)
@@ -375,7 +376,7 @@ class ProviderStorage(InMemoryStorage):
         A user's saved ``groups`` are ignored on load (they are recomputed), so the source text is a faithful
         serialized form even where it lacks them.
         """
-        for resource, data in loaded:
+        for resource, _data in loaded:
             self._store(resource, self._values_of(resource))
         for resource, data in loaded:
             key = _key(resource)

@@ -88,7 +88,7 @@ class ScimV1Facade:
         return [body]
 
     def serve(self, environ: dict[str, Any]) -> ScimResponse:
-        path = environ.get("PATH_INFO", "")[len("/scim/v1"):].rstrip("/") or "/"
+        path = environ.get("PATH_INFO", "")[len("/scim/v1") :].rstrip("/") or "/"
         method = environ["REQUEST_METHOD"].upper()
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT')}"
         root = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
@@ -210,9 +210,16 @@ class ScimV1Facade:
         group = _schema_to_v1("Group", "/Groups", schemas[V2_GROUP], None)
         by_name = {"Users": user, "User": user, user["id"]: user, "Groups": group, "Group": group, group["id"]: group}
         if which is None:
-            return ScimResponse(200, {  # type: ignore[arg-type]
-                "schemas": [V1_CORE], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1, "Resources": [user, group],
-            })
+            return ScimResponse(
+                200,
+                {  # type: ignore[arg-type]
+                    "schemas": [V1_CORE],
+                    "totalResults": 2,
+                    "itemsPerPage": 2,
+                    "startIndex": 1,
+                    "Resources": [user, group],
+                },
+            )
         if which not in by_name:
             return _error(404, f"Schema {which!r} not found")
         return ScimResponse(200, by_name[which])  # type: ignore[arg-type]
@@ -296,8 +303,11 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
         if key in (V1_ENTERPRISE, V2_ENTERPRISE) and isinstance(value, dict):
             for sub, sub_value in value.items():
                 path = f"{V2_ENTERPRISE}:{sub}"
-                changes.append({"op": "remove", "path": path} if sub_value is None else
-                               {"op": "replace", "path": path, "value": sub_value})
+                changes.append(
+                    {"op": "remove", "path": path}
+                    if sub_value is None
+                    else {"op": "replace", "path": path, "value": sub_value}
+                )
             continue
         if isinstance(value, list):
             added = []
@@ -321,10 +331,15 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             for sub, sub_value in value.items():
                 path = f"{key}.{sub}"
-                changes.append({"op": "remove", "path": path} if sub_value is None else
-                               {"op": "replace", "path": path, "value": sub_value})
+                changes.append(
+                    {"op": "remove", "path": path}
+                    if sub_value is None
+                    else {"op": "replace", "path": path, "value": sub_value}
+                )
             continue
-        changes.append({"op": "remove", "path": key} if value is None else {"op": "replace", "path": key, "value": value})
+        changes.append(
+            {"op": "remove", "path": key} if value is None else {"op": "replace", "path": key, "value": value}
+        )
     return removals + changes
 
 
@@ -347,9 +362,19 @@ def _attribute_to_v1(attribute: dict[str, Any], schema_urn: str) -> dict[str, An
 def _schema_to_v1(name: str, endpoint: str, core: dict[str, Any], extension: dict[str, Any] | None) -> dict[str, Any]:
     attributes = [_attribute_to_v1(a, V1_CORE) for a in core.get("attributes", [])]
     for common in ("id", "externalId"):
-        attributes.insert(0, {"name": common, "type": "string", "multiValued": False, "description": common,
-                              "schema": V1_CORE, "readOnly": common == "id", "required": common == "id",
-                              "caseExact": True})
+        attributes.insert(
+            0,
+            {
+                "name": common,
+                "type": "string",
+                "multiValued": False,
+                "description": common,
+                "schema": V1_CORE,
+                "readOnly": common == "id",
+                "required": common == "id",
+                "caseExact": True,
+            },
+        )
     if extension:
         attributes += [_attribute_to_v1(a, V1_ENTERPRISE) for a in extension.get("attributes", [])]
     return {

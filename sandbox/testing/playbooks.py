@@ -52,25 +52,27 @@ class PlaybookRun:
         return [t for t in self.tasks if t["action"].split(".")[-1] == suffix]
 
     def describe(self) -> str:
-        return (f"rc={self.rc}\n--- stdout (tail)\n{self.stdout[-6000:]}\n--- stderr (tail)\n{self.stderr[-3000:]}")
+        return f"rc={self.rc}\n--- stdout (tail)\n{self.stdout[-6000:]}\n--- stderr (tail)\n{self.stderr[-3000:]}"
 
 
 def ansible_env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLROOT),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_PLUGINS),
-        "ANSIBLE_CALLBACKS_ENABLED": "proof_results",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_HOST_KEY_CHECKING": "0",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PATH": f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLROOT),
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_PLUGINS),
+            "ANSIBLE_CALLBACKS_ENABLED": "proof_results",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}",
+        }
+    )
     for key in list(env):
         if key.startswith(("IDM_", "SCIM_")):
             del env[key]  # connection env fallbacks of the modules must come from the test, not the shell
@@ -78,9 +80,16 @@ def ansible_env(extra: dict | None = None) -> dict:
     return env
 
 
-def run_playbook(playbook: Path | str, inventories: list[Path | str] | None = None, extra_vars: dict | None = None,
-                 args: list[str] | None = None, env: dict | None = None, timeout: float = 300,
-                 workdir: Path | None = None, limit: str | None = None) -> PlaybookRun:
+def run_playbook(
+    playbook: Path | str,
+    inventories: list[Path | str] | None = None,
+    extra_vars: dict | None = None,
+    args: list[str] | None = None,
+    env: dict | None = None,
+    timeout: float = 300,
+    workdir: Path | None = None,
+    limit: str | None = None,
+) -> PlaybookRun:
     workdir = Path(workdir or Path(playbook).parent)
     results_file = workdir / f"results-{os.getpid()}-{time.monotonic_ns()}.json"
     cmd = [str(Path(PYTHON).parent / "ansible-playbook"), str(playbook)]
@@ -94,8 +103,15 @@ def run_playbook(playbook: Path | str, inventories: list[Path | str] | None = No
         cmd += ["--limit", limit]
     cmd += args or []
     started = time.monotonic()
-    process = subprocess.run(cmd, cwd=REPO, env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
-                             capture_output=True, text=True, timeout=timeout, check=False)
+    process = subprocess.run(
+        cmd,
+        cwd=REPO,
+        env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     seconds = time.monotonic() - started
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     return PlaybookRun(process.returncode, process.stdout, process.stderr, results, seconds, results_file)
@@ -114,10 +130,20 @@ def connection_vars(tenant: Tenant) -> dict:
 
 
 def write_localhost_inventory(path: Path) -> Path:
-    path.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": PYTHON,
-    }}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        "localhost": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": PYTHON,
+                        }
+                    }
+                }
+            }
+        )
+    )
     return path
 
 
@@ -137,23 +163,45 @@ def flow_env(sandbox: Sandbox, extra: dict | None = None) -> dict:
     return {"IDMOPS_SANDBOX_STATE": str(sandbox.state_dir), **(extra or {})}
 
 
-def run_flow(sandbox: Sandbox, workdir: Path, extra_vars: dict | None = None, args: list[str] | None = None,
-             env: dict | None = None, timeout: float = 300, limit: str | None = None,
-             playbook: Path = FLOW_PLAYBOOK) -> PlaybookRun:
+def run_flow(
+    sandbox: Sandbox,
+    workdir: Path,
+    extra_vars: dict | None = None,
+    args: list[str] | None = None,
+    env: dict | None = None,
+    timeout: float = 300,
+    limit: str | None = None,
+    playbook: Path = FLOW_PLAYBOOK,
+) -> PlaybookRun:
     """playbooks/scim_sync.yml (or another playbook) against the sandbox, as a user runs it."""
-    return run_playbook(playbook, flow_inventories(sandbox), extra_vars=extra_vars, args=args,
-                        env=flow_env(sandbox, env), timeout=timeout, workdir=workdir, limit=limit)
+    return run_playbook(
+        playbook,
+        flow_inventories(sandbox),
+        extra_vars=extra_vars,
+        args=args,
+        env=flow_env(sandbox, env),
+        timeout=timeout,
+        workdir=workdir,
+        limit=limit,
+    )
 
 
-def start_flow(sandbox: Sandbox, workdir: Path, args: list[str] | None = None,
-               extra_vars: dict | None = None) -> subprocess.Popen:
-    return start_playbook(FLOW_PLAYBOOK, flow_inventories(sandbox), workdir, extra_vars=extra_vars, args=args,
-                          env=flow_env(sandbox))[0]
+def start_flow(
+    sandbox: Sandbox, workdir: Path, args: list[str] | None = None, extra_vars: dict | None = None
+) -> subprocess.Popen:
+    return start_playbook(
+        FLOW_PLAYBOOK, flow_inventories(sandbox), workdir, extra_vars=extra_vars, args=args, env=flow_env(sandbox)
+    )[0]
 
 
-def start_playbook(playbook: Path | str, inventories: list[Path | str], workdir: Path,
-                   extra_vars: dict | None = None, args: list[str] | None = None,
-                   env: dict | None = None) -> tuple[subprocess.Popen, Path]:
+def start_playbook(
+    playbook: Path | str,
+    inventories: list[Path | str],
+    workdir: Path,
+    extra_vars: dict | None = None,
+    args: list[str] | None = None,
+    env: dict | None = None,
+) -> tuple[subprocess.Popen, Path]:
     """ansible-playbook in the background; finish_playbook() collects it. Output goes to files (no pipe
     can fill up while the test waits)."""
     tag = time.monotonic_ns()
@@ -166,9 +214,17 @@ def start_playbook(playbook: Path | str, inventories: list[Path | str], workdir:
         vars_file.write_text(json.dumps(extra_vars))
         cmd += ["-e", f"@{vars_file}"]
     cmd += args or []
-    out, err = open(workdir / f"stdout-{tag}.txt", "w"), open(workdir / f"stderr-{tag}.txt", "w")
-    process = subprocess.Popen(cmd, cwd=REPO, env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
-                               stdout=out, stderr=err, text=True)
+    # Open until finish_playbook() closes them.
+    out = open(workdir / f"stdout-{tag}.txt", "w")  # noqa: SIM115
+    err = open(workdir / f"stderr-{tag}.txt", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
+        stdout=out,
+        stderr=err,
+        text=True,
+    )
     process.proof_files = (results_file, out, err, time.monotonic())  # type: ignore[attr-defined]
     return process, results_file
 
@@ -183,5 +239,6 @@ def finish_playbook(process: subprocess.Popen, timeout: float = 300) -> Playbook
     seconds = time.monotonic() - started
     out.close(), err.close()
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
-    return PlaybookRun(process.returncode, Path(out.name).read_text(), Path(err.name).read_text(), results,
-                       seconds, results_file)
+    return PlaybookRun(
+        process.returncode, Path(out.name).read_text(), Path(err.name).read_text(), results, seconds, results_file
+    )

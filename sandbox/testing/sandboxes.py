@@ -70,12 +70,14 @@ class Tenant:
             "Accept-API-Version": "resource=1.0",
         }
 
-    def idm(self, method: str, path: str, body: Any = None, params: dict | None = None,
-            timeout: float = 30, **kwargs) -> requests.Response:
+    def idm(
+        self, method: str, path: str, body: Any = None, params: dict | None = None, timeout: float = 30, **kwargs
+    ) -> requests.Response:
         """One admin call to the sandbox IDM. `path` starts after /openidm/."""
         url = f"{self.idm_url.rstrip('/')}/openidm/{path.lstrip('/')}"
-        return requests.request(method, url, json=body, params=params, headers=self._headers(**kwargs),
-                                verify=self.verify, timeout=timeout)
+        return requests.request(
+            method, url, json=body, params=params, headers=self._headers(**kwargs), verify=self.verify, timeout=timeout
+        )
 
     def idm_json(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
         response = self.idm(method, path, body, params)
@@ -98,8 +100,7 @@ class Tenant:
         return match.group(1)
 
     def scim_faults(self, **settings: Any) -> None:
-        response = requests.post(f"{self.scim_root()}/__sandbox/faults", json=settings, verify=self.verify,
-                                 timeout=10)
+        response = requests.post(f"{self.scim_root()}/__sandbox/faults", json=settings, verify=self.verify, timeout=10)
         response.raise_for_status()
 
     def scim_faults_reset(self) -> None:
@@ -118,10 +119,12 @@ class Tenant:
 
     def snapshot(self) -> dict[str, Any]:
         """Config and data counts: what a failed task must leave untouched."""
-        return snapshot_from_bodies(self.idm_json("GET", "config", params={"_queryFilter": "true"}),
-                                    self.idm_json("GET", "managed/user", params=SNAPSHOT_COUNT_PARAMS),
-                                    self.idm_json("GET", "managed/role", params=SNAPSHOT_COUNT_PARAMS),
-                                    self.idm_json("GET", "recon"))
+        return snapshot_from_bodies(
+            self.idm_json("GET", "config", params={"_queryFilter": "true"}),
+            self.idm_json("GET", "managed/user", params=SNAPSHOT_COUNT_PARAMS),
+            self.idm_json("GET", "managed/role", params=SNAPSHOT_COUNT_PARAMS),
+            self.idm_json("GET", "recon"),
+        )
 
     def access_log(self) -> Path:
         for candidate in (self.state_dir / "access.log", self.state_dir / "idm" / "access.log"):
@@ -160,6 +163,7 @@ def snapshot_from_bodies(config: dict, users: dict, roles: dict, recons: Any) ->
 def _strip_volatile(item: dict) -> dict:
     """`$crypto` blobs are re-encrypted with a fresh IV on every write; a snapshot compares whether the
     config changed, so a secret counts as 'a secret was there' and nothing more."""
+
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             if "$crypto" in value:
@@ -168,6 +172,7 @@ def _strip_volatile(item: dict) -> dict:
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
+
     return walk(item)
 
 
@@ -200,25 +205,54 @@ class Sandbox:
 
 def sandbox_cmd(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {}))
-    return subprocess.run([PYTHON, "-m", "sandbox", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [PYTHON, "-m", "sandbox", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-def sandbox_up(state_dir: Path, tenants: int = 1, users: int = 10, groups: int = 2, tls: bool = False,
-               scim_version: int = 2, extra: tuple[str, ...] = (), timeout: float = 180,
-               env: dict | None = None) -> Sandbox:
+def sandbox_up(
+    state_dir: Path,
+    tenants: int = 1,
+    users: int = 10,
+    groups: int = 2,
+    tls: bool = False,
+    scim_version: int = 2,
+    extra: tuple[str, ...] = (),
+    timeout: float = 180,
+    env: dict | None = None,
+) -> Sandbox:
     """`python -m sandbox up`; `env` reaches the servers (the CLI passes its environment on), e.g.
     IDM_SANDBOX_NO_SCRIPT_USERS or IDM_SANDBOX_BEARER_TOKENS."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    args = ["up", "--state", str(state_dir), "--tenants", str(tenants), "--users", str(users),
-            "--groups", str(groups), "--scim-version", str(scim_version), *extra]
+    args = [
+        "up",
+        "--state",
+        str(state_dir),
+        "--tenants",
+        str(tenants),
+        "--users",
+        str(users),
+        "--groups",
+        str(groups),
+        "--scim-version",
+        str(scim_version),
+        *extra,
+    ]
     if tls:
         args.append("--tls")
     result = sandbox_cmd(*args, timeout=timeout, env=env)
     if result.returncode != 0:
         sandbox_cmd("down", "--state", str(state_dir))
-        raise SandboxError(f"sandbox up failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        raise SandboxError(
+            f"sandbox up failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        )
     return load_sandbox(state_dir)
 
 
@@ -240,17 +274,19 @@ def load_sandbox(state_dir: Path) -> Sandbox:
         idm = raw.get("idm", raw)
         scim = raw.get("scim", raw)
         host = hostvars.get(name, {})
-        tenants.append(Tenant(
-            name=name,
-            idm_url=_first(idm, "url", "idm_url", "base_url") or host.get("idm_url"),
-            admin_user=_first(idm, "admin_user", "username", "idm_username", default="openidm-admin"),
-            admin_password=_first(idm, "admin_password", "password", "idm_password", default="openidm-admin"),
-            scim_url=_first(scim, "endpoint", "scim_endpoint", "url") or host.get("scim_endpoint", ""),
-            state_dir=Path(_first(idm, "state_dir", "state", default=str(state_dir / name))),
-            ca_path=_first(info, "ca_path", "ca", "ca_cert") or _first(raw, "ca_path"),
-            hostvars=host,
-            raw=raw,
-        ))
+        tenants.append(
+            Tenant(
+                name=name,
+                idm_url=_first(idm, "url", "idm_url", "base_url") or host.get("idm_url"),
+                admin_user=_first(idm, "admin_user", "username", "idm_username", default="openidm-admin"),
+                admin_password=_first(idm, "admin_password", "password", "idm_password", default="openidm-admin"),
+                scim_url=_first(scim, "endpoint", "scim_endpoint", "url") or host.get("scim_endpoint", ""),
+                state_dir=Path(_first(idm, "state_dir", "state", default=str(state_dir / name))),
+                ca_path=_first(info, "ca_path", "ca", "ca_cert") or _first(raw, "ca_path"),
+                hostvars=host,
+                raw=raw,
+            )
+        )
     return Sandbox(state_dir=state_dir, tenants=tenants, info=info)
 
 

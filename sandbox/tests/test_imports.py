@@ -64,8 +64,15 @@ def test_every_sandbox_module_imports_on_its_own():
     modules = sandbox_modules()
     assert "sandbox.idm.sync.recon" in modules and "sandbox.scim.v1" in modules
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="sandbox.django_scim.settings", DJANGO_SCIM_DB=":memory:")
-    done = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(modules)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(modules)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     failures = json.loads(done.stdout.splitlines()[-1])
     assert failures == {}, "\n".join(f"{name}:\n{error}" for name, error in failures.items())

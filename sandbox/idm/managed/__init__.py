@@ -31,6 +31,8 @@ Modules: ``service`` (the service and the internal-router provider), ``relations
 ``sandbox.idm.rest.managed``.
 """
 
+from __future__ import annotations
+
 from .relationships import RELATIONSHIPS, relationship_props
 from .service import VIRTUAL_FIELDS, ManagedService
 

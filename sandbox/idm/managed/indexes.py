@@ -28,8 +28,7 @@ class FieldIndexes:
     """``objects(resource)`` gives the stored objects of a type (``{id: object}``); ``unindexed(resource, field)``
     tells which fields are not stored on the object (relationship and virtual fields)."""
 
-    def __init__(self, objects: Callable[[str], dict[str, dict]],
-                 unindexed: Callable[[str, str], bool]) -> None:
+    def __init__(self, objects: Callable[[str], dict[str, dict]], unindexed: Callable[[str, str], bool]) -> None:
         self._objects = objects
         self._unindexed = unindexed
         self._indexes: dict[str, dict[str, dict[Key, set[str]]]] = {}

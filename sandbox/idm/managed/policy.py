@@ -21,12 +21,43 @@ DEFAULT_REQUIRED = {"managed/user": ["userName", "givenName", "sn", "mail"], "ma
 ROLE_REQUIRED = {"name": ["name"], "name+description": ["name", "description"]}
 # Properties the stock IDM 7 managed.json declares (forgeops cdk profile), for undeclared_properties=refused.
 DECLARED = {
-    "managed/user": {"_id", "userName", "password", "givenName", "cn", "sn", "mail", "profileImage", "description",
-                     "accountStatus", "telephoneNumber", "postalAddress", "address2", "city", "postalCode",
-                     "country", "stateProvince", "assignedDashboard", "roles", "manager", "authzRoles", "reports",
-                     "effectiveRoles", "effectiveAssignments", "lastSync", "kbaInfo", "preferences",
-                     "consentedMappings", "aliasList", "ownerOfOrg", "adminOfOrg", "memberOfOrg", "memberOfOrgIDs",
-                     "activeDate", "inactiveDate"},
+    "managed/user": {
+        "_id",
+        "userName",
+        "password",
+        "givenName",
+        "cn",
+        "sn",
+        "mail",
+        "profileImage",
+        "description",
+        "accountStatus",
+        "telephoneNumber",
+        "postalAddress",
+        "address2",
+        "city",
+        "postalCode",
+        "country",
+        "stateProvince",
+        "assignedDashboard",
+        "roles",
+        "manager",
+        "authzRoles",
+        "reports",
+        "effectiveRoles",
+        "effectiveAssignments",
+        "lastSync",
+        "kbaInfo",
+        "preferences",
+        "consentedMappings",
+        "aliasList",
+        "ownerOfOrg",
+        "adminOfOrg",
+        "memberOfOrg",
+        "memberOfOrgIDs",
+        "activeDate",
+        "inactiveDate",
+    },
     "managed/role": {"_id", "name", "description", "members", "assignments", "condition", "temporalConstraints"},
 }
 UNIQUE_FIELDS = {"managed/user": ["userName"]}
@@ -36,8 +67,16 @@ Owners = Callable[[str, str, str], set[str]]
 
 
 def policy_error(failures: list[tuple[str, str]]) -> IdmError:
-    return IdmError(403, "Failed policy validation", {"result": False, "failedPolicyRequirements": [
-        {"property": prop, "policyRequirements": [{"policyRequirement": req}]} for prop, req in failures]})
+    return IdmError(
+        403,
+        "Failed policy validation",
+        {
+            "result": False,
+            "failedPolicyRequirements": [
+                {"property": prop, "policyRequirements": [{"policyRequirement": req}]} for prop, req in failures
+            ],
+        },
+    )
 
 
 class Policy:

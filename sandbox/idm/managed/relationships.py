@@ -40,8 +40,13 @@ class Relationships:
     """The relationship records. ``objects(resource)`` gives the stored objects of a type (``{id: object}``) for
     reference checks and expansion; ``new_rev()`` and ``next_seq()`` are the managed service's counters."""
 
-    def __init__(self, store: Store, objects: Callable[[str], dict[str, dict]], new_rev: Callable[[], str],
-                 next_seq: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        objects: Callable[[str], dict[str, dict]],
+        new_rev: Callable[[], str],
+        next_seq: Callable[[], int],
+    ) -> None:
         self.store = store
         self._objects = objects
         self._new_rev = new_rev
@@ -53,10 +58,17 @@ class Relationships:
         """(Re)read every record from SQLite; returns the highest sequence number seen (0 when none)."""
         self._rels, self._index = {}, {}
         seq = 0
-        for row in self.store.query("SELECT id, rev, first_resource, first_id, first_property, second_resource, "
-                                    "second_id, second_property, properties, seq FROM relationships ORDER BY seq"):
-            rel = {"_id": row[0], "_rev": row[1], "a": tuple(row[2:5]), "b": tuple(row[5:8]),
-                   "props": json.loads(row[8])}
+        for row in self.store.query(
+            "SELECT id, rev, first_resource, first_id, first_property, second_resource, "
+            "second_id, second_property, properties, seq FROM relationships ORDER BY seq"
+        ):
+            rel = {
+                "_id": row[0],
+                "_rev": row[1],
+                "a": tuple(row[2:5]),
+                "b": tuple(row[5:8]),
+                "props": json.loads(row[8]),
+            }
             self._remember(rel)
             seq = max(seq, row[9])
         return seq
@@ -80,9 +92,14 @@ class Relationships:
         element: dict[str, Any] = {}
         if with_top_ids:
             element.update({"_id": rel["_id"], "_rev": rel["_rev"]})
-        element.update({"_ref": f"{other[0]}/{other[1]}", "_refResourceCollection": other[0],
-                        "_refResourceId": other[1],
-                        "_refProperties": dict({"_id": rel["_id"], "_rev": rel["_rev"]}, **copy_json(rel["props"]))})
+        element.update(
+            {
+                "_ref": f"{other[0]}/{other[1]}",
+                "_refResourceCollection": other[0],
+                "_refResourceId": other[1],
+                "_refProperties": dict({"_id": rel["_id"], "_rev": rel["_rev"]}, **copy_json(rel["props"])),
+            }
+        )
         if expand:
             target = self._objects(other[0]).get(other[1])
             if target is not None:
@@ -104,8 +121,9 @@ class Relationships:
         for rid in self.ids(*end):
             rel = self._rels[rid]
             other = rel["b"] if rel["a"] == end else rel["a"]
-            roles.append({"_refResourceCollection": other[0], "_refResourceId": other[1],
-                          "_ref": f"{other[0]}/{other[1]}"})
+            roles.append(
+                {"_refResourceCollection": other[0], "_refResourceId": other[1], "_ref": f"{other[0]}/{other[1]}"}
+            )
         return roles
 
     # --- writing -------------------------------------------------------------------------------------------------
@@ -138,10 +156,17 @@ class Relationships:
 
     def create(self, resource: str, obj_id: str, prop: str, other_id: str, props: dict) -> str:
         other_resource, other_prop = RELATIONSHIPS[(resource, prop)]
-        rel = {"_id": str(uuid.uuid4()), "_rev": self._new_rev(), "a": (resource, obj_id, prop),
-               "b": (other_resource, other_id, other_prop), "props": props}
-        self.store.execute("INSERT INTO relationships VALUES (?,?,?,?,?,?,?,?,?,?)",
-                           (rel["_id"], rel["_rev"], *rel["a"], *rel["b"], json.dumps(props), self._next_seq()))
+        rel = {
+            "_id": str(uuid.uuid4()),
+            "_rev": self._new_rev(),
+            "a": (resource, obj_id, prop),
+            "b": (other_resource, other_id, other_prop),
+            "props": props,
+        }
+        self.store.execute(
+            "INSERT INTO relationships VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (rel["_id"], rel["_rev"], *rel["a"], *rel["b"], json.dumps(props), self._next_seq()),
+        )
         self._remember(rel)
         return rel["_id"]
 
@@ -175,8 +200,10 @@ class Relationships:
                 if props and props != existing[match]["props"]:
                     rel = existing[match]
                     rel["props"], rel["_rev"] = props, self._new_rev()
-                    self.store.execute("UPDATE relationships SET rev = ?, properties = ? WHERE id = ?",
-                                       (rel["_rev"], json.dumps(props), match))
+                    self.store.execute(
+                        "UPDATE relationships SET rev = ?, properties = ? WHERE id = ?",
+                        (rel["_rev"], json.dumps(props), match),
+                    )
                     changed = True
             for rid in existing:
                 if rid not in keep:

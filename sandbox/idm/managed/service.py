@@ -69,7 +69,8 @@ class ManagedService(ResourceProvider):
         self.indexes.clear()
         seq = 0
         for resource, obj_id, rev, body, row_seq in self.store.query(
-                "SELECT type, id, rev, body, seq FROM managed ORDER BY seq"):
+            "SELECT type, id, rev, body, seq FROM managed ORDER BY seq"
+        ):
             obj = {"_id": obj_id, "_rev": rev}
             obj.update(json.loads(body))
             self._objects.setdefault(resource, {})[obj_id] = obj
@@ -165,10 +166,16 @@ class ManagedService(ResourceProvider):
         positions = self._positions.setdefault(resource, {})
         position = positions.get(obj["_id"]) or next(self._seq)
         positions[obj["_id"]] = position
-        self.store.execute("INSERT OR REPLACE INTO managed (type, id, rev, body, seq) VALUES (?, ?, ?, ?, ?)",
-                           (resource, obj["_id"], obj["_rev"],
-                            json.dumps({k: v for k, v in obj.items() if k not in ("_id", "_rev")}),
-                            position))
+        self.store.execute(
+            "INSERT OR REPLACE INTO managed (type, id, rev, body, seq) VALUES (?, ?, ?, ?, ?)",
+            (
+                resource,
+                obj["_id"],
+                obj["_rev"],
+                json.dumps({k: v for k, v in obj.items() if k not in ("_id", "_rev")}),
+                position,
+            ),
+        )
         self._objects.setdefault(resource, {})[obj["_id"]] = obj
         self.indexes.update(resource, obj["_id"], old, obj)
 
@@ -176,8 +183,9 @@ class ManagedService(ResourceProvider):
         self.policy.validate(resource, obj_id, plain, self.indexes.owners)
         return self.relationships.validate(resource, rels)
 
-    def _update_locked(self, resource: str, obj_id: str, body: Any, rev: str | None,
-                       fields: list[str] | None) -> tuple[dict, Any, Any]:
+    def _update_locked(
+        self, resource: str, obj_id: str, body: Any, rev: str | None, fields: list[str] | None
+    ) -> tuple[dict, Any, Any]:
         """The update under the lock: ``(view, old value, new value)``; the values are None when nothing
         changed (then nothing is written: IDM skips unchanged updates, ManagedObjectSet.java L556)."""
         plain, rels = self._split_body(resource, body)
@@ -197,8 +205,9 @@ class ManagedService(ResourceProvider):
         return self.render(resource, obj, fields), old_value, self._sync_view(resource, obj, rels)
 
     # --- CRUD ------------------------------------------------------------------------------------------------------
-    def create_object(self, resource: str, body: Any, obj_id: str | None = None, fields: list[str] | None = None,
-                      context: Any = None) -> dict:
+    def create_object(
+        self, resource: str, body: Any, obj_id: str | None = None, fields: list[str] | None = None, context: Any = None
+    ) -> dict:
         resource = _check_resource(resource)
         plain, rels = self._split_body(resource, body)
         with self._lock, self.store.batch():
@@ -215,8 +224,15 @@ class ManagedService(ResourceProvider):
         self._notify("create", resource, obj_id, None, synced, context)
         return view
 
-    def put_object(self, resource: str, obj_id: str, body: Any, rev: str | None = None,
-                   fields: list[str] | None = None, context: Any = None) -> tuple[bool, dict]:
+    def put_object(
+        self,
+        resource: str,
+        obj_id: str,
+        body: Any,
+        rev: str | None = None,
+        fields: list[str] | None = None,
+        context: Any = None,
+    ) -> tuple[bool, dict]:
         """IDM's PUT without ``If-None-Match``: ``(created, view)``. A missing object is created unless ``rev``
         names a revision (then the update answers 404)."""
         with self._lock:
@@ -225,8 +241,15 @@ class ManagedService(ResourceProvider):
                 return True, self.create_object(resource, body, obj_id, fields, context=context)
         return False, self.update_object(resource, obj_id, body, rev, fields, context=context)
 
-    def update_object(self, resource: str, obj_id: str, body: Any, rev: str | None = None,
-                      fields: list[str] | None = None, context: Any = None) -> dict:
+    def update_object(
+        self,
+        resource: str,
+        obj_id: str,
+        body: Any,
+        rev: str | None = None,
+        fields: list[str] | None = None,
+        context: Any = None,
+    ) -> dict:
         resource = _check_resource(resource)
         with self._lock, self.store.batch():
             view, old_value, new_value = self._update_locked(resource, obj_id, body, rev, fields)
@@ -234,8 +257,15 @@ class ManagedService(ResourceProvider):
             self._notify("update", resource, obj_id, old_value, new_value, context)
         return view
 
-    def patch_object(self, resource: str, obj_id: str, operations: Any, rev: str | None = None,
-                     fields: list[str] | None = None, context: Any = None) -> dict:
+    def patch_object(
+        self,
+        resource: str,
+        obj_id: str,
+        operations: Any,
+        rev: str | None = None,
+        fields: list[str] | None = None,
+        context: Any = None,
+    ) -> dict:
         resource = _check_resource(resource)
         rel_props = relationship_props(resource)
         with self._lock, self.store.batch():
@@ -243,8 +273,11 @@ class ManagedService(ResourceProvider):
             _check_rev(old["_rev"], rev)
             if not isinstance(operations, list):
                 raise IdmError(400, "The patch request body must be a JSON array of patch operations")
-            touched = {queryfilter.parse_pointer(op.get("field", ""))[:1][0]
-                       for op in operations if isinstance(op, dict) and queryfilter.parse_pointer(op.get("field", ""))}
+            touched = {
+                queryfilter.parse_pointer(op.get("field", ""))[:1][0]
+                for op in operations
+                if isinstance(op, dict) and queryfilter.parse_pointer(op.get("field", ""))
+            }
             current = copy_json(old)
             for prop in rel_props:
                 if prop in touched:
@@ -255,8 +288,9 @@ class ManagedService(ResourceProvider):
             self._notify("update", resource, obj_id, old_value, new_value, context)
         return view
 
-    def delete_object(self, resource: str, obj_id: str, rev: str | None = None, fields: list[str] | None = None,
-                      context: Any = None) -> dict:
+    def delete_object(
+        self, resource: str, obj_id: str, rev: str | None = None, fields: list[str] | None = None, context: Any = None
+    ) -> dict:
         resource = _check_resource(resource)
         with self._lock, self.store.batch():
             old = self._get(resource, obj_id)
@@ -279,10 +313,18 @@ class ManagedService(ResourceProvider):
             return self.render(resource, self._get(resource, obj_id), fields)
 
     # --- query -----------------------------------------------------------------------------------------------------
-    def query_objects(self, resource: str, query_filter: str | None = None, query_id: str | None = None,
-                      fields: list[str] | None = None, page_size: int | None = None, cookie: str | None = None,
-                      offset: int | None = None, total_policy: str | None = None,
-                      sort_keys: str | None = None) -> dict:
+    def query_objects(
+        self,
+        resource: str,
+        query_filter: str | None = None,
+        query_id: str | None = None,
+        fields: list[str] | None = None,
+        page_size: int | None = None,
+        cookie: str | None = None,
+        offset: int | None = None,
+        total_policy: str | None = None,
+        sort_keys: str | None = None,
+    ) -> dict:
         resource = _check_resource(resource)
         if query_id is not None:
             if query_id != "query-all-ids":
@@ -321,15 +363,26 @@ class ManagedService(ResourceProvider):
         self._get(resource, obj_id)
         return (resource, obj_id, prop)
 
-    def rel_query(self, resource: str, obj_id: str, prop: str, query_filter: str, fields: list[str] | None = None,
-                  page_size: int | None = None, cookie: str | None = None, offset: int | None = None,
-                  total_policy: str | None = None, sort_keys: str | None = None) -> dict:
+    def rel_query(
+        self,
+        resource: str,
+        obj_id: str,
+        prop: str,
+        query_filter: str,
+        fields: list[str] | None = None,
+        page_size: int | None = None,
+        cookie: str | None = None,
+        offset: int | None = None,
+        total_policy: str | None = None,
+        sort_keys: str | None = None,
+    ) -> dict:
         node = queryfilter.parse(query_filter)
         with self._lock:
             end = self._rel_collection(resource, obj_id, prop)
             expand = tuple(f for f in (fields or []) if not f.startswith("_"))
-            items = [self.relationships.element(rid, end, expand, with_top_ids=True)
-                     for rid in self.relationships.ids(*end)]
+            items = [
+                self.relationships.element(rid, end, expand, with_top_ids=True) for rid in self.relationships.ids(*end)
+            ]
         items = [i for i in items if queryfilter.matches(node, i, case_insensitive=True)]
         items = sort_results(items, sort_keys, case_insensitive=True)
         return page(items, page_size, cookie, offset, total_policy)

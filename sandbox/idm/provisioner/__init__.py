@@ -1,6 +1,8 @@
 """OpenICF connectors the sandbox IDM can run. Only the SCIM connector exists (bundle 1.5.20.31, the version
 the sample's ``_action=test`` output shows)."""
 
+from __future__ import annotations
+
 import re
 
 SCIM_CONNECTOR = {

@@ -6,6 +6,8 @@ filter locally with the core's CREST evaluator; ``_pageSize``/``_pagedResultsCoo
 The paged-results cookie is opaque to clients: base64 of the next 0-based offset.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
@@ -57,8 +59,7 @@ def decode_cookie(cookie):
         raise ConnectorError("Invalid paged results cookie", "bad_request") from None
 
 
-def query(connector, type_key, query_filter="true", page_size=None, cookie=None, offset=None,
-          local_filter=None):
+def query(connector, type_key, query_filter="true", page_size=None, cookie=None, offset=None, local_filter=None):
     """Run a CREST query. ``local_filter(query_filter)`` returns a predicate on objects (the core's CREST
     evaluator); it is used only when the filter cannot go to the provider.
 
@@ -74,7 +75,7 @@ def query(connector, type_key, query_filter="true", page_size=None, cookie=None,
         matches = [obj for obj in connector.search_all(type_key) if predicate(obj)]
         if not page_size:
             return matches[start:], None, len(matches)
-        page = matches[start:start + page_size]
+        page = matches[start : start + page_size]
         following = start + len(page)
         return page, (encode_cookie(following) if following < len(matches) else None), len(matches)
     if not page_size:

@@ -18,8 +18,10 @@ class AdminRoutes:
     def routes(self) -> list[Route]:
         return [
             Route("__sandbox/readings", {"GET": self.show_readings}, otherwise=fail(404, "Not Found")),
-            Route("__sandbox/faults", {"GET": self.show_faults, "POST": self.set_faults, "PUT": self.set_faults,
-                                       "DELETE": self.reset_faults}),
+            Route(
+                "__sandbox/faults",
+                {"GET": self.show_faults, "POST": self.set_faults, "PUT": self.set_faults, "DELETE": self.reset_faults},
+            ),
             Route("__sandbox/{deeper*}", otherwise=fail(404, "Not Found")),
         ]
 

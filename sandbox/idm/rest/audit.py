@@ -50,8 +50,9 @@ class AuditRoutes:
             if "_queryId" in query:
                 raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on audit/{topic}")
             raise IdmError(400, "Query requests must specify _queryFilter")
-        events = sort_results(self.audit.search(query["_queryFilter"], topic), query.get("_sortKeys"),
-                              case_insensitive=False)
+        events = sort_results(
+            self.audit.search(query["_queryFilter"], topic), query.get("_sortKeys"), case_insensitive=False
+        )
         envelope = page(events, **params.page_window(request))
         envelope["result"] = [project(event, fields) for event in envelope["result"]]
         return Response(200, envelope)

@@ -25,8 +25,11 @@ class ConfigRoutes:
         other = method_not_allowed("config")
         return [
             Route("config", {"GET": self.list_or_query}, otherwise=other),
-            Route("config/{config_id+}", {"GET": self.read, "PUT": self.put, "PATCH": self.patch,
-                                          "DELETE": self.delete, "POST": self.action}, otherwise=other),
+            Route(
+                "config/{config_id+}",
+                {"GET": self.read, "PUT": self.put, "PATCH": self.patch, "DELETE": self.delete, "POST": self.action},
+                otherwise=other,
+            ),
         ]
 
     def _wait(self, request: Request) -> bool:

@@ -50,13 +50,29 @@ class InfoRoutes:
 
     @staticmethod
     def version(request: Request) -> Response:
-        return Response(200, {"_id": "version", "productVersion": PRODUCT_VERSION, "productBuildDate": BUILD_DATE,
-                              "productRevision": REVISION})
+        return Response(
+            200,
+            {
+                "_id": "version",
+                "productVersion": PRODUCT_VERSION,
+                "productBuildDate": BUILD_DATE,
+                "productRevision": REVISION,
+            },
+        )
 
     def login(self, request: Request) -> Response:
-        return Response(200, {"_id": "login", "authenticationId": request.principal,
-                              "authorization": {"id": request.principal, "roles": self.roles_of(request.principal),
-                                                "component": "internal/user"}})
+        return Response(
+            200,
+            {
+                "_id": "login",
+                "authenticationId": request.principal,
+                "authorization": {
+                    "id": request.principal,
+                    "roles": self.roles_of(request.principal),
+                    "component": "internal/user",
+                },
+            },
+        )
 
     @staticmethod
     def unknown_info(request: Request, name: list[str]) -> Response:

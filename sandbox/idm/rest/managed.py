@@ -34,17 +34,32 @@ class ManagedRoutes:
     def routes(self) -> list[Route]:
         return [
             Route("managed", otherwise=fail(404, "Resource 'managed' not found")),
-            Route("managed/{object_type}", {"GET": self.query, "POST": self.create},
-                  otherwise=self.not_allowed_on_collection),
-            Route("managed/{object_type}/{object_id}",
-                  {"GET": self.read, "PUT": self.put, "PATCH": self.patch, "DELETE": self.delete,
-                   "POST": self.object_action}, otherwise=self.not_allowed),
-            Route("managed/{object_type}/{object_id}/{prop}", {"GET": self.relationship_query,
-                                                               "POST": self.relationship_create},
-                  otherwise=self.not_allowed_on_relationships),
-            Route("managed/{object_type}/{object_id}/{prop}/{rel_id}",
-                  {"GET": self.relationship_read, "DELETE": self.relationship_delete},
-                  otherwise=self.not_allowed_on_relationship),
+            Route(
+                "managed/{object_type}",
+                {"GET": self.query, "POST": self.create},
+                otherwise=self.not_allowed_on_collection,
+            ),
+            Route(
+                "managed/{object_type}/{object_id}",
+                {
+                    "GET": self.read,
+                    "PUT": self.put,
+                    "PATCH": self.patch,
+                    "DELETE": self.delete,
+                    "POST": self.object_action,
+                },
+                otherwise=self.not_allowed,
+            ),
+            Route(
+                "managed/{object_type}/{object_id}/{prop}",
+                {"GET": self.relationship_query, "POST": self.relationship_create},
+                otherwise=self.not_allowed_on_relationships,
+            ),
+            Route(
+                "managed/{object_type}/{object_id}/{prop}/{rel_id}",
+                {"GET": self.relationship_read, "DELETE": self.relationship_delete},
+                otherwise=self.not_allowed_on_relationship,
+            ),
             Route("managed/{object_type}/{deeper+}", otherwise=self.not_found),
         ]
 
@@ -54,8 +69,12 @@ class ManagedRoutes:
         query = request.query
         if "_queryFilter" not in query and "_queryId" not in query:
             raise IdmError(400, "Query request needs _queryFilter or _queryId")
-        return Response(200, self.managed.query_objects(call.resource, query.get("_queryFilter"),
-                                                        query.get("_queryId"), call.fields, **call.paging))
+        return Response(
+            200,
+            self.managed.query_objects(
+                call.resource, query.get("_queryFilter"), query.get("_queryId"), call.fields, **call.paging
+            ),
+        )
 
     def create(self, request: Request, object_type: str) -> Response:
         call = _Call(request, object_type)
@@ -81,24 +100,31 @@ class ManagedRoutes:
         if if_none_match is not None:
             if if_none_match.strip() != "*":
                 raise IdmError(400, "If-None-Match must be * on PUT")
-            created = self.managed.create_object(call.resource, request.body, object_id, call.fields,
-                                                 context=call.context)
+            created = self.managed.create_object(
+                call.resource, request.body, object_id, call.fields, context=call.context
+            )
             return Response(201, created, {"Location": f"/openidm/{call.resource}/{object_id}"})
-        created, view = self.managed.put_object(call.resource, object_id, request.body, call.if_match, call.fields,
-                                                context=call.context)
+        created, view = self.managed.put_object(
+            call.resource, object_id, request.body, call.if_match, call.fields, context=call.context
+        )
         if created:
             return Response(201, view, {"Location": f"/openidm/{call.resource}/{object_id}"})
         return Response(200, view)
 
     def patch(self, request: Request, object_type: str, object_id: str) -> Response:
         call = _Call(request, object_type)
-        return Response(200, self.managed.patch_object(call.resource, object_id, request.body, call.if_match,
-                                                       call.fields, context=call.context))
+        return Response(
+            200,
+            self.managed.patch_object(
+                call.resource, object_id, request.body, call.if_match, call.fields, context=call.context
+            ),
+        )
 
     def delete(self, request: Request, object_type: str, object_id: str) -> Response:
         call = _Call(request, object_type)
-        return Response(200, self.managed.delete_object(call.resource, object_id, call.if_match, call.fields,
-                                                        context=call.context))
+        return Response(
+            200, self.managed.delete_object(call.resource, object_id, call.if_match, call.fields, context=call.context)
+        )
 
     def object_action(self, request: Request, object_type: str, object_id: str) -> Response:
         call = _Call(request, object_type)
@@ -113,8 +139,12 @@ class ManagedRoutes:
         call = _Call(request, object_type)
         if "_queryFilter" not in request.query:
             raise IdmError(400, "Query request needs _queryFilter")
-        return Response(200, self.managed.rel_query(call.resource, object_id, prop, request.query["_queryFilter"],
-                                                    call.fields, **call.paging))
+        return Response(
+            200,
+            self.managed.rel_query(
+                call.resource, object_id, prop, request.query["_queryFilter"], call.fields, **call.paging
+            ),
+        )
 
     def relationship_create(self, request: Request, object_type: str, object_id: str, prop: str) -> Response:
         call = _Call(request, object_type)
@@ -127,13 +157,13 @@ class ManagedRoutes:
         call = _Call(request, object_type)
         raise IdmError(405, f"Method {request.method} not allowed on {call.resource}/{object_id}/{prop}")
 
-    def relationship_read(self, request: Request, object_type: str, object_id: str, prop: str,
-                          rel_id: str) -> Response:
+    def relationship_read(self, request: Request, object_type: str, object_id: str, prop: str, rel_id: str) -> Response:
         call = _Call(request, object_type)
         return Response(200, self.managed.rel_read(call.resource, object_id, prop, rel_id))
 
-    def relationship_delete(self, request: Request, object_type: str, object_id: str, prop: str,
-                            rel_id: str) -> Response:
+    def relationship_delete(
+        self, request: Request, object_type: str, object_id: str, prop: str, rel_id: str
+    ) -> Response:
         call = _Call(request, object_type)
         return Response(200, self.managed.rel_delete(call.resource, object_id, prop, rel_id))
 

@@ -27,15 +27,20 @@ class ReconRoutes:
             Route("recon/assoc/{recon_id}/entry", {"GET": self.assoc_entries}, otherwise=assoc_only_get),
             Route("recon/assoc/{deeper+}", {"GET": fail(404, "Not Found")}, otherwise=assoc_only_get),
             Route("recon", {"POST": self.start, "GET": self.list_runs}, otherwise=method_not_allowed("recon")),
-            Route("recon/{recon_id}", {"GET": self.read, "POST": self.cancel, "DELETE": self.purge},
-                  otherwise=self.not_allowed_on_run),
+            Route(
+                "recon/{recon_id}",
+                {"GET": self.read, "POST": self.cancel, "DELETE": self.purge},
+                otherwise=self.not_allowed_on_run,
+            ),
             Route("recon/{deeper+}", otherwise=fail(404, "Not Found")),
         ]
 
     # --- runs ----------------------------------------------------------------------------------------------------
     def start(self, request: Request) -> Response:
-        return Response(200, self.recon.start_action(request.action, request.query, request.body,
-                                                     request.principal or "openidm-admin"))
+        return Response(
+            200,
+            self.recon.start_action(request.action, request.query, request.body, request.principal or "openidm-admin"),
+        )
 
     def list_runs(self, request: Request) -> Response:
         return Response(200, {"_id": "", "reconciliations": self.recon.list_runs()})

@@ -43,8 +43,9 @@ def fail(code: int, message: str) -> Handler:
 class Route:
     """One path pattern with its handlers: ``methods`` by HTTP method, ``otherwise`` for every other method."""
 
-    def __init__(self, pattern: str, methods: Mapping[str, Handler] | None = None,
-                 otherwise: Handler | None = None) -> None:
+    def __init__(
+        self, pattern: str, methods: Mapping[str, Handler] | None = None, otherwise: Handler | None = None
+    ) -> None:
         self.pattern = pattern
         self.methods = dict(methods or {})
         self.otherwise = otherwise or method_not_allowed()

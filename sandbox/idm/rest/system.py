@@ -26,9 +26,11 @@ class SystemRoutes:
             Route("system", post, otherwise=self.not_supported),
             Route("system/{name}", post, otherwise=self.not_supported),
             Route("system/{name}/{object_type}", {"GET": self.query, **post}, otherwise=self.not_allowed),
-            Route("system/{name}/{object_type}/{object_id}",
-                  {"GET": self.read, "PUT": self.update, "PATCH": self.patch, "DELETE": self.delete, **post},
-                  otherwise=self.not_allowed),
+            Route(
+                "system/{name}/{object_type}/{object_id}",
+                {"GET": self.read, "PUT": self.update, "PATCH": self.patch, "DELETE": self.delete, **post},
+                otherwise=self.not_allowed,
+            ),
             Route("system/{deeper+}", post, otherwise=self.not_found),
         ]
 
@@ -58,8 +60,16 @@ class SystemRoutes:
         if "_queryFilter" not in query and "_queryId" not in query:
             raise IdmError(400, "Query requests must specify _queryFilter or _queryId")
         window = params.paging(request)
-        return Response(200, self.system.query(request.resource, query.get("_queryFilter", "true"),
-                                               params.fields(request), query_id=query.get("_queryId"), **window))
+        return Response(
+            200,
+            self.system.query(
+                request.resource,
+                query.get("_queryFilter", "true"),
+                params.fields(request),
+                query_id=query.get("_queryId"),
+                **window,
+            ),
+        )
 
     def read(self, request: Request, name: str, object_type: str, object_id: str) -> Response:
         return Response(200, self.system.read(f"system/{name}/{object_type}", object_id, params.fields(request)))
@@ -73,8 +83,9 @@ class SystemRoutes:
 
     def patch(self, request: Request, name: str, object_type: str, object_id: str) -> Response:
         fields = params.fields(request)
-        return Response(200, project(self.system.patch(f"system/{name}/{object_type}", object_id, request.body),
-                                     fields))
+        return Response(
+            200, project(self.system.patch(f"system/{name}/{object_type}", object_id, request.body), fields)
+        )
 
     def delete(self, request: Request, name: str, object_type: str, object_id: str) -> Response:
         return Response(200, self.system.delete(f"system/{name}/{object_type}", object_id))

@@ -35,17 +35,34 @@ class Actions:
         scope, mapping = self.scope, self.mapping
         for policy, condition in mapping.policy_for(entry.situation):
             if condition is not None and not condition.evaluate(
-                    scope.runner, entry.source, entry.qualifier, f"{mapping.name} policy {entry.situation} condition",
-                    {"target": entry.target}):
+                scope.runner,
+                entry.source,
+                entry.qualifier,
+                f"{mapping.name} policy {entry.situation} condition",
+                {"target": entry.target},
+            ):
                 continue
             action = policy.get("action")
             if isinstance(action, dict):
-                action = scope.run_script(action, scope.bindings(
-                    source=entry.source, target=entry.target, sourceAction=entry.phase == "source",
-                    linkQualifier=entry.qualifier, situation=entry.situation,
-                    recon={"actionParam": {"reconId": self.run.id, "mapping": mapping.name,
-                                           "situation": entry.situation}}),
-                    f"{mapping.name} policy {entry.situation} action", "activePolicyScript")
+                action = scope.run_script(
+                    action,
+                    scope.bindings(
+                        source=entry.source,
+                        target=entry.target,
+                        sourceAction=entry.phase == "source",
+                        linkQualifier=entry.qualifier,
+                        situation=entry.situation,
+                        recon={
+                            "actionParam": {
+                                "reconId": self.run.id,
+                                "mapping": mapping.name,
+                                "situation": entry.situation,
+                            }
+                        },
+                    ),
+                    f"{mapping.name} policy {entry.situation} action",
+                    "activePolicyScript",
+                )
             if action not in ACTIONS:
                 raise ScriptError(f"{mapping.name}: invalid action {action!r} for {entry.situation}")
             return action, policy
@@ -56,10 +73,20 @@ class Actions:
         if policy is None or not policy.get("postAction") or action in ("IGNORE", "ASYNC"):
             return
         scope = self.scope
-        scope.run_script(policy["postAction"], scope.bindings(
-            source=entry.source, target=entry.target, linkQualifier=entry.qualifier, situation=entry.situation,
-            action=action, sourceAction=entry.phase == "source", reconId=None if scope.implicit else self.run.id),
-            f"{self.mapping.name} policy {entry.situation} postAction", "activePolicyPostActionScript")
+        scope.run_script(
+            policy["postAction"],
+            scope.bindings(
+                source=entry.source,
+                target=entry.target,
+                linkQualifier=entry.qualifier,
+                situation=entry.situation,
+                action=action,
+                sourceAction=entry.phase == "source",
+                reconId=None if scope.implicit else self.run.id,
+            ),
+            f"{self.mapping.name} policy {entry.situation} postAction",
+            "activePolicyPostActionScript",
+        )
 
     def perform(self, entry: Entry, action: str) -> None:
         if action == "CREATE":
@@ -75,8 +102,9 @@ class Actions:
         elif action == "UNLINK":
             self.unlink(entry)
 
-    def _script(self, event: str, entry: Entry, target: dict | None, modifying: bool = False,
-                old_target: dict | None = None) -> Any:
+    def _script(
+        self, event: str, entry: Entry, target: dict | None, modifying: bool = False, old_target: dict | None = None
+    ) -> Any:
         """Run the mapping's ``on<Event>`` script, if any (timed as ``on<Event>Script``); a modifying one
         (onCreate/onUpdate) returns the target it changed."""
         script = self.mapping.scripts.get(event)
@@ -96,8 +124,10 @@ class Actions:
     def link(self, entry: Entry) -> None:
         owner = self.links.source_of(entry.qualifier, entry.target_id)
         if owner is not None and owner != entry.source_id:
-            raise EntryFailure(f"Target {self.mapping.target}/{entry.target_id} is already linked to source "
-                               f"{self.mapping.source}/{owner}")
+            raise EntryFailure(
+                f"Target {self.mapping.target}/{entry.target_id} is already linked to source "
+                f"{self.mapping.source}/{owner}"
+            )
         if not self.links.add(entry.qualifier, entry.source_id, entry.target_id):
             entry.linked = True
             return
@@ -130,8 +160,12 @@ class Actions:
         scope = self.scope
         if scope.implicit or scope.readings.implicit_sync != "on" or self.mapping.target.startswith("system/"):
             return None
-        pending: dict[str, Any] = {"action": action, "mapping": self.mapping.name, "target": self.mapping.target,
-                                   "performed": False}
+        pending: dict[str, Any] = {
+            "action": action,
+            "mapping": self.mapping.name,
+            "target": self.mapping.target,
+            "performed": False,
+        }
 
         def perform(obj: dict) -> None:
             if action == "LINK":
@@ -152,8 +186,9 @@ class Actions:
         target = self._script("onCreate", entry, target, modifying=True)
         new_id = target.pop("_id", None)
         pending = self._pending("LINK", entry)
-        created = self.scope.router.create(self.mapping.target, target, id=new_id,
-                                           context={"pending": pending} if pending else None)
+        created = self.scope.router.create(
+            self.mapping.target, target, id=new_id, context={"pending": pending} if pending else None
+        )
         self.run.target_counts["created"] += 1
         entry.target_id, entry.target = created["_id"], created
         self.targets.put(created["_id"], created)
@@ -172,14 +207,18 @@ class Actions:
         if entry.source is None or entry.target is None:
             return  # IDM applies the mappings only with both a source and a target (SyncOperation.java L522)
         old = entry.target
-        new = self.properties.apply(entry.source, copy_json(old), entry.qualifier, old_source=entry.old_source,
-                                    old_target=old)
+        new = self.properties.apply(
+            entry.source, copy_json(old), entry.qualifier, old_source=entry.old_source, old_target=old
+        )
         new = self._script("onUpdate", entry, new, modifying=True, old_target=old)
         if same_target(new, old):
             self.run.target_counts["unchanged"] += 1
             return
-        changed = {key: value for key, value in new.items()
-                   if key not in ("_id", "_rev") and (key not in old or not strict_equal(value, old[key]))}
+        changed = {
+            key: value
+            for key, value in new.items()
+            if key not in ("_id", "_rev") and (key not in old or not strict_equal(value, old[key]))
+        }
         removed = [key for key in old if key not in new and key not in ("_id", "_rev")]
         started = time.perf_counter()
         updated = self._write_changes(entry.target_id, changed, removed)
@@ -196,7 +235,7 @@ class Actions:
         """Write the changed top-level keys (IDM sends the whole object with If-Match; same end state)."""
         router, target = self.scope.router, self.mapping.target
         if target.startswith("system/"):
-            changes = dict(changed, **{key: None for key in removed})
+            changes = dict(changed, **dict.fromkeys(removed))
             return router.update(target, target_id, changes) if changes else None
         operations = [{"operation": "replace", "field": "/" + key, "value": value} for key, value in changed.items()]
         operations += [{"operation": "remove", "field": "/" + key} for key in removed]
@@ -209,8 +248,9 @@ class Actions:
             started = time.perf_counter()
             pending = self._pending("UNLINK", entry) if entry.linked else None
             try:
-                self.scope.router.delete(self.mapping.target, entry.target_id,
-                                         context={"pending": pending} if pending else None)
+                self.scope.router.delete(
+                    self.mapping.target, entry.target_id, context={"pending": pending} if pending else None
+                )
             except IdmError as exc:
                 if exc.code != 404:  # a forgiving delete, as IDM's
                     raise

@@ -12,6 +12,8 @@ Object ids are full resource paths. Queries take ``_queryFilter`` (case-sensitiv
 and ``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
 """
 
+from __future__ import annotations
+
 import itertools
 import json
 import threading
@@ -68,14 +70,16 @@ class AuditService(ResourceProvider):
                 body = {"_id": event_id, "_rev": "0"}
                 body.update(event)
                 if topic == "recon":
-                    rows.append((event_id, next(self._seq), event.get("reconId"), event.get("entryType"),
-                                 json.dumps(body)))
+                    rows.append(
+                        (event_id, next(self._seq), event.get("reconId"), event.get("entryType"), json.dumps(body))
+                    )
                 else:
                     rows.append((event_id, next(self._seq), json.dumps(body)))
         with self.store.batch():
             if topic == "recon":
-                self.store.executemany("INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) "
-                                       "VALUES (?, ?, ?, ?, ?)", rows)
+                self.store.executemany(
+                    "INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) VALUES (?, ?, ?, ?, ?)", rows
+                )
             else:
                 self.store.executemany("INSERT INTO audit_sync (id, seq, body) VALUES (?, ?, ?)", rows)
 
@@ -83,8 +87,10 @@ class AuditService(ResourceProvider):
         self.store.execute("DELETE FROM audit_recon WHERE recon_id = ?", (recon_id,))
 
     def summary_of(self, recon_id):
-        rows = self.store.query("SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' "
-                                "ORDER BY seq DESC LIMIT 1", (recon_id,))
+        rows = self.store.query(
+            "SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' ORDER BY seq DESC LIMIT 1",
+            (recon_id,),
+        )
         return json.loads(rows[0][0])["messageDetail"] if rows else None
 
     def search(self, query_filter, topic="recon"):
@@ -108,7 +114,7 @@ class AuditService(ResourceProvider):
             raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")
         return parts[1]
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         topic = self.topic(resource)
         rows = self.store.query(f"SELECT body FROM audit_{topic} WHERE id = ?", (id,))
         if not rows:

@@ -106,8 +106,14 @@ class AuditBuffer:
     """Audit events (``audit/recon`` for a recon, ``audit/sync`` for an implicit sync) and, with
     ``persistAssociations``, the analysis entries (``assoc(rows)`` stores them)."""
 
-    def __init__(self, audit: AuditService, mapping: Mapping, run: RunState, implicit: bool,
-                 assoc: Callable[[list[dict]], None] | None) -> None:
+    def __init__(
+        self,
+        audit: AuditService,
+        mapping: Mapping,
+        run: RunState,
+        implicit: bool,
+        assoc: Callable[[list[dict]], None] | None,
+    ) -> None:
         self.audit = audit
         self.mapping = mapping
         self.run = run
@@ -116,14 +122,31 @@ class AuditBuffer:
         self._rows: list[dict[str, Any]] = []
         self._assoc_rows: list[dict[str, Any]] = []
 
-    def recon_event(self, entry_type: str, message: str | None = None, detail: Any = None,
-                    status: str | None = None) -> dict[str, Any]:
+    def recon_event(
+        self, entry_type: str, message: str | None = None, detail: Any = None, status: str | None = None
+    ) -> dict[str, Any]:
         run = self.run
-        return {"transactionId": run.id, "timestamp": now_iso(), "eventName": "recon", "userId": run.initiator,
-                "reconId": run.id, "mapping": self.mapping.name, "entryType": entry_type,
-                "reconAction": run.action, "reconciling": None, "action": None, "situation": None,
-                "status": status or "SUCCESS", "sourceObjectId": None, "targetObjectId": None, "linkQualifier": None,
-                "ambiguousTargetObjectIds": None, "message": message, "messageDetail": detail, "exception": None}
+        return {
+            "transactionId": run.id,
+            "timestamp": now_iso(),
+            "eventName": "recon",
+            "userId": run.initiator,
+            "reconId": run.id,
+            "mapping": self.mapping.name,
+            "entryType": entry_type,
+            "reconAction": run.action,
+            "reconciling": None,
+            "action": None,
+            "situation": None,
+            "status": status or "SUCCESS",
+            "sourceObjectId": None,
+            "targetObjectId": None,
+            "linkQualifier": None,
+            "ambiguousTargetObjectIds": None,
+            "message": message,
+            "messageDetail": detail,
+            "exception": None,
+        }
 
     def write_now(self, event: dict[str, Any]) -> None:
         """A run's start or summary event, written at once."""
@@ -135,33 +158,64 @@ class AuditBuffer:
         source_id = f"{self.mapping.source}/{entry.source_id}" if entry.source_id else None
         target_id = f"{self.mapping.target}/{entry.target_id}" if entry.target_id else None
         if self.implicit:
-            self._rows.append({
-                "transactionId": self.run.id, "timestamp": now_iso(), "eventName": "sync",
-                "userId": self.run.initiator, "mapping": self.mapping.name, "action": entry.action,
-                "situation": entry.situation, "status": status, "sourceObjectId": source_id,
-                "targetObjectId": target_id, "linkQualifier": entry.qualifier,
-                "message": failure.get("message"), "messageDetail": failure.get("messageDetail"),
-                "exception": failure.get("exception")})
+            self._rows.append(
+                {
+                    "transactionId": self.run.id,
+                    "timestamp": now_iso(),
+                    "eventName": "sync",
+                    "userId": self.run.initiator,
+                    "mapping": self.mapping.name,
+                    "action": entry.action,
+                    "situation": entry.situation,
+                    "status": status,
+                    "sourceObjectId": source_id,
+                    "targetObjectId": target_id,
+                    "linkQualifier": entry.qualifier,
+                    "message": failure.get("message"),
+                    "messageDetail": failure.get("messageDetail"),
+                    "exception": failure.get("exception"),
+                }
+            )
             return
-        row = self.recon_event("entry", message=failure.get("message"), detail=failure.get("messageDetail"),
-                               status=status)
-        row.update({"reconciling": entry.phase, "action": entry.action, "situation": entry.situation,
-                    "sourceObjectId": source_id, "targetObjectId": target_id, "linkQualifier": entry.qualifier,
-                    "ambiguousTargetObjectIds": ", ".join(entry.ambiguous) if entry.ambiguous else None,
-                    "exception": failure.get("exception")})
+        row = self.recon_event(
+            "entry", message=failure.get("message"), detail=failure.get("messageDetail"), status=status
+        )
+        row.update(
+            {
+                "reconciling": entry.phase,
+                "action": entry.action,
+                "situation": entry.situation,
+                "sourceObjectId": source_id,
+                "targetObjectId": target_id,
+                "linkQualifier": entry.qualifier,
+                "ambiguousTargetObjectIds": ", ".join(entry.ambiguous) if entry.ambiguous else None,
+                "exception": failure.get("exception"),
+            }
+        )
         self._rows.append(row)
         self.association(entry, status, failure.get("message"))
 
     def association(self, entry: Entry, status: str, error: str | None) -> None:
         if not self.run.persist_associations:
             return
-        self._assoc_rows.append({
-            "reconId": self.run.id, "mapping": self.mapping.name, "phase": entry.phase,
-            "linkQualifier": entry.qualifier, "situation": entry.situation, "action": entry.action,
-            "status": status, "sourceObjectId": entry.source_id, "sourceResourceCollection": self.mapping.source,
-            "targetObjectId": entry.target_id, "targetResourceCollection": self.mapping.target,
-            "ambiguousTargetObjectIds": entry.ambiguous or [], "exception": error,
-            "isAnalysis": self.run.analyze})
+        self._assoc_rows.append(
+            {
+                "reconId": self.run.id,
+                "mapping": self.mapping.name,
+                "phase": entry.phase,
+                "linkQualifier": entry.qualifier,
+                "situation": entry.situation,
+                "action": entry.action,
+                "status": status,
+                "sourceObjectId": entry.source_id,
+                "sourceResourceCollection": self.mapping.source,
+                "targetObjectId": entry.target_id,
+                "targetResourceCollection": self.mapping.target,
+                "ambiguousTargetObjectIds": entry.ambiguous or [],
+                "exception": error,
+                "isAnalysis": self.run.analyze,
+            }
+        )
 
     def flush(self) -> None:
         if self._rows:

@@ -27,8 +27,9 @@ def covers(new, old):
     if isinstance(new, dict):
         if not isinstance(old, dict):
             return False
-        return all(covers(value, old.get(key)) if value is not None else old.get(key) is None
-                   for key, value in new.items())
+        return all(
+            covers(value, old.get(key)) if value is not None else old.get(key) is None for key, value in new.items()
+        )
     if isinstance(new, list):
         if not isinstance(old, list) or len(new) != len(old):
             return False
@@ -40,7 +41,7 @@ def covers(new, old):
                     return False
                 remaining.pop(match)
             return True
-        return all(covers(a, b) for a, b in zip(new, old))
+        return all(covers(a, b) for a, b in zip(new, old, strict=True))
     if isinstance(new, bool) or isinstance(old, bool):
-        return new is old or new == old and type(new) is type(old)
+        return new is old or (new == old and type(new) is type(old))
     return new == old

@@ -33,8 +33,10 @@ Choices where IDM's behaviour is UNCONFIRMED or inconvenient to copy exactly (do
 * reconById of a source id that no longer exists: SOURCE_MISSING when it is linked to an existing target,
   LINK_ONLY when the linked target is gone too, ALL_GONE otherwise.
 """
+
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -65,10 +67,21 @@ class ReconEngine:
     ``assoc(rows)`` stores analysis entries (``persistAssociations``); ``on_flush()`` runs after each flush of
     the buffers (the recon service saves the run's progress)."""
 
-    def __init__(self, router: InternalRouter, runner: ScriptRunner, links: LinkStore, audit: AuditService,
-                 store: Store, mapping: Mapping, run: RunState, readings: Readings, entry_delay: float = 0.0,
-                 assoc: Callable[[list[dict]], None] | None = None, implicit: bool = False,
-                 on_flush: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        router: InternalRouter,
+        runner: ScriptRunner,
+        links: LinkStore,
+        audit: AuditService,
+        store: Store,
+        mapping: Mapping,
+        run: RunState,
+        readings: Readings,
+        entry_delay: float = 0.0,
+        assoc: Callable[[list[dict]], None] | None = None,
+        implicit: bool = False,
+        on_flush: Callable[[], None] | None = None,
+    ) -> None:
         self.scope = RunScope(router, runner, mapping, run, readings, implicit)
         self.mapping = mapping
         self.run = run
@@ -113,8 +126,9 @@ class ReconEngine:
             if mapping.run_target_phase and run.source_ids is None:
                 run.stage = "ACTIVE_RECONCILING_TARGET"
                 started = time.perf_counter()
-                remaining = [(tid, obj) for tid, obj in list(self.targets.objects.items())
-                             if tid not in self.targets.seen]
+                remaining = [
+                    (tid, obj) for tid, obj in list(self.targets.objects.items()) if tid not in self.targets.seen
+                ]
                 self._phase(remaining, self._target_entries)
                 run.timed("targetPhase", started)
         except Canceled:
@@ -134,10 +148,16 @@ class ReconEngine:
         target_filter = query_filter_of(mapping.target_query, "targetQuery")
         source_fields, target_fields = scope.fields("source"), scope.fields("target")
         run.parameters = {
-            "sourceQuery": {"resourceName": mapping.source, "_queryFilter": source_filter,
-                            "_fields": ",".join(source_fields or ["*"])},
-            "targetQuery": {"resourceName": mapping.target, "queryFilter": target_filter,
-                            "_fields": ",".join(target_fields or ["*"])},
+            "sourceQuery": {
+                "resourceName": mapping.source,
+                "_queryFilter": source_filter,
+                "_fields": ",".join(source_fields or ["*"]),
+            },
+            "targetQuery": {
+                "resourceName": mapping.target,
+                "queryFilter": target_filter,
+                "_fields": ",".join(target_fields or ["*"]),
+            },
         }
         if run.source_ids is not None:
             run.parameters["sourceIds"] = list(run.source_ids)
@@ -152,8 +172,9 @@ class ReconEngine:
         run.source_total = len(self.sources)
 
         started = time.perf_counter()
-        objects = {obj["_id"]: obj
-                   for obj in scope.router.query(mapping.target, target_filter, fields=target_fields)["result"]}
+        objects = {
+            obj["_id"]: obj for obj in scope.router.query(mapping.target, target_filter, fields=target_fields)["result"]
+        }
         run.timed("targetQuery", started)
         run.target_total = len(objects)
         self.targets.prefetched(objects, index_usable=target_filter.strip() == "true")
@@ -170,12 +191,16 @@ class ReconEngine:
         if not script:
             return
         summary = self.run.summary
-        try:
-            self.scope.runner.run(script, self.scope.bindings(
-                source=summary()["progress"]["source"], target=summary()["progress"]["target"],
-                **{"global": summary()}), f"{self.mapping.name} result")
-        except ScriptError:
-            pass  # a failing result script does not fail a finished run in IDM
+        with contextlib.suppress(ScriptError):  # a failing result script does not fail a finished run in IDM
+            self.scope.runner.run(
+                script,
+                self.scope.bindings(
+                    source=summary()["progress"]["source"],
+                    target=summary()["progress"]["target"],
+                    **{"global": summary()},
+                ),
+                f"{self.mapping.name} result",
+            )
 
     def finish(self, stage: str, reason: str | None = None) -> None:
         """End the run in ``stage`` and write its summary event."""
@@ -184,15 +209,21 @@ class ReconEngine:
         message = f"Reconciliation {self.run.state.lower()}"
         if reason:
             message += f": {reason}"
-        self.audit.write_now(self.audit.recon_event(
-            "summary", message=f"{message}. {counted}".strip(), detail=self.run.summary(),
-            status="SUCCESS" if stage == "COMPLETED_SUCCESS" else "FAILURE"))
+        self.audit.write_now(
+            self.audit.recon_event(
+                "summary",
+                message=f"{message}. {counted}".strip(),
+                detail=self.run.summary(),
+                status="SUCCESS" if stage == "COMPLETED_SUCCESS" else "FAILURE",
+            )
+        )
 
-    def _phase(self, items: list[tuple[str, dict | None]],
-               make_entries: Callable[[str, dict | None], Iterable[Entry]]) -> None:
+    def _phase(
+        self, items: list[tuple[str, dict | None]], make_entries: Callable[[str, dict | None], Iterable[Entry]]
+    ) -> None:
         writes_local = not self.mapping.target.startswith("system/") and not self.analyze
         for offset in range(0, len(items), CHUNK):
-            chunk = items[offset:offset + CHUNK]
+            chunk = items[offset : offset + CHUNK]
             if writes_local:
                 with self.store.batch():
                     self._chunk(chunk, make_entries)
@@ -200,8 +231,9 @@ class ReconEngine:
                 self._chunk(chunk, make_entries)
             self.flush()
 
-    def _chunk(self, chunk: list[tuple[str, dict | None]],
-               make_entries: Callable[[str, dict | None], Iterable[Entry]]) -> None:
+    def _chunk(
+        self, chunk: list[tuple[str, dict | None]], make_entries: Callable[[str, dict | None], Iterable[Entry]]
+    ) -> None:
         for object_id, obj in chunk:
             if self.run.cancel.is_set():
                 raise Canceled()
@@ -217,8 +249,11 @@ class ReconEngine:
         if mapping.qualifier_script is None:
             return mapping.qualifiers
         try:
-            result = self.scope.runner.run(mapping.qualifier_script, self.scope.bindings(
-                object=source, returnAll=source is None), f"{mapping.name} linkQualifiers")
+            result = self.scope.runner.run(
+                mapping.qualifier_script,
+                self.scope.bindings(object=source, returnAll=source is None),
+                f"{mapping.name} linkQualifiers",
+            )
         except ScriptError:
             return mapping.qualifiers
         return list(result) if isinstance(result, list) and result else ["default"]
@@ -254,8 +289,9 @@ class ReconEngine:
             entry.situation = situations.linked_source(qualifies, entry.target is not None)
             return
         correlator = self.correlator
-        candidates = correlator.correlate(entry.source, entry.qualifier) if correlator.may_correlate(
-            entry.qualifier) else []
+        candidates = (
+            correlator.correlate(entry.source, entry.qualifier) if correlator.may_correlate(entry.qualifier) else []
+        )
         self.targets.seen.update(candidates)
         if len(candidates) == 1:
             entry.target_id, entry.target = candidates[0], self.targets.get(candidates[0])
@@ -272,8 +308,9 @@ class ReconEngine:
         """No source (reconById of a gone source, implicit sync of a delete): SourceSyncOperation.java L197-250."""
         if entry.linked:
             exists = entry.target is not None
-            entry.situation = situations.gone_linked_source(exists, exists and self._target_valid(entry.target,
-                                                                                                  entry.qualifier))
+            entry.situation = situations.gone_linked_source(
+                exists, exists and self._target_valid(entry.target, entry.qualifier)
+            )
             return
         old = entry.old_source
         may = old and self.correlator.may_correlate(entry.qualifier)
@@ -288,21 +325,30 @@ class ReconEngine:
     def _source_qualifies(self, source: dict, qualifier: str, conditions: bool = True) -> bool:
         mapping, scope = self.mapping, self.scope
         if mapping.valid_source is not None:
-            valid = scope.run_script(mapping.valid_source, scope.bindings(source=source, linkQualifier=qualifier),
-                                     f"{mapping.name} validSource", "validSourceScript")
+            valid = scope.run_script(
+                mapping.valid_source,
+                scope.bindings(source=source, linkQualifier=qualifier),
+                f"{mapping.name} validSource",
+                "validSourceScript",
+            )
             if not valid:
                 return False
         if conditions and mapping.source_condition is not None:
-            return mapping.source_condition.evaluate(scope.runner, source, qualifier,
-                                                     f"{mapping.name} sourceCondition")
+            return mapping.source_condition.evaluate(scope.runner, source, qualifier, f"{mapping.name} sourceCondition")
         return True
 
     def _target_valid(self, target: dict, qualifier: str) -> bool:
         mapping, scope = self.mapping, self.scope
         if mapping.valid_target is None:
             return True
-        return bool(scope.run_script(mapping.valid_target, scope.bindings(target=target, linkQualifier=qualifier),
-                                     f"{mapping.name} validTarget", "validTargetScript"))
+        return bool(
+            scope.run_script(
+                mapping.valid_target,
+                scope.bindings(target=target, linkQualifier=qualifier),
+                f"{mapping.name} validTarget",
+                "validTargetScript",
+            )
+        )
 
     def _target_entries(self, target_id: str, target: dict) -> Iterator[Entry]:
         self.run.target_processed += 1
@@ -324,8 +370,11 @@ class ReconEngine:
             entry.linked = True
             self.run.links_processed += 1
             entry.source_id = source_id
-            entry.source = self.sources[source_id] if source_id in self.sources else \
-                self.scope.read_or_none(self.mapping.source, source_id, self.scope.fields("source"))
+            entry.source = (
+                self.sources[source_id]
+                if source_id in self.sources
+                else self.scope.read_or_none(self.mapping.source, source_id, self.scope.fields("source"))
+            )
             qualifies = entry.source is not None and self._source_qualifies(entry.source, entry.qualifier)
         entry.situation = situations.target(valid, source_id is not None, entry.source is not None, qualifies)
 

@@ -17,20 +17,34 @@ class Canceled(Exception):
 
 class Entry:
     """One situation assessment: a source and/or target object with a link qualifier."""
-    __slots__ = ("phase", "qualifier", "source", "source_id", "target", "target_id", "linked", "situation",
-                 "ambiguous", "action", "old_source", "status", "failure")
+
+    __slots__ = (
+        "action",
+        "ambiguous",
+        "failure",
+        "linked",
+        "old_source",
+        "phase",
+        "qualifier",
+        "situation",
+        "source",
+        "source_id",
+        "status",
+        "target",
+        "target_id",
+    )
 
     def __init__(self, phase, qualifier):
         self.phase = phase
         self.qualifier = qualifier
         self.source = self.source_id = self.target = self.target_id = None
-        self.old_source = None   # implicit sync of an update/delete: the source before the change
+        self.old_source = None  # implicit sync of an update/delete: the source before the change
         self.linked = False
         self.situation = None
         self.ambiguous = None
         self.action = None
-        self.status = None       # SUCCESS / FAILURE once recorded
-        self.failure = None      # {"message", "messageDetail", "exception"} of the SynchronizationException
+        self.status = None  # SUCCESS / FAILURE once recorded
+        self.failure = None  # {"message", "messageDetail", "exception"} of the SynchronizationException
 
 
 SYNC_EXCEPTION = "org.forgerock.openidm.sync.SynchronizationException"
@@ -47,6 +61,8 @@ def sync_failure(message, wrapped=True):
     """
     if not wrapped:
         return {"message": message, "messageDetail": None, "exception": f"{SYNC_EXCEPTION}: {message}"}
-    return {"message": f"{message}. Root cause: {message}",
-            "messageDetail": {"code": 409, "reason": "Conflict", "message": html_escape(message)},
-            "exception": f"{SYNC_EXCEPTION}: {message}\nCaused by: {SYNC_EXCEPTION}: {message}"}
+    return {
+        "message": f"{message}. Root cause: {message}",
+        "messageDetail": {"code": 409, "reason": "Conflict", "message": html_escape(message)},
+        "exception": f"{SYNC_EXCEPTION}: {message}\nCaused by: {SYNC_EXCEPTION}: {message}",
+    }

@@ -66,13 +66,18 @@ class ImplicitSync:
             if pending.get("action") == wanted:
                 try:
                     pending["perform"](new if event == "create" else old)
-                except Exception:  # pylint: disable=broad-except
-                    log.exception("pending %s of %s for %s/%s failed", wanted, pending.get("mapping"), resource,
-                                  object_id)
+                except Exception:
+                    log.exception(
+                        "pending %s of %s for %s/%s failed", wanted, pending.get("mapping"), resource, object_id
+                    )
         depth = getattr(self._local, "depth", 0)
         if depth >= MAX_DEPTH:
-            log.error("implicit sync of %s/%s not done: %d nested implicit syncs (mappings feed each other)",
-                      resource, object_id, depth)
+            log.error(
+                "implicit sync of %s/%s not done: %d nested implicit syncs (mappings feed each other)",
+                resource,
+                object_id,
+                depth,
+            )
             return []
         self._local.depth = depth + 1
         try:
@@ -91,11 +96,12 @@ class ImplicitSync:
                 results.append({"mapping": mapping.name, "result": "SKIPPED", "entries": []})
                 continue
             run = RunState(f"{uuid.uuid4()}", mapping.name, action="sync", initiator=initiator)
-            engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                                 self.readings, implicit=True)
+            engine = ReconEngine(
+                self.router, self.runner, self.links, self.audit, self.store, mapping, run, self.readings, implicit=True
+            )
             try:
                 entries = sync_source(engine, object_id, new, old, deleted=event == "delete")
-            except Exception as exc:  # pylint: disable=broad-except
+            except Exception as exc:
                 log.exception("implicit sync of %s/%s through %s failed", resource, object_id, mapping.name)
                 failed = str(exc)
                 results.append({"mapping": mapping.name, "result": "FAILED", "entries": []})
@@ -103,17 +109,33 @@ class ImplicitSync:
             bad = next((e for e in entries if e.status == "FAILURE" or e.action == "EXCEPTION"), None)
             if bad is not None:
                 failed = (bad.failure or {}).get("message") or f"{bad.situation} {bad.action}"
-                log.warning("implicit sync of %s/%s through %s failed (%s %s): %s; the change to %s/%s stands",
-                            resource, object_id, mapping.name, bad.situation, bad.action, failed, resource,
-                            object_id)
-            results.append({"mapping": mapping.name, "result": "FAILED" if bad is not None else "SUCCESSFUL",
-                            "entries": [{"situation": e.situation, "action": e.action, "status": e.status,
-                                         "targetId": e.target_id} for e in entries]})
+                log.warning(
+                    "implicit sync of %s/%s through %s failed (%s %s): %s; the change to %s/%s stands",
+                    resource,
+                    object_id,
+                    mapping.name,
+                    bad.situation,
+                    bad.action,
+                    failed,
+                    resource,
+                    object_id,
+                )
+            results.append(
+                {
+                    "mapping": mapping.name,
+                    "result": "FAILED" if bad is not None else "SUCCESSFUL",
+                    "entries": [
+                        {"situation": e.situation, "action": e.action, "status": e.status, "targetId": e.target_id}
+                        for e in entries
+                    ],
+                }
+            )
         return results
 
 
-def sync_source(engine: ReconEngine, source_id: str, source: dict | None, old_source: dict | None = None,
-                deleted: bool = False) -> list[Entry]:
+def sync_source(
+    engine: ReconEngine, source_id: str, source: dict | None, old_source: dict | None = None, deleted: bool = False
+) -> list[Entry]:
     """Push one change of a source object through the engine's mapping: ``ObjectMapping.doSourceSync()`` (OpenIDM
     ObjectMapping.java L399-440). One entry per link qualifier; the first entry that fails (or whose action is
     EXCEPTION, which doSourceSync rethrows) stops the others. Links are read one at a time (IDM's

@@ -5,6 +5,8 @@ A reverse mapping reads the same rows with the ids swapped, so both directions s
 Like IDM's repository, (linkType, linkQualifier, firstId) and (linkType, linkQualifier, secondId) are unique.
 """
 
+from __future__ import annotations
+
 import uuid
 
 SCHEMA = """
@@ -29,27 +31,32 @@ class LinkStore:
         """All links of a type as ``{qualifier: {firstId: secondId}}`` (one query: IDM's prefetchLinks)."""
         result = {q: {} for q in qualifiers}
         for qualifier, first, second in self.store.query(
-                "SELECT link_qualifier, first_id, second_id FROM sync_links WHERE link_type = ?", (link_type,)):
+            "SELECT link_qualifier, first_id, second_id FROM sync_links WHERE link_type = ?", (link_type,)
+        ):
             result.setdefault(qualifier, {})[first] = second
         return result
 
     def find(self, link_type, qualifier, first_id=None, second_id=None):
         column, value = ("first_id", first_id) if first_id is not None else ("second_id", second_id)
-        rows = self.store.query(f"SELECT first_id, second_id FROM sync_links WHERE link_type = ? AND "
-                                f"link_qualifier = ? AND {column} = ?", (link_type, qualifier, value))
+        rows = self.store.query(
+            f"SELECT first_id, second_id FROM sync_links WHERE link_type = ? AND link_qualifier = ? AND {column} = ?",
+            (link_type, qualifier, value),
+        )
         return rows[0] if rows else None
 
     def create_many(self, rows):
         """``rows``: (link_type, qualifier, first_id, second_id). SQLite's REPLACE drops a link holding the same
         first or second id (both unique indexes), which is how a re-link moves a link."""
         self.store.executemany(
-            "INSERT OR REPLACE INTO sync_links (id, link_type, link_qualifier, first_id, second_id) "
-            "VALUES (?,?,?,?,?)", [(str(uuid.uuid4()), *row) for row in rows])
+            "INSERT OR REPLACE INTO sync_links (id, link_type, link_qualifier, first_id, second_id) VALUES (?,?,?,?,?)",
+            [(str(uuid.uuid4()), *row) for row in rows],
+        )
 
     def delete_many(self, rows):
         """``rows``: (link_type, qualifier, first_id)."""
-        self.store.executemany("DELETE FROM sync_links WHERE link_type = ? AND link_qualifier = ? AND first_id = ?",
-                               rows)
+        self.store.executemany(
+            "DELETE FROM sync_links WHERE link_type = ? AND link_qualifier = ? AND first_id = ?", rows
+        )
 
     def count(self, link_type=None):
         if link_type is None:

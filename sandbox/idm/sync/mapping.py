@@ -11,6 +11,8 @@ then answers 409 ``No such mapping: <name>``. When the stored set is invalid at 
 service at all: recons answer 500 and managed-object changes are not synchronized.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 
@@ -19,18 +21,43 @@ from ..errors import IdmError
 
 log = logging.getLogger("sandbox.idm.sync")
 
-SITUATIONS = ("SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED", "UNQUALIFIED",
-              "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS", "CONFIRMED",
-              "LINK_ONLY", "SOURCE_MISSING", "FOUND")
+SITUATIONS = (
+    "SOURCE_IGNORED",
+    "TARGET_CHANGED",
+    "SOURCE_TARGET_CONFLICT",
+    "FOUND_ALREADY_LINKED",
+    "UNQUALIFIED",
+    "ABSENT",
+    "TARGET_IGNORED",
+    "MISSING",
+    "ALL_GONE",
+    "UNASSIGNED",
+    "AMBIGUOUS",
+    "CONFIRMED",
+    "LINK_ONLY",
+    "SOURCE_MISSING",
+    "FOUND",
+)
 
 # §5.1. SOURCE_IGNORED/TARGET_IGNORED/ALL_GONE: IDM's code (REPORT/NOREPORT) rather than its docs (IGNORE); the
 # difference is only whether an audit entry is written. TARGET_CHANGED/SOURCE_TARGET_CONFLICT are cloud-only and
 # never arise here; IGNORE is the harmless default.
 DEFAULT_ACTIONS = {
-    "CONFIRMED": "UPDATE", "FOUND": "UPDATE", "FOUND_ALREADY_LINKED": "EXCEPTION", "ABSENT": "CREATE",
-    "AMBIGUOUS": "EXCEPTION", "MISSING": "EXCEPTION", "UNQUALIFIED": "DELETE", "SOURCE_MISSING": "EXCEPTION",
-    "SOURCE_IGNORED": "REPORT", "TARGET_IGNORED": "REPORT", "UNASSIGNED": "EXCEPTION", "LINK_ONLY": "EXCEPTION",
-    "ALL_GONE": "NOREPORT", "TARGET_CHANGED": "IGNORE", "SOURCE_TARGET_CONFLICT": "IGNORE",
+    "CONFIRMED": "UPDATE",
+    "FOUND": "UPDATE",
+    "FOUND_ALREADY_LINKED": "EXCEPTION",
+    "ABSENT": "CREATE",
+    "AMBIGUOUS": "EXCEPTION",
+    "MISSING": "EXCEPTION",
+    "UNQUALIFIED": "DELETE",
+    "SOURCE_MISSING": "EXCEPTION",
+    "SOURCE_IGNORED": "REPORT",
+    "TARGET_IGNORED": "REPORT",
+    "UNASSIGNED": "EXCEPTION",
+    "LINK_ONLY": "EXCEPTION",
+    "ALL_GONE": "NOREPORT",
+    "TARGET_CHANGED": "IGNORE",
+    "SOURCE_TARGET_CONFLICT": "IGNORE",
 }
 ACTIONS = ("CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC")
 
@@ -126,8 +153,9 @@ class Mapping:
             self.reversed = self._link_match(all_mappings) == "MATCH_REVERSE"
         self.valid_source = config.get("validSource")
         self.valid_target = config.get("validTarget")
-        self.source_condition = (Condition(config["sourceCondition"], "source")
-                                 if config.get("sourceCondition") is not None else None)
+        self.source_condition = (
+            Condition(config["sourceCondition"], "source") if config.get("sourceCondition") is not None else None
+        )
         self.properties = [PropertyMapping(p) for p in config.get("properties") or []]
         self.policies = {}
         for policy in config.get("policies") or []:
@@ -149,8 +177,7 @@ class Mapping:
         else:
             self.correlation = {}
         self.correlation_script = config.get("correlationScript")
-        self.scripts = {k: config.get(k) for k in ("onCreate", "onUpdate", "onDelete", "onLink", "onUnlink",
-                                                    "result")}
+        self.scripts = {k: config.get(k) for k in ("onCreate", "onUpdate", "onDelete", "onLink", "onUnlink", "result")}
         self.run_target_phase = config.get("runTargetPhase", True) is not False
         self.allow_empty_source = bool(config.get("allowEmptySourceSet", False))
         self.correlate_empty_target_set = config.get("correlateEmptyTargetSet", False) is True
@@ -163,17 +190,23 @@ class Mapping:
         """IDM's LinkType.getLinkType() + Match.getLinkTypeMatch() for a mapping that names ``links``."""
         definer = next((m for m in all_mappings if isinstance(m, dict) and m.get("name") == self.links), None)
         if definer is None:
-            raise IdmError(400, "When using links from another mapping the links must be named according to the "
-                                f"mapping. Could not find a mapping for {self.links} used in {self.name}")
+            raise IdmError(
+                400,
+                "When using links from another mapping the links must be named according to the "
+                f"mapping. Could not find a mapping for {self.links} used in {self.name}",
+            )
         other_source = (definer.get("source") or "").strip("/")
         other_target = (definer.get("target") or "").strip("/")
         if (self.source, self.target) == (other_source, other_target):
             return "MATCH_EXACT"
         if (self.source, self.target) == (other_target, other_source):
             return "MATCH_REVERSE"
-        raise IdmError(400, f"Mappings {self.name} and {definer.get('name')} {{}} are configured to share the same "
-                            f"links of {self.links}, but use incompatible source or targets: ({self.source}->"
-                            f"{self.target}) vs ({other_source}->{other_target})")
+        raise IdmError(
+            400,
+            f"Mappings {self.name} and {definer.get('name')} {{}} are configured to share the same "
+            f"links of {self.links}, but use incompatible source or targets: ({self.source}->"
+            f"{self.target}) vs ({other_source}->{other_target})",
+        )
 
     def policy_for(self, situation):
         return self.policies.get(situation, [])
@@ -189,10 +222,10 @@ class MappingRegistry:
     def __init__(self, config_service):
         self.config = config_service
         self._lock = threading.Lock()
-        self._active = []            # configs of the set in force
-        self._compiled = []          # the same, compiled
-        self.available = True        # False: the stored set was invalid at start (no mapping service)
-        self.error = None            # why the last activation failed, or None
+        self._active = []  # configs of the set in force
+        self._compiled = []  # the same, compiled
+        self.available = True  # False: the stored set was invalid at start (no mapping service)
+        self.error = None  # why the last activation failed, or None
         self.activate(initial=True)
         config_service.subscribe("sync", self._on_change)
         config_service.subscribe("mapping", self._on_change)

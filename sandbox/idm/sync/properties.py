@@ -28,15 +28,19 @@ class PropertyMapper:
         else:
             value = None
         if prop.transform is not None:
-            value = self.scope.run_script(prop.transform, self.scope.bindings(source=value, linkQualifier=qualifier),
-                                          f"{self.mapping.name} property {'/'.join(prop.target)} transform",
-                                          "propertyMappingScript")
+            value = self.scope.run_script(
+                prop.transform,
+                self.scope.bindings(source=value, linkQualifier=qualifier),
+                f"{self.mapping.name} property {'/'.join(prop.target)} transform",
+                "propertyMappingScript",
+            )
         if value is None and prop.has_default:
             value = copy_json(prop.default)
         return value
 
-    def apply(self, source: Any, target: dict, qualifier: str, old_source: Any = None,
-              old_target: dict | None = None) -> dict:
+    def apply(
+        self, source: Any, target: dict, qualifier: str, old_source: Any = None, old_target: dict | None = None
+    ) -> dict:
         """``PropertyMapping.apply()``: a property ``condition`` sees ``object``, ``target`` (being built),
         ``linkQualifier``, and ``oldSource``/``oldTarget`` when known (PropertyMapping.java L175-185)."""
         extra: dict[str, Any] = {"target": target}
@@ -46,8 +50,12 @@ class PropertyMapper:
             extra["oldTarget"] = old_target
         for prop in self.mapping.properties:
             if prop.condition is not None and not prop.condition.evaluate(
-                    self.scope.runner, source, qualifier, f"{self.mapping.name} property {'/'.join(prop.target)} "
-                                                          "condition", extra):
+                self.scope.runner,
+                source,
+                qualifier,
+                f"{self.mapping.name} property {'/'.join(prop.target)} condition",
+                extra,
+            ):
                 continue
             set_path(target, prop.target, copy_json(self.value(prop, source, qualifier)))
         return target
@@ -85,9 +93,12 @@ class Correlator:
         mapping, scope = self.mapping, self.scope
         spec = mapping.correlation.get(qualifier)
         if spec is None and mapping.correlation_script is not None:
-            result = scope.run_script(mapping.correlation_script, scope.bindings(source=source,
-                                                                                 linkQualifier=qualifier),
-                                      f"{mapping.name} correlationScript", "correlationScript")
+            result = scope.run_script(
+                mapping.correlation_script,
+                scope.bindings(source=source, linkQualifier=qualifier),
+                f"{mapping.name} correlationScript",
+                "correlationScript",
+            )
             ids = [item.get("_id") if isinstance(item, dict) else str(item) for item in result or []]
             return [i for i in ids if i]
         if spec is None:
@@ -104,13 +115,15 @@ class Correlator:
         if "expressionTree" in spec:
             return expression_filter(spec["expressionTree"], lambda field: self._value(source, field, qualifier))
         name = self.mapping.name
-        query = self.scope.runner.run(spec, self.scope.bindings(source=source, linkQualifier=qualifier),
-                                      f"{name} correlationQuery")
+        query = self.scope.runner.run(
+            spec, self.scope.bindings(source=source, linkQualifier=qualifier), f"{name} correlationQuery"
+        )
         if not isinstance(query, dict):
             raise ScriptError(f"{name} correlationQuery must return an object with _queryFilter")
         if "_queryFilter" not in query:
-            raise ScriptError(f"{name} correlationQuery: only _queryFilter queries are supported by the sandbox, "
-                              f"got {sorted(query)}")
+            raise ScriptError(
+                f"{name} correlationQuery: only _queryFilter queries are supported by the sandbox, got {sorted(query)}"
+            )
         return query["_queryFilter"]
 
     def _query(self, query_filter: str) -> list[str]:
@@ -128,7 +141,8 @@ class Correlator:
             if "/".join(prop.target) != field.strip("/"):
                 continue
             if prop.condition is not None and not prop.condition.evaluate(
-                    self.scope.runner, source, qualifier, f"{self.mapping.name} property {field} condition"):
+                self.scope.runner, source, qualifier, f"{self.mapping.name} property {field} condition"
+            ):
                 continue
             return self.properties.value(prop, source, qualifier)
         return get_path(source, queryfilter.parse_pointer(field))

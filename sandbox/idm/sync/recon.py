@@ -40,6 +40,8 @@ Slowing runs down for tests: ``entry_delay`` seconds before each entry (the serv
 ``IDM_SANDBOX_RECON_ENTRY_DELAY``; tests may set ``server.recon.entry_delay``).
 """
 
+from __future__ import annotations
+
 import itertools
 import json
 import logging
@@ -89,9 +91,9 @@ class ReconService(ResourceProvider):
         self.runner = runner
         self.entry_delay = float(entry_delay)
         self._lock = threading.Lock()
-        self._active = {}     # id -> (RunState, Thread)
+        self._active = {}  # id -> (RunState, Thread)
         self._in_memory = {}  # id -> RunState of the runs this process started (IDM's reconRuns, pruned at 100)
-        self._outcome = {}    # id -> exception message when the run threw
+        self._outcome = {}  # id -> exception message when the run threw
         store.ensure_schema(SCHEMA)
         self._counter = itertools.count(1)
         self._seq = itertools.count((store.query("SELECT MAX(seq) FROM recon_runs")[0][0] or 0) + 1)
@@ -103,19 +105,29 @@ class ReconService(ResourceProvider):
         ended = now_iso()
         for recon_id, summary in self.store.query("SELECT id, summary FROM recon_runs WHERE state = 'ACTIVE'"):
             summary = json.loads(summary)
-            summary.update({"state": "FAILED", "stage": "COMPLETED_FAILED",
-                            "stageDescription": "reconciliation failed", "ended": ended})
-            self.store.execute("UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?",
-                               ("FAILED", json.dumps(summary), recon_id))
+            summary.update(
+                {
+                    "state": "FAILED",
+                    "stage": "COMPLETED_FAILED",
+                    "stageDescription": "reconciliation failed",
+                    "ended": ended,
+                }
+            )
+            self.store.execute(
+                "UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?", ("FAILED", json.dumps(summary), recon_id)
+            )
 
     def _save(self, run, insert=False):
         summary = run.summary()
         if insert:
-            self.store.execute("INSERT INTO recon_runs (id, seq, mapping, state, summary) VALUES (?, ?, ?, ?, ?)",
-                               (run.id, next(self._seq), run.mapping, run.state, json.dumps(summary)))
+            self.store.execute(
+                "INSERT INTO recon_runs (id, seq, mapping, state, summary) VALUES (?, ?, ?, ?, ?)",
+                (run.id, next(self._seq), run.mapping, run.state, json.dumps(summary)),
+            )
         else:
-            self.store.execute("UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?",
-                               (run.state, json.dumps(summary), run.id))
+            self.store.execute(
+                "UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?", (run.state, json.dumps(summary), run.id)
+            )
 
     def _prune(self):
         rows = self.store.query("SELECT id FROM recon_runs WHERE state != 'ACTIVE' ORDER BY seq DESC")
@@ -127,22 +139,39 @@ class ReconService(ResourceProvider):
         for row in rows:
             entry_id = str(uuid.uuid4())
             records.append((entry_id, row["reconId"], next(self._assoc_seq), json.dumps({"_id": entry_id, **row})))
-        self.store.executemany("INSERT INTO recon_assoc_entries (id, recon_id, seq, body) VALUES (?, ?, ?, ?)",
-                               records)
+        self.store.executemany("INSERT INTO recon_assoc_entries (id, recon_id, seq, body) VALUES (?, ?, ?, ?)", records)
 
     def _save_assoc_summary(self, run, mapping):
         summary = run.summary()
-        body = {"_id": run.id, "reconId": run.id, "mapping": run.mapping,
-                "sourceResourceCollection": mapping.source, "targetResourceCollection": mapping.target,
-                "isAnalysis": run.analyze, "startTime": run.started, "finishTime": run.ended,
-                "state": run.state, "situationSummary": summary["situationSummary"],
-                "totalEntries": sum(summary["statusSummary"].values())}
-        self.store.execute("INSERT OR REPLACE INTO recon_assoc (recon_id, body) VALUES (?, ?)",
-                           (run.id, json.dumps(body)))
+        body = {
+            "_id": run.id,
+            "reconId": run.id,
+            "mapping": run.mapping,
+            "sourceResourceCollection": mapping.source,
+            "targetResourceCollection": mapping.target,
+            "isAnalysis": run.analyze,
+            "startTime": run.started,
+            "finishTime": run.ended,
+            "state": run.state,
+            "situationSummary": summary["situationSummary"],
+            "totalEntries": sum(summary["statusSummary"].values()),
+        }
+        self.store.execute(
+            "INSERT OR REPLACE INTO recon_assoc (recon_id, body) VALUES (?, ?)", (run.id, json.dumps(body))
+        )
 
     # ---- runs ----------------------------------------------------------------------------------------------
-    def start(self, mapping_name, action="recon", source_ids=None, overrides=None, analyze=False,
-              persist=False, wait=False, initiator="openidm-admin"):
+    def start(
+        self,
+        mapping_name,
+        action="recon",
+        source_ids=None,
+        overrides=None,
+        analyze=False,
+        persist=False,
+        wait=False,
+        initiator="openidm-admin",
+    ):
         if not mapping_name:
             raise IdmError(400, "/mapping: Expecting a value")
         if analyze and not persist:
@@ -155,29 +184,40 @@ class ReconService(ResourceProvider):
         mapping = self.mappings.get(mapping_name, overrides)
         if mapping is None:
             raise IdmError(409, f"No such mapping: {mapping_name}")
-        run = RunState(f"{uuid.uuid4()}-{next(self._counter)}", mapping_name, action, source_ids, analyze,
-                       persist, initiator)
+        run = RunState(
+            f"{uuid.uuid4()}-{next(self._counter)}", mapping_name, action, source_ids, analyze, persist, initiator
+        )
         self._save(run, insert=True)
         thread = threading.Thread(target=self._execute, args=(run, mapping), name=f"recon-{run.id}", daemon=True)
         with self._lock:
             self._active[run.id] = (run, thread)
             self._in_memory[run.id] = run
             done = [rid for rid, r in self._in_memory.items() if not r.stage.startswith("ACTIVE")]
-            for rid in done[:max(0, len(done) - MAX_COMPLETED_RUNS)]:
+            for rid in done[: max(0, len(done) - MAX_COMPLETED_RUNS)]:
                 self._in_memory.pop(rid, None)
         thread.start()
         if wait:
             thread.join()
             if run.id in self._outcome:
-                raise IdmError(409, "Synchronization failed", {"reconId": run.id,
-                                                               "failureCause": self._outcome[run.id]})
+                raise IdmError(
+                    409, "Synchronization failed", {"reconId": run.id, "failureCause": self._outcome[run.id]}
+                )
         return {"_id": run.id, "state": run.state}
 
     def _execute(self, run, mapping):
-        engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                             self.readings, self.entry_delay,
-                             self._save_assoc_entries if run.persist_associations else None,
-                             on_flush=lambda: self._save(run))
+        engine = ReconEngine(
+            self.router,
+            self.runner,
+            self.links,
+            self.audit,
+            self.store,
+            mapping,
+            run,
+            self.readings,
+            self.entry_delay,
+            self._save_assoc_entries if run.persist_associations else None,
+            on_flush=lambda: self._save(run),
+        )
         try:
             engine.execute()
         except Exception as exc:
@@ -268,8 +308,12 @@ class ReconService(ResourceProvider):
     def assoc_entries(self, recon_id, query_filter="true"):
         self.assoc_summary(recon_id)
         node = queryfilter.parse(query_filter)
-        entries = (json.loads(body) for (body,) in self.store.query(
-            "SELECT body FROM recon_assoc_entries WHERE recon_id = ? ORDER BY seq", (recon_id,)))
+        entries = (
+            json.loads(body)
+            for (body,) in self.store.query(
+                "SELECT body FROM recon_assoc_entries WHERE recon_id = ? ORDER BY seq", (recon_id,)
+            )
+        )
         return [entry for entry in entries if queryfilter.matches(node, entry)]
 
     # ---- internal router (openidm.action("recon", ...)) ----------------------------------------------------
@@ -282,7 +326,7 @@ class ReconService(ResourceProvider):
             return self.cancel(parts[1])
         return self.start_action(action, params, body)
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         return project(self.summary(id), fields)
 
     def start_action(self, action, params, body, initiator="openidm-admin"):
@@ -292,11 +336,20 @@ class ReconService(ResourceProvider):
         def flag(name):
             value = params.get(name)
             return str(value).lower() == "true" if value is not None else False
+
         source_ids = None
         if action == "reconById":
             raw = params.get("id") or params.get("ids")
             if not raw:
                 raise IdmError(400, "reconById needs the id (or ids) parameter")
             source_ids = [i for i in str(raw).split(",") if i]
-        return self.start(params.get("mapping"), action, source_ids, body, flag("analyze"),
-                          flag("persistAssociations"), flag("waitForCompletion"), initiator)
+        return self.start(
+            params.get("mapping"),
+            action,
+            source_ids,
+            body,
+            flag("analyze"),
+            flag("persistAssociations"),
+            flag("waitForCompletion"),
+            initiator,
+        )

@@ -32,7 +32,7 @@ def now_iso():
 
 
 class Metric:
-    __slots__ = ("count", "total", "minimum", "maximum", "squares")
+    __slots__ = ("count", "maximum", "minimum", "squares", "total")
 
     def __init__(self):
         self.count, self.total, self.minimum, self.maximum, self.squares = 0, 0.0, None, None, 0.0
@@ -47,15 +47,29 @@ class Metric:
     def as_dict(self):
         mean = self.total / self.count if self.count else 0
         variance = max(0.0, self.squares / self.count - mean * mean) if self.count else 0
-        return {"min": round(self.minimum or 0), "max": round(self.maximum or 0), "mean": round(mean),
-                "count": self.count, "sum": round(self.total), "stdDev": round(math.sqrt(variance))}
+        return {
+            "min": round(self.minimum or 0),
+            "max": round(self.maximum or 0),
+            "mean": round(mean),
+            "count": self.count,
+            "sum": round(self.total),
+            "stdDev": round(math.sqrt(variance)),
+        }
 
 
 class RunState:
     """Everything ``GET recon/<id>`` reports about a run; the engine updates it while running."""
 
-    def __init__(self, recon_id, mapping, action="recon", source_ids=None, analyze=False, persist=False,
-                 initiator="openidm-admin"):
+    def __init__(
+        self,
+        recon_id,
+        mapping,
+        action="recon",
+        source_ids=None,
+        analyze=False,
+        persist=False,
+        initiator="openidm-admin",
+    ):
         self.id = recon_id
         self.mapping = mapping
         self.action = action
@@ -117,24 +131,35 @@ class RunState:
         self.duration_ms = int((time.monotonic() - self.started_clock) * 1000)
 
     def summary(self):
-        duration = self.duration_ms if self.duration_ms is not None else \
-            int((time.monotonic() - self.started_clock) * 1000)
+        duration = (
+            self.duration_ms if self.duration_ms is not None else int((time.monotonic() - self.started_clock) * 1000)
+        )
 
         def total(value):
             return "?" if value is None else str(value)
+
         return {
-            "_id": self.id, "mapping": self.mapping, "state": self.state, "stage": self.stage,
+            "_id": self.id,
+            "mapping": self.mapping,
+            "state": self.state,
+            "stage": self.stage,
             "stageDescription": STAGES[self.stage],
             "progress": {
                 "source": {"existing": {"processed": self.source_processed, "total": total(self.source_total)}},
-                "target": {"existing": {"processed": self.target_processed, "total": total(self.target_total)},
-                           **self.target_counts},
-                "links": {"existing": {"processed": self.links_processed, "total": total(self.links_total)},
-                          "created": self.links_created},
+                "target": {
+                    "existing": {"processed": self.target_processed, "total": total(self.target_total)},
+                    **self.target_counts,
+                },
+                "links": {
+                    "existing": {"processed": self.links_processed, "total": total(self.links_total)},
+                    "created": self.links_created,
+                },
             },
             "situationSummary": dict(self.situations),
             "statusSummary": dict(self.statuses),
             "durationSummary": {name: metric.as_dict() for name, metric in sorted(self.metrics.items())},
             "parameters": copy_json(self.parameters),
-            "started": self.started, "ended": self.ended, "duration": duration,
+            "started": self.started,
+            "ended": self.ended,
+            "duration": duration,
         }

@@ -18,8 +18,15 @@ from .scripting import ScriptRunner
 
 
 class RunScope:
-    def __init__(self, router: InternalRouter, runner: ScriptRunner, mapping: Mapping, run: RunState,
-                 readings: Readings, implicit: bool) -> None:
+    def __init__(
+        self,
+        router: InternalRouter,
+        runner: ScriptRunner,
+        mapping: Mapping,
+        run: RunState,
+        readings: Readings,
+        implicit: bool,
+    ) -> None:
         self.router = router
         self.runner = runner
         self.mapping = mapping
@@ -60,8 +67,13 @@ class RunScope:
         (OpenIDM SyncOperation.java L744-790): ``linkQualifier``, ``mappingConfig``, ``source`` (when there is a
         source id), ``oldSource``, ``sourceId``, ``target`` (when loaded) and ``oldTarget`` (onUpdate only),
         ``targetId``, ``situation``."""
-        bindings = self.bindings(linkQualifier=entry.qualifier, mappingConfig=self.mapping.config,
-                                 oldSource=entry.old_source, sourceId=entry.source_id, targetId=entry.target_id)
+        bindings = self.bindings(
+            linkQualifier=entry.qualifier,
+            mappingConfig=self.mapping.config,
+            oldSource=entry.old_source,
+            sourceId=entry.source_id,
+            targetId=entry.target_id,
+        )
         if entry.source_id is not None:
             bindings["source"] = entry.source
         if target is not None:

@@ -13,6 +13,8 @@ source on every call. Both paths share the core's ``openidm``/``logger``/``ident
 and bridge), so ``openidm.query(...)`` inside a transform behaves the same.
 """
 
+from __future__ import annotations
+
 import json
 import re
 import threading
@@ -65,16 +67,16 @@ def _function_bodies(source):
     stripped = source.strip().rstrip(";").rstrip()
     yield f"return JSON.stringify({{v: ({stripped}\n)}});"
     for point in _split_points(stripped):
-        last = stripped[point + 1:].strip()
+        last = stripped[point + 1 :].strip()
         if last:
-            yield f"{stripped[:point + 1]}\nreturn JSON.stringify({{v: ({last}\n)}});"
+            yield f"{stripped[: point + 1]}\nreturn JSON.stringify({{v: ({last}\n)}});"
 
 
 class ScriptRunner:
     def __init__(self, scripts):
         self.scripts = scripts
         self._local = threading.local()
-        self._fallback = set()   # sources that could not be compiled into a function
+        self._fallback = set()  # sources that could not be compiled into a function
 
     @staticmethod
     def check(script, where):
@@ -82,8 +84,9 @@ class ScriptRunner:
             raise ScriptError(f"{where}: a script must be an object with 'type' and 'source' or 'file'")
         script_type = script.get("type", "text/javascript")
         if script_type != "text/javascript":
-            raise ScriptError(f"{where}: script type {script_type!r} is not supported by the sandbox IDM "
-                              "(only text/javascript)")
+            raise ScriptError(
+                f"{where}: script type {script_type!r} is not supported by the sandbox IDM (only text/javascript)"
+            )
         if "source" not in script and "file" not in script:
             raise ScriptError(f"{where}: the script has neither 'source' nor 'file'")
 
@@ -151,7 +154,7 @@ class ScriptRunner:
             return self.scripts.evaluate(script, bindings)
         except IdmError as exc:
             raise ScriptError(f"{where}: {exc.message}") from None
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             raise ScriptError(f"{where}: {exc}") from None
 
     def run_modifying(self, script, bindings, name, where):

@@ -40,6 +40,8 @@ Choices where the contract says UNCONFIRMED:
   reached or refuses the credentials, 500 otherwise.
 """
 
+from __future__ import annotations
+
 from .service import SystemService
 
 __all__ = ["SystemService"]

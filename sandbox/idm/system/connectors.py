@@ -4,6 +4,8 @@ connector in the background after ``start_delay`` seconds, or before the write a
 the routes (A9) and the status of each connector. See the package docstring for IDM's behaviour.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 import time
@@ -45,7 +47,7 @@ class ConnectorRegistry:
         self.decrypt = decrypt
         self.start_delay = float(start_delay)
         self.readings = readings
-        self.load_until = float(load_until or 0.0)   # time.monotonic() before which no connector is loaded
+        self.load_until = float(load_until or 0.0)  # time.monotonic() before which no connector is loaded
         self._lock = threading.RLock()
         self._systems = {}
         self._timers = {}
@@ -83,7 +85,7 @@ class ConnectorRegistry:
 
     def _start(self, name, generation):
         remaining = self.load_until - time.monotonic()
-        if remaining > 0:   # IDM is still loading connector bundles: the facade waits for them
+        if remaining > 0:  # IDM is still loading connector bundles: the facade waits for them
             timer = threading.Timer(remaining, self._start, (name, generation))
             timer.daemon = True
             with self._lock:
@@ -105,10 +107,12 @@ class ConnectorRegistry:
             error = NOT_AVAILABLE
         elif info is None:
             ref = config.get("connectorRef") or {}
-            error = (f"{NOT_AVAILABLE}: no installed connector matches connectorName "
-                     f"{ref.get('connectorName')!r}, bundleName {ref.get('bundleName')!r}, bundleVersion "
-                     f"{ref.get('bundleVersion')!r} (installed: {SCIM_CONNECTOR['connectorName']} "
-                     f"{SCIM_CONNECTOR['bundleVersion']})")
+            error = (
+                f"{NOT_AVAILABLE}: no installed connector matches connectorName "
+                f"{ref.get('connectorName')!r}, bundleName {ref.get('bundleName')!r}, bundleVersion "
+                f"{ref.get('bundleVersion')!r} (installed: {SCIM_CONNECTOR['connectorName']} "
+                f"{SCIM_CONNECTOR['bundleVersion']})"
+            )
         else:
             try:
                 connector = ScimConnector(config, decrypt=self.decrypt)
@@ -147,8 +151,11 @@ class ConnectorRegistry:
             raise IdmError(400, f"Invalid configuration provided for {config_id}: /connectorRef: Expecting a value")
         remote = ref.get("connectorHostRef") not in (None, "", "#LOCAL")
         if time.monotonic() < self.load_until or remote or find_connector(ref) is None:
-            raise IdmError(500, f"No meta-data provider available yet to {verb} and encrypt configuration for "
-                                f"{config_id}, retry later.")
+            raise IdmError(
+                500,
+                f"No meta-data provider available yet to {verb} and encrypt configuration for "
+                f"{config_id}, retry later.",
+            )
 
     def connector(self, name, resource=None):
         """The running connector of a system: 404 (no route) when unknown or disabled, 503 while the facade is
@@ -189,13 +196,16 @@ class ConnectorRegistry:
             entry["error"] = system.error or NOT_AVAILABLE
             entry["ok"] = False
             return entry
-        ref = {"bundleVersion": system.info["bundleVersion"], "bundleName": system.info["bundleName"],
-               "connectorName": system.info["connectorName"]}
+        ref = {
+            "bundleVersion": system.info["bundleVersion"],
+            "bundleName": system.info["bundleName"],
+            "connectorName": system.info["connectorName"],
+        }
         if (config.get("connectorRef") or {}).get("connectorHostRef"):
             ref = {"connectorHostRef": config["connectorRef"]["connectorHostRef"], **ref}
         entry["connectorRef"] = ref
         entry["displayName"] = system.info["displayName"]
-        entry["objectTypes"] = ["__ALL__"] + sorted(connector.object_types)
+        entry["objectTypes"] = ["__ALL__", *sorted(connector.object_types)]
         try:
             connector.test()
         except ConnectorError as exc:
@@ -212,8 +222,11 @@ class ConnectorRegistry:
         if not ref.get("connectorName"):
             raise IdmError(404, "No connector name provided")
         if find_connector(ref) is None:
-            raise IdmError(503, f"Connector {ref.get('connectorName')} (bundle {ref.get('bundleName')} "
-                                f"{ref.get('bundleVersion')}) is not available")
+            raise IdmError(
+                503,
+                f"Connector {ref.get('connectorName')} (bundle {ref.get('bundleName')} "
+                f"{ref.get('bundleVersion')}) is not available",
+            )
         result = {"name": body["name"]}
         connector = None
         try:

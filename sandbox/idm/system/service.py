@@ -3,6 +3,8 @@ the actions of ``/openidm/system`` and create, read, update, patch, delete and q
 running connector. The connectors themselves live in ``connectors.ConnectorRegistry``.
 """
 
+from __future__ import annotations
+
 from .. import queryfilter
 from ..crest import apply_patch, copy_json, project, sort_results
 from ..errors import IdmError
@@ -54,7 +56,7 @@ class SystemService(ResourceProvider):
             raise IdmError(404, f"Object type {parts[2]} is not defined for system {parts[1]}")
         return connector, parts[2]
 
-    def create(self, resource, obj, id=None, context=None):  # pylint: disable=redefined-builtin
+    def create(self, resource, obj, id=None, context=None):
         if id is not None:
             raise IdmError(404, "Create with client provided ID is not supported.")
         connector, type_key = self._target(resource)
@@ -63,14 +65,14 @@ class SystemService(ResourceProvider):
         except ConnectorError as exc:
             raise idm_error(exc) from None
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         connector, type_key = self._target(resource)
         try:
             return project(connector.read(type_key, id), fields)
         except ConnectorError as exc:
             raise idm_error(exc) from None
 
-    def update(self, resource, id, obj, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def update(self, resource, id, obj, rev=None, context=None):
         connector, type_key = self._target(resource)
         changes = {k: v for k, v in (obj or {}).items() if k not in ("_id", "_rev")}
         try:
@@ -78,18 +80,21 @@ class SystemService(ResourceProvider):
         except ConnectorError as exc:
             raise idm_error(exc) from None
 
-    def patch(self, resource, id, ops, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def patch(self, resource, id, ops, rev=None, context=None):
         connector, type_key = self._target(resource)
         try:
             current = connector.read(type_key, id)
             patched = apply_patch(copy_json(current), ops)
-            changes = {k: patched.get(k) for k in set(current) | set(patched)
-                       if k != "_id" and patched.get(k) != current.get(k)}
+            changes = {
+                k: patched.get(k)
+                for k in set(current) | set(patched)
+                if k != "_id" and patched.get(k) != current.get(k)
+            }
             return connector.update(type_key, id, changes) if changes else current
         except ConnectorError as exc:
             raise idm_error(exc) from None
 
-    def delete(self, resource, id, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def delete(self, resource, id, rev=None, context=None):
         connector, type_key = self._target(resource)
         try:
             last = connector.read(type_key, id)
@@ -98,8 +103,19 @@ class SystemService(ResourceProvider):
         except ConnectorError as exc:
             raise idm_error(exc) from None
 
-    def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None,
-              offset=None, sort_keys=None, total_policy=None, query_id=None):
+    def query(
+        self,
+        resource,
+        query_filter="true",
+        fields=None,
+        page_size=None,
+        cookie=None,
+        context=None,
+        offset=None,
+        sort_keys=None,
+        total_policy=None,
+        query_id=None,
+    ):
         connector, type_key = self._target(resource)
         if query_id is not None:
             if query_id != "query-all-ids":
@@ -107,17 +123,22 @@ class SystemService(ResourceProvider):
             query_filter, fields = "true", ["_id"]
         queryfilter.parse(query_filter)  # 400 on a malformed filter, before any provider call
         try:
-            objects, next_cookie, total = connector_query(connector, type_key, query_filter, page_size,
-                                                          cookie, offset, local_filter)
+            objects, next_cookie, total = connector_query(
+                connector, type_key, query_filter, page_size, cookie, offset, local_filter
+            )
         except ConnectorError as exc:
             raise idm_error(exc) from None
         objects = sort_results(objects, sort_keys, case_insensitive=True)
         objects = [project(obj, fields) for obj in objects]
         policy = (total_policy or "NONE").upper()
-        return {"result": objects, "resultCount": len(objects), "pagedResultsCookie": next_cookie,
-                "totalPagedResultsPolicy": policy,
-                "totalPagedResults": total if policy in ("EXACT", "ESTIMATE") else -1,
-                "remainingPagedResults": -1}
+        return {
+            "result": objects,
+            "resultCount": len(objects),
+            "pagedResultsCookie": next_cookie,
+            "totalPagedResultsPolicy": policy,
+            "totalPagedResults": total if policy in ("EXACT", "ESTIMATE") else -1,
+            "remainingPagedResults": -1,
+        }
 
     def action(self, resource, action, params=None, body=None, context=None):
         parts = resource.strip("/").split("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class AccessLog:
@@ -16,7 +16,7 @@ class AccessLog:
     def write(self, method: str, path: str, status: int | str, started: float) -> None:
         """One line for a request that began at ``time.perf_counter()`` value ``started``."""
         elapsed_ms = int((time.perf_counter() - started) * 1000)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         with self._lock:
             if not self._handle.closed:
                 self._handle.write(f"{stamp} {method} {path} {status} {elapsed_ms}\n")

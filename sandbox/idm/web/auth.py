@@ -31,8 +31,13 @@ def decode_header_value(value: str | None) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, admin_user: str, admin_password: str, bearer_tokens: Iterable[str] = (),
-                 no_script_users: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        admin_user: str,
+        admin_password: str,
+        bearer_tokens: Iterable[str] = (),
+        no_script_users: Iterable[str] = (),
+    ) -> None:
         """``no_script_users``: ``USER:PASS`` specs of authenticated users without script rights."""
         self._users = {admin_user: (admin_password, ADMIN_ROLES)}
         self._no_script: set[str] = set()
@@ -40,7 +45,7 @@ class Authenticator:
             user, _, password = spec.partition(":")
             self._users[user] = (password, USER_ROLES)
             self._no_script.add(user)
-        self._tokens = {token: admin_user for token in bearer_tokens}
+        self._tokens = dict.fromkeys(bearer_tokens, admin_user)
         self._sessions: dict[str, str] = {}
 
     def roles_of(self, principal: str) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from typing import ClassVar
 
 from ..errors import IdmError
 
@@ -20,8 +21,14 @@ from ..errors import IdmError
 class Faults:
     """Fault switches of ``/openidm/__sandbox/faults``."""
 
-    KEYS = {"error_rate": float, "error_status": int, "reset_rate": float, "latency": float, "paths": str,
-            "spread": str}
+    KEYS: ClassVar[dict[str, type]] = {
+        "error_rate": float,
+        "error_status": int,
+        "reset_rate": float,
+        "latency": float,
+        "paths": str,
+        "spread": str,
+    }
     # "random": each matching request is hit with the rate's probability (real-world like, but a test relying
     # on it can fail by chance). "even": exactly the rate, evenly spaced from the first matching request on
     # (0.25 = the 1st, 5th, 9th ...), so with a rate <= 0.5 no two requests in a row are hit and a test of a
@@ -34,8 +41,14 @@ class Faults:
 
     def reset(self):
         with self._lock:
-            self._state = {"error_rate": 0.0, "error_status": 503, "reset_rate": 0.0, "latency": 0.0, "paths": None,
-                           "spread": "random"}
+            self._state = {
+                "error_rate": 0.0,
+                "error_status": 503,
+                "reset_rate": 0.0,
+                "latency": 0.0,
+                "paths": None,
+                "spread": "random",
+            }
             self._pattern = None
             self._seen = 0
 

@@ -9,6 +9,7 @@ detail]}``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -52,10 +53,8 @@ class Gateway(wsgi.Gateway_u0):
         except DropConnection:
             self.req.close_connection = True
             self.req.sent_headers = True  # nothing more may be written on this connection
-            try:
+            with contextlib.suppress(OSError):  # the client may be gone already
                 self.req.conn.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _phrase(status: int) -> str:
@@ -70,8 +69,15 @@ def _phrase(status: int) -> str:
 class IdmApp:
     """The WSGI callable: ``IdmApp(context_path, routes, authenticator, faults, access_log, ready)``."""
 
-    def __init__(self, context_path: str, routes: RouteTable, authenticator: Authenticator, faults: Faults,
-                 access_log: AccessLog, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        context_path: str,
+        routes: RouteTable,
+        authenticator: Authenticator,
+        faults: Faults,
+        access_log: AccessLog,
+        ready: Callable[[], bool],
+    ) -> None:
         self.context_path = context_path
         self.routes = routes
         self.auth = authenticator
@@ -104,8 +110,7 @@ class IdmApp:
         finally:
             self.access_log.write(method, path, status, started)
 
-    def _respond(self, start_response: Any, response: Response, environ: dict[str, Any],
-                 raw_query: str) -> list[bytes]:
+    def _respond(self, start_response: Any, response: Response, environ: dict[str, Any], raw_query: str) -> list[bytes]:
         body = response.body
         pretty = "_prettyprint=true" in raw_query.lower()
         if body is None and response.status == 204:
@@ -155,13 +160,24 @@ class IdmApp:
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]
-        request = Request(method="GET" if method == "HEAD" else method, endpoint=endpoint, path=segments[1:],
-                          query=query, headers=headers, body=body, principal=principal or "anonymous")
+        request = Request(
+            method="GET" if method == "HEAD" else method,
+            endpoint=endpoint,
+            path=segments[1:],
+            query=query,
+            headers=headers,
+            body=body,
+            principal=principal or "anonymous",
+        )
         response = self.routes.dispatch(request)
-        if from_credentials and principal != "anonymous" and \
-                environ.get("HTTP_X_OPENIDM_NOSESSION", "").lower() != "true":
-            response.headers.setdefault("Set-Cookie", f"session-jwt={self.auth.new_session(principal)}; Path=/; "
-                                                      "HttpOnly")
+        if (
+            from_credentials
+            and principal != "anonymous"
+            and environ.get("HTTP_X_OPENIDM_NOSESSION", "").lower() != "true"
+        ):
+            response.headers.setdefault(
+                "Set-Cookie", f"session-jwt={self.auth.new_session(principal)}; Path=/; HttpOnly"
+            )
         return response
 
     @staticmethod
