@@ -23,15 +23,21 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from . import queryfilter
 from .crest import apply_patch, copy_json, page, project, sort_results
-from .crypto import is_encrypted
+from .crypto import Crypto, is_encrypted
 from .errors import IdmError
+from .readings import Readings
 from .router import ResourceProvider
+from .store import Store
 
 log = logging.getLogger("sandbox.idm.config")
 
+# listener(config id, stored value or None when deleted, waitForCompletion)
+Listener = Callable[[str, dict[str, Any] | None, bool], None]
 CONNECTOR_FACTORY = "provisioner.openicf"
 # GuardedString / confidential properties of the connectors the sandbox knows (SCIM: password, clientSecret,
 # authToken) plus the usual names of other ICF connectors, so a copied LDAP/REST config behaves the same.
@@ -55,7 +61,7 @@ CONFIDENTIAL_PROPERTIES = frozenset(
 )
 
 
-def validate_id(config_id):
+def validate_id(config_id: str | None) -> str:
     parts = (config_id or "").strip("/").split("/")
     if not config_id or not config_id.strip("/") or any(p == "" for p in parts) or len(parts) > 2:
         raise IdmError(400, f"Invalid configuration id '{config_id}': expected one or two path segments")
@@ -63,7 +69,7 @@ def validate_id(config_id):
 
 
 class ConfigService(ResourceProvider):
-    def __init__(self, store, crypto, readings):
+    def __init__(self, store: Store, crypto: Crypto, readings: Readings) -> None:
         self.store = store
         self.crypto = crypto
         self.readings = readings
@@ -81,10 +87,10 @@ class ConfigService(ResourceProvider):
         }
 
     # --- listeners -------------------------------------------------------------------------------------------------
-    def subscribe(self, prefix, callback):
+    def subscribe(self, prefix: str, callback: Listener) -> None:
         self._listeners.append((prefix.strip("/"), callback))
 
-    def _notify(self, config_id, value, wait_for_completion):
+    def _notify(self, config_id: str, value: dict | None, wait_for_completion: bool) -> None:
         for prefix, callback in list(self._listeners):
             if prefix and config_id != prefix and not config_id.startswith(prefix + "/"):
                 continue
@@ -117,7 +123,7 @@ class ConfigService(ResourceProvider):
         out.update(body)
         return out
 
-    def list(self):
+    def list(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "_id": "",
@@ -127,7 +133,7 @@ class ConfigService(ResourceProvider):
                 ],
             }
 
-    def get(self, config_id):
+    def get(self, config_id: str) -> dict[str, Any]:
         config_id = validate_id(config_id)
         with self._lock:
             entry = self._configs.get(config_id)
@@ -135,11 +141,13 @@ class ConfigService(ResourceProvider):
                 raise IdmError(404, "Not Found")
             return self._with_id(config_id, copy_json(entry[2]))
 
-    def exists(self, config_id):
+    def exists(self, config_id: str) -> bool:
         with self._lock:
             return validate_id(config_id) in self._configs
 
-    def put(self, config_id, body, wait_for_completion=False, _verb="create"):
+    def put(
+        self, config_id: str, body: Any, wait_for_completion: bool = False, _verb: str = "create"
+    ) -> tuple[bool, dict[str, Any]]:
         """Store ``body``; returns ``(created, stored_object_with_id)``."""
         config_id = validate_id(config_id)
         if not isinstance(body, dict):
@@ -165,12 +173,12 @@ class ConfigService(ResourceProvider):
         self._notify(config_id, body, wait_for_completion)
         return existing is None, self._with_id(config_id, copy_json(body))
 
-    def patch_config(self, config_id, operations, wait_for_completion=False):
+    def patch_config(self, config_id: str, operations: Any, wait_for_completion: bool = False) -> dict[str, Any]:
         current = self.get(config_id)
         current.pop("_id", None)
         return self.put(config_id, apply_patch(current, operations), wait_for_completion, _verb="patch")[1]
 
-    def remove(self, config_id, wait_for_completion=False):
+    def remove(self, config_id: str, wait_for_completion: bool = False) -> dict[str, Any]:
         config_id = validate_id(config_id)
         with self._lock:
             entry = self._configs.pop(config_id, None)
@@ -181,8 +189,15 @@ class ConfigService(ResourceProvider):
         return self._with_id(config_id, entry[2])
 
     def query_configs(
-        self, query_filter, fields=None, page_size=None, cookie=None, offset=None, total_policy=None, sort_keys=None
-    ):
+        self,
+        query_filter: str,
+        fields: list[str] | None = None,
+        page_size: int | None = None,
+        cookie: str | None = None,
+        offset: int | None = None,
+        total_policy: str | None = None,
+        sort_keys: str | None = None,
+    ) -> dict[str, Any]:
         node = queryfilter.parse(query_filter)
         with self._lock:
             items = [self._with_id(cid, copy_json(entry[2])) for cid, entry in sorted(self._configs.items())]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from .errors import IdmError
 from .queryfilter import comparable, parse_pointer
 
 
-def copy_json(value):
+def copy_json(value: Any) -> Any:
     """A deep copy of a JSON value (faster than ``copy.deepcopy`` for plain dict/list trees)."""
     if isinstance(value, dict):
         return {k: copy_json(v) for k, v in value.items()}
@@ -18,7 +19,7 @@ def copy_json(value):
     return value
 
 
-def strict_equal(a, b):
+def strict_equal(a: Any, b: Any) -> bool:
     """IDM's ``JsonValue.isEqualTo()`` = ``JsonPatch.isEqual()`` (commons JsonPatch.java L138-188): same JSON
     type at every depth, objects with the same key set (a key set to null is not a missing key), lists in order,
     scalars by Java ``equals`` (so ``1`` is not ``1.0`` and ``true`` is not ``1``)."""
@@ -36,7 +37,7 @@ def strict_equal(a, b):
 # --- patch -------------------------------------------------------------------------------------------------------
 
 
-def _index(segment, length, allow_end):
+def _index(segment: str, length: int, allow_end: bool) -> int:
     if segment == "-" and allow_end:
         return length
     try:
@@ -48,7 +49,7 @@ def _index(segment, length, allow_end):
     return index
 
 
-def _parent(obj, pointer, create):
+def _parent(obj: Any, pointer: list[str], create: bool) -> Any:
     """The container holding the last segment of ``pointer`` (creating objects on the way when ``create``)."""
     node = obj
     for segment in pointer[:-1]:
@@ -65,7 +66,7 @@ def _parent(obj, pointer, create):
     return node
 
 
-def _same(element, value, subset):
+def _same(element: Any, value: Any, subset: bool) -> bool:
     if not subset:
         return element == value
     if isinstance(value, dict) and isinstance(element, dict):
@@ -73,7 +74,7 @@ def _same(element, value, subset):
     return element == value
 
 
-def _op_add(obj, op, pointer, value, subset):
+def _op_add(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
     parent = _parent(obj, pointer, True)
     last = pointer[-1]
     if isinstance(parent, list):
@@ -86,7 +87,7 @@ def _op_add(obj, op, pointer, value, subset):
         parent[last] = value
 
 
-def _op_remove(obj, op, pointer, value, subset):
+def _op_remove(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
     parent = _parent(obj, pointer, False)
     last = pointer[-1]
     if parent is None:
@@ -101,7 +102,7 @@ def _op_remove(obj, op, pointer, value, subset):
             del parent[last]
 
 
-def _op_replace(obj, op, pointer, value, subset):
+def _op_replace(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
     parent = _parent(obj, pointer, True)
     last = pointer[-1]
     if isinstance(parent, list):
@@ -112,7 +113,7 @@ def _op_replace(obj, op, pointer, value, subset):
         parent[last] = value
 
 
-def _op_increment(obj, op, pointer, value, subset):
+def _op_increment(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
     parent = _parent(obj, pointer, False)
     last = pointer[-1]
     if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -126,7 +127,7 @@ def _op_increment(obj, op, pointer, value, subset):
 _OPERATIONS = {"add": _op_add, "remove": _op_remove, "replace": _op_replace, "increment": _op_increment}
 
 
-def _moved_value(obj, op, kind):
+def _moved_value(obj: Any, op: dict, kind: str) -> Any:
     """The value a ``copy``/``move`` takes from ``from`` (removed there for a move)."""
     if "from" not in op:
         raise IdmError(400, f"Patch operation {kind} needs 'from'")
@@ -140,7 +141,7 @@ def _moved_value(obj, op, kind):
     return value
 
 
-def apply_patch(obj, operations, subset_fields=()):
+def apply_patch(obj: Any, operations: Any, subset_fields: tuple[str, ...] = ()) -> Any:
     """Apply CREST patch ``operations`` to ``obj`` in place and return it.
 
     ``add`` to an existing array appends (``/f/-`` or an array value, CREST "list semantics"), ``/f/<n>``
@@ -170,14 +171,14 @@ def apply_patch(obj, operations, subset_fields=()):
 # --- _fields -----------------------------------------------------------------------------------------------------
 
 
-def parse_fields(text):
+def parse_fields(text: str | None) -> list[str] | None:
     """``_fields=a,b/c`` as a list of strings, or None when absent/empty."""
     if text is None or text.strip() == "":
         return None
     return [f.strip().strip("/") for f in text.split(",") if f.strip()]
 
 
-def project(obj, fields):
+def project(obj: dict, fields: list[str] | None) -> dict:
     """Keep ``_id``, ``_rev`` and the requested pointers of an already-expanded object."""
     if fields is None or ("*" in fields and all(f in ("*", "*_ref") for f in fields)):
         return obj
@@ -215,11 +216,11 @@ def project(obj, fields):
 # --- paging / sorting ----------------------------------------------------------------------------------------------
 
 
-def encode_cookie(offset):
+def encode_cookie(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
 
 
-def decode_cookie(cookie):
+def decode_cookie(cookie: str) -> int:
     try:
         padded = cookie + "=" * (-len(cookie) % 4)
         return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
@@ -227,7 +228,7 @@ def decode_cookie(cookie):
         raise IdmError(400, "Invalid paged results cookie") from None
 
 
-def sort_results(items, sort_keys, case_insensitive):
+def sort_results(items: list[dict], sort_keys: str | list[str] | None, case_insensitive: bool) -> list[dict]:
     """Stable multi-key sort for ``_sortKeys=+a,-b``; missing values sort first ascending."""
     if not sort_keys:
         return items
@@ -236,7 +237,7 @@ def sort_results(items, sort_keys, case_insensitive):
         descending = key.startswith("-")
         pointer = parse_pointer(key.lstrip("+-"))
 
-        def sort_value(item, pointer=pointer):
+        def sort_value(item: dict, pointer: list[str] = pointer) -> tuple:
             value = item
             for segment in pointer:
                 value = value.get(segment) if isinstance(value, dict) else None
@@ -247,7 +248,13 @@ def sort_results(items, sort_keys, case_insensitive):
     return items
 
 
-def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
+def page(
+    items: list,
+    page_size: int | None = None,
+    cookie: str | None = None,
+    offset: int | None = None,
+    total_policy: str | None = None,
+) -> dict[str, Any]:
     """Slice ``items`` the way IDM's DS repo pages and wrap them in the CREST query envelope."""
     start = 0
     if cookie:
@@ -275,7 +282,7 @@ def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
     }
 
 
-def int_param(value, name):
+def int_param(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:

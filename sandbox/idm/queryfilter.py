@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from .errors import IdmError
 
+# A parsed filter: ("const", bool), (op, pointer, value), ("pr", pointer), ("and"|"or", [nodes]), ("not", node).
+Node = tuple[Any, ...]
 _COMPARISONS = ("eq", "co", "sw", "gt", "ge", "lt", "le")
 _OPERATORS = (*_COMPARISONS, "pr")
 _TOKEN = re.compile(
@@ -30,11 +34,11 @@ _TOKEN = re.compile(
 )
 
 
-def _invalid(query_filter, reason):
+def _invalid(query_filter: str, reason: str) -> IdmError:
     return IdmError(400, f"Invalid query filter '{query_filter}': {reason}")
 
 
-def _tokens(text):
+def _tokens(text: str) -> list[tuple[str, str]]:
     pos, out = 0, []
     text = text.rstrip()
     while pos < len(text):
@@ -52,27 +56,27 @@ def _tokens(text):
     return out
 
 
-def parse_pointer(text):
+def parse_pointer(text: str) -> list[str]:
     """``/a/b`` or ``a/b`` as a list of segments (JSON pointer escapes ``~1`` and ``~0`` decoded)."""
     segments = [s for s in text.strip("/").split("/") if s != ""] if text not in ("", "/") else []
     return [s.replace("~1", "/").replace("~0", "~") for s in segments]
 
 
 class _Parser:
-    def __init__(self, text):
+    def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokens(text)
         self.pos = 0
 
-    def peek(self):
+    def peek(self) -> tuple[str | None, str | None]:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
 
-    def take(self):
+    def take(self) -> tuple[str | None, str | None]:
         token = self.peek()
         self.pos += 1
         return token
 
-    def parse(self):
+    def parse(self) -> Node:
         if not self.tokens:
             raise _invalid(self.text, "empty filter")
         node = self.parse_or()
@@ -80,21 +84,21 @@ class _Parser:
             raise _invalid(self.text, f"unexpected '{self.peek()[1]}'")
         return node
 
-    def parse_or(self):
+    def parse_or(self) -> Node:
         nodes = [self.parse_and()]
         while self.peek() == ("word", "or"):
             self.take()
             nodes.append(self.parse_and())
         return nodes[0] if len(nodes) == 1 else ("or", nodes)
 
-    def parse_and(self):
+    def parse_and(self) -> Node:
         nodes = [self.parse_not()]
         while self.peek() == ("word", "and"):
             self.take()
             nodes.append(self.parse_not())
         return nodes[0] if len(nodes) == 1 else ("and", nodes)
 
-    def parse_not(self):
+    def parse_not(self) -> Node:
         kind, value = self.take()
         if kind == "bang":
             return ("not", self.parse_not())
@@ -130,7 +134,7 @@ class _Parser:
 _SIMPLE_EQUALITY = re.compile(r'^\s*(/?[A-Za-z_][\w/]*)\s+eq\s+("(?:[^"\\]|\\.)*")\s*$')
 
 
-def parse(query_filter):
+def parse(query_filter: str | None) -> Node:
     """The AST of a ``_queryFilter`` string; 400 ``IdmError`` when it does not parse.
 
     Nodes: ``("const", bool)``, ``(op, pointer, value)`` for ``eq co sw gt ge lt le``, ``("pr", pointer)``,
@@ -146,7 +150,7 @@ def parse(query_filter):
     return _Parser(query_filter).parse()
 
 
-def resolve(obj, pointer):
+def resolve(obj: Any, pointer: list[str]) -> list[Any]:
     """Every value a pointer reaches, fanning out over arrays on the way and at the end."""
     values = [obj]
     for segment in pointer:
@@ -170,7 +174,7 @@ def resolve(obj, pointer):
     return flat
 
 
-def comparable(value, case_insensitive):
+def comparable(value: Any, case_insensitive: bool) -> tuple[str, Any] | None:
     """A (type-tag, value) key: keeps ``True`` apart from ``1`` and folds case when asked."""
     if isinstance(value, bool):
         return ("b", value)
@@ -183,7 +187,7 @@ def comparable(value, case_insensitive):
     return None
 
 
-def _compare(op, actual, expected, case_insensitive):
+def _compare(op: str, actual: Any, expected: Any, case_insensitive: bool) -> bool:
     left = comparable(actual, case_insensitive)
     right = comparable(expected, case_insensitive)
     if left is None or right is None:
@@ -205,7 +209,7 @@ def _compare(op, actual, expected, case_insensitive):
     return left[1] <= right[1]
 
 
-def matches(node, obj, case_insensitive=False):
+def matches(node: Node, obj: Any, case_insensitive: bool = False) -> bool:
     kind = node[0]
     if kind == "const":
         return node[1]
@@ -221,7 +225,7 @@ def matches(node, obj, case_insensitive=False):
     return any(_compare(op, value, expected, case_insensitive) for value in resolve(obj, pointer))
 
 
-def pointers(node):
+def pointers(node: Node) -> Iterator[list[str]]:
     """Every pointer a filter reads (used to decide whether relationship fields must be loaded)."""
     kind = node[0]
     if kind in ("and", "or"):

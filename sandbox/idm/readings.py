@@ -9,7 +9,9 @@ each reading is in ``sandbox/README.md`` ("Where IDM's behaviour is UNCONFIRMED"
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,11 @@ class Reading:
     meaning: str
 
     @property
-    def default(self):
+    def default(self) -> str:
         return self.values[0]
 
     @property
-    def alternative(self):
+    def alternative(self) -> str:
         return self.values[1]
 
 
@@ -80,7 +82,7 @@ READINGS = {
 }
 
 
-def parse(specs):
+def parse(specs: Iterable[str] | None) -> dict[str, str]:
     """``{name: value}`` for every reading from ``NAME=VALUE`` / ``alt`` items; ValueError on a bad item."""
     values = {name: reading.default for name, reading in READINGS.items()}
     explicit = {}
@@ -114,7 +116,7 @@ def parse(specs):
 class Readings:
     """The readings of one server; ``readings.recon_target_fields`` etc. Unknown attribute names fail loudly."""
 
-    def __init__(self, values=None):
+    def __init__(self, values: dict[str, Any] | Iterable[str] | None = None) -> None:
         """``values``: ``{name: value}`` (``{"alt": True}`` for alt) or a list of ``NAME=VALUE``/``alt`` specs."""
         if isinstance(values, dict):
             specs = [
@@ -127,17 +129,17 @@ class Readings:
         object.__setattr__(self, "_values", parse(specs))
 
     @classmethod
-    def from_specs(cls, specs):
+    def from_specs(cls, specs: Iterable[str] | None) -> Readings:
         return cls(list(specs or ()))
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> str:
         try:
             return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("readings are fixed when the server starts")
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return dict(self._values)

@@ -27,10 +27,13 @@ import json
 import logging
 import re
 import threading
+from typing import Any
 
 import quickjs
 
+from .crypto import Crypto
 from .errors import IdmError
+from .router import InternalRouter
 
 log = logging.getLogger("sandbox.idm.script")
 
@@ -117,7 +120,7 @@ var identityServer = {
 """
 
 
-def _script_parts(script):
+def _script_parts(script: Any) -> tuple[str, dict[str, Any]]:
     """``(source, globals)`` of an IDM script object (or a bare source string); 400 for what the sandbox can't run."""
     if isinstance(script, str):
         return script, {}
@@ -139,7 +142,14 @@ def _script_parts(script):
 
 
 class ScriptEngine:
-    def __init__(self, router, crypto, time_limit=5.0, memory_limit=64 * 1024 * 1024, properties=None):
+    def __init__(
+        self,
+        router: InternalRouter,
+        crypto: Crypto | None,
+        time_limit: float = 5.0,
+        memory_limit: int = 64 * 1024 * 1024,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
         self.router = router
         self.crypto = crypto
         self.time_limit = time_limit
@@ -157,7 +167,7 @@ class ScriptEngine:
             contexts.append((ctx, ctx.get("__run"), ctx.get("__compile")))
         return contexts[depth]
 
-    def new_context(self):
+    def new_context(self) -> quickjs.Context:
         """A QuickJS context with the ``openidm``/``logger``/``identityServer`` globals bound to this engine (the
         sync engine compiles its mapping scripts into such contexts). Not thread-safe: one per thread."""
         ctx = quickjs.Context()
@@ -168,7 +178,7 @@ class ScriptEngine:
         return ctx
 
     # --- public API ------------------------------------------------------------------------------------------------
-    def evaluate(self, script, bindings=None):
+    def evaluate(self, script: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Run an IDM script object with plain-JSON ``bindings``; returns the plain-JSON result."""
         source, script_globals = _script_parts(script)
         variables = dict(script_globals)
@@ -199,7 +209,7 @@ class ScriptEngine:
             raise self._error(outcome["e"])
         return outcome.get("v")
 
-    def compile(self, script):
+    def compile(self, script: Any) -> bool:
         """True when the source parses; 400 with the syntax error otherwise."""
         source, _ = _script_parts(script)
         _, _, compile_fn = self._context(getattr(self._local, "depth", 0))
@@ -296,7 +306,7 @@ _engine_lock = threading.Lock()
 _default_engine = None
 
 
-def evaluate(script, bindings=None, engine=None):
+def evaluate(script: Any, bindings: dict[str, Any] | None = None, engine: ScriptEngine | None = None) -> Any:
     """Module-level helper for the sync engine: ``scripts.evaluate(script_obj, bindings)``.
 
     Uses ``engine`` (normally ``server.scripts``) when given, else a router-less engine for pure functions

@@ -13,13 +13,14 @@ import binascii
 import json
 
 from .. import queryfilter
+from .schema import ObjectType
 from .scim import ConnectorError
 
 UNTRANSLATABLE = object()
 _COMPARISONS = ("eq", "co", "sw", "gt", "ge", "lt", "le")
 
 
-def _clause(node, object_type):
+def _clause(node: queryfilter.Node, object_type: ObjectType) -> str | object:
     """The SCIM clause of a comparison or ``pr`` node on a known attribute, else UNTRANSLATABLE."""
     if node[0] not in _COMPARISONS and node[0] != "pr":
         return UNTRANSLATABLE
@@ -31,7 +32,7 @@ def _clause(node, object_type):
     return f"{path} {node[0]} {json.dumps(node[2])}"
 
 
-def translate_filter(query_filter, object_type):
+def translate_filter(query_filter: str | None, object_type: ObjectType) -> str | bool | object | None:
     """The SCIM filter for a CREST filter, ``None`` for ``true`` (no filter), ``False`` for ``false``, or
     ``UNTRANSLATABLE`` when it needs local evaluation (negation, nested or mixed and/or, unknown attributes).
 
@@ -48,11 +49,11 @@ def translate_filter(query_filter, object_type):
     return f" {node[0]} ".join(clauses)
 
 
-def encode_cookie(offset):
+def encode_cookie(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def decode_cookie(cookie):
+def decode_cookie(cookie: str) -> int:
     try:
         return int(base64.urlsafe_b64decode(cookie.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):

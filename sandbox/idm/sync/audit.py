@@ -18,11 +18,14 @@ import itertools
 import json
 import threading
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from .. import queryfilter
 from ..crest import page, project
 from ..errors import IdmError
 from ..router import ResourceProvider
+from ..store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_recon (
@@ -42,7 +45,7 @@ CREATE TABLE IF NOT EXISTS audit_sync (
 TOPICS = ("recon", "sync")
 
 
-def _recon_id_of(node):
+def _recon_id_of(node: queryfilter.Node) -> str | None:
     """The reconId a filter pins with a top-level ``reconId eq "x"`` (possibly inside an ``and``)."""
     if node[0] == "eq" and node[1] == ["reconId"] and isinstance(node[2], str):
         return node[2]
@@ -55,14 +58,14 @@ def _recon_id_of(node):
 
 
 class AuditService(ResourceProvider):
-    def __init__(self, store):
+    def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure_schema(SCHEMA)
         last = store.query("SELECT MAX(seq) FROM audit_recon")[0][0] or 0
         self._seq = itertools.count(last + 1)
         self._lock = threading.Lock()
 
-    def add_many(self, events, topic="recon"):
+    def add_many(self, events: Iterable[dict[str, Any]], topic: str = "recon") -> None:
         rows = []
         with self._lock:
             for event in events:
@@ -83,17 +86,17 @@ class AuditService(ResourceProvider):
             else:
                 self.store.executemany("INSERT INTO audit_sync (id, seq, body) VALUES (?, ?, ?)", rows)
 
-    def delete_run(self, recon_id):
+    def delete_run(self, recon_id: str) -> None:
         self.store.execute("DELETE FROM audit_recon WHERE recon_id = ?", (recon_id,))
 
-    def summary_of(self, recon_id):
+    def summary_of(self, recon_id: str) -> dict[str, Any] | None:
         rows = self.store.query(
             "SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' ORDER BY seq DESC LIMIT 1",
             (recon_id,),
         )
         return json.loads(rows[0][0])["messageDetail"] if rows else None
 
-    def search(self, query_filter, topic="recon"):
+    def search(self, query_filter: str, topic: str = "recon") -> list[dict[str, Any]]:
         node = queryfilter.parse(query_filter)
         if topic == "sync":
             events = (json.loads(row[0]) for row in self.store.query("SELECT body FROM audit_sync ORDER BY seq"))
@@ -108,7 +111,7 @@ class AuditService(ResourceProvider):
 
     # ---- internal router ("audit/recon") ---------------------------------------------------------------------
     @staticmethod
-    def topic(resource):
+    def topic(resource: str) -> str:
         parts = resource.strip("/").split("/")
         if len(parts) < 2 or parts[1] not in TOPICS:
             raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")

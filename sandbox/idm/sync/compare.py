@@ -6,13 +6,14 @@ covers old" for diagnosis (see the engine's docstring).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..crest import strict_equal
 
 LENIENT_UNCHANGED = os.environ.get("IDM_SANDBOX_LENIENT_UNCHANGED") == "1"
 
 
-def same_target(new, old):
+def same_target(new: dict, old: dict) -> bool:
     """True when an UPDATE would not write: ``oldTarget.isEqualTo(target)`` (SyncOperation.java L527), or the
     lenient "new covers old" comparison with ``IDM_SANDBOX_LENIENT_UNCHANGED=1`` (see the module docstring)."""
     if LENIENT_UNCHANGED:
@@ -20,7 +21,7 @@ def same_target(new, old):
     return strict_equal(new, old)
 
 
-def covers(new, old):
+def covers(new: Any, old: Any) -> bool:
     """Lenient comparison: ``new`` equals ``old`` when every key it sets has the same value in ``old``."""
     if new is None:
         return old is None

@@ -4,6 +4,8 @@ SynchronizationException as ``sync_failure()`` records it, ``EntryFailure`` rais
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import html_escape
 
 
@@ -34,7 +36,7 @@ class Entry:
         "target_id",
     )
 
-    def __init__(self, phase, qualifier):
+    def __init__(self, phase: str, qualifier: str) -> None:
         self.phase = phase
         self.qualifier = qualifier
         self.source = self.source_id = self.target = self.target_id = None
@@ -50,7 +52,7 @@ class Entry:
 SYNC_EXCEPTION = "org.forgerock.openidm.sync.SynchronizationException"
 
 
-def sync_failure(message, wrapped=True):
+def sync_failure(message: str, wrapped: bool = True) -> dict[str, Any]:
     """What IDM's ``ObjectMapping.setLogEntryMessage()`` records for a SynchronizationException.
 
     Failures raised while an action is performed (a refused write, an EXCEPTION policy, "no target object to

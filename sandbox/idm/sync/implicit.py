@@ -32,12 +32,19 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import Any
 
 from ..errors import IdmError
+from ..readings import Readings
+from ..router import InternalRouter
+from ..store import Store
+from .audit import AuditService
 from .engine import ReconEngine
 from .entries import Entry
+from .links import LinkStore
+from .mapping import MappingRegistry
 from .runstate import RunState
-from .scripting import ScriptError
+from .scripting import ScriptError, ScriptRunner
 
 log = logging.getLogger("sandbox.idm.sync")
 
@@ -45,7 +52,16 @@ MAX_DEPTH = 8
 
 
 class ImplicitSync:
-    def __init__(self, router, runner, links, audit, store, mappings, readings):
+    def __init__(
+        self,
+        router: InternalRouter,
+        runner: ScriptRunner,
+        links: LinkStore,
+        audit: AuditService,
+        store: Store,
+        mappings: MappingRegistry,
+        readings: Readings,
+    ) -> None:
         self.router = router
         self.runner = runner
         self.links = links
@@ -55,7 +71,9 @@ class ImplicitSync:
         self.readings = readings
         self._local = threading.local()
 
-    def notify(self, event, resource, object_id, old, new, context=None):
+    def notify(
+        self, event: str, resource: str, object_id: str, old: Any, new: Any, context: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """``event``: create/update/delete of ``resource/object_id``; ``old``/``new`` its values (None when not
         applicable). Returns the per-mapping results (``{"mapping", "result", "entries"}``); never raises."""
         if self.readings.implicit_sync != "on" or not self.mappings.available:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from .. import queryfilter
+from ..config import ConfigService
 from ..errors import IdmError
+from .scripting import ScriptRunner
 
 log = logging.getLogger("sandbox.idm.sync")
 
@@ -62,14 +65,14 @@ DEFAULT_ACTIONS = {
 ACTIONS = ("CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC")
 
 
-def pointer(text):
+def pointer(text: str | None) -> list[str] | None:
     """A property path (``name/givenName``, ``/mail``) as segments; None for None."""
     if text is None:
         return None
     return queryfilter.parse_pointer(text)
 
 
-def get_path(obj, segments):
+def get_path(obj: Any, segments: list[str]) -> Any:
     value = obj
     for segment in segments:
         if isinstance(value, dict):
@@ -86,7 +89,7 @@ def get_path(obj, segments):
     return value
 
 
-def set_path(obj, segments, value):
+def set_path(obj: dict, segments: list[str], value: Any) -> None:
     node = obj
     for segment in segments[:-1]:
         child = node.get(segment)
@@ -100,7 +103,7 @@ def set_path(obj, segments, value):
 class Condition:
     """A script or a CREST filter string (evaluated against ``{<subject>: object, "linkQualifier": q}``)."""
 
-    def __init__(self, spec, subject):
+    def __init__(self, spec: Any, subject: str) -> None:
         self.spec = spec
         self.subject = subject
         self.filter = None
@@ -110,7 +113,9 @@ class Condition:
             except IdmError as exc:
                 raise IdmError(400, f"Invalid condition {spec!r}: {exc.message}") from None
 
-    def evaluate(self, runner, obj, qualifier, where, extra=None):
+    def evaluate(
+        self, runner: ScriptRunner, obj: Any, qualifier: str, where: str, extra: dict[str, Any] | None = None
+    ) -> bool:
         if self.filter is not None:
             scope = dict(extra or {})
             scope.update({self.subject: obj, "linkQualifier": qualifier})
@@ -122,7 +127,7 @@ class Condition:
 
 
 class PropertyMapping:
-    def __init__(self, spec):
+    def __init__(self, spec: Any) -> None:
         if not isinstance(spec, dict) or not spec.get("target"):
             raise IdmError(400, f"Invalid property mapping {spec!r}: 'target' is required")
         self.spec = spec
@@ -136,7 +141,7 @@ class PropertyMapping:
 
 
 class Mapping:
-    def __init__(self, config, all_mappings=()):
+    def __init__(self, config: dict[str, Any], all_mappings: list[dict[str, Any]] | tuple = ()) -> None:
         if not isinstance(config, dict) or not config.get("name"):
             raise IdmError(400, "A mapping needs a name")
         self.config = config
@@ -186,7 +191,7 @@ class Mapping:
         self.source_query = config.get("sourceQuery")
         self.target_query = config.get("targetQuery")
 
-    def _link_match(self, all_mappings):
+    def _link_match(self, all_mappings: list[dict[str, Any]] | tuple) -> str:
         """IDM's LinkType.getLinkType() + Match.getLinkTypeMatch() for a mapping that names ``links``."""
         definer = next((m for m in all_mappings if isinstance(m, dict) and m.get("name") == self.links), None)
         if definer is None:
@@ -208,10 +213,10 @@ class Mapping:
             f"{self.target}) vs ({other_source}->{other_target})",
         )
 
-    def policy_for(self, situation):
+    def policy_for(self, situation: str) -> list[tuple[dict[str, Any], Condition | None]]:
         return self.policies.get(situation, [])
 
-    def link_ids(self, source_id, target_id):
+    def link_ids(self, source_id: str, target_id: str) -> tuple[str, str]:
         """(firstId, secondId) of the link between a source and a target of this mapping."""
         return (target_id, source_id) if self.reversed else (source_id, target_id)
 
@@ -219,7 +224,7 @@ class Mapping:
 class MappingRegistry:
     """The mappings in force (see the module docstring), looked up at the start of each run."""
 
-    def __init__(self, config_service):
+    def __init__(self, config_service: ConfigService) -> None:
         self.config = config_service
         self._lock = threading.Lock()
         self._active = []  # configs of the set in force
@@ -230,7 +235,7 @@ class MappingRegistry:
         config_service.subscribe("sync", self._on_change)
         config_service.subscribe("mapping", self._on_change)
 
-    def stored_configs(self):
+    def stored_configs(self) -> list[dict[str, Any]]:
         configs = []
         if self.config.exists("sync"):
             configs.extend(m for m in self.config.get("sync").get("mappings") or [] if isinstance(m, dict))
@@ -242,10 +247,10 @@ class MappingRegistry:
                 configs.append(body)
         return configs
 
-    def _on_change(self, _config_id, _value, _wait):
+    def _on_change(self, _config_id: str, _value: Any, _wait: bool) -> None:
         self.activate()
 
-    def activate(self, initial=False):
+    def activate(self, initial: bool = False) -> bool:
         configs = self.stored_configs()
         try:
             compiled = [Mapping(dict(config), configs) for config in configs]
@@ -260,19 +265,19 @@ class MappingRegistry:
             self._active, self._compiled, self.error, self.available = configs, compiled, None, True
         return True
 
-    def all_configs(self):
+    def all_configs(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._active)
 
-    def names(self):
+    def names(self) -> list[str]:
         return [m.get("name") for m in self.all_configs()]
 
-    def mappings(self):
+    def mappings(self) -> list[Mapping]:
         """Compiled mappings in force, in order (sync.json order, then mapping/* files)."""
         with self._lock:
             return list(self._compiled)
 
-    def get(self, name, overrides=None):
+    def get(self, name: str, overrides: dict[str, Any] | None = None) -> Mapping | None:
         configs = self.all_configs()
         for config in configs:
             if config.get("name") == name:

@@ -47,13 +47,20 @@ import json
 import logging
 import threading
 import uuid
+from typing import Any
 
 from .. import queryfilter
 from ..crest import project
 from ..errors import IdmError
-from ..router import ResourceProvider
+from ..readings import Readings
+from ..router import InternalRouter, ResourceProvider
+from ..store import Store
+from .audit import AuditService
 from .engine import ReconEngine
+from .links import LinkStore
+from .mapping import MappingRegistry
 from .runstate import RunState, now_iso
+from .scripting import ScriptRunner
 
 log = logging.getLogger("sandbox.idm.recon")
 
@@ -81,7 +88,17 @@ MAX_COMPLETED_RUNS = 100
 
 
 class ReconService(ResourceProvider):
-    def __init__(self, store, router, mappings, links, audit, runner, readings, entry_delay=0.0):
+    def __init__(
+        self,
+        store: Store,
+        router: InternalRouter,
+        mappings: MappingRegistry,
+        links: LinkStore,
+        audit: AuditService,
+        runner: ScriptRunner,
+        readings: Readings,
+        entry_delay: float = 0.0,
+    ) -> None:
         self.readings = readings
         self.store = store
         self.router = router
@@ -163,15 +180,15 @@ class ReconService(ResourceProvider):
     # ---- runs ----------------------------------------------------------------------------------------------
     def start(
         self,
-        mapping_name,
-        action="recon",
-        source_ids=None,
-        overrides=None,
-        analyze=False,
-        persist=False,
-        wait=False,
-        initiator="openidm-admin",
-    ):
+        mapping_name: str | None,
+        action: str = "recon",
+        source_ids: list[str] | None = None,
+        overrides: Any = None,
+        analyze: bool = False,
+        persist: bool = False,
+        wait: bool = False,
+        initiator: str = "openidm-admin",
+    ) -> dict[str, Any]:
         if not mapping_name:
             raise IdmError(400, "/mapping: Expecting a value")
         if analyze and not persist:
@@ -237,7 +254,7 @@ class ReconService(ResourceProvider):
             with self._lock:
                 self._active.pop(run.id, None)
 
-    def summary(self, recon_id):
+    def summary(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             active = self._active.get(recon_id)
         if active:
@@ -250,7 +267,7 @@ class ReconService(ResourceProvider):
             return detail
         raise IdmError(404, f"Reconciliation with id {recon_id} not found.")
 
-    def list_runs(self):
+    def list_runs(self) -> list[dict[str, Any]]:
         with self._lock:
             active = {rid: run.summary() for rid, (run, _t) in self._active.items()}
         runs = []
@@ -258,7 +275,7 @@ class ReconService(ResourceProvider):
             runs.append(active.get(recon_id) or json.loads(summary))
         return runs
 
-    def cancel(self, recon_id):
+    def cancel(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             run = self._in_memory.get(recon_id)
         if run is None:
@@ -266,7 +283,7 @@ class ReconService(ResourceProvider):
         run.request_cancel()
         return {"_id": recon_id, "action": "cancel", "status": "SUCCESS"}
 
-    def purge(self, recon_id):
+    def purge(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             if recon_id in self._active:
                 raise IdmError(409, f"Reconciliation {recon_id} is still running")
@@ -278,14 +295,14 @@ class ReconService(ResourceProvider):
             self.audit.delete_run(recon_id)
         return last
 
-    def wait_idle(self, timeout=None):
+    def wait_idle(self, timeout: float | None = None) -> None:
         """Join every running reconciliation (tests, shutdown)."""
         with self._lock:
             threads = [thread for _run, thread in self._active.values()]
         for thread in threads:
             thread.join(timeout)
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             runs = list(self._active.values())
         for run, _thread in runs:
@@ -293,19 +310,19 @@ class ReconService(ResourceProvider):
         self.wait_idle(10)
 
     # ---- associations --------------------------------------------------------------------------------------
-    def assoc_summaries(self, query_filter="true"):
+    def assoc_summaries(self, query_filter: str = "true") -> list[dict[str, Any]]:
         node = queryfilter.parse(query_filter)
         rows = [json.loads(body) for (body,) in self.store.query("SELECT body FROM recon_assoc")]
         rows.sort(key=lambda r: r.get("startTime") or "")
         return [row for row in rows if queryfilter.matches(node, row)]
 
-    def assoc_summary(self, recon_id):
+    def assoc_summary(self, recon_id: str) -> dict[str, Any]:
         rows = self.store.query("SELECT body FROM recon_assoc WHERE recon_id = ?", (recon_id,))
         if not rows:
             raise IdmError(404, f"No association data for reconciliation {recon_id}")
         return json.loads(rows[0][0])
 
-    def assoc_entries(self, recon_id, query_filter="true"):
+    def assoc_entries(self, recon_id: str, query_filter: str = "true") -> list[dict[str, Any]]:
         self.assoc_summary(recon_id)
         node = queryfilter.parse(query_filter)
         entries = (
@@ -329,11 +346,13 @@ class ReconService(ResourceProvider):
     def read(self, resource, id, fields=None, context=None):
         return project(self.summary(id), fields)
 
-    def start_action(self, action, params, body, initiator="openidm-admin"):
+    def start_action(
+        self, action: str | None, params: dict[str, Any], body: Any, initiator: str = "openidm-admin"
+    ) -> dict[str, Any]:
         if action not in ("recon", "reconById"):
             raise IdmError(400, f"Action {action} on reconciliation not supported")
 
-        def flag(name):
+        def flag(name: str) -> bool:
             value = params.get(name)
             return str(value).lower() == "true" if value is not None else False
 

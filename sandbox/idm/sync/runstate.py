@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import Any
 
 from ..crest import copy_json
 from .mapping import SITUATIONS
@@ -25,7 +26,7 @@ STAGES = {
 }
 
 
-def now_iso():
+def now_iso() -> str:
     """UTC ISO-8601 with milliseconds and ``Z``, as IDM writes timestamps."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
@@ -34,17 +35,17 @@ def now_iso():
 class Metric:
     __slots__ = ("count", "maximum", "minimum", "squares", "total")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.count, self.total, self.minimum, self.maximum, self.squares = 0, 0.0, None, None, 0.0
 
-    def add(self, millis):
+    def add(self, millis: float) -> None:
         self.count += 1
         self.total += millis
         self.squares += millis * millis
         self.minimum = millis if self.minimum is None else min(self.minimum, millis)
         self.maximum = millis if self.maximum is None else max(self.maximum, millis)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, int]:
         mean = self.total / self.count if self.count else 0
         variance = max(0.0, self.squares / self.count - mean * mean) if self.count else 0
         return {
@@ -62,14 +63,14 @@ class RunState:
 
     def __init__(
         self,
-        recon_id,
-        mapping,
-        action="recon",
-        source_ids=None,
-        analyze=False,
-        persist=False,
-        initiator="openidm-admin",
-    ):
+        recon_id: str,
+        mapping: str,
+        action: str = "recon",
+        source_ids: list[str] | None = None,
+        analyze: bool = False,
+        persist: bool = False,
+        initiator: str = "openidm-admin",
+    ) -> None:
         self.id = recon_id
         self.mapping = mapping
         self.action = action
@@ -95,11 +96,11 @@ class RunState:
         self.error = None
 
     @property
-    def stage(self):
+    def stage(self) -> str:
         return self._stage
 
     @stage.setter
-    def stage(self, new_stage):
+    def stage(self, new_stage: str) -> None:
         """``ReconciliationContext.setStage()``: a completed run keeps its stage; once canceled, an active stage
         is ACTIVE_CANCELING and any completion COMPLETED_CANCELED (OpenIDM ReconciliationContext.java L361-383)."""
         if self._stage.startswith("COMPLETED"):
@@ -108,34 +109,34 @@ class RunState:
             new_stage = "COMPLETED_CANCELED" if new_stage.startswith("COMPLETED") else "ACTIVE_CANCELING"
         self._stage = new_stage
 
-    def request_cancel(self):
+    def request_cancel(self) -> None:
         """``ReconciliationContext.cancel()``: ACTIVE_CANCELING at once (unless already completed)."""
         self.stage = "ACTIVE_CANCELING"
         self.canceled = True
         self.cancel.set()
 
     @property
-    def state(self):
+    def state(self) -> str:
         if self.stage.startswith("ACTIVE"):
             return "ACTIVE"
         return {"COMPLETED_SUCCESS": "SUCCESS", "COMPLETED_CANCELED": "CANCELED"}.get(self.stage, "FAILED")
 
-    def timed(self, name, started):
+    def timed(self, name: str, started: float) -> None:
         self.metrics.setdefault(name, Metric()).add((time.perf_counter() - started) * 1000)
 
-    def finish(self, stage):
+    def finish(self, stage: str) -> None:
         if self.stage.startswith("COMPLETED"):
             return
         self.stage = stage
         self.ended = now_iso()
         self.duration_ms = int((time.monotonic() - self.started_clock) * 1000)
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         duration = (
             self.duration_ms if self.duration_ms is not None else int((time.monotonic() - self.started_clock) * 1000)
         )
 
-        def total(value):
+        def total(value: int | None) -> str:
             return "?" if value is None else str(value)
 
         return {

@@ -18,10 +18,13 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import quickjs
 
 from ..errors import IdmError
+from ..scripts import ScriptEngine
 
 _WRAPPER = """(function (__bindingsJson) {
   var __bindings = JSON.parse(__bindingsJson);
@@ -50,7 +53,7 @@ class ScriptError(Exception):
     """A mapping script failed or cannot run here."""
 
 
-def _split_points(source):
+def _split_points(source: str) -> list[int]:
     """Candidate boundaries before the last statement, right to left: every ``;`` first, then every newline.
 
     Plain character positions (no tokenizer): a wrong candidate simply fails to compile and the next one is
@@ -62,7 +65,7 @@ def _split_points(source):
     return list(reversed(semicolons)) + list(reversed(newlines))
 
 
-def _function_bodies(source):
+def _function_bodies(source: str) -> Iterator[str]:
     """Candidate function bodies returning the script's completion value, best first."""
     stripped = source.strip().rstrip(";").rstrip()
     yield f"return JSON.stringify({{v: ({stripped}\n)}});"
@@ -73,13 +76,13 @@ def _function_bodies(source):
 
 
 class ScriptRunner:
-    def __init__(self, scripts):
+    def __init__(self, scripts: ScriptEngine) -> None:
         self.scripts = scripts
         self._local = threading.local()
         self._fallback = set()  # sources that could not be compiled into a function
 
     @staticmethod
-    def check(script, where):
+    def check(script: Any, where: str) -> None:
         if not isinstance(script, dict):
             raise ScriptError(f"{where}: a script must be an object with 'type' and 'source' or 'file'")
         script_type = script.get("type", "text/javascript")
@@ -141,7 +144,7 @@ class ScriptRunner:
         return value
 
     # ---- public --------------------------------------------------------------------------------------------
-    def run(self, script, bindings, where):
+    def run(self, script: Any, bindings: dict[str, Any], where: str) -> Any:
         self.check(script, where)
         source = script.get("source")
         if isinstance(source, list):
@@ -157,7 +160,7 @@ class ScriptRunner:
         except Exception as exc:
             raise ScriptError(f"{where}: {exc}") from None
 
-    def run_modifying(self, script, bindings, name, where):
+    def run_modifying(self, script: Any, bindings: dict[str, Any], name: str, where: str) -> Any:
         """Run a script that may change ``bindings[name]`` in place; returns the (possibly new) object."""
         self.check(script, where)
         if "source" in script:

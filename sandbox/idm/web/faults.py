@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import IdmError
 
@@ -35,11 +35,11 @@ class Faults:
     # retrying client is deterministic.
     SPREADS = ("random", "even")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         with self._lock:
             self._state = {
                 "error_rate": 0.0,
@@ -52,7 +52,7 @@ class Faults:
             self._pattern = None
             self._seen = 0
 
-    def update(self, values):
+    def update(self, values: Any) -> dict[str, Any]:
         if not isinstance(values, dict):
             raise IdmError(400, "Faults must be a JSON object")
         unknown = set(values) - set(self.KEYS)
@@ -79,11 +79,11 @@ class Faults:
             self._state, self._pattern, self._seen = state, pattern, 0
         return self.snapshot()
 
-    def snapshot(self):
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return dict(self._state)
 
-    def decide(self, path):
+    def decide(self, path: str) -> tuple[float, str | int | None]:
         """``(latency, action)`` for a request path; action is None, ``"reset"`` or an error status."""
         with self._lock:
             state, pattern = self._state, self._pattern
@@ -99,7 +99,7 @@ class Faults:
         return state["latency"], action
 
     @staticmethod
-    def _hit(rate, spread, seen):
+    def _hit(rate: float, spread: str, seen: int) -> bool:
         if not rate:
             return False
         if spread == "even":
