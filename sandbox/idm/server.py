@@ -28,7 +28,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from .config import ConfigService
 from .crypto import Crypto
-from .managed import ManagedService
+from .managed import ManagedProvider, ManagedService
 from .readings import Readings
 from .rest.admin import AdminRoutes
 from .rest.audit import AuditRoutes
@@ -132,7 +132,7 @@ class IdmServer:
         self.managed.sync_listener = self.implicit.notify
         for prefix, provider in (
             ("config", self.config),
-            ("managed", self.managed),
+            ("managed", ManagedProvider(self.managed)),
             ("system", self.system),
             ("recon", self.recon),
             ("audit", self.audit),

@@ -26,14 +26,15 @@ Behaviour chosen to match IDM 7/8 on a DS repository (see idm-rest-contract.md Â
 
 Everything is held in memory and written through to SQLite; ``store.batch()`` makes bulk writes one transaction.
 
-Modules: ``service`` (the service and the internal-router provider), ``relationships`` (relationship records),
-``policy`` (required, unique and undeclared properties), ``indexes`` (in-memory field indexes). The REST routes are
-``sandbox.idm.rest.managed``.
+Modules: ``service`` (the service), ``provider`` (the internal router's view of it), ``relationships``
+(relationship records), ``policy`` (required, unique and undeclared properties), ``indexes`` (in-memory field
+indexes). The REST routes are ``sandbox.idm.rest.managed``.
 """
 
 from __future__ import annotations
 
+from .provider import ManagedProvider
 from .relationships import RELATIONSHIPS, relationship_props
 from .service import VIRTUAL_FIELDS, ManagedService
 
-__all__ = ["RELATIONSHIPS", "VIRTUAL_FIELDS", "ManagedService", "relationship_props"]
+__all__ = ["RELATIONSHIPS", "VIRTUAL_FIELDS", "ManagedProvider", "ManagedService", "relationship_props"]

@@ -1,6 +1,7 @@
 """The managed-object service: create, read, update, patch, delete and query ``managed/<name>`` objects, with the
 relationship fields of ``relationships.py`` and the policy of ``policy.py``. See the package docstring for the
-behaviour; this module knows nothing of HTTP (the REST routes are ``sandbox.idm.rest.managed``).
+behaviour; this module knows nothing of HTTP (the REST routes are ``sandbox.idm.rest.managed``) nor of resource
+paths (the internal router's provider is ``provider.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Any
 
 from .. import queryfilter
 from ..config import ConfigService
-from ..crest import apply_patch, copy_json, page, parse_fields, project, sort_results, strict_equal
+from ..crest import apply_patch, copy_json, page, project, sort_results, strict_equal
 from ..errors import IdmError
 from ..readings import Readings
-from ..router import ResourceProvider
 from ..store import Store
 from .indexes import FieldIndexes
 from .policy import Policy
@@ -47,7 +47,7 @@ def _not_stored(resource: str, field: str) -> bool:
     return field in relationship_props(resource) or field in VIRTUAL_FIELDS.get(resource, ())
 
 
-class ManagedService(ResourceProvider):
+class ManagedService:
     def __init__(self, store: Store, config: ConfigService, readings: Readings) -> None:
         self.store = store
         self.sync_listener: SyncListener | None = None
@@ -352,10 +352,6 @@ class ManagedService(ResourceProvider):
             envelope["result"] = [self.render(resource, obj, fields) for obj in envelope["result"]]
             return envelope
 
-    def count(self, resource: str) -> int:
-        with self._lock:
-            return len(self._objects.get(_check_resource(resource), {}))
-
     # --- relationship collections (managed/role/<id>/members[/<relId>]) -------------------------------------------
     def _rel_collection(self, resource: str, obj_id: str, prop: str) -> tuple[str, str, str]:
         if prop not in relationship_props(resource):
@@ -406,43 +402,3 @@ class ManagedService(ResourceProvider):
             element = self.rel_read(resource, obj_id, prop, rel_id)
             self.relationships.delete(rel_id)
             return element
-
-    # --- InternalRouter provider -----------------------------------------------------------------------------------
-    @staticmethod
-    def _split_rel(resource: str) -> tuple[str, str, str] | None:
-        parts = resource.strip("/").split("/")
-        if len(parts) == 4:
-            return "/".join(parts[:2]), parts[2], parts[3]
-        return None
-
-    def create(self, resource, obj, id=None, context=None):
-        rel = self._split_rel(resource)
-        if rel:
-            return self.rel_create(*rel, obj)
-        return self.create_object(resource, obj, id, context=context)
-
-    def read(self, resource, id, fields=None, context=None):
-        rel = self._split_rel(resource)
-        if rel:
-            return self.rel_read(*rel, id)
-        return self.read_object(resource, id, fields)
-
-    def update(self, resource, id, obj, rev=None, context=None):
-        return self.update_object(resource, id, obj, rev, context=context)
-
-    def patch(self, resource, id, ops, rev=None, context=None):
-        return self.patch_object(resource, id, ops, rev, context=context)
-
-    def delete(self, resource, id, rev=None, context=None):
-        rel = self._split_rel(resource)
-        if rel:
-            return self.rel_delete(*rel, id)
-        return self.delete_object(resource, id, rev, context=context)
-
-    def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
-        if isinstance(fields, str):
-            fields = parse_fields(fields)
-        rel = self._split_rel(resource)
-        if rel:
-            return self.rel_query(*rel, query_filter, fields, page_size, cookie)
-        return self.query_objects(resource, query_filter, fields=fields, page_size=page_size, cookie=cookie)

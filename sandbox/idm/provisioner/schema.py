@@ -151,16 +151,18 @@ class ObjectType:
         return resource
 
 
-def default_object_types():
-    """The objectTypes of the sample's provisioner.openicf-scim.json (used by createFullConfig)."""
+_READONLY = ["NOT_CREATABLE", "NOT_UPDATEABLE"]
 
-    def strings(*names):
-        return {n: {"type": "string", "nativeName": n, "nativeType": "string"} for n in names}
 
-    readonly = ["NOT_CREATABLE", "NOT_UPDATEABLE"]
+def _strings(*names):
+    return {n: {"type": "string", "nativeName": n, "nativeType": "string"} for n in names}
+
+
+def _account_properties():
+    readonly = _READONLY
     account = {"userName": {"type": "string", "nativeName": "__NAME__", "nativeType": "string", "required": True}}
     account.update(
-        strings(
+        _strings(
             "displayName",
             "nickName",
             "profileUrl",
@@ -201,6 +203,13 @@ def default_object_types():
         "nativeType": "JAVA_TYPE_GUARDEDSTRING",
         "flags": ["NOT_READABLE", "NOT_RETURNED_BY_DEFAULT"],
     }
+    return account
+
+
+def default_object_types():
+    """The objectTypes of the sample's provisioner.openicf-scim.json (used by createFullConfig)."""
+    readonly = _READONLY
+    account = _account_properties()
     group = {
         "displayName": {"type": "string", "nativeName": "__NAME__", "nativeType": "string", "required": True},
         "members": {

@@ -51,7 +51,7 @@ from .buffers import AuditBuffer, LinkBook
 from .entries import Canceled, Entry, EntryFailure, sync_failure
 from .links import LinkStore
 from .mapping import Mapping
-from .prefetch import Targets, query_filter_of
+from .prefetch import Targets, prefetch_sets
 from .properties import Correlator, PropertyMapper
 from .runstate import RunState
 from .scope import RunScope
@@ -143,45 +143,12 @@ class ReconEngine:
 
     def _prefetch(self) -> None:
         """The source set, the target set and the links: three bulk reads (IDM's ``prefetchLinks``)."""
-        run, mapping, scope = self.run, self.mapping, self.scope
-        source_filter = query_filter_of(mapping.source_query, "sourceQuery")
-        target_filter = query_filter_of(mapping.target_query, "targetQuery")
-        source_fields, target_fields = scope.fields("source"), scope.fields("target")
-        run.parameters = {
-            "sourceQuery": {
-                "resourceName": mapping.source,
-                "_queryFilter": source_filter,
-                "_fields": ",".join(source_fields or ["*"]),
-            },
-            "targetQuery": {
-                "resourceName": mapping.target,
-                "queryFilter": target_filter,
-                "_fields": ",".join(target_fields or ["*"]),
-            },
-        }
-        if run.source_ids is not None:
-            run.parameters["sourceIds"] = list(run.source_ids)
-        started = time.perf_counter()
-        if run.source_ids is None:
-            for obj in scope.router.query(mapping.source, source_filter, fields=source_fields)["result"]:
-                self.sources[obj["_id"]] = obj
-        else:
-            for source_id in run.source_ids:
-                self.sources[source_id] = scope.read_or_none(mapping.source, source_id, source_fields)
-        run.timed("sourceQuery", started)
-        run.source_total = len(self.sources)
-
-        started = time.perf_counter()
-        objects = {
-            obj["_id"]: obj for obj in scope.router.query(mapping.target, target_filter, fields=target_fields)["result"]
-        }
-        run.timed("targetQuery", started)
-        run.target_total = len(objects)
-        self.targets.prefetched(objects, index_usable=target_filter.strip() == "true")
+        self.sources, objects, index_usable = prefetch_sets(self.scope)
+        self.targets.prefetched(objects, index_usable)
         # IDM queries the targets only when a target phase runs, and skips correlation when that query found
         # nothing unless correlateEmptyTargetSet (SourceSyncOperation.java L329, SyncOperation.java L343-350).
+        run, mapping = self.run, self.mapping
         self.correlator.empty_target_set = not objects and mapping.run_target_phase and run.source_ids is None
-
         started = time.perf_counter()
         run.links_total = self.links.load_all(mapping.qualifiers)
         run.timed("linkQuery", started)

@@ -62,8 +62,3 @@ class LinkStore:
         self.store.executemany(
             "DELETE FROM sync_links WHERE link_type = ? AND link_qualifier = ? AND first_id = ?", rows
         )
-
-    def count(self, link_type: str | None = None) -> int:
-        if link_type is None:
-            return self.store.query("SELECT COUNT(*) FROM sync_links")[0][0]
-        return self.store.query("SELECT COUNT(*) FROM sync_links WHERE link_type = ?", (link_type,))[0][0]

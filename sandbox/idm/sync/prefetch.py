@@ -6,10 +6,12 @@ an unrestricted target set are answered from memory instead of one query per sou
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .. import queryfilter
 from ..errors import IdmError
+from .scope import RunScope
 
 
 def query_filter_of(spec: Any, what: str) -> str:
@@ -23,6 +25,48 @@ def query_filter_of(spec: Any, what: str) -> str:
     if spec.get("_queryId") in ("query-all-ids", "query-all"):
         return "true"
     raise IdmError(400, f"Unsupported {what} {spec!r}: only _queryFilter is supported by the sandbox")
+
+
+def prefetch_sets(scope: RunScope) -> tuple[dict[str, dict | None], dict[str, dict], bool]:
+    """``(sources, targets, index_usable)``: the source set (``sourceQuery``, or the ``reconById`` ids, None for
+    a gone one) and the target set (``targetQuery``), read in bulk and timed, with the run's ``parameters`` and
+    totals set. The target index may answer correlation queries only when the target query is unrestricted."""
+    run, mapping = scope.run, scope.mapping
+    source_filter = query_filter_of(mapping.source_query, "sourceQuery")
+    target_filter = query_filter_of(mapping.target_query, "targetQuery")
+    source_fields, target_fields = scope.fields("source"), scope.fields("target")
+    run.parameters = {
+        "sourceQuery": {
+            "resourceName": mapping.source,
+            "_queryFilter": source_filter,
+            "_fields": ",".join(source_fields or ["*"]),
+        },
+        "targetQuery": {
+            "resourceName": mapping.target,
+            "queryFilter": target_filter,
+            "_fields": ",".join(target_fields or ["*"]),
+        },
+    }
+    if run.source_ids is not None:
+        run.parameters["sourceIds"] = list(run.source_ids)
+    started = time.perf_counter()
+    sources: dict[str, dict | None] = {}
+    if run.source_ids is None:
+        for obj in scope.router.query(mapping.source, source_filter, fields=source_fields)["result"]:
+            sources[obj["_id"]] = obj
+    else:
+        for source_id in run.source_ids:
+            sources[source_id] = scope.read_or_none(mapping.source, source_id, source_fields)
+    run.timed("sourceQuery", started)
+    run.source_total = len(sources)
+
+    started = time.perf_counter()
+    targets = {
+        obj["_id"]: obj for obj in scope.router.query(mapping.target, target_filter, fields=target_fields)["result"]
+    }
+    run.timed("targetQuery", started)
+    run.target_total = len(targets)
+    return sources, targets, target_filter.strip() == "true"
 
 
 def index_plan(node):

@@ -120,3 +120,13 @@ def stock_user(user_name, **extra):
     }
     user.update(extra)
     return user
+
+
+# A person -> user mapping of two plain properties, correlated on userName (the fidelity tests).
+PERSON_USER = {
+    "name": "person_user",
+    "source": "managed/person",
+    "target": "managed/user",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [{"source": "userName", "target": "userName"}, {"source": "mail", "target": "mail"}],
+}
