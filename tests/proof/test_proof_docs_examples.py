@@ -22,8 +22,8 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-import proofkit
-from proofkit import REPO
+from sandbox import testing as proofkit
+from sandbox.testing import REPO
 
 README = REPO / "README.md"
 GUIDE = REPO / "docs" / "docsite" / "rst" / "scim_sync_guide.rst"
