@@ -82,7 +82,7 @@ build-check: setup
 	@bash tools/build_check.sh $(TARBALL)
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 # Unit and sanity tests again on the newest ansible-core, when a Python >= 3.12 is on this machine.
 test-matrix: setup

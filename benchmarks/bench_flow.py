@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import FLOW_PLAYBOOK, PLAIN_PLAYBOOK, Table, median, proofkit, verdict
+from benchmarks.common import FLOW_PLAYBOOK, PLAIN_PLAYBOOK, Table, median, verdict
+from sandbox import testing as proofkit
 
 VARIANTS = {"role": FLOW_PLAYBOOK, "plain uri": PLAIN_PLAYBOOK}
 

@@ -17,7 +17,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import Table, proofkit
+from benchmarks.common import Table
+from sandbox import testing as proofkit
 
 MAPPING = "systemScimAccount_managedUser"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from common import Table, median, proofkit, verdict
+from benchmarks.common import Table, median, verdict
+from sandbox import testing as proofkit
 
 MAPPING = "systemScimAccount_managedUser"
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from common import Table, proofkit, verdict
+from benchmarks.common import Table, verdict
+from sandbox import testing as proofkit
 
 
 def _process_cpu(pid: int) -> float:

@@ -1,20 +1,15 @@
-"""Helpers shared by the benchmarks: the proof harness (sandbox CLI, ansible-playbook runner, access-log counts)
-plus markdown tables and timing statistics."""
+"""Helpers shared by the benchmarks: markdown tables and timing statistics. The harness (sandbox CLI,
+ansible-playbook runner, access-log counts) is the proof tests' one, ``sandbox.testing``."""
 
 from __future__ import annotations
 
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-sys.path.insert(0, str(REPO / "tests" / "proof"))
-sys.path.insert(0, str(REPO))
-
-import proofkit  # noqa: E402  (the same harness the proof tests use)
 
 FLOW_PLAYBOOK = REPO / "playbooks" / "scim_sync.yml"
 PLAIN_PLAYBOOK = BENCH_DIR / "plain_uri" / "scim_sync_plain.yml"

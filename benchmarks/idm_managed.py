@@ -1,20 +1,16 @@
 """Sandbox IDM managed objects: 10k creates and queries through the InternalRouter and over HTTP.
 
-Run: ``.venv/bin/python benchmarks/idm_managed.py [--users 10000] [--http-users 2000]``. Prints a markdown table.
+Run: ``.venv/bin/python -m benchmarks.idm_managed [--users 10000] [--http-users 2000]``. Prints a markdown table.
 Each phase uses a fresh state dir so numbers do not depend on earlier runs.
 """
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 
 import requests
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from sandbox.idm.server import IdmServer  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.idm.server import IdmServer
 
 HEADERS = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin",
            "X-OpenIDM-NoSession": "true"}
@@ -34,7 +30,7 @@ def timed(rows, label, count, fn):
 
 def bench_router(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False)
+        server = IdmServer(state)
         router = server.router
 
         def create_batched():
@@ -72,13 +68,13 @@ def bench_router(rows, n):
         server.stop()
 
         def restart():
-            IdmServer(state, load_plugins=False).stop()
+            IdmServer(state).stop()
         timed(rows, "restart (load all from SQLite)", 1, restart)
 
 
 def bench_http(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False).start()
+        server = IdmServer(state).start()
         base = server.url + "/openidm"
         session = requests.Session()
         session.headers.update(HEADERS)
@@ -113,7 +109,7 @@ def bench_http(rows, n):
 
 def bench_scripts(rows, n):
     with tempfile.TemporaryDirectory() as state:
-        server = IdmServer(state, load_plugins=False)
+        server = IdmServer(state)
         transform = {"type": "text/javascript", "source": "source.toLowerCase()"}
 
         def run():

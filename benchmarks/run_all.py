@@ -7,7 +7,7 @@ Our benchmarks (bench_*.py) run the real CLI sandbox and ansible-playbook; the c
 included as they print it. A benchmark that fails is reported as failed and makes the exit status 1; the
 others still run.
 
-  python benchmarks/run_all.py [--quick] [--only flow,wait,throughput,tenants,colleagues]
+  python -m benchmarks.run_all [--quick] [--only flow,wait,throughput,tenants,colleagues]
 """
 
 from __future__ import annotations
@@ -22,13 +22,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_flow  # noqa: E402
-import bench_recon_throughput  # noqa: E402
-import bench_recon_wait  # noqa: E402
-import bench_tenants  # noqa: E402
-from common import BENCH_DIR, REPO, Table  # noqa: E402
+from benchmarks import bench_flow, bench_recon_throughput, bench_recon_wait, bench_tenants
+from benchmarks.common import BENCH_DIR, REPO, Table
 
 COLLEAGUE_BENCHMARKS = ("scim_provider.py", "sandbox_recon.py", "idm_managed.py")
 RESULTS = BENCH_DIR / "results"
@@ -58,7 +53,7 @@ def _colleagues() -> list[Table]:
             tables.append(Table(f"{name}", ["status"], [["not present in this checkout"]]))
             continue
         started = time.monotonic()
-        done = subprocess.run([sys.executable, str(path)], cwd=REPO, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", f"benchmarks.{path.stem}"], cwd=REPO, capture_output=True, text=True,
                               timeout=1800, check=False)
         seconds = time.monotonic() - started
         table = Table(f"{name} (colleague benchmark, {seconds:.0f} s, exit {done.returncode})", [], [])

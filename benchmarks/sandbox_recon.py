@@ -10,7 +10,7 @@ and is not the IDM's cost.
 
 Targets (2-core machine): 10,000 users first run <= 10 s, unchanged re-run <= 6 s.
 
-  python benchmarks/sandbox_recon.py [--sizes 1000,10000]
+  python -m benchmarks.sandbox_recon [--sizes 1000,10000]
 """
 
 import argparse
@@ -158,7 +158,6 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     mappings, origin = sample_mappings()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-recon-") as tmp:

@@ -1,6 +1,6 @@
 """Throughput of the sandbox SCIM provider (``python -m sandbox.scim``), over real HTTP with keep-alive.
 
-Run: ``.venv/bin/python benchmarks/scim_provider.py [--users 10000] [--create 1000]``
+Run: ``.venv/bin/python -m benchmarks.scim_provider [--users 10000] [--create 1000]``
 
 1. start a provider seeded with ``--users`` users (new state file: seed + first write), OAuth client from the env;
 2. page through all users with count=1000 (cold: nothing serialized yet), then count=100 and count=1000 again

@@ -1,4 +1,6 @@
-"""``python -m sandbox up|down|status``: see sandbox/cli.py."""
+"""``python -m sandbox up|down|status``: see sandbox/cli/__init__.py."""
+
+from __future__ import annotations
 
 import sys
 

@@ -24,3 +24,17 @@ fi
 echo "test-matrix: ansible-core $("$venv/bin/ansible" --version | head -1) on Python $pyver"
 PATH=$PWD/$venv/bin:$PATH ANSIBLE_TEST_TREE=/tmp/idmops-pingidm-ansible-test-matrix-$(echo "$PWD" | md5sum | cut -c1-8) tools/ansible-test-in-tree.sh sanity --local --python "$pyver"
 "$venv/bin/python" -m pytest -q -o pythonpath=".venv/collroot ." tests/unit
+# The whole flow on that core too, in process (the action plugins use ansible-core's module JSON profiles and
+# argument validation, which move between versions): a first run, then an idempotent one.
+state=$(mktemp -d /tmp/idmops-matrix-sandbox.XXXXXX)
+trap '.venv/bin/python -m sandbox down --state "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+.venv/bin/python -m sandbox up --state "$state" --tenants 1 --users 6 --groups 2 >/dev/null
+for run in first second; do
+  out=$(IDMOPS_SANDBOX_STATE=$state ANSIBLE_NOCOLOR=1 "$venv/bin/ansible-playbook" -i inventories/sandbox \
+        playbooks/scim_sync.yml -e "ansible_python_interpreter=$PWD/$venv/bin/python" 2>&1) || { echo "$out" | tail -30; exit 1; }
+  recap=$(echo "$out" | grep -E '^tenant1 +:')
+  echo "test-matrix: flow on ansible-core 2.21, $run run: $recap"
+  if [ "$run" = second ] && ! echo "$recap" | grep -q ' changed=0 '; then
+    echo "test-matrix: the second run changed something"; exit 1
+  fi
+done

@@ -11,6 +11,8 @@ Credentials come from the environment only (never argv): ``SCIM_STATIC_TOKENS="t
 ``--access-log FILE`` appends ``<iso> <method> <path> <status> <ms>`` lines (no query string, header or body).
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import signal
@@ -22,8 +24,9 @@ HOST = "127.0.0.1"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m sandbox.django_scim",
-                                     description="django-scim2-server (second SCIM 2.0 server) on SQLite")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.django_scim", description="django-scim2-server (second SCIM 2.0 server) on SQLite"
+    )
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--state", required=True, metavar="FILE", help="SQLite database (created if missing)")
     parser.add_argument("--users", type=int, default=0, metavar="N", help="seed N users into a new database")
@@ -44,8 +47,8 @@ def setup_django(database):
     if is_new:
         os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))  # it holds the directory: owner only
-    import django  # pylint: disable=import-outside-toplevel
-    from django.core.management import call_command  # pylint: disable=import-outside-toplevel
+    import django
+    from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
@@ -54,6 +57,7 @@ def setup_django(database):
 
 def logged(app, access_log):
     """Wrap a WSGI app so every request is written to the access log once its status is known."""
+
     def wrapper(environ, start_response):
         started = time.perf_counter()
         status_holder = []
@@ -65,9 +69,13 @@ def logged(app, access_log):
         try:
             return app(environ, recording_start_response)
         finally:
-            access_log.write(environ.get("REQUEST_METHOD", "-"),
-                             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                             status_holder[0] if status_holder else "500", (time.perf_counter() - started) * 1000)
+            access_log.write(
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                status_holder[0] if status_holder else "500",
+                (time.perf_counter() - started) * 1000,
+            )
+
     return wrapper
 
 
@@ -78,23 +86,25 @@ def main(argv=None):
         parser.error("--tls-cert and --tls-key go together")
     is_new = setup_django(args.state)
 
-    from cheroot import wsgi  # pylint: disable=import-outside-toplevel
-    from django.core.wsgi import get_wsgi_application  # pylint: disable=import-outside-toplevel
+    from cheroot import wsgi
+    from django.core.wsgi import get_wsgi_application
 
-    from sandbox.django_scim.seed import seed  # pylint: disable=import-outside-toplevel
+    from sandbox.django_scim.seed import seed
 
     seeded = seed(args.users, args.groups, args.seed_salt) if is_new and (args.users or args.groups) else None
     app = get_wsgi_application()
     access_log = None
     if args.access_log:
-        from sandbox.scim.app import AccessLog  # pylint: disable=import-outside-toplevel
+        from sandbox.scim.app import AccessLog
+
         access_log = AccessLog(args.access_log)
         app = logged(app, access_log)
     server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-django-scim")
     server.expiration_interval = 0.1  # stop() waits up to one interval
     scheme = "http"
     if args.tls_cert:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter  # pylint: disable=import-outside-toplevel
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
         server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
         scheme = "https"
 
@@ -105,8 +115,13 @@ def main(argv=None):
     serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     serving.start()
     methods = [name for name, var in (("TOKEN", "SCIM_STATIC_TOKENS"), ("BASIC", "SCIM_BASIC")) if os.environ.get(var)]
-    print(f"django-scim2-server: database {args.state} ({'seeded ' + str(seeded) if seeded else 'new' if is_new else 'loaded'}); "
-          f"auth: {', '.join(methods) or 'none (every request gets 401)'}", file=sys.stderr, flush=True)
+    outcome = f"seeded {seeded}" if seeded else "new" if is_new else "loaded"
+    print(
+        f"django-scim2-server: database {args.state} ({outcome}); "
+        f"auth: {', '.join(methods) or 'none (every request gets 401)'}",
+        file=sys.stderr,
+        flush=True,
+    )
     print(f"ready {scheme}://{HOST}:{server.bind_addr[1]}", flush=True)
     try:
         while not stop.wait(1.0):

@@ -8,6 +8,8 @@ in-memory superuser (never stored, so it is no SCIM user); anything else leaves 
 answers 401. The server has no OAuth token endpoint: django-scim2-server has none.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import hmac

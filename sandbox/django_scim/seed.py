@@ -6,6 +6,8 @@ server keeps what it keeps: the attributes its schema has no place for (``title`
 assigns its own ids (uuid4), so group members are mapped from the seed's ids to the new ones.
 """
 
+from __future__ import annotations
+
 from django.db import transaction
 from django.utils.module_loading import import_string
 

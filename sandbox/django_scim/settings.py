@@ -5,10 +5,14 @@ template: only ``django.contrib.auth`` (the users and groups django-scim2-server
 at ``/scim/v2/`` (the package builds its ``meta.location`` URLs with that prefix).
 """
 
+from __future__ import annotations
+
 import os
 import secrets
 
-SECRET_KEY = os.environ.get("DJANGO_SCIM_SECRET_KEY") or secrets.token_urlsafe(32)  # nothing signed outlives the process
+SECRET_KEY = os.environ.get("DJANGO_SCIM_SECRET_KEY") or secrets.token_urlsafe(
+    32
+)  # nothing signed outlives the process
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [

@@ -6,6 +6,8 @@ Prints ``ready <url>`` on stdout once the socket listens. Secrets may come from 
 ``sandbox/idm/readings.py``) may also come from ``IDM_SANDBOX_READINGS`` (``n=v,n=v``); argv wins.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import logging
@@ -29,18 +31,33 @@ def parse_args(argv):
     parser.add_argument("--admin-user", default="openidm-admin")
     parser.add_argument("--admin-password", default=os.environ.get("IDM_SANDBOX_ADMIN_PASSWORD", "openidm-admin"))
     parser.add_argument("--bearer-token", action="append", default=[], help="static bearer token (admin rights)")
-    parser.add_argument("--no-script-user", action="append", default=[], metavar="USER:PASS",
-                        help="an authenticated user that may not call script?_action=eval")
+    parser.add_argument(
+        "--no-script-user",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="an authenticated user that may not call script?_action=eval",
+    )
     parser.add_argument("--connector-start-delay", type=float, default=1.0)
-    parser.add_argument("--startup-delay", type=float, default=0.0,
-                        help="seconds during which the server reports STARTING / 503")
+    parser.add_argument(
+        "--startup-delay", type=float, default=0.0, help="seconds during which the server reports STARTING / 503"
+    )
     parser.add_argument("--faults", default=None, help="initial fault switches as JSON")
-    parser.add_argument("--reading", action="append", default=[], metavar="NAME=VALUE",
-                        help="how to behave where IDM's behaviour is UNCONFIRMED (repeatable; 'alt' = every "
-                             "UNCONFIRMED point on its alternative); see sandbox/README.md")
-    parser.add_argument("--connector-load-delay", type=float, default=0.0,
-                        help="seconds after start during which connector metadata is not loaded yet: connector "
-                             "config writes answer 500 'No meta-data provider available yet' (IDM while loading)")
+    parser.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="how to behave where IDM's behaviour is UNCONFIRMED (repeatable; 'alt' = every "
+        "UNCONFIRMED point on its alternative); see sandbox/README.md",
+    )
+    parser.add_argument(
+        "--connector-load-delay",
+        type=float,
+        default=0.0,
+        help="seconds after start during which connector metadata is not loaded yet: connector "
+        "config writes answer 500 'No meta-data provider available yet' (IDM while loading)",
+    )
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--log-level", default="INFO")
@@ -66,12 +83,21 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = IdmServer(args.state_dir, port=args.port, admin_user=args.admin_user,
-                       admin_password=args.admin_password, bearer_tokens=args.bearer_token,
-                       no_script_users=args.no_script_user, connector_start_delay=args.connector_start_delay,
-                       tls_cert=args.tls_cert, tls_key=args.tls_key, startup_delay=args.startup_delay,
-                       faults=args.faults, readings=args.readings,
-                       connector_load_delay=args.connector_load_delay)
+    server = IdmServer(
+        args.state_dir,
+        port=args.port,
+        admin_user=args.admin_user,
+        admin_password=args.admin_password,
+        bearer_tokens=args.bearer_token,
+        no_script_users=args.no_script_user,
+        connector_start_delay=args.connector_start_delay,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        startup_delay=args.startup_delay,
+        faults=args.faults,
+        readings=args.readings,
+        connector_load_delay=args.connector_load_delay,
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

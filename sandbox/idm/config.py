@@ -18,56 +18,79 @@ after the change is stored, in the writer's thread. Exceptions are logged and sw
 raised while ``wait_for_completion`` is true becomes the response (the change stays stored, as in IDM).
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from . import queryfilter
-from .crest import apply_patch, copy_json, int_param, page, parse_fields, project, sort_results
-from .crypto import is_encrypted
+from .crest import apply_patch, copy_json, page, project, sort_results
+from .crypto import Crypto, is_encrypted
 from .errors import IdmError
+from .readings import Readings
 from .router import ResourceProvider
+from .store import Store
 
 log = logging.getLogger("sandbox.idm.config")
 
+# listener(config id, stored value or None when deleted, waitForCompletion)
+Listener = Callable[[str, dict[str, Any] | None, bool], None]
 CONNECTOR_FACTORY = "provisioner.openicf"
 # GuardedString / confidential properties of the connectors the sandbox knows (SCIM: password, clientSecret,
 # authToken) plus the usual names of other ICF connectors, so a copied LDAP/REST config behaves the same.
-CONFIDENTIAL_PROPERTIES = frozenset({
-    "password", "clientSecret", "authToken", "credentials", "accessToken", "refreshToken", "privateKey",
-    "keystorePassword", "keyStorePassword", "truststorePassword", "trustStorePassword", "proxyPassword",
-    "httpProxyPassword", "principalPassword",
-})
+CONFIDENTIAL_PROPERTIES = frozenset(
+    {
+        "password",
+        "clientSecret",
+        "authToken",
+        "credentials",
+        "accessToken",
+        "refreshToken",
+        "privateKey",
+        "keystorePassword",
+        "keyStorePassword",
+        "truststorePassword",
+        "trustStorePassword",
+        "proxyPassword",
+        "httpProxyPassword",
+        "principalPassword",
+    }
+)
 
 
-def validate_id(config_id):
-    parts = [p for p in (config_id or "").strip("/").split("/")]
+def validate_id(config_id: str | None) -> str:
+    parts = (config_id or "").strip("/").split("/")
     if not config_id or not config_id.strip("/") or any(p == "" for p in parts) or len(parts) > 2:
         raise IdmError(400, f"Invalid configuration id '{config_id}': expected one or two path segments")
     return "/".join(parts)
 
 
 class ConfigService(ResourceProvider):
-    def __init__(self, store, crypto, readings=None):
+    def __init__(self, store: Store, crypto: Crypto, readings: Readings) -> None:
         self.store = store
         self.crypto = crypto
         self.readings = readings
         self.metadata_gate = None
-        self._lock = store.lock   # shared with the store so batches and config writes cannot deadlock
+        self._lock = store.lock  # shared with the store so batches and config writes cannot deadlock
         self._listeners = []
-        self._configs = {}   # id -> (pid, factoryPid, body without _id)
+        self._configs = {}  # id -> (pid, factoryPid, body without _id)
         self._load()
         store.on_rollback(self._load)
 
     def _load(self):
-        self._configs = {config_id: (pid, factory_pid, json.loads(body)) for config_id, pid, factory_pid, body
-                         in self.store.query("SELECT id, pid, factory_pid, body FROM config")}
+        self._configs = {
+            config_id: (pid, factory_pid, json.loads(body))
+            for config_id, pid, factory_pid, body in self.store.query("SELECT id, pid, factory_pid, body FROM config")
+        }
 
     # --- listeners -------------------------------------------------------------------------------------------------
-    def subscribe(self, prefix, callback):
+    def subscribe(self, prefix: str, callback: Listener) -> None:
         self._listeners.append((prefix.strip("/"), callback))
 
-    def _notify(self, config_id, value, wait_for_completion):
+    def _notify(self, config_id: str, value: dict | None, wait_for_completion: bool) -> None:
         for prefix, callback in list(self._listeners):
             if prefix and config_id != prefix and not config_id.startswith(prefix + "/"):
                 continue
@@ -77,7 +100,7 @@ class ConfigService(ResourceProvider):
                 if wait_for_completion:
                     raise
                 log.exception("config listener for %s failed on %s", prefix, config_id)
-            except Exception:  # pylint: disable=broad-except
+            except Exception:
                 log.exception("config listener for %s failed on %s", prefix, config_id)
 
     # --- core operations -------------------------------------------------------------------------------------------
@@ -100,12 +123,17 @@ class ConfigService(ResourceProvider):
         out.update(body)
         return out
 
-    def list(self):
+    def list(self) -> dict[str, Any]:
         with self._lock:
-            return {"_id": "", "configurations": [
-                {"_id": cid, "pid": pid, "factoryPid": fpid} for cid, (pid, fpid, _) in sorted(self._configs.items())]}
+            return {
+                "_id": "",
+                "configurations": [
+                    {"_id": cid, "pid": pid, "factoryPid": fpid}
+                    for cid, (pid, fpid, _) in sorted(self._configs.items())
+                ],
+            }
 
-    def get(self, config_id):
+    def get(self, config_id: str) -> dict[str, Any]:
         config_id = validate_id(config_id)
         with self._lock:
             entry = self._configs.get(config_id)
@@ -113,11 +141,13 @@ class ConfigService(ResourceProvider):
                 raise IdmError(404, "Not Found")
             return self._with_id(config_id, copy_json(entry[2]))
 
-    def exists(self, config_id):
+    def exists(self, config_id: str) -> bool:
         with self._lock:
             return validate_id(config_id) in self._configs
 
-    def put(self, config_id, body, wait_for_completion=False, _verb="create"):
+    def put(
+        self, config_id: str, body: Any, wait_for_completion: bool = False, _verb: str = "create"
+    ) -> tuple[bool, dict[str, Any]]:
         """Store ``body``; returns ``(created, stored_object_with_id)``."""
         config_id = validate_id(config_id)
         if not isinstance(body, dict):
@@ -135,18 +165,20 @@ class ConfigService(ResourceProvider):
                 pid = f"{factory_pid}.{uuid.uuid4()}"
             else:
                 pid, factory_pid = config_id, None
-            self.store.execute("INSERT OR REPLACE INTO config (id, pid, factory_pid, body) VALUES (?, ?, ?, ?)",
-                               (config_id, pid, factory_pid, json.dumps(body)))
+            self.store.execute(
+                "INSERT OR REPLACE INTO config (id, pid, factory_pid, body) VALUES (?, ?, ?, ?)",
+                (config_id, pid, factory_pid, json.dumps(body)),
+            )
             self._configs[config_id] = (pid, factory_pid, body)
         self._notify(config_id, body, wait_for_completion)
         return existing is None, self._with_id(config_id, copy_json(body))
 
-    def patch_config(self, config_id, operations, wait_for_completion=False):
+    def patch_config(self, config_id: str, operations: Any, wait_for_completion: bool = False) -> dict[str, Any]:
         current = self.get(config_id)
         current.pop("_id", None)
         return self.put(config_id, apply_patch(current, operations), wait_for_completion, _verb="patch")[1]
 
-    def remove(self, config_id, wait_for_completion=False):
+    def remove(self, config_id: str, wait_for_completion: bool = False) -> dict[str, Any]:
         config_id = validate_id(config_id)
         with self._lock:
             entry = self._configs.pop(config_id, None)
@@ -156,8 +188,16 @@ class ConfigService(ResourceProvider):
         self._notify(config_id, None, wait_for_completion)
         return self._with_id(config_id, entry[2])
 
-    def query_configs(self, query_filter, fields=None, page_size=None, cookie=None, offset=None,
-                      total_policy=None, sort_keys=None):
+    def query_configs(
+        self,
+        query_filter: str,
+        fields: list[str] | None = None,
+        page_size: int | None = None,
+        cookie: str | None = None,
+        offset: int | None = None,
+        total_policy: str | None = None,
+        sort_keys: str | None = None,
+    ) -> dict[str, Any]:
         node = queryfilter.parse(query_filter)
         with self._lock:
             items = [self._with_id(cid, copy_json(entry[2])) for cid, entry in sorted(self._configs.items())]
@@ -169,28 +209,28 @@ class ConfigService(ResourceProvider):
 
     # --- InternalRouter provider (resource "config" or "config/<factory>") --------------------------------------------
     @staticmethod
-    def _full_id(resource, id):  # pylint: disable=redefined-builtin
+    def _full_id(resource, id):
         parts = resource.strip("/").split("/")[1:]
         if id is not None:
             parts.append(id)
         return "/".join(parts)
 
-    def create(self, resource, obj, id=None, context=None):  # pylint: disable=redefined-builtin
+    def create(self, resource, obj, id=None, context=None):
         config_id = self._full_id(resource, id)
         if self.exists(config_id):
             raise IdmError(412, "Precondition Failed")
         return self.put(config_id, obj)[1]
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         return project(self.get(self._full_id(resource, id)), fields)
 
-    def update(self, resource, id, obj, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def update(self, resource, id, obj, rev=None, context=None):
         return self.put(self._full_id(resource, id), obj)[1]
 
-    def patch(self, resource, id, ops, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def patch(self, resource, id, ops, rev=None, context=None):
         return self.patch_config(self._full_id(resource, id), ops)
 
-    def delete(self, resource, id, rev=None, context=None):  # pylint: disable=redefined-builtin
+    def delete(self, resource, id, rev=None, context=None):
         return self.remove(self._full_id(resource, id))
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
@@ -198,43 +238,3 @@ class ConfigService(ResourceProvider):
         if prefix:
             query_filter = f'(_id sw "{prefix}/") and ({query_filter})'
         return self.query_configs(query_filter, fields=fields, page_size=page_size, cookie=cookie)
-
-    # --- REST ------------------------------------------------------------------------------------------------------
-    def handle(self, request):
-        from .http import Response  # local: http.py stays import-free for other engineers
-        config_id = "/".join(request.path)
-        wait = request.flag("waitForCompletion")
-        if getattr(self.readings, "config_wait", "sync") == "ignored":
-            wait = False
-        fields = parse_fields(request.query.get("_fields"))
-        if not request.path:
-            if request.method == "GET":
-                if "_queryFilter" in request.query:
-                    return Response(200, self.query_configs(
-                        request.query["_queryFilter"], fields, int_param(request.query.get("_pageSize"), "_pageSize"),
-                        request.query.get("_pagedResultsCookie"),
-                        int_param(request.query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        request.query.get("_totalPagedResultsPolicy"), request.query.get("_sortKeys")))
-                if "_queryId" in request.query:
-                    raise IdmError(400, f"Unsupported _queryId {request.query['_queryId']} on config")
-                return Response(200, self.list())
-            raise IdmError(405, f"Method {request.method} not allowed on config")
-        if request.method == "GET":
-            return Response(200, project(self.get(config_id), fields))
-        if request.method == "PUT":
-            if request.headers.get("if-none-match", "").strip() == "*" and self.exists(config_id):
-                raise IdmError(412, "Precondition Failed")
-            created, stored = self.put(config_id, request.body, wait)
-            if created:
-                # IDM 7 doubles the id's first segment in Location for factory configs (contract §3.2).
-                first = config_id.split("/", 1)[0]
-                location = f"/openidm/config/{first}/{config_id}" if "/" in config_id else f"/openidm/config/{config_id}"
-                return Response(201, stored, {"Location": location})
-            return Response(200, stored)
-        if request.method == "PATCH":
-            return Response(200, self.patch_config(config_id, request.body, wait))
-        if request.method == "DELETE":
-            return Response(200, self.remove(config_id, wait))
-        if request.method == "POST":
-            raise IdmError(400, f"Action {request.action} not supported on config")
-        raise IdmError(405, f"Method {request.method} not allowed on config")

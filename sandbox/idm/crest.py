@@ -1,13 +1,16 @@
 """CREST request helpers shared by the config and managed services: JSON copy, patch, ``_fields``, paging, sort."""
 
+from __future__ import annotations
+
 import base64
 import json
+from typing import Any
 
 from .errors import IdmError
 from .queryfilter import comparable, parse_pointer
 
 
-def copy_json(value):
+def copy_json(value: Any) -> Any:
     """A deep copy of a JSON value (faster than ``copy.deepcopy`` for plain dict/list trees)."""
     if isinstance(value, dict):
         return {k: copy_json(v) for k, v in value.items()}
@@ -16,7 +19,7 @@ def copy_json(value):
     return value
 
 
-def strict_equal(a, b):
+def strict_equal(a: Any, b: Any) -> bool:
     """IDM's ``JsonValue.isEqualTo()`` = ``JsonPatch.isEqual()`` (commons JsonPatch.java L138-188): same JSON
     type at every depth, objects with the same key set (a key set to null is not a missing key), lists in order,
     scalars by Java ``equals`` (so ``1`` is not ``1.0`` and ``true`` is not ``1``)."""
@@ -27,13 +30,14 @@ def strict_equal(a, b):
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
 # --- patch -------------------------------------------------------------------------------------------------------
 
-def _index(segment, length, allow_end):
+
+def _index(segment: str, length: int, allow_end: bool) -> int:
     if segment == "-" and allow_end:
         return length
     try:
@@ -45,7 +49,7 @@ def _index(segment, length, allow_end):
     return index
 
 
-def _parent(obj, pointer, create):
+def _parent(obj: Any, pointer: list[str], create: bool) -> Any:
     """The container holding the last segment of ``pointer`` (creating objects on the way when ``create``)."""
     node = obj
     for segment in pointer[:-1]:
@@ -62,7 +66,7 @@ def _parent(obj, pointer, create):
     return node
 
 
-def _same(element, value, subset):
+def _same(element: Any, value: Any, subset: bool) -> bool:
     if not subset:
         return element == value
     if isinstance(value, dict) and isinstance(element, dict):
@@ -70,7 +74,74 @@ def _same(element, value, subset):
     return element == value
 
 
-def apply_patch(obj, operations, subset_fields=()):
+def _op_add(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
+    parent = _parent(obj, pointer, True)
+    last = pointer[-1]
+    if isinstance(parent, list):
+        parent.insert(_index(last, len(parent), True), value)
+    elif last == "-":
+        raise IdmError(400, "'-' only appends to arrays")
+    elif isinstance(parent.get(last), list) and isinstance(value, list):
+        parent[last].extend(value)
+    else:
+        parent[last] = value
+
+
+def _op_remove(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
+    parent = _parent(obj, pointer, False)
+    last = pointer[-1]
+    if parent is None:
+        return
+    if isinstance(parent, list):
+        del parent[_index(last, len(parent), False)]
+    elif last in parent:
+        if "value" in op and isinstance(parent[last], list):
+            wanted = value if isinstance(value, list) else [value]
+            parent[last] = [e for e in parent[last] if not any(_same(e, w, subset) for w in wanted)]
+        else:
+            del parent[last]
+
+
+def _op_replace(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
+    parent = _parent(obj, pointer, True)
+    last = pointer[-1]
+    if isinstance(parent, list):
+        parent[_index(last, len(parent), False)] = value
+    elif value is None and "value" not in op:
+        parent.pop(last, None)
+    else:
+        parent[last] = value
+
+
+def _op_increment(obj: Any, op: dict, pointer: list[str], value: Any, subset: bool) -> None:
+    parent = _parent(obj, pointer, False)
+    last = pointer[-1]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise IdmError(400, "increment needs a numeric value")
+    current = parent.get(last) if isinstance(parent, dict) else None
+    if not isinstance(current, (int, float)) or isinstance(current, bool):
+        raise IdmError(400, f"Field {op['field']} is not a number")
+    parent[last] = current + value
+
+
+_OPERATIONS = {"add": _op_add, "remove": _op_remove, "replace": _op_replace, "increment": _op_increment}
+
+
+def _moved_value(obj: Any, op: dict, kind: str) -> Any:
+    """The value a ``copy``/``move`` takes from ``from`` (removed there for a move)."""
+    if "from" not in op:
+        raise IdmError(400, f"Patch operation {kind} needs 'from'")
+    source = parse_pointer(op["from"])
+    parent = _parent(obj, source, False)
+    if not isinstance(parent, dict) or source[-1] not in parent:
+        raise IdmError(400, f"Patch 'from' field {op['from']} does not exist")
+    value = copy_json(parent[source[-1]])
+    if kind == "move":
+        del parent[source[-1]]
+    return value
+
+
+def apply_patch(obj: Any, operations: Any, subset_fields: tuple[str, ...] = ()) -> Any:
     """Apply CREST patch ``operations`` to ``obj`` in place and return it.
 
     ``add`` to an existing array appends (``/f/-`` or an array value, CREST "list semantics"), ``/f/<n>``
@@ -88,77 +159,28 @@ def apply_patch(obj, operations, subset_fields=()):
         if not pointer:
             raise IdmError(400, "Patching the whole object is not supported; name a field")
         value = copy_json(op.get("value"))
-        subset = pointer[0] in subset_fields
         if kind in ("copy", "move"):
-            if "from" not in op:
-                raise IdmError(400, f"Patch operation {kind} needs 'from'")
-            source = parse_pointer(op["from"])
-            parent = _parent(obj, source, False)
-            if not isinstance(parent, dict) or source[-1] not in parent:
-                raise IdmError(400, f"Patch 'from' field {op['from']} does not exist")
-            value = copy_json(parent[source[-1]])
-            if kind == "move":
-                del parent[source[-1]]
-            kind = "replace"
-        if kind == "add":
-            parent = _parent(obj, pointer, True)
-            last = pointer[-1]
-            if isinstance(parent, list):
-                parent.insert(_index(last, len(parent), True), value)
-            elif last == "-":
-                raise IdmError(400, "'-' only appends to arrays")
-            elif isinstance(parent.get(last), list) and len(pointer) >= 1 and isinstance(value, list):
-                parent[last].extend(value)
-            else:
-                parent[last] = value
-        elif kind == "remove":
-            parent = _parent(obj, pointer, False)
-            last = pointer[-1]
-            if parent is None:
-                continue
-            if isinstance(parent, list):
-                del parent[_index(last, len(parent), False)]
-            elif last in parent:
-                if "value" in op and isinstance(parent[last], list):
-                    wanted = value if isinstance(value, list) else [value]
-                    parent[last] = [e for e in parent[last] if not any(_same(e, w, subset) for w in wanted)]
-                else:
-                    del parent[last]
-        elif kind == "replace":
-            parent = _parent(obj, pointer, True)
-            last = pointer[-1]
-            if isinstance(parent, list):
-                parent[_index(last, len(parent), False)] = value
-            elif value is None and "value" not in op:
-                parent.pop(last, None)
-            else:
-                parent[last] = value
-        elif kind == "increment":
-            parent = _parent(obj, pointer, False)
-            last = pointer[-1]
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise IdmError(400, "increment needs a numeric value")
-            current = parent.get(last) if isinstance(parent, dict) else None
-            if not isinstance(current, (int, float)) or isinstance(current, bool):
-                raise IdmError(400, f"Field {op['field']} is not a number")
-            parent[last] = current + value
-        else:
+            value, kind = _moved_value(obj, op, kind), "replace"
+        operation = _OPERATIONS.get(kind)
+        if operation is None:
             raise IdmError(400, f"Patch operation '{kind}' is not supported")
+        operation(obj, op, pointer, value, pointer[0] in subset_fields)
     return obj
 
 
 # --- _fields -----------------------------------------------------------------------------------------------------
 
-def parse_fields(text):
+
+def parse_fields(text: str | None) -> list[str] | None:
     """``_fields=a,b/c`` as a list of strings, or None when absent/empty."""
     if text is None or text.strip() == "":
         return None
     return [f.strip().strip("/") for f in text.split(",") if f.strip()]
 
 
-def project(obj, fields):
+def project(obj: dict, fields: list[str] | None) -> dict:
     """Keep ``_id``, ``_rev`` and the requested pointers of an already-expanded object."""
-    if fields is None or "*" in fields and all(f in ("*", "*_ref") for f in fields):
+    if fields is None or ("*" in fields and all(f in ("*", "*_ref") for f in fields)):
         return obj
     out = {k: obj[k] for k in ("_id", "_rev") if k in obj}
     if "*" in fields:
@@ -193,11 +215,12 @@ def project(obj, fields):
 
 # --- paging / sorting ----------------------------------------------------------------------------------------------
 
-def encode_cookie(offset):
+
+def encode_cookie(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
 
 
-def decode_cookie(cookie):
+def decode_cookie(cookie: str) -> int:
     try:
         padded = cookie + "=" * (-len(cookie) % 4)
         return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
@@ -205,7 +228,7 @@ def decode_cookie(cookie):
         raise IdmError(400, "Invalid paged results cookie") from None
 
 
-def sort_results(items, sort_keys, case_insensitive):
+def sort_results(items: list[dict], sort_keys: str | list[str] | None, case_insensitive: bool) -> list[dict]:
     """Stable multi-key sort for ``_sortKeys=+a,-b``; missing values sort first ascending."""
     if not sort_keys:
         return items
@@ -214,17 +237,24 @@ def sort_results(items, sort_keys, case_insensitive):
         descending = key.startswith("-")
         pointer = parse_pointer(key.lstrip("+-"))
 
-        def sort_value(item, pointer=pointer):
+        def sort_value(item: dict, pointer: list[str] = pointer) -> tuple:
             value = item
             for segment in pointer:
                 value = value.get(segment) if isinstance(value, dict) else None
             key_value = comparable(value, case_insensitive)
             return (0, "", None) if key_value is None or key_value[0] == "z" else (1, key_value[0], key_value[1])
+
         items = sorted(items, key=sort_value, reverse=descending)
     return items
 
 
-def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
+def page(
+    items: list,
+    page_size: int | None = None,
+    cookie: str | None = None,
+    offset: int | None = None,
+    total_policy: str | None = None,
+) -> dict[str, Any]:
     """Slice ``items`` the way IDM's DS repo pages and wrap them in the CREST query envelope."""
     start = 0
     if cookie:
@@ -242,12 +272,17 @@ def page(items, page_size=None, cookie=None, offset=None, total_policy=None):
     policy = (total_policy or "NONE").upper()
     if policy not in ("NONE", "EXACT", "ESTIMATE"):
         raise IdmError(400, f"Invalid _totalPagedResultsPolicy '{total_policy}'")
-    return {"result": result, "resultCount": len(result), "pagedResultsCookie": next_cookie,
-            "totalPagedResultsPolicy": policy, "totalPagedResults": total if policy != "NONE" else -1,
-            "remainingPagedResults": -1}
+    return {
+        "result": result,
+        "resultCount": len(result),
+        "pagedResultsCookie": next_cookie,
+        "totalPagedResultsPolicy": policy,
+        "totalPagedResults": total if policy != "NONE" else -1,
+        "remainingPagedResults": -1,
+    }
 
 
-def int_param(value, name):
+def int_param(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:

@@ -6,12 +6,15 @@ salt and IV; the per-value AES-128 and HMAC keys are derived from the master key
 strings and objects both round-trip (as ``openidm.decrypt`` does in IDM).
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import hmac
 import json
 import os
 import threading
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -25,21 +28,21 @@ CIPHER = "AES/CBC/PKCS5Padding"
 KEY_SIZE = 16
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def is_encrypted(value):
+def is_encrypted(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("$crypto"), dict)
 
 
 class Crypto:
-    def __init__(self, keystore_path):
+    def __init__(self, keystore_path: str) -> None:
         self.keystore_path = str(keystore_path)
         self._lock = threading.Lock()
         self._master = self._load_or_create_key()
 
-    def _load_or_create_key(self):
+    def _load_or_create_key(self) -> bytes:
         try:
             with open(self.keystore_path, encoding="utf-8") as handle:
                 return base64.b64decode(json.load(handle)["keys"][STABLE_ID])
@@ -50,12 +53,13 @@ class Crypto:
                 json.dump({"keys": {STABLE_ID: _b64(key)}}, handle)
             return key
 
-    def _derive(self, salt, purpose):
-        okm = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE + 32, salt=salt,
-                   info=purpose.encode("utf-8")).derive(self._master)
+    def _derive(self, salt: bytes, purpose: str) -> tuple[bytes, bytes]:
+        okm = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE + 32, salt=salt, info=purpose.encode("utf-8")).derive(
+            self._master
+        )
         return okm[:KEY_SIZE], okm[KEY_SIZE:]
 
-    def encrypt(self, value, purpose=CONFIG_PURPOSE):
+    def encrypt(self, value: Any, purpose: str = CONFIG_PURPOSE) -> dict[str, Any]:
         """The ``{"$crypto": ...}`` form of any JSON value; a new salt and IV every call."""
         salt, iv = os.urandom(16), os.urandom(16)
         aes_key, mac_key = self._derive(salt, purpose)
@@ -64,11 +68,23 @@ class Crypto:
         encryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
         data = encryptor.update(plain) + encryptor.finalize()
         mac = hmac.new(mac_key, iv + data, hashlib.sha256).digest()
-        return {"$crypto": {"type": "x-simple-encryption", "value": {
-            "cipher": CIPHER, "data": _b64(data), "iv": _b64(iv), "keySize": KEY_SIZE, "mac": _b64(mac),
-            "purpose": purpose, "salt": _b64(salt), "stableId": STABLE_ID}}}
+        return {
+            "$crypto": {
+                "type": "x-simple-encryption",
+                "value": {
+                    "cipher": CIPHER,
+                    "data": _b64(data),
+                    "iv": _b64(iv),
+                    "keySize": KEY_SIZE,
+                    "mac": _b64(mac),
+                    "purpose": purpose,
+                    "salt": _b64(salt),
+                    "stableId": STABLE_ID,
+                },
+            }
+        }
 
-    def decrypt(self, value):
+    def decrypt(self, value: Any) -> Any:
         """The clear value of a ``$crypto`` object; any other value is returned unchanged (as IDM does)."""
         if not is_encrypted(value):
             return value

@@ -6,12 +6,15 @@ reaches the client as ``Resource &#39;x&#39; not found``. ``IdmError.message`` k
 sandbox's own use (audit entries, logs).
 """
 
+from __future__ import annotations
+
 from http import HTTPStatus
+from typing import Any
 
 _HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 
 
-def html_escape(text):
+def html_escape(text: Any) -> Any:
     """Guava ``HtmlEscapers.htmlEscaper()``: ``& < > " '`` only."""
     if not isinstance(text, str):
         return text
@@ -21,23 +24,15 @@ def html_escape(text):
 class IdmError(Exception):
     """An error that becomes a CREST error body with the HTTP status ``code``."""
 
-    def __init__(self, code, message=None, detail=None):
+    def __init__(self, code: int, message: str | None = None, detail: Any = None) -> None:
         self.code = int(code)
         self.reason = HTTPStatus(self.code).phrase
         self.message = message if message is not None else self.reason
         self.detail = detail
         super().__init__(f"{self.code} {self.reason}: {self.message}")
 
-    def body(self):
+    def body(self) -> dict[str, Any]:
         body = {"code": self.code, "reason": self.reason, "message": html_escape(self.message)}
         if self.detail is not None:
             body["detail"] = self.detail
         return body
-
-
-def bad_request(message, detail=None):
-    return IdmError(400, message, detail)
-
-
-def not_found(message="Not Found"):
-    return IdmError(404, message)

@@ -67,7 +67,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import queryfilter
 from .crest import page
 from .errors import IdmError
-from .http import Response
+from .rest.http import Response
 
 log = logging.getLogger("sandbox.idm.scheduler")
 

@@ -21,14 +21,19 @@ with that status; errors from ``openidm.*`` calls keep their status; syntax erro
 is 500 with ``"<Name>: <message>"``.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import re
 import threading
+from typing import Any
 
 import quickjs
 
+from .crypto import Crypto
 from .errors import IdmError
+from .router import InternalRouter
 
 log = logging.getLogger("sandbox.idm.script")
 
@@ -70,13 +75,23 @@ var __call = function (op, args) {
   return r.ok;
 };
 var openidm = {
-  create: function (resource, id, value, params, fields) { return __call("create", [resource, id, value, params, fields]); },
+  create: function (resource, id, value, params, fields) {
+    return __call("create", [resource, id, value, params, fields]);
+  },
   read: function (resource, params, fields) { return __call("read", [resource, params, fields]); },
-  update: function (resource, rev, value, params, fields) { return __call("update", [resource, rev, value, params, fields]); },
-  patch: function (resource, rev, value, params, fields) { return __call("patch", [resource, rev, value, params, fields]); },
-  "delete": function (resource, rev, params, fields) { return __call("delete", [resource, rev, params, fields]); },
+  update: function (resource, rev, value, params, fields) {
+    return __call("update", [resource, rev, value, params, fields]);
+  },
+  patch: function (resource, rev, value, params, fields) {
+    return __call("patch", [resource, rev, value, params, fields]);
+  },
+  "delete": function (resource, rev, params, fields) {
+    return __call("delete", [resource, rev, params, fields]);
+  },
   query: function (resource, params, fields) { return __call("query", [resource, params, fields]); },
-  action: function (resource, actionName, content, params, fields) { return __call("action", [resource, actionName, content, params, fields]); },
+  action: function (resource, actionName, content, params, fields) {
+    return __call("action", [resource, actionName, content, params, fields]);
+  },
   encrypt: function (value, cipher, alias) { return __call("encrypt", [value, cipher, alias]); },
   decrypt: function (value) { return __call("decrypt", [value]); },
   isEncrypted: function (value) { return __call("isEncrypted", [value]); }
@@ -98,12 +113,14 @@ var logger = {
   error: function () { __log("error", __fmt(arguments)); }
 };
 var identityServer = {
-  getProperty: function (name, dflt) { var v = __call("property", [name]); return v === null ? (dflt === undefined ? null : dflt) : v; }
+  getProperty: function (name, dflt) {
+    var v = __call("property", [name]); return v === null ? (dflt === undefined ? null : dflt) : v;
+  }
 };
 """
 
 
-def _script_parts(script):
+def _script_parts(script: Any) -> tuple[str, dict[str, Any]]:
     """``(source, globals)`` of an IDM script object (or a bare source string); 400 for what the sandbox can't run."""
     if isinstance(script, str):
         return script, {}
@@ -125,7 +142,14 @@ def _script_parts(script):
 
 
 class ScriptEngine:
-    def __init__(self, router, crypto, time_limit=5.0, memory_limit=64 * 1024 * 1024, properties=None):
+    def __init__(
+        self,
+        router: InternalRouter,
+        crypto: Crypto | None,
+        time_limit: float = 5.0,
+        memory_limit: int = 64 * 1024 * 1024,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
         self.router = router
         self.crypto = crypto
         self.time_limit = time_limit
@@ -139,16 +163,22 @@ class ScriptEngine:
         if contexts is None:
             contexts = self._local.contexts = []
         while len(contexts) <= depth:
-            ctx = quickjs.Context()
-            ctx.set_memory_limit(self.memory_limit)
-            ctx.add_callable("__idm", self._bridge)
-            ctx.add_callable("__log", self._log)
-            ctx.eval(_PRELUDE)
+            ctx = self.new_context()
             contexts.append((ctx, ctx.get("__run"), ctx.get("__compile")))
         return contexts[depth]
 
+    def new_context(self) -> quickjs.Context:
+        """A QuickJS context with the ``openidm``/``logger``/``identityServer`` globals bound to this engine (the
+        sync engine compiles its mapping scripts into such contexts). Not thread-safe: one per thread."""
+        ctx = quickjs.Context()
+        ctx.set_memory_limit(self.memory_limit)
+        ctx.add_callable("__idm", self._bridge)
+        ctx.add_callable("__log", self._log)
+        ctx.eval(_PRELUDE)
+        return ctx
+
     # --- public API ------------------------------------------------------------------------------------------------
-    def evaluate(self, script, bindings=None):
+    def evaluate(self, script: Any, bindings: dict[str, Any] | None = None) -> Any:
         """Run an IDM script object with plain-JSON ``bindings``; returns the plain-JSON result."""
         source, script_globals = _script_parts(script)
         variables = dict(script_globals)
@@ -179,7 +209,7 @@ class ScriptEngine:
             raise self._error(outcome["e"])
         return outcome.get("v")
 
-    def compile(self, script):
+    def compile(self, script: Any) -> bool:
         """True when the source parses; 400 with the syntax error otherwise."""
         source, _ = _script_parts(script)
         _, _, compile_fn = self._context(getattr(self._local, "depth", 0))
@@ -206,7 +236,7 @@ class ScriptEngine:
             return json.dumps({"ok": self._dispatch(op, args)})
         except IdmError as exc:
             return json.dumps({"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}})
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             log.exception("openidm.%s failed", op)
             return json.dumps({"error": {"code": 500, "message": f"openidm.{op} failed: {type(exc).__name__}"}})
 
@@ -219,7 +249,7 @@ class ScriptEngine:
                 return router.read(resource, None, fields=_fields(fields))
             except IdmError as exc:
                 if exc.code == 404:
-                    return None   # IDM's openidm.read returns null for a missing object
+                    return None  # IDM's openidm.read returns null for a missing object
                 raise
         if op == "create":
             resource, obj_id, value = args[:3]
@@ -242,9 +272,13 @@ class ScriptEngine:
             elif query_filter is None:
                 raise IdmError(400, "openidm.query needs _queryFilter or _queryId=query-all-ids")
             page_size = params.get("_pageSize")
-            return router.query(resource, query_filter, fields=_fields(fields),
-                                page_size=int(page_size) if page_size else None,
-                                cookie=params.get("_pagedResultsCookie"))
+            return router.query(
+                resource,
+                query_filter,
+                fields=_fields(fields),
+                page_size=int(page_size) if page_size else None,
+                cookie=params.get("_pagedResultsCookie"),
+            )
         if op == "action":
             resource, action_name, content, params = args[:4]
             return router.action(resource, action_name, params or {}, content)
@@ -272,13 +306,13 @@ _engine_lock = threading.Lock()
 _default_engine = None
 
 
-def evaluate(script, bindings=None, engine=None):
+def evaluate(script: Any, bindings: dict[str, Any] | None = None, engine: ScriptEngine | None = None) -> Any:
     """Module-level helper for the sync engine: ``scripts.evaluate(script_obj, bindings)``.
 
     Uses ``engine`` (normally ``server.scripts``) when given, else a router-less engine for pure functions
     (``openidm.*`` calls then fail with 500).
     """
-    global _default_engine  # pylint: disable=global-statement
+    global _default_engine
     if engine is None:
         with _engine_lock:
             if _default_engine is None:
@@ -291,4 +325,5 @@ class _NoRouter:
     def __getattr__(self, name):
         def fail(*_args, **_kwargs):
             raise IdmError(500, "No IDM router bound to this script engine")
+
         return fail

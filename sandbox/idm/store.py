@@ -6,9 +6,13 @@ Statements autocommit unless they run inside ``store.batch()``, which wraps them
 WAL + ``synchronous=NORMAL`` keeps single writes cheap while surviving a process kill (not a power cut).
 """
 
+from __future__ import annotations
+
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 _CORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS config (
@@ -45,7 +49,7 @@ CREATE INDEX IF NOT EXISTS relationships_second ON relationships (second_resourc
 class Store:
     """The sandbox IDM's SQLite database. ``path`` may be ``":memory:"`` for throw-away tests."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = str(path)
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -56,17 +60,17 @@ class Store:
         self._rollback_listeners = []
         self._conn.executescript(_CORE_SCHEMA)
 
-    def on_rollback(self, callback):
+    def on_rollback(self, callback: Callable[[], None]) -> None:
         """``callback()`` runs after a batch that wrote something was rolled back (services reload memory)."""
         self._rollback_listeners.append(callback)
 
-    def ensure_schema(self, sql):
+    def ensure_schema(self, sql: str) -> None:
         """Create tables/indexes owned by another service (idempotent ``CREATE ... IF NOT EXISTS`` script)."""
         with self.lock:
             self._conn.executescript(sql)
 
     @contextlib.contextmanager
-    def batch(self):
+    def batch(self) -> Iterator[Store]:
         """One transaction for every write inside the block (re-entrant); rolled back if the block raises."""
         with self.lock:
             outer = self._batch_depth == 0
@@ -88,21 +92,21 @@ class Store:
             if outer:
                 self._conn.execute("COMMIT")
 
-    def execute(self, sql, params=()):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.lock:
             self._dirty = True
             return self._conn.execute(sql, params).rowcount
 
-    def executemany(self, sql, rows):
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         with self.lock:
             self._dirty = True
             return self._conn.executemany(sql, rows).rowcount
 
-    def query(self, sql, params=()):
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of a SELECT as tuples."""
         with self.lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def close(self):
+    def close(self) -> None:
         with self.lock:
             self._conn.close()

@@ -24,8 +24,9 @@ import threading
 from collections.abc import Sequence
 
 from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from sandbox.scim.app import build_app
+from sandbox.scim.app import ProviderApp, build_app
 from sandbox.scim.auth import parse_pairs
 from sandbox.scim.quirks import QUIRKS, parse_quirks, quirks_from_env
 
@@ -37,15 +38,32 @@ def _split_env(name: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.scim", description="Sandbox SCIM provider (SCIM 2.0 + 1.1)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.scim", description="Sandbox SCIM provider (SCIM 2.0 + 1.1)"
+    )
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--state", required=True, metavar="FILE", help="JSON state file (loaded if it exists)")
-    parser.add_argument("--client", action="append", default=[], metavar="ID:SECRET",
-                        help="OAuth2 client (repeatable); prefer SCIM_CLIENTS in the environment")
-    parser.add_argument("--static-token", action="append", default=[], metavar="T",
-                        help="static bearer token (repeatable); prefer SCIM_STATIC_TOKENS")
-    parser.add_argument("--basic", action="append", default=[], metavar="USER:PASS",
-                        help="HTTP Basic user (repeatable); prefer SCIM_BASIC")
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="OAuth2 client (repeatable); prefer SCIM_CLIENTS in the environment",
+    )
+    parser.add_argument(
+        "--static-token",
+        action="append",
+        default=[],
+        metavar="T",
+        help="static bearer token (repeatable); prefer SCIM_STATIC_TOKENS",
+    )
+    parser.add_argument(
+        "--basic",
+        action="append",
+        default=[],
+        metavar="USER:PASS",
+        help="HTTP Basic user (repeatable); prefer SCIM_BASIC",
+    )
     parser.add_argument("--users", type=int, default=0, metavar="N", help="seed N users if the state file is new")
     parser.add_argument("--groups", type=int, default=0, metavar="M", help="seed M groups if the state file is new")
     parser.add_argument("--seed-salt", default="sandbox", metavar="S", help="salt of the deterministic seed")
@@ -55,15 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lenient-members", action="store_true", help="accept group members that do not exist")
     parser.add_argument("--access-log", metavar="FILE", help="append '<iso> <method> <path> <status> <ms>' lines")
     parser.add_argument("--threads", type=int, default=16, help="cheroot worker threads")
-    parser.add_argument("--quirk", action="append", default=[], metavar="NAME",
-                        help=f"behave like another provider (repeatable): {', '.join(QUIRKS)}; "
-                             "also SCIM_SANDBOX_QUIRKS")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"behave like another provider (repeatable): {', '.join(QUIRKS)}; also SCIM_SANDBOX_QUIRKS",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def build_provider_app(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[ProviderApp, frozenset[str]]:
+    """The provider app from the options and the environment (``parser.error`` on bad values)."""
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.token_ttl <= 0:
@@ -71,17 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         clients = parse_pairs([*_split_env("SCIM_CLIENTS"), *args.client], "a client")
         basic_users = parse_pairs([*_split_env("SCIM_BASIC"), *args.basic], "a basic user")
-    except ValueError as exc:
-        parser.error(str(exc))
-    static_tokens = [*_split_env("SCIM_STATIC_TOKENS"), *args.static_token]
-    try:
         quirks = parse_quirks([*quirks_from_env(), *args.quirk])
     except ValueError as exc:
         parser.error(str(exc))
-
     app = build_app(
         clients=clients,
-        static_tokens=static_tokens,
+        static_tokens=[*_split_env("SCIM_STATIC_TOKENS"), *args.static_token],
         basic_users=basic_users,
         token_ttl=args.token_ttl,
         strict_members=not args.lenient_members,
@@ -90,12 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=args.access_log,
         quirks=quirks,
     )
+    return app, quirks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    app, quirks = build_provider_app(parser, args)
     server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
     server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
     scheme = "http"
     if args.tls_cert:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
         server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
         scheme = "https"
 
@@ -111,12 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = server.bind_addr[1]
     serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     serving.start()
-    auth_note = "open (no credentials configured)" if app.authenticator.open else ", ".join(
-        s.name for s in app.authenticator.schemes())
-    print(f"scim provider: {app.load_outcome} state {args.state}; "
-          f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
-          f"quirks: {', '.join(sorted(quirks)) or 'none'}",
-          file=sys.stderr, flush=True)
+    auth_note = (
+        "open (no credentials configured)"
+        if app.authenticator.open
+        else ", ".join(s.name for s in app.authenticator.schemes())
+    )
+    print(
+        f"scim provider: {app.load_outcome} state {args.state}; "
+        f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
+        f"quirks: {', '.join(sorted(quirks)) or 'none'}",
+        file=sys.stderr,
+        flush=True,
+    )
     print(f"ready {scheme}://{HOST}:{port}", flush=True)
     try:
         while not stop.wait(1.0):

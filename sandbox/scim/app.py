@@ -29,7 +29,13 @@ from http import HTTPStatus
 from typing import Any
 
 from scim2_models import (
-    Context, Resource, ResourceType, ResponseParameters, ScimProvider, SearchRequest, UnauthorizedException,
+    Context,
+    Resource,
+    ResourceType,
+    ResponseParameters,
+    ScimProvider,
+    SearchRequest,
+    UnauthorizedException,
 )
 from scim2_server.applications.wsgi import WSGIApplication, send_response
 from scim2_server.requests import ScimRequest
@@ -42,8 +48,16 @@ from sandbox.scim import seed as seed_module
 from sandbox.scim.auth import Authenticator, TokenEndpoint
 from sandbox.scim.faults import FAULT_PATH, FaultInjector
 from sandbox.scim.persistence import StateWriter, read_state, write_atomically
-from sandbox.scim.quirks import ENTERPRISE_URN, IGNORE_COUNT, NO_ENTERPRISE, adjust_seed, adjust_state, refuse_enterprise
+from sandbox.scim.quirks import (
+    ENTERPRISE_URN,
+    IGNORE_COUNT,
+    NO_ENTERPRISE,
+    adjust_seed,
+    adjust_state,
+    refuse_enterprise,
+)
 from sandbox.scim.storage import GROUP, USER, ProviderStorage
+from sandbox.scim.v1 import ScimV1Facade
 
 SCIM_PREFIX = "/scim"
 V2_PREFIX = "/scim/v2"
@@ -121,10 +135,15 @@ class ProviderService(ScimService):
         }
         return ScimResponse(HTTPStatus.OK, body)
 
-    def _listed_form(self, base_url: str, resource: Resource[Any], search_request: SearchRequest[Any]) -> dict[str, Any]:
+    def _listed_form(
+        self, base_url: str, resource: Resource[Any], search_request: SearchRequest[Any]
+    ) -> dict[str, Any]:
         key = (
-            resource.meta.resource_type if resource.meta else None, resource.id, base_url,
-            str(search_request.attributes), str(search_request.excluded_attributes),
+            resource.meta.resource_type if resource.meta else None,
+            resource.id,
+            base_url,
+            str(search_request.attributes),
+            str(search_request.excluded_attributes),
         )
         with self._listed_lock:
             hit = self._listed.get(key)
@@ -154,7 +173,9 @@ class ProviderService(ScimService):
 class ProviderScimApplication(WSGIApplication):
     """scim2-server's WSGI app with the provider's authentication."""
 
-    def __init__(self, storage: ProviderStorage, provider: ScimProvider, service: ScimService, authenticator: Authenticator):
+    def __init__(
+        self, storage: ProviderStorage, provider: ScimProvider, service: ScimService, authenticator: Authenticator
+    ):
         super().__init__(storage, provider, service)
         self.authenticator = authenticator
 
@@ -171,7 +192,7 @@ class ProviderScimApplication(WSGIApplication):
         """Serve an already authenticated request (used by the SCIM 1.1 facade)."""
         try:
             response = self.handler.handle(request)
-        except Exception as exception:  # noqa: BLE001 - turned into a SCIM error like serve() does
+        except Exception as exception:
             response = self.handle_exception(request, exception)
         return self.finalize_response(request, response)
 
@@ -184,7 +205,7 @@ class AccessLog:
         self._lock = threading.Lock()
 
     def write(self, method: str, path: str, status: str, millis: float) -> None:
-        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
         line = f"{stamp} {method} {path} {status.split(' ', 1)[0]} {millis:.1f}\n"
         with self._lock:
             self._handle.write(line)
@@ -236,11 +257,10 @@ class ProviderApp:
         self.token_endpoint = TokenEndpoint(authenticator)
         self.faults = FaultInjector()
         self.access_log = AccessLog(access_log) if access_log else None
-        self.state_writer = StateWriter(state_path, self.storage.export_state_json, state_interval) if state_path else None
-        # Imported here: the facade needs the finished v2 app.
-        from sandbox.scim.v1 import ScimV1Facade
-
-        self.v1 = ScimV1Facade(self)
+        self.state_writer = (
+            StateWriter(state_path, self.storage.export_state_json, state_interval) if state_path else None
+        )
+        self.v1 = ScimV1Facade(authenticator, self.service, self.provider, self.scim.serve_internal)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -311,7 +331,7 @@ class ProviderApp:
         if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
             # scim2-server builds its URLs from SCRIPT_NAME and expects PATH_INFO to start with /v2.
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + SCIM_PREFIX
-            environ["PATH_INFO"] = path[len(SCIM_PREFIX):]
+            environ["PATH_INFO"] = path[len(SCIM_PREFIX) :]
             return self.scim(environ, start_response)
         if path == V1_PREFIX or path.startswith(V1_PREFIX + "/"):
             return self.v1(environ, start_response)

@@ -170,7 +170,9 @@ def decode_basic(credentials: str, *, form_encoded: bool) -> tuple[str, str] | N
     return name, secret
 
 
-def _json_response(start_response: Any, status: str, body: dict[str, Any], extra: list[tuple[str, str]] = ()) -> list[bytes]:  # type: ignore[assignment]
+def _json_response(
+    start_response: Any, status: str, body: dict[str, Any], extra: list[tuple[str, str]] = ()
+) -> list[bytes]:  # type: ignore[assignment]
     payload = json.dumps(body).encode()
     headers = [
         ("Content-Type", "application/json;charset=UTF-8"),
@@ -226,7 +228,9 @@ class TokenEndpoint:
             client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
         if not client_id:
             return error(
-                "401 Unauthorized", "invalid_client", "client authentication is missing",
+                "401 Unauthorized",
+                "invalid_client",
+                "client authentication is missing",
                 [("WWW-Authenticate", 'Basic realm="oauth2"')],
             )
         if not self.authenticator.check_client(client_id, client_secret):

@@ -85,6 +85,7 @@ class FaultInjector:
 
     def admin(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         """WSGI handler of the hook itself."""
+
         def answer(status: str, body: dict[str, Any]) -> list[bytes]:
             payload = json.dumps(body).encode()
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

@@ -10,6 +10,7 @@ is created with mode 0600: it may hold user passwords.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -45,10 +46,8 @@ def write_atomically(path: str | os.PathLike[str], data: dict[str, Any] | str) -
         os.chmod(tmp, 0o600)
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -25,22 +25,188 @@ ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 _ID_NAMESPACE = uuid.UUID("6f1c1f40-5d0e-4c4a-9a57-9a3f1e2a7c11")
 
-GIVEN_NAMES = (
-    "Olivia Liam Emma Noah Ava Oliver Sophia Elijah Isabella James Mia William Amelia Benjamin Harper Lucas "
-    "Evelyn Henry Abigail Alexander Emily Daniel Elizabeth Michael Sofia Sebastian Avery Jack Ella Owen Scarlett "
-    "Samuel Grace Matthew Chloe Joseph Victoria Levi Riley David Aria John Lily Wyatt Aurora Carter Zoey Julian "
-    "Nora Luke Hannah Anna Jonas Lea Lukas Marie Felix Clara Paul Sara Leon Ines Hugo Chiara Mateo Lucia Aiko "
-    "Hiroshi Priya Arjun Fatima Omar Mei Wei Ingrid Lars Zofia Piotr Amara Kwame Nadia Tomasz Elena Marco"
-).split()
+GIVEN_NAMES = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Oliver",
+    "Sophia",
+    "Elijah",
+    "Isabella",
+    "James",
+    "Mia",
+    "William",
+    "Amelia",
+    "Benjamin",
+    "Harper",
+    "Lucas",
+    "Evelyn",
+    "Henry",
+    "Abigail",
+    "Alexander",
+    "Emily",
+    "Daniel",
+    "Elizabeth",
+    "Michael",
+    "Sofia",
+    "Sebastian",
+    "Avery",
+    "Jack",
+    "Ella",
+    "Owen",
+    "Scarlett",
+    "Samuel",
+    "Grace",
+    "Matthew",
+    "Chloe",
+    "Joseph",
+    "Victoria",
+    "Levi",
+    "Riley",
+    "David",
+    "Aria",
+    "John",
+    "Lily",
+    "Wyatt",
+    "Aurora",
+    "Carter",
+    "Zoey",
+    "Julian",
+    "Nora",
+    "Luke",
+    "Hannah",
+    "Anna",
+    "Jonas",
+    "Lea",
+    "Lukas",
+    "Marie",
+    "Felix",
+    "Clara",
+    "Paul",
+    "Sara",
+    "Leon",
+    "Ines",
+    "Hugo",
+    "Chiara",
+    "Mateo",
+    "Lucia",
+    "Aiko",
+    "Hiroshi",
+    "Priya",
+    "Arjun",
+    "Fatima",
+    "Omar",
+    "Mei",
+    "Wei",
+    "Ingrid",
+    "Lars",
+    "Zofia",
+    "Piotr",
+    "Amara",
+    "Kwame",
+    "Nadia",
+    "Tomasz",
+    "Elena",
+    "Marco",
+]
 
-FAMILY_NAMES = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson "
-    "Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Ramirez Lewis "
-    "Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera "
-    "Campbell Mitchell Carter Roberts Mueller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann "
-    "Rossi Russo Ferrari Esposito Bianchi Dubois Moreau Laurent Simon Michel Tanaka Suzuki Sato Patel Shah Singh "
-    "Kowalski Nowak Novak Jensen Hansen Larsen Andersen Silva Santos Okafor Mensah Kim Park Chen Wang Li Zhang"
-).split()
+FAMILY_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Mueller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Bianchi",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Tanaka",
+    "Suzuki",
+    "Sato",
+    "Patel",
+    "Shah",
+    "Singh",
+    "Kowalski",
+    "Nowak",
+    "Novak",
+    "Jensen",
+    "Hansen",
+    "Larsen",
+    "Andersen",
+    "Silva",
+    "Santos",
+    "Okafor",
+    "Mensah",
+    "Kim",
+    "Park",
+    "Chen",
+    "Wang",
+    "Li",
+    "Zhang",
+]
 
 DEPARTMENTS = (
     ("Engineering", "ENG", ("Software Engineer", "Senior Software Engineer", "Staff Engineer", "Engineering Manager")),
@@ -75,6 +241,47 @@ def _group_names(n_groups: int) -> list[tuple[str, int]]:
     return names[:n_groups]
 
 
+def _unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base2``, ``base3``... whichever is not taken yet; the result is taken."""
+    user_name, suffix = base, 1
+    while user_name in taken:
+        suffix += 1
+        user_name = f"{base}{suffix}"
+    taken.add(user_name)
+    return user_name
+
+
+def _user(
+    rng: random.Random, index: int, user_id: str, user_name: str, names: tuple[str, str], department_index: int
+) -> dict[str, Any]:
+    """One seeded user; draws from ``rng`` in a fixed order (the seed must not change)."""
+    given, family = names
+    department, code, titles = DEPARTMENTS[department_index]
+    display_name = f"{given} {family}"
+    return {
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "id": user_id,
+        "externalId": f"emp-{index + 1:06d}",
+        "userName": user_name,
+        "name": {"givenName": given, "familyName": family, "formatted": display_name},
+        "displayName": display_name,
+        "title": rng.choice(titles),
+        "active": rng.random() >= 0.1,
+        "emails": [{"value": f"{user_name}@example.com", "type": "work", "primary": True}],
+        "phoneNumbers": [
+            {"value": f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}", "type": "work"},
+            {"value": f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}", "type": "mobile"},
+        ],
+        ENTERPRISE_SCHEMA: {
+            "employeeNumber": f"{100000 + index}",
+            "department": department,
+            "costCenter": f"CC-{code}-{100 + department_index * 10 + rng.randrange(10)}",
+            "organization": ORGANIZATION,
+            "division": rng.choice(DIVISIONS),
+        },
+    }
+
+
 def generate(n_users: int, n_groups: int, salt: str = "sandbox") -> dict[str, list[dict[str, Any]]]:
     """Return ``{"Users": [...], "Groups": [...]}``: deterministic SCIM 2.0 resources.
 
@@ -100,45 +307,15 @@ def generate(n_users: int, n_groups: int, salt: str = "sandbox") -> dict[str, li
     for index in range(n_users):
         given = rng.choice(GIVEN_NAMES)
         family = rng.choice(FAMILY_NAMES)
-        base = f"{given}.{family}".lower()
-        user_name = base
-        suffix = 1
-        while user_name in taken_user_names:
-            suffix += 1
-            user_name = f"{base}{suffix}"
-        taken_user_names.add(user_name)
-
+        user_name = _unique(f"{given}.{family}".lower(), taken_user_names)
         user_id = _resource_id(salt, "user", index)
         member_of = rng.sample(range(n_groups), k=min(n_groups, rng.choice((1, 2)))) if n_groups else []
         # The first group decides the department, so memberships and HR data agree.
         department_index = group_departments[member_of[0]] if member_of else rng.randrange(len(DEPARTMENTS))
-        department, code, titles = DEPARTMENTS[department_index]
-        display_name = f"{given} {family}"
-        user = {
-            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
-            "id": user_id,
-            "externalId": f"emp-{index + 1:06d}",
-            "userName": user_name,
-            "name": {"givenName": given, "familyName": family, "formatted": display_name},
-            "displayName": display_name,
-            "title": rng.choice(titles),
-            "active": rng.random() >= 0.1,
-            "emails": [{"value": f"{user_name}@example.com", "type": "work", "primary": True}],
-            "phoneNumbers": [
-                {"value": f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}", "type": "work"},
-                {"value": f"+1 555 {rng.randrange(100, 1000)} {rng.randrange(1000, 10000)}", "type": "mobile"},
-            ],
-            ENTERPRISE_SCHEMA: {
-                "employeeNumber": f"{100000 + index}",
-                "department": department,
-                "costCenter": f"CC-{code}-{100 + department_index * 10 + rng.randrange(10)}",
-                "organization": ORGANIZATION,
-                "division": rng.choice(DIVISIONS),
-            },
-        }
+        user = _user(rng, index, user_id, user_name, (given, family), department_index)
         users.append(user)
         for group_index in member_of:
             groups[group_index]["members"].append(
-                {"value": user_id, "$ref": f"Users/{user_id}", "type": "User", "display": display_name}
+                {"value": user_id, "$ref": f"Users/{user_id}", "type": "User", "display": user["displayName"]}
             )
     return {"Users": users, "Groups": groups}

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl
 
-from scim2_models import Context
+from scim2_models import Context, ScimProvider
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
+from scim2_server.service import ScimService
 
-if TYPE_CHECKING:
-    from sandbox.scim.app import ProviderApp
+from sandbox.scim.auth import Authenticator
 
 V1_CORE = "urn:scim:schemas:core:1.0"
 V1_ENTERPRISE = "urn:scim:schemas:extension:enterprise:1.0"
@@ -58,10 +60,20 @@ def _error(status: int, description: str) -> ScimResponse:
 
 
 class ScimV1Facade:
-    """WSGI app serving ``/scim/v1`` by translation to the 2.0 app of a ``ProviderApp``."""
+    """WSGI app serving ``/scim/v1`` by translation to the 2.0 app: ``serve_v2`` answers an authenticated 2.0
+    request; ``service`` and ``provider`` give the discovery documents and the 401 challenge."""
 
-    def __init__(self, app: ProviderApp):
-        self.app = app
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        service: ScimService,
+        provider: ScimProvider,
+        serve_v2: Callable[[ScimRequest], ScimResponse],
+    ) -> None:
+        self.authenticator = authenticator
+        self.service = service
+        self.provider = provider
+        self.serve_v2 = serve_v2
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -76,7 +88,7 @@ class ScimV1Facade:
         return [body]
 
     def serve(self, environ: dict[str, Any]) -> ScimResponse:
-        path = environ.get("PATH_INFO", "")[len("/scim/v1"):].rstrip("/") or "/"
+        path = environ.get("PATH_INFO", "")[len("/scim/v1") :].rstrip("/") or "/"
         method = environ["REQUEST_METHOD"].upper()
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT')}"
         root = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
@@ -88,10 +100,10 @@ class ScimV1Facade:
                 return _error(405, "Method not allowed")
             return self._service_provider_config(bases)
 
-        subject = self.app.authenticator.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        subject = self.authenticator.authenticate(environ.get("HTTP_AUTHORIZATION"))
         if subject is None:
             response = _error(401, "Missing or invalid credentials")
-            challenge = self.app.service.www_authenticate(_Unauthorized())
+            challenge = self.service.www_authenticate(_Unauthorized())
             if challenge:
                 response.headers["WWW-Authenticate"] = challenge
             return response
@@ -102,7 +114,15 @@ class ScimV1Facade:
             return self._schemas(parts[1] if len(parts) == 2 else None)
         if not parts or parts[0] not in _RESOURCE_ENDPOINTS or len(parts) > 2:
             return _error(404, "Not found")
+        request = self._v2_request(environ, method, parts, bases[1])
+        if isinstance(request, ScimResponse):
+            return request
+        request.subject = subject
+        return self._to_v1(self.serve_v2(request), bases)
 
+    @staticmethod
+    def _v2_request(environ: dict[str, Any], method: str, parts: list[str], base: str) -> ScimRequest | ScimResponse:
+        """The 2.0 request for a 1.1 request on Users/Groups, or the 1.1 error for a body that cannot be read."""
         endpoint = parts[0]
         resource_id = parts[1] if len(parts) == 2 else None
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
@@ -132,18 +152,14 @@ class ScimV1Facade:
             else:
                 body_in = json.dumps(resource_to_v2(document, _RESOURCE_ENDPOINTS[endpoint])).encode()
             headers["Content-Type"] = "application/scim+json"
-
-        request = ScimRequest(
+        return ScimRequest(
             method=method,
-            base_url=bases[1],
+            base_url=base,
             path=f"/{endpoint}" + (f"/{resource_id}" if resource_id else ""),
             query=query,
             headers=headers,
             body=body_in,
         )
-        request.subject = subject
-        response = self.app.scim.serve_internal(request)
-        return self._to_v1(response, bases)
 
     # -- answers -------------------------------------------------------------
 
@@ -171,7 +187,7 @@ class ScimV1Facade:
         return ScimResponse(response.status, resource_to_v1(body, bases), headers)
 
     def _service_provider_config(self, bases: tuple[str, str]) -> ScimResponse:
-        config = self.app.service.config.model_dump()
+        config = self.service.config.model_dump()
         body = {
             "schemas": [V1_CORE],
             "documentationUrl": None,
@@ -189,14 +205,21 @@ class ScimV1Facade:
         return ScimResponse(200, body)  # type: ignore[arg-type]
 
     def _schemas(self, which: str | None) -> ScimResponse:
-        schemas = {s.id: s.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE) for s in self.app.provider.schemas}
+        schemas = {s.id: s.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE) for s in self.provider.schemas}
         user = _schema_to_v1("User", "/Users", schemas[V2_USER], schemas.get(V2_ENTERPRISE))
         group = _schema_to_v1("Group", "/Groups", schemas[V2_GROUP], None)
         by_name = {"Users": user, "User": user, user["id"]: user, "Groups": group, "Group": group, group["id"]: group}
         if which is None:
-            return ScimResponse(200, {  # type: ignore[arg-type]
-                "schemas": [V1_CORE], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1, "Resources": [user, group],
-            })
+            return ScimResponse(
+                200,
+                {  # type: ignore[arg-type]
+                    "schemas": [V1_CORE],
+                    "totalResults": 2,
+                    "itemsPerPage": 2,
+                    "startIndex": 1,
+                    "Resources": [user, group],
+                },
+            )
         if which not in by_name:
             return _error(404, f"Schema {which!r} not found")
         return ScimResponse(200, by_name[which])  # type: ignore[arg-type]
@@ -207,8 +230,6 @@ class _Unauthorized(Exception):
 
 
 def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -282,8 +303,11 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
         if key in (V1_ENTERPRISE, V2_ENTERPRISE) and isinstance(value, dict):
             for sub, sub_value in value.items():
                 path = f"{V2_ENTERPRISE}:{sub}"
-                changes.append({"op": "remove", "path": path} if sub_value is None else
-                               {"op": "replace", "path": path, "value": sub_value})
+                changes.append(
+                    {"op": "remove", "path": path}
+                    if sub_value is None
+                    else {"op": "replace", "path": path, "value": sub_value}
+                )
             continue
         if isinstance(value, list):
             added = []
@@ -307,10 +331,15 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             for sub, sub_value in value.items():
                 path = f"{key}.{sub}"
-                changes.append({"op": "remove", "path": path} if sub_value is None else
-                               {"op": "replace", "path": path, "value": sub_value})
+                changes.append(
+                    {"op": "remove", "path": path}
+                    if sub_value is None
+                    else {"op": "replace", "path": path, "value": sub_value}
+                )
             continue
-        changes.append({"op": "remove", "path": key} if value is None else {"op": "replace", "path": key, "value": value})
+        changes.append(
+            {"op": "remove", "path": key} if value is None else {"op": "replace", "path": key, "value": value}
+        )
     return removals + changes
 
 
@@ -333,9 +362,19 @@ def _attribute_to_v1(attribute: dict[str, Any], schema_urn: str) -> dict[str, An
 def _schema_to_v1(name: str, endpoint: str, core: dict[str, Any], extension: dict[str, Any] | None) -> dict[str, Any]:
     attributes = [_attribute_to_v1(a, V1_CORE) for a in core.get("attributes", [])]
     for common in ("id", "externalId"):
-        attributes.insert(0, {"name": common, "type": "string", "multiValued": False, "description": common,
-                              "schema": V1_CORE, "readOnly": common == "id", "required": common == "id",
-                              "caseExact": True})
+        attributes.insert(
+            0,
+            {
+                "name": common,
+                "type": "string",
+                "multiValued": False,
+                "description": common,
+                "schema": V1_CORE,
+                "readOnly": common == "id",
+                "required": common == "id",
+                "caseExact": True,
+            },
+        )
     if extension:
         attributes += [_attribute_to_v1(a, V1_ENTERPRISE) for a in extension.get("attributes", [])]
     return {

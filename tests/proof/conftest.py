@@ -3,14 +3,11 @@ stopped again (by the sandbox CLI, which stops its own PIDs) even when a test fa
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import proofkit  # noqa: E402
+from sandbox import testing as proofkit
 
 
 @pytest.fixture

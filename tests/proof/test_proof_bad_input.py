@@ -17,7 +17,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-import proofkit
+from sandbox import testing as proofkit
 
 NS = "idmops.pingidm"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-import proofkit
-from proofkit import REPO, SAMPLE_MAPPINGS
+from sandbox import testing as proofkit
+from sandbox.testing import REPO, SAMPLE_MAPPINGS
 
 DRIFT_PLAYBOOK = REPO / "playbooks" / "drift.yml"
 

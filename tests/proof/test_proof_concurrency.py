@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import proofkit
-from proofkit import SAMPLE_MAPPINGS
+from sandbox import testing as proofkit
+from sandbox.testing import SAMPLE_MAPPINGS
 
 # A slow provider keeps the first process's recon ACTIVE (with little data) until the second process has
 # looked for running recons; then the provider is fast again.

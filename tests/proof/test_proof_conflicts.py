@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import requests
 
-import proofkit
-from proofkit import REPO
+from sandbox import testing as proofkit
+from sandbox.testing import REPO
 
 RECONCILE = REPO / "playbooks" / "reconcile.yml"
 PROVIDER_FIRST = ["systemScimAccount_managedUser", "managedUser_systemScimAccount",

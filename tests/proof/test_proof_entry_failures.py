@@ -7,7 +7,7 @@ to create the users the SCIM accounts would become."""
 
 from __future__ import annotations
 
-import proofkit
+from sandbox import testing as proofkit
 
 
 def _require_unmapped_property(tenant: proofkit.Tenant) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-import proofkit
+from sandbox import testing as proofkit
 
 CONNECTION_PLUGINS = Path(__file__).resolve().parent / "connection_plugins"
 # Values that differ between two runs of the same flow: run ids, timestamps, durations, ports, revisions.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import requests
 
-import proofkit
-from proofkit import SAMPLE_MAPPINGS
+from sandbox import testing as proofkit
+from sandbox.testing import SAMPLE_MAPPINGS
 
 USERS, GROUPS = 12, 3
 CONFIG_ACTIONS = ("connector", "mapping", "config")

@@ -17,7 +17,7 @@ import os
 import secrets as token_source
 from pathlib import Path
 
-import proofkit
+from sandbox import testing as proofkit
 
 EXPORT = proofkit.REPO / "playbooks" / "export.yml"
 APPLY = proofkit.REPO / "playbooks" / "apply.yml"

@@ -17,8 +17,8 @@ import json
 import pytest
 import yaml
 
-import proofkit
-from proofkit import REPO
+from sandbox import testing as proofkit
+from sandbox.testing import REPO
 
 ROLE_DEFAULTS = yaml.safe_load((REPO / "roles" / "scim_sync" / "defaults" / "main.yml").read_text())
 # In this order: read-only first, then recons, then config changes; the connector's examples remove it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-import proofkit
-from proofkit import SAMPLE_MAPPINGS
+from sandbox import testing as proofkit
+from sandbox.testing import SAMPLE_MAPPINGS
 
 SERVER_ONLY = "proofServerOnly_managedRole"
 

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-import proofkit
+from sandbox import testing as proofkit
 
 CONNECTION_ERROR = (
     "Connector test failed after 1 attempt(s) in 0 s; scim: Connection Error (IDM reports 'Connection Error' when "

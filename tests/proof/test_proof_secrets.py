@@ -15,7 +15,7 @@ import secrets
 import stat
 from pathlib import Path
 
-import proofkit
+from sandbox import testing as proofkit
 
 CREDENTIAL_FILES = {"inventory.yml", "sandbox.json"}
 

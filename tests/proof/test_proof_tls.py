@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import proofkit
+from sandbox import testing as proofkit
 
 
 @pytest.fixture(scope="module")

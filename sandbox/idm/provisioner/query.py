@@ -1,108 +1,66 @@
-"""CREST queries on a SCIM system object set: ``_queryFilter`` to SCIM ``filter`` when simple, otherwise fetch
-everything and filter locally with the core's CREST evaluator; ``_pageSize``/``_pagedResultsCookie``/
+"""CREST queries on a SCIM system object set: ``_queryFilter`` to SCIM ``filter`` when simple (one comparison, or an
+``and`` or an ``or`` of comparisons, on attributes the object type declares), otherwise fetch everything and
+filter locally with the core's CREST evaluator; ``_pageSize``/``_pagedResultsCookie``/
 ``_pagedResultsOffset`` to SCIM ``startIndex``/``count``.
 
 The paged-results cookie is opaque to clients: base64 of the next 0-based offset.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
-import re
 
+from .. import queryfilter
+from .schema import ObjectType
 from .scim import ConnectorError
 
 UNTRANSLATABLE = object()
-
-_TOKEN = re.compile(r"""\s*(?:
-    (?P<lpar>\() | (?P<rpar>\)) | (?P<bang>!) |
-    (?P<dq>"(?:[^"\\]|\\.)*") | (?P<sq>'(?:[^'\\]|\\.)*') |
-    (?P<word>[^\s()"'!]+)
-)""", re.VERBOSE)
-_COMPARATORS = {"eq", "co", "sw", "gt", "ge", "lt", "le"}
+_COMPARISONS = ("eq", "co", "sw", "gt", "ge", "lt", "le")
 
 
-def _tokens(text):
-    position, tokens = 0, []
-    text = text.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if not match or match.end() == position:
-            return None
-        position = match.end()
-        kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
-    return tokens
-
-
-def _literal(kind, raw):
-    if kind == "dq":
-        return json.loads(raw)
-    if kind == "sq":
-        return raw[1:-1].replace("\\'", "'").replace('\\"', '"').replace("\\\\", "\\")
-    if raw in ("true", "false", "null"):
-        return json.loads(raw)
-    try:
-        return json.loads(raw)
-    except ValueError:
+def _clause(node: queryfilter.Node, object_type: ObjectType) -> str | object:
+    """The SCIM clause of a comparison or ``pr`` node on a known attribute, else UNTRANSLATABLE."""
+    if node[0] not in _COMPARISONS and node[0] != "pr":
         return UNTRANSLATABLE
+    path = object_type.native_path("/".join(node[1]))
+    if path is None:
+        return UNTRANSLATABLE
+    if node[0] == "pr":
+        return f"{path} pr"
+    return f"{path} {node[0]} {json.dumps(node[2])}"
 
 
-def translate_filter(query_filter, object_type):
+def translate_filter(query_filter: str | None, object_type: ObjectType) -> str | bool | object | None:
     """The SCIM filter for a CREST filter, ``None`` for ``true`` (no filter), ``False`` for ``false``, or
-    ``UNTRANSLATABLE`` when it needs local evaluation (parentheses, negation, mixed and/or, unknown attributes)."""
-    text = (query_filter or "true").strip()
-    if text == "true":
-        return None
-    if text == "false":
-        return False
-    tokens = _tokens(text)
-    if not tokens:
+    ``UNTRANSLATABLE`` when it needs local evaluation (negation, nested or mixed and/or, unknown attributes).
+
+    Walks the tree of the core's CREST parser (``sandbox.idm.queryfilter``), so both agree on the syntax; a filter
+    that does not parse is the parser's 400."""
+    node = queryfilter.parse(query_filter or "true")
+    if node[0] == "const":
+        return None if node[1] else False
+    if node[0] not in ("and", "or"):
+        return _clause(node, object_type)
+    clauses = [_clause(child, object_type) for child in node[1]]
+    if any(clause is UNTRANSLATABLE for clause in clauses):
         return UNTRANSLATABLE
-    clauses, connector, index = [], None, 0
-    while index < len(tokens):
-        if clauses:
-            kind, word = tokens[index]
-            if kind != "word" or word not in ("and", "or") or (connector and word != connector):
-                return UNTRANSLATABLE
-            connector = word
-            index += 1
-        if index + 1 >= len(tokens) or tokens[index][0] != "word":
-            return UNTRANSLATABLE
-        path = object_type.native_path(tokens[index][1])
-        operator = tokens[index + 1][1]
-        if path is None or tokens[index + 1][0] != "word":
-            return UNTRANSLATABLE
-        if operator == "pr":
-            clauses.append(f"{path} pr")
-            index += 2
-            continue
-        if operator not in _COMPARATORS or index + 2 >= len(tokens):
-            return UNTRANSLATABLE
-        kind, raw = tokens[index + 2]
-        if kind not in ("dq", "sq", "word"):
-            return UNTRANSLATABLE
-        value = _literal(kind, raw)
-        if value is UNTRANSLATABLE or isinstance(value, (dict, list)):
-            return UNTRANSLATABLE
-        clauses.append(f"{path} {operator} {json.dumps(value)}")
-        index += 3
-    return f" {connector} ".join(clauses) if connector else clauses[0]
+    return f" {node[0]} ".join(clauses)
 
 
-def encode_cookie(offset):
+def encode_cookie(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def decode_cookie(cookie):
+def decode_cookie(cookie: str) -> int:
     try:
         return int(base64.urlsafe_b64decode(cookie.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ConnectorError("Invalid paged results cookie", "bad_request") from None
 
 
-def query(connector, type_key, query_filter="true", page_size=None, cookie=None, offset=None,
-          local_filter=None):
+def query(connector, type_key, query_filter="true", page_size=None, cookie=None, offset=None, local_filter=None):
     """Run a CREST query. ``local_filter(query_filter)`` returns a predicate on objects (the core's CREST
     evaluator); it is used only when the filter cannot go to the provider.
 
@@ -118,7 +76,7 @@ def query(connector, type_key, query_filter="true", page_size=None, cookie=None,
         matches = [obj for obj in connector.search_all(type_key) if predicate(obj)]
         if not page_size:
             return matches[start:], None, len(matches)
-        page = matches[start:start + page_size]
+        page = matches[start : start + page_size]
         following = start + len(page)
         return page, (encode_cookie(following) if following < len(matches) else None), len(matches)
     if not page_size:

@@ -10,13 +10,16 @@
   ``NOT_RETURNED_BY_DEFAULT`` flags are honoured.
 """
 
-CORE_SCHEMA_V2 = {"account": "urn:ietf:params:scim:schemas:core:2.0:User",
-                  "group": "urn:ietf:params:scim:schemas:core:2.0:Group"}
+from __future__ import annotations
+
+CORE_SCHEMA_V2 = {
+    "account": "urn:ietf:params:scim:schemas:core:2.0:User",
+    "group": "urn:ietf:params:scim:schemas:core:2.0:Group",
+}
 CORE_SCHEMA_V1 = "urn:scim:schemas:core:1.0"
 ENTERPRISE_V2 = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ENTERPRISE_V1 = "urn:scim:schemas:extension:enterprise:1.0"
-ENTERPRISE_ATTRIBUTES = frozenset({"employeeNumber", "costCenter", "organization", "division", "department",
-                                   "manager"})
+ENTERPRISE_ATTRIBUTES = frozenset({"employeeNumber", "costCenter", "organization", "division", "department", "manager"})
 
 NATIVE_KINDS = {"__ACCOUNT__": "account", "__GROUP__": "group"}
 ENDPOINTS = {"account": "/Users", "group": "/Groups"}
@@ -148,35 +151,89 @@ class ObjectType:
         return resource
 
 
-def default_object_types():
-    """The objectTypes of the sample's provisioner.openicf-scim.json (used by createFullConfig)."""
-    def strings(*names):
-        return {n: {"type": "string", "nativeName": n, "nativeType": "string"} for n in names}
-    readonly = ["NOT_CREATABLE", "NOT_UPDATEABLE"]
+_READONLY = ["NOT_CREATABLE", "NOT_UPDATEABLE"]
+
+
+def _strings(*names):
+    return {n: {"type": "string", "nativeName": n, "nativeType": "string"} for n in names}
+
+
+def _account_properties():
+    readonly = _READONLY
     account = {"userName": {"type": "string", "nativeName": "__NAME__", "nativeType": "string", "required": True}}
-    account.update(strings("displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage",
-                           "locale", "timezone", "externalId", "employeeNumber", "costCenter", "organization",
-                           "division", "department"))
+    account.update(
+        _strings(
+            "displayName",
+            "nickName",
+            "profileUrl",
+            "title",
+            "userType",
+            "preferredLanguage",
+            "locale",
+            "timezone",
+            "externalId",
+            "employeeNumber",
+            "costCenter",
+            "organization",
+            "division",
+            "department",
+        )
+    )
     account["active"] = {"type": "boolean", "nativeName": "active", "nativeType": "boolean"}
     for name in ("name", "manager"):
         account[name] = {"type": "object", "nativeName": name, "nativeType": "object"}
     account["meta"] = {"type": "object", "nativeName": "meta", "nativeType": "object", "flags": readonly}
-    for name in ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
-                 "x509Certificates"):
-        account[name] = {"type": "array", "items": {"type": "object", "nativeType": "object"},
-                         "nativeName": name, "nativeType": "object"}
-    account["groups"] = {"type": "array", "items": {"type": "object", "nativeType": "object"},
-                         "nativeName": "groups", "nativeType": "object", "flags": readonly}
-    account["__PASSWORD__"] = {"type": "string", "nativeName": "__PASSWORD__", "nativeType": "JAVA_TYPE_GUARDEDSTRING",
-                               "flags": ["NOT_READABLE", "NOT_RETURNED_BY_DEFAULT"]}
-    group = {"displayName": {"type": "string", "nativeName": "__NAME__", "nativeType": "string", "required": True},
-             "members": {"type": "array", "items": {"type": "object", "nativeType": "object"},
-                         "nativeName": "members", "nativeType": "object"},
-             "externalId": {"type": "string", "nativeName": "externalId", "nativeType": "string"},
-             "meta": {"type": "object", "nativeName": "meta", "nativeType": "object", "flags": readonly}}
+    for name in ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509Certificates"):
+        account[name] = {
+            "type": "array",
+            "items": {"type": "object", "nativeType": "object"},
+            "nativeName": name,
+            "nativeType": "object",
+        }
+    account["groups"] = {
+        "type": "array",
+        "items": {"type": "object", "nativeType": "object"},
+        "nativeName": "groups",
+        "nativeType": "object",
+        "flags": readonly,
+    }
+    account["__PASSWORD__"] = {
+        "type": "string",
+        "nativeName": "__PASSWORD__",
+        "nativeType": "JAVA_TYPE_GUARDEDSTRING",
+        "flags": ["NOT_READABLE", "NOT_RETURNED_BY_DEFAULT"],
+    }
+    return account
+
+
+def default_object_types():
+    """The objectTypes of the sample's provisioner.openicf-scim.json (used by createFullConfig)."""
+    readonly = _READONLY
+    account = _account_properties()
+    group = {
+        "displayName": {"type": "string", "nativeName": "__NAME__", "nativeType": "string", "required": True},
+        "members": {
+            "type": "array",
+            "items": {"type": "object", "nativeType": "object"},
+            "nativeName": "members",
+            "nativeType": "object",
+        },
+        "externalId": {"type": "string", "nativeName": "externalId", "nativeType": "string"},
+        "meta": {"type": "object", "nativeName": "meta", "nativeType": "object", "flags": readonly},
+    }
     return {
-        "account": {"$schema": "http://json-schema.org/draft-03/schema", "id": "__ACCOUNT__", "type": "object",
-                    "nativeType": "__ACCOUNT__", "properties": account},
-        "group": {"$schema": "http://json-schema.org/draft-03/schema", "id": "__GROUP__", "type": "object",
-                  "nativeType": "__GROUP__", "properties": group},
+        "account": {
+            "$schema": "http://json-schema.org/draft-03/schema",
+            "id": "__ACCOUNT__",
+            "type": "object",
+            "nativeType": "__ACCOUNT__",
+            "properties": account,
+        },
+        "group": {
+            "$schema": "http://json-schema.org/draft-03/schema",
+            "id": "__GROUP__",
+            "type": "object",
+            "nativeType": "__GROUP__",
+            "properties": group,
+        },
     }

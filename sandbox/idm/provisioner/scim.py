@@ -6,6 +6,8 @@ a ``kind`` the system service turns into IDM's answers (``credentials`` -> "Conn
 as IDM reports OpenICF's InvalidCredentialException).
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import re
@@ -45,8 +47,11 @@ def _number(value, default, name):
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ConnectorError(f"org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                             f"{name} must be a number, got {value!r}", "configuration") from None
+        raise ConnectorError(
+            f"org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+            f"{name} must be a number, got {value!r}",
+            "configuration",
+        ) from None
 
 
 class _TlsAdapter(HTTPAdapter):
@@ -79,8 +84,11 @@ class ScimConnector:
         self.endpoint = (props.get("SCIMEndpoint") or "").rstrip("/")
         version = str(props.get("SCIMVersion") if props.get("SCIMVersion") is not None else "2").strip()
         if version not in ("1", "2", "1.1", "2.0"):
-            raise ConnectorError("org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                                 f"SCIMVersion must be 1 or 2, got {version!r}", "configuration")
+            raise ConnectorError(
+                "org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+                f"SCIMVersion must be 1 or 2, got {version!r}",
+                "configuration",
+            )
         self.version = 1 if version.startswith("1") else 2
         self.auth_method = (props.get("authenticationMethod") or "OAUTH").upper()
         self.timeout = _number(props.get("connectionTimeout"), 30, "connectionTimeout")
@@ -89,15 +97,18 @@ class ScimConnector:
         self._props = props
         self._validate()
         try:
-            self.object_types = {key: ObjectType(key, schema, self.version)
-                                 for key, schema in (config.get("objectTypes") or {}).items()}
+            self.object_types = {
+                key: ObjectType(key, schema, self.version) for key, schema in (config.get("objectTypes") or {}).items()
+            }
         except ObjectTypeError as exc:
             raise ConnectorError(str(exc), "configuration") from None
         self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/scim+json, application/json",
-                                     "User-Agent": USER_AGENT})
-        adapter = _TlsAdapter(self.max_connections, _flag(props.get("acceptSelfSignedCertificates")),
-                              _flag(props.get("disableHostNameVerifier")))
+        self.session.headers.update({"Accept": "application/scim+json, application/json", "User-Agent": USER_AGENT})
+        adapter = _TlsAdapter(
+            self.max_connections,
+            _flag(props.get("acceptSelfSignedCertificates")),
+            _flag(props.get("disableHostNameVerifier")),
+        )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         if props.get("httpProxyHost"):
@@ -112,25 +123,37 @@ class ScimConnector:
 
     # ---- configuration -------------------------------------------------------------------------------------
     def _validate(self):
-        required = {"OAUTH": ("SCIMEndpoint", "tokenEndpoint", "clientId", "clientSecret", "grantType"),
-                    "BASIC": ("SCIMEndpoint", "user", "password"),
-                    "TOKEN": ("SCIMEndpoint", "authToken")}
+        required = {
+            "OAUTH": ("SCIMEndpoint", "tokenEndpoint", "clientId", "clientSecret", "grantType"),
+            "BASIC": ("SCIMEndpoint", "user", "password"),
+            "TOKEN": ("SCIMEndpoint", "authToken"),
+        }
         if self.auth_method not in required:
-            raise ConnectorError("org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                                 f"authenticationMethod must be OAUTH, BASIC or TOKEN, got {self.auth_method!r}",
-                                 "configuration")
+            raise ConnectorError(
+                "org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+                f"authenticationMethod must be OAUTH, BASIC or TOKEN, got {self.auth_method!r}",
+                "configuration",
+            )
         for name in required[self.auth_method]:
             value = self._props.get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise ConnectorError("org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                                     f"{name} is required for authenticationMethod {self.auth_method}",
-                                     "configuration")
+                raise ConnectorError(
+                    "org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+                    f"{name} is required for authenticationMethod {self.auth_method}",
+                    "configuration",
+                )
         if self.auth_method == "OAUTH" and self._props.get("grantType") != "client_credentials":
-            raise ConnectorError("org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                                 f"unsupported grantType {self._props.get('grantType')!r}", "configuration")
+            raise ConnectorError(
+                "org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+                f"unsupported grantType {self._props.get('grantType')!r}",
+                "configuration",
+            )
         if urlsplit(self.endpoint).scheme not in ("http", "https"):
-            raise ConnectorError("org.identityconnectors.framework.common.exceptions.ConfigurationException: "
-                                 f"SCIMEndpoint is not an http(s) URL: {self.endpoint!r}", "configuration")
+            raise ConnectorError(
+                "org.identityconnectors.framework.common.exceptions.ConfigurationException: "
+                f"SCIMEndpoint is not an http(s) URL: {self.endpoint!r}",
+                "configuration",
+            )
 
     def _secret(self, name):
         value = self._props.get(name)
@@ -151,8 +174,13 @@ class ScimConnector:
     def _connection_error(self, url, exc):
         parts = urlsplit(url)
         reason = str(exc)
-        for pattern in (r"\[Errno -?\d+\] ([^')\"]+)", r"(timed out)", r"(CERTIFICATE_VERIFY_FAILED[^')\"]*)",
-                        r"(certificate verify failed[^')\"]*)", r"(Hostname mismatch[^')\"]*)"):
+        for pattern in (
+            r"\[Errno -?\d+\] ([^')\"]+)",
+            r"(timed out)",
+            r"(CERTIFICATE_VERIFY_FAILED[^')\"]*)",
+            r"(certificate verify failed[^')\"]*)",
+            r"(Hostname mismatch[^')\"]*)",
+        ):
             match = re.search(pattern, reason)
             if match:
                 reason = match.group(1)
@@ -163,16 +191,20 @@ class ScimConnector:
     def _fetch_token(self):
         url = self._props["tokenEndpoint"]
         try:
-            response = self.session.post(url, data={"grant_type": "client_credentials"},
-                                         auth=(self._props["clientId"], self._secret("clientSecret")),
-                                         timeout=self.timeout)
+            response = self.session.post(
+                url,
+                data={"grant_type": "client_credentials"},
+                auth=(self._props["clientId"], self._secret("clientSecret")),
+                timeout=self.timeout,
+            )
         except requests.RequestException as exc:
             raise self._connection_error(url, exc) from None
         if response.status_code in (400, 401, 403):
             raise ConnectorError("Invalid client credentials", "credentials", response.status_code)
         if response.status_code != 200:
-            raise ConnectorError(f"Token endpoint returned HTTP {response.status_code}", "provider",
-                                 response.status_code)
+            raise ConnectorError(
+                f"Token endpoint returned HTTP {response.status_code}", "provider", response.status_code
+            )
         try:
             body = response.json()
             token = body["access_token"]
@@ -203,8 +235,9 @@ class ScimConnector:
         payload = json.dumps(body) if body is not None else None
         for attempt in (1, 2):
             try:
-                response = self.session.request(method, url, params=params, data=payload, headers=headers,
-                                                timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, data=payload, headers=headers, timeout=self.timeout
+                )
             except requests.RequestException as exc:
                 raise self._connection_error(url, exc) from None
             if response.status_code == 401 and attempt == 1 and self.auth_method == "OAUTH":
@@ -217,8 +250,9 @@ class ScimConnector:
             try:
                 return response.json()
             except ValueError:
-                raise ConnectorError(f"SCIM provider returned a non-JSON body for {method} {path}",
-                                     "provider", response.status_code) from None
+                raise ConnectorError(
+                    f"SCIM provider returned a non-JSON body for {method} {path}", "provider", response.status_code
+                ) from None
         raise self._http_error(method, path, response)
 
     @staticmethod
@@ -246,8 +280,7 @@ class ScimConnector:
         if self._max_results is None:
             limit = DEFAULT_PAGE_SIZE
             try:
-                spc = self.request("GET", "/ServiceProviderConfig" if self.version == 2
-                                   else "/ServiceProviderConfigs")
+                spc = self.request("GET", "/ServiceProviderConfig" if self.version == 2 else "/ServiceProviderConfigs")
                 reported = int(((spc or {}).get("filter") or {}).get("maxResults") or 0)
                 if reported > 0:
                     limit = min(limit, reported)

@@ -27,11 +27,24 @@ Not imitated: the ``onSync`` hook, queued synchronization (7.x), notifications t
 ``MAX_DEPTH`` (managed→managed mappings feeding each other) with a logged error; IDM would recurse until it fails.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 import uuid
+from typing import Any
 
-from .engine import ReconEngine, RunState
+from ..errors import IdmError
+from ..readings import Readings
+from ..router import InternalRouter
+from ..store import Store
+from .audit import AuditService
+from .engine import ReconEngine
+from .entries import Entry
+from .links import LinkStore
+from .mapping import MappingRegistry
+from .runstate import RunState
+from .scripting import ScriptError, ScriptRunner
 
 log = logging.getLogger("sandbox.idm.sync")
 
@@ -39,7 +52,16 @@ MAX_DEPTH = 8
 
 
 class ImplicitSync:
-    def __init__(self, router, runner, links, audit, store, mappings, readings):
+    def __init__(
+        self,
+        router: InternalRouter,
+        runner: ScriptRunner,
+        links: LinkStore,
+        audit: AuditService,
+        store: Store,
+        mappings: MappingRegistry,
+        readings: Readings,
+    ) -> None:
         self.router = router
         self.runner = runner
         self.links = links
@@ -49,7 +71,9 @@ class ImplicitSync:
         self.readings = readings
         self._local = threading.local()
 
-    def notify(self, event, resource, object_id, old, new, context=None):
+    def notify(
+        self, event: str, resource: str, object_id: str, old: Any, new: Any, context: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """``event``: create/update/delete of ``resource/object_id``; ``old``/``new`` its values (None when not
         applicable). Returns the per-mapping results (``{"mapping", "result", "entries"}``); never raises."""
         if self.readings.implicit_sync != "on" or not self.mappings.available:
@@ -60,13 +84,18 @@ class ImplicitSync:
             if pending.get("action") == wanted:
                 try:
                     pending["perform"](new if event == "create" else old)
-                except Exception:  # pylint: disable=broad-except
-                    log.exception("pending %s of %s for %s/%s failed", wanted, pending.get("mapping"), resource,
-                                  object_id)
+                except Exception:
+                    log.exception(
+                        "pending %s of %s for %s/%s failed", wanted, pending.get("mapping"), resource, object_id
+                    )
         depth = getattr(self._local, "depth", 0)
         if depth >= MAX_DEPTH:
-            log.error("implicit sync of %s/%s not done: %d nested implicit syncs (mappings feed each other)",
-                      resource, object_id, depth)
+            log.error(
+                "implicit sync of %s/%s not done: %d nested implicit syncs (mappings feed each other)",
+                resource,
+                object_id,
+                depth,
+            )
             return []
         self._local.depth = depth + 1
         try:
@@ -85,11 +114,12 @@ class ImplicitSync:
                 results.append({"mapping": mapping.name, "result": "SKIPPED", "entries": []})
                 continue
             run = RunState(f"{uuid.uuid4()}", mapping.name, action="sync", initiator=initiator)
-            engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                                 readings=self.readings, implicit=True)
+            engine = ReconEngine(
+                self.router, self.runner, self.links, self.audit, self.store, mapping, run, self.readings, implicit=True
+            )
             try:
-                entries = engine.sync_source(object_id, new, old, deleted=event == "delete")
-            except Exception as exc:  # pylint: disable=broad-except
+                entries = sync_source(engine, object_id, new, old, deleted=event == "delete")
+            except Exception as exc:
                 log.exception("implicit sync of %s/%s through %s failed", resource, object_id, mapping.name)
                 failed = str(exc)
                 results.append({"mapping": mapping.name, "result": "FAILED", "entries": []})
@@ -97,10 +127,56 @@ class ImplicitSync:
             bad = next((e for e in entries if e.status == "FAILURE" or e.action == "EXCEPTION"), None)
             if bad is not None:
                 failed = (bad.failure or {}).get("message") or f"{bad.situation} {bad.action}"
-                log.warning("implicit sync of %s/%s through %s failed (%s %s): %s; the change to %s/%s stands",
-                            resource, object_id, mapping.name, bad.situation, bad.action, failed, resource,
-                            object_id)
-            results.append({"mapping": mapping.name, "result": "FAILED" if bad is not None else "SUCCESSFUL",
-                            "entries": [{"situation": e.situation, "action": e.action, "status": e.status,
-                                         "targetId": e.target_id} for e in entries]})
+                log.warning(
+                    "implicit sync of %s/%s through %s failed (%s %s): %s; the change to %s/%s stands",
+                    resource,
+                    object_id,
+                    mapping.name,
+                    bad.situation,
+                    bad.action,
+                    failed,
+                    resource,
+                    object_id,
+                )
+            results.append(
+                {
+                    "mapping": mapping.name,
+                    "result": "FAILED" if bad is not None else "SUCCESSFUL",
+                    "entries": [
+                        {"situation": e.situation, "action": e.action, "status": e.status, "targetId": e.target_id}
+                        for e in entries
+                    ],
+                }
+            )
         return results
+
+
+def sync_source(
+    engine: ReconEngine, source_id: str, source: dict | None, old_source: dict | None = None, deleted: bool = False
+) -> list[Entry]:
+    """Push one change of a source object through the engine's mapping: ``ObjectMapping.doSourceSync()`` (OpenIDM
+    ObjectMapping.java L399-440). One entry per link qualifier; the first entry that fails (or whose action is
+    EXCEPTION, which doSourceSync rethrows) stops the others. Links are read one at a time (IDM's
+    Link.getLinkForSource). Returns the entries."""
+    entries = []
+    scope = engine.scope
+    for qualifier in engine.qualifiers(old_source if deleted else source):
+        entry = Entry("source", qualifier)
+        entry.source_id, entry.old_source = source_id, old_source
+        entry.source = None if deleted else source
+        entries.append(entry)
+        try:
+            engine.links.load_one(qualifier, source_id=source_id)
+            target_id = engine.links.target_of(qualifier, source_id)
+            if target_id is not None:
+                entry.linked, entry.target_id = True, target_id
+                entry.target = scope.read_or_none(scope.mapping.target, target_id, scope.fields("target"))
+            engine.assess_source(entry)
+        except (ScriptError, IdmError) as exc:
+            engine.record_failure(entry, exc)
+            break
+        engine.handle(entry)
+        if entry.status == "FAILURE" or entry.action == "EXCEPTION":
+            break
+    engine.flush()
+    return entries

@@ -13,16 +13,18 @@ source on every call. Both paths share the core's ``openidm``/``logger``/``ident
 and bridge), so ``openidm.query(...)`` inside a transform behaves the same.
 """
 
+from __future__ import annotations
+
 import json
 import re
 import threading
+from collections.abc import Iterator
+from typing import Any
 
-try:
-    import quickjs
-except ImportError:  # pragma: no cover - quickjs is a pinned dependency of the sandbox
-    quickjs = None
+import quickjs
 
 from ..errors import IdmError
+from ..scripts import ScriptEngine
 
 _WRAPPER = """(function (__bindingsJson) {
   var __bindings = JSON.parse(__bindingsJson);
@@ -51,7 +53,7 @@ class ScriptError(Exception):
     """A mapping script failed or cannot run here."""
 
 
-def _split_points(source):
+def _split_points(source: str) -> list[int]:
     """Candidate boundaries before the last statement, right to left: every ``;`` first, then every newline.
 
     Plain character positions (no tokenizer): a wrong candidate simply fails to compile and the next one is
@@ -63,31 +65,31 @@ def _split_points(source):
     return list(reversed(semicolons)) + list(reversed(newlines))
 
 
-def _function_bodies(source):
+def _function_bodies(source: str) -> Iterator[str]:
     """Candidate function bodies returning the script's completion value, best first."""
     stripped = source.strip().rstrip(";").rstrip()
     yield f"return JSON.stringify({{v: ({stripped}\n)}});"
     for point in _split_points(stripped):
-        last = stripped[point + 1:].strip()
+        last = stripped[point + 1 :].strip()
         if last:
-            yield f"{stripped[:point + 1]}\nreturn JSON.stringify({{v: ({last}\n)}});"
+            yield f"{stripped[: point + 1]}\nreturn JSON.stringify({{v: ({last}\n)}});"
 
 
 class ScriptRunner:
-    def __init__(self, scripts):
+    def __init__(self, scripts: ScriptEngine) -> None:
         self.scripts = scripts
         self._local = threading.local()
-        self._fallback = set()   # sources that could not be compiled into a function
-        self._can_compile = quickjs is not None and hasattr(scripts, "_bridge")
+        self._fallback = set()  # sources that could not be compiled into a function
 
     @staticmethod
-    def check(script, where):
+    def check(script: Any, where: str) -> None:
         if not isinstance(script, dict):
             raise ScriptError(f"{where}: a script must be an object with 'type' and 'source' or 'file'")
         script_type = script.get("type", "text/javascript")
         if script_type != "text/javascript":
-            raise ScriptError(f"{where}: script type {script_type!r} is not supported by the sandbox IDM "
-                              "(only text/javascript)")
+            raise ScriptError(
+                f"{where}: script type {script_type!r} is not supported by the sandbox IDM (only text/javascript)"
+            )
         if "source" not in script and "file" not in script:
             raise ScriptError(f"{where}: the script has neither 'source' nor 'file'")
 
@@ -95,13 +97,7 @@ class ScriptRunner:
     def _context(self):
         state = getattr(self._local, "state", None)
         if state is None:
-            from ..scripts import _PRELUDE  # pylint: disable=import-outside-toplevel
-            context = quickjs.Context()
-            context.set_memory_limit(getattr(self.scripts, "memory_limit", 64 * 1024 * 1024))
-            context.add_callable("__idm", self.scripts._bridge)  # pylint: disable=protected-access
-            context.add_callable("__log", self.scripts._log)  # pylint: disable=protected-access
-            context.eval(_PRELUDE)
-            state = self._local.state = (context, {}, {})
+            state = self._local.state = (self.scripts.new_context(), {}, {})
         return state
 
     def _compiled(self, source):
@@ -148,12 +144,12 @@ class ScriptRunner:
         return value
 
     # ---- public --------------------------------------------------------------------------------------------
-    def run(self, script, bindings, where):
+    def run(self, script: Any, bindings: dict[str, Any], where: str) -> Any:
         self.check(script, where)
         source = script.get("source")
         if isinstance(source, list):
             source = "\n".join(source)
-        if self._can_compile and isinstance(source, str) and source not in self._fallback:
+        if isinstance(source, str) and source not in self._fallback:
             function = self._compiled(source)
             if function is not None:
                 return self._call_compiled(function, script, bindings, where)
@@ -161,10 +157,10 @@ class ScriptRunner:
             return self.scripts.evaluate(script, bindings)
         except IdmError as exc:
             raise ScriptError(f"{where}: {exc.message}") from None
-        except Exception as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             raise ScriptError(f"{where}: {exc}") from None
 
-    def run_modifying(self, script, bindings, name, where):
+    def run_modifying(self, script: Any, bindings: dict[str, Any], name: str, where: str) -> Any:
         """Run a script that may change ``bindings[name]`` in place; returns the (possibly new) object."""
         self.check(script, where)
         if "source" in script:

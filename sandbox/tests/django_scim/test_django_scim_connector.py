@@ -1,9 +1,12 @@
-"""The sandbox IDM's SCIM connector against the second SCIM server (django-scim2-server, ``python -m sandbox.django_scim``).
+"""The sandbox IDM's SCIM connector against the second SCIM server (django-scim2-server,
+``python -m sandbox.django_scim``).
 
 The server runs as a real process (SQLite in a temp dir, a small seed, a static token and a basic user); the connector
 is driven in-process as in ``sandbox/tests/idm/test_connector.py``. The last test pins the server's documented
 non-conformances (sandbox/django_scim/README.md), so a new upstream version that changes them is noticed.
 """
+
+from __future__ import annotations
 
 import os
 import signal
@@ -30,10 +33,28 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("django-scim")
     env = {**os.environ, "PYTHONPATH": REPO, "SCIM_STATIC_TOKENS": TOKEN, "SCIM_BASIC": ":".join(BASIC)}
     with open(tmp / "stderr.log", "w", encoding="utf-8") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "sandbox.django_scim", "--port", "0",
-                                    "--state", str(tmp / "scim.sqlite3"), "--users", "5", "--groups", "2",
-                                    "--access-log", str(tmp / "access.log")],
-                                   cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sandbox.django_scim",
+                "--port",
+                "0",
+                "--state",
+                str(tmp / "scim.sqlite3"),
+                "--users",
+                "5",
+                "--groups",
+                "2",
+                "--access-log",
+                str(tmp / "access.log"),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     line = []
     reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)
     reader.start()
@@ -54,17 +75,24 @@ def server(tmp_path_factory):
 
 
 def connector(server, **props):
-    base = {"SCIMEndpoint": server.endpoint, "SCIMVersion": 2, "authenticationMethod": "TOKEN", "authToken": TOKEN,
-            "connectionTimeout": 10, "maximumConnections": 4}
+    base = {
+        "SCIMEndpoint": server.endpoint,
+        "SCIMVersion": 2,
+        "authenticationMethod": "TOKEN",
+        "authToken": TOKEN,
+        "connectionTimeout": 10,
+        "maximumConnections": 4,
+    }
     base.update(props)
-    return ScimConnector({"connectorRef": {}, "enabled": True, "configurationProperties": base,
-                          "objectTypes": default_object_types()})
+    return ScimConnector(
+        {"connectorRef": {}, "enabled": True, "configurationProperties": base, "objectTypes": default_object_types()}
+    )
 
 
 def test_auth_token_basic_and_refusals(server):
     connector(server).test()
     connector(server, authenticationMethod="BASIC", user=BASIC[0], password=BASIC[1]).test()
-    for wrong in (dict(authToken="nope"), dict(authenticationMethod="BASIC", user=BASIC[0], password="nope")):
+    for wrong in ({"authToken": "nope"}, {"authenticationMethod": "BASIC", "user": BASIC[0], "password": "nope"}):
         with pytest.raises(ConnectorError) as info:
             connector(server, **wrong).test()
         assert info.value.kind == "credentials"
@@ -93,9 +121,15 @@ def test_seed_filters_and_paging(server):
 
 def test_user_and_group_crud(server):
     scim = connector(server)
-    created = scim.create("account", {"userName": "crud.user", "name": {"givenName": "Crud", "familyName": "User"},
-                                      "emails": [{"value": "crud@example.com", "type": "work", "primary": True}],
-                                      "active": True})
+    created = scim.create(
+        "account",
+        {
+            "userName": "crud.user",
+            "name": {"givenName": "Crud", "familyName": "User"},
+            "emails": [{"value": "crud@example.com", "type": "work", "primary": True}],
+            "active": True,
+        },
+    )
     uid = created["_id"]
     assert created["name"] == {"givenName": "Crud", "familyName": "User"}
     updated = scim.update("account", uid, {"name": {"givenName": "Changed", "familyName": "User"}, "active": False})
@@ -119,17 +153,37 @@ def test_documented_non_conformances(server):
     scim = connector(server)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     # 1. Attributes outside its schema are dropped on POST and PATCH without an error.
-    user = scim.create("account", {"userName": "nc.user", "title": "Kept?", "displayName": "NC User",
-                                   "phoneNumbers": [{"value": "+1 555", "type": "work"}]})
+    user = scim.create(
+        "account",
+        {
+            "userName": "nc.user",
+            "title": "Kept?",
+            "displayName": "NC User",
+            "phoneNumbers": [{"value": "+1 555", "type": "work"}],
+        },
+    )
     assert {"title", "displayName", "phoneNumbers"}.isdisjoint(user)
-    patched = requests.patch(f"{server.endpoint}/Users/{user['_id']}", headers=headers, timeout=10, json={
-        "schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "x"},
-                                                  {"op": "remove", "path": "nickName"}]})
+    patched = requests.patch(
+        f"{server.endpoint}/Users/{user['_id']}",
+        headers=headers,
+        timeout=10,
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "path": "title", "value": "x"}, {"op": "remove", "path": "nickName"}],
+        },
+    )
     assert patched.status_code == 200 and "title" not in patched.json()
     # 2. The enterprise extension is refused with a pydantic message and no scimType.
-    refused = requests.post(f"{server.endpoint}/Users", headers=headers, timeout=10, json={
-        "schemas": [USER_SCHEMA], "userName": "nc.ent",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D"}})
+    refused = requests.post(
+        f"{server.endpoint}/Users",
+        headers=headers,
+        timeout=10,
+        json={
+            "schemas": [USER_SCHEMA],
+            "userName": "nc.ent",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D"},
+        },
+    )
     assert refused.status_code == 400 and "scimType" not in refused.json()
     # 3. DELETE deactivates: the user is still read, listed, a group member, and its userName stays taken.
     group = scim.create("group", {"displayName": "nc-group", "members": [{"value": user["_id"]}]})
@@ -149,18 +203,30 @@ def test_documented_non_conformances(server):
     #    up to 1000 is served and a larger one is refused with 400.
     assert requests.get(f"{server.endpoint}/ServiceProviderConfig", timeout=10).status_code == 401
     spc = requests.get(f"{server.endpoint}/ServiceProviderConfig", headers=headers, timeout=10).json()
-    assert spc["filter"]["maxResults"] == 200 and [s["type"] for s in spc["authenticationSchemes"]] == ["oauthbearertoken"]
-    assert requests.get(f"{server.endpoint}/Users", params={"count": 5000}, headers=headers, timeout=10).status_code == 400
+    assert spc["filter"]["maxResults"] == 200 and [s["type"] for s in spc["authenticationSchemes"]] == [
+        "oauthbearertoken"
+    ]
+    assert (
+        requests.get(f"{server.endpoint}/Users", params={"count": 5000}, headers=headers, timeout=10).status_code == 400
+    )
     # 7. URN-qualified attribute names in filters are not parsed; a non-UUID id gets an HTML 404.
-    urn_filter = requests.get(f"{server.endpoint}/Users", headers=headers, timeout=10,
-                              params={"filter": f'{USER_SCHEMA}:userName eq "nc.user"'})
+    urn_filter = requests.get(
+        f"{server.endpoint}/Users",
+        headers=headers,
+        timeout=10,
+        params={"filter": f'{USER_SCHEMA}:userName eq "nc.user"'},
+    )
     assert urn_filter.status_code == 400 and urn_filter.json()["scimType"] == "invalidFilter"
     html = requests.get(f"{server.endpoint}/Users/not-a-uuid", headers=headers, timeout=10)
     assert html.status_code == 404 and html.headers["Content-Type"].startswith("text/html")
     # 8. The attributes parameter is ignored; /Schemas lists no displayName, title or phoneNumbers.
-    listed = requests.get(f"{server.endpoint}/Users", params={"attributes": "userName", "count": 1}, headers=headers,
-                          timeout=10).json()["Resources"][0]
+    listed = requests.get(
+        f"{server.endpoint}/Users", params={"attributes": "userName", "count": 1}, headers=headers, timeout=10
+    ).json()["Resources"][0]
     assert "meta" in listed and "name" in listed
-    user_schema = next(s for s in requests.get(f"{server.endpoint}/Schemas", headers=headers, timeout=10).json()[
-        "Resources"] if s["id"] == USER_SCHEMA)
+    user_schema = next(
+        s
+        for s in requests.get(f"{server.endpoint}/Schemas", headers=headers, timeout=10).json()["Resources"]
+        if s["id"] == USER_SCHEMA
+    )
     assert {a["name"] for a in user_schema["attributes"]} == {"userName", "name", "emails", "active", "externalId"}

@@ -5,6 +5,8 @@ Paths mirror ``sandbox.scim``: ``/oauth2/token`` and ``/scim/v2/...``. It exists
 without the SCIM provider package; tests that need SCIM 1.1 use ``sandbox.scim`` itself.
 """
 
+from __future__ import annotations
+
 import base64
 import contextlib
 import json
@@ -16,16 +18,14 @@ from urllib.parse import parse_qs
 
 from cheroot import wsgi
 from scim2_models import ScimProvider
-from scim2_server.service import ScimService
 from scim2_server.memory import InMemoryStorage
+from scim2_server.service import ScimService
 from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
-from scim2_server.utils import (load_default_resource_types, load_default_schemas,
-                                load_default_service_provider_config)
+from scim2_server.utils import load_default_resource_types, load_default_schemas, load_default_service_provider_config
 
 
 class ScimTestProvider:
-    def __init__(self, client_id="idm-client", client_secret="idm-secret", static_token="static-token",
-                 token_ttl=3600):
+    def __init__(self, client_id="idm-client", client_secret="idm-secret", static_token="static-token", token_ttl=3600):
         self.clients = {client_id: client_secret}
         self.static_token = static_token
         self.token_ttl = token_ttl
@@ -34,11 +34,13 @@ class ScimTestProvider:
         self.requests = []  # (method, path, query) of SCIM calls
         config = load_default_service_provider_config()
         config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
-        provider = ScimProvider.from_discovery(load_default_schemas().values(),
-                                               load_default_resource_types().values(), config=config)
+        provider = ScimProvider.from_discovery(
+            load_default_schemas().values(), load_default_resource_types().values(), config=config
+        )
         self.storage = InMemoryStorage()
-        provider_app = BearerTokenApplication(self.storage, provider, ScimService(provider, secret="s"),
-                                              bearer_tokens=[])
+        provider_app = BearerTokenApplication(
+            self.storage, provider, ScimService(provider, secret="s"), bearer_tokens=[]
+        )
         provider_app.check_auth = self._check_auth
         self._scim_app = provider_app
         self.server = wsgi.Server(("127.0.0.1", 0), self._app, numthreads=8)
@@ -53,6 +55,7 @@ class ScimTestProvider:
 
     def _check_auth(self, request):
         from scim2_models import UnauthorizedException
+
         scheme, _, token = (request.header("Authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and (token == self.static_token or self.tokens.get(token, 0) > time.time()):
             return
@@ -76,8 +79,9 @@ class ScimTestProvider:
             return self._json(start_response, "401 Unauthorized", {"error": "invalid_client"})
         token = secrets.token_urlsafe(16)
         self.tokens[token] = time.time() + self.token_ttl
-        return self._json(start_response, "200 OK", {"access_token": token, "token_type": "Bearer",
-                                                     "expires_in": self.token_ttl})
+        return self._json(
+            start_response, "200 OK", {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
+        )
 
     @staticmethod
     def _json(start_response, status, body):
@@ -90,8 +94,8 @@ class ScimTestProvider:
         if path == "/oauth2/token" and environ["REQUEST_METHOD"] == "POST":
             return self._token(environ, start_response)
         if path.startswith("/scim/v2"):
-            self.requests.append((environ["REQUEST_METHOD"], path[len("/scim/v2"):], environ.get("QUERY_STRING")))
-            environ = dict(environ, PATH_INFO=path[len("/scim"):])
+            self.requests.append((environ["REQUEST_METHOD"], path[len("/scim/v2") :], environ.get("QUERY_STRING")))
+            environ = dict(environ, PATH_INFO=path[len("/scim") :])
             return self._scim_app(environ, start_response)
         return self._json(start_response, "404 Not Found", {"detail": "not found"})
 
@@ -108,6 +112,7 @@ def sandbox_provider(version="v2", **build_kwargs):
     """The team's SCIM provider (``sandbox.scim``: scim2-server, OAuth, /scim/v1 facade) served in-process on
     127.0.0.1; yields ``base``, ``endpoint`` (``/scim/<version>``) and ``token_endpoint``."""
     from sandbox.scim.app import build_app
+
     app = build_app(state_path=None, **build_kwargs)
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=8)
     server.expiration_interval = 0.05  # stop() waits one loop tick

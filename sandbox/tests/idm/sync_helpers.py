@@ -1,10 +1,14 @@
 """Helpers shared by the sandbox IDM sync/recon/system tests (not fixtures of the core: see conftest.py)."""
 
+from __future__ import annotations
+
 from sandbox.idm.provisioner.schema import default_object_types
 
-SCIM_REF = {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-            "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-            "bundleVersion": "[1.5.0.0,1.6.0.0)"}
+SCIM_REF = {
+    "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+    "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+    "bundleVersion": "[1.5.0.0,1.6.0.0)",
+}
 
 
 def js(source):
@@ -17,13 +21,24 @@ def correlate_on(field, source_field=None):
 
 
 def scim_provisioner(provider, **props):
-    properties = {"SCIMEndpoint": provider.endpoint, "SCIMVersion": 2, "authenticationMethod": "OAUTH",
-                  "grantType": "client_credentials", "tokenEndpoint": provider.token_endpoint,
-                  "clientId": "idm-client", "clientSecret": "idm-secret", "connectionTimeout": 5,
-                  "maximumConnections": 4}
+    properties = {
+        "SCIMEndpoint": provider.endpoint,
+        "SCIMVersion": 2,
+        "authenticationMethod": "OAUTH",
+        "grantType": "client_credentials",
+        "tokenEndpoint": provider.token_endpoint,
+        "clientId": "idm-client",
+        "clientSecret": "idm-secret",
+        "connectionTimeout": 5,
+        "maximumConnections": 4,
+    }
     properties.update(props)
-    return {"connectorRef": dict(SCIM_REF), "enabled": True, "configurationProperties": properties,
-            "objectTypes": default_object_types()}
+    return {
+        "connectorRef": dict(SCIM_REF),
+        "enabled": True,
+        "configurationProperties": properties,
+        "objectTypes": default_object_types(),
+    }
 
 
 def put_config(idm, config_id, body, wait=True):
@@ -77,8 +92,12 @@ def audit_entries(idm, recon_id, extra=""):
 
 # A tenant whose managed.json asks less than IDM's stock policy (users: userName, givenName, sn, mail): for tests
 # about something else than the policy, which create users and roles with few properties.
-MINIMAL_MANAGED = {"objects": [{"name": "user", "schema": {"required": ["userName"]}},
-                               {"name": "role", "schema": {"required": ["name"]}}]}
+MINIMAL_MANAGED = {
+    "objects": [
+        {"name": "user", "schema": {"required": ["userName"]}},
+        {"name": "role", "schema": {"required": ["name"]}},
+    ]
+}
 
 
 def minimal_policy(idm):
@@ -93,7 +112,21 @@ RECON_ONLY = {"implicit_sync": "off"}
 
 def stock_user(user_name, **extra):
     """A managed user with the fields IDM's stock policy requires."""
-    user = {"userName": user_name, "givenName": user_name.capitalize(), "sn": "Tester",
-            "mail": f"{user_name}@example.com"}
+    user = {
+        "userName": user_name,
+        "givenName": user_name.capitalize(),
+        "sn": "Tester",
+        "mail": f"{user_name}@example.com",
+    }
     user.update(extra)
     return user
+
+
+# A person -> user mapping of two plain properties, correlated on userName (the fidelity tests).
+PERSON_USER = {
+    "name": "person_user",
+    "source": "managed/person",
+    "target": "managed/user",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [{"source": "userName", "target": "userName"}, {"source": "mail", "target": "mail"}],
+}

@@ -1,5 +1,7 @@
 """Config REST + InternalRouter provider, $crypto, listeners and persistence."""
 
+from __future__ import annotations
+
 import sqlite3
 
 import pytest
@@ -9,12 +11,19 @@ from sandbox.idm.errors import IdmError
 from sandbox.tests.idm.sync_helpers import SCIM_REF
 
 SCIM_CONFIG = {
-    "connectorRef": {"bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                     "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-                     "bundleVersion": "[1.5.0.0,1.6.0.0)"},
+    "connectorRef": {
+        "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+        "bundleVersion": "[1.5.0.0,1.6.0.0)",
+    },
     "enabled": False,
-    "configurationProperties": {"SCIMEndpoint": "http://127.0.0.1:1/scim/v2", "clientId": "cid",
-                                "clientSecret": "the-client-secret", "authToken": None, "password": "pw-1"},
+    "configurationProperties": {
+        "SCIMEndpoint": "http://127.0.0.1:1/scim/v2",
+        "clientId": "cid",
+        "clientSecret": "the-client-secret",
+        "authToken": None,
+        "password": "pw-1",
+    },
 }
 
 
@@ -48,8 +57,9 @@ def test_ids_with_three_segments_are_400_and_missing_404(idm_server):
 
 def test_delete_returns_last_content_and_patch(idm_server):
     idm_server.request("PUT", "config/sync", json={"mappings": [{"name": "a"}]})
-    patched = idm_server.request("PATCH", "config/sync",
-                                 json=[{"operation": "add", "field": "/mappings/-", "value": {"name": "b"}}])
+    patched = idm_server.request(
+        "PATCH", "config/sync", json=[{"operation": "add", "field": "/mappings/-", "value": {"name": "b"}}]
+    )
     assert patched.status_code == 200
     assert [m["name"] for m in patched.json()["mappings"]] == ["a", "b"]
     deleted = idm_server.request("DELETE", "config/sync")
@@ -82,8 +92,11 @@ def test_connector_secrets_are_crypto_with_fresh_iv_and_decrypt(idm_server):
     kept = idm_server.request("PUT", "config/provisioner.openicf/scim", json=first).json()
     assert kept["configurationProperties"]["clientSecret"] == props["clientSecret"]
     # Round trip through script eval, as the modules do against real IDM.
-    clear = idm_server.request("POST", "script?_action=eval", json={
-        "type": "text/javascript", "source": "openidm.decrypt(val);", "globals": {"val": props["clientSecret"]}})
+    clear = idm_server.request(
+        "POST",
+        "script?_action=eval",
+        json={"type": "text/javascript", "source": "openidm.decrypt(val);", "globals": {"val": props["clientSecret"]}},
+    )
     assert clear.json() == "the-client-secret"
     # Never in clear in the database.
     idm_server.server.store.execute("PRAGMA wal_checkpoint(FULL)")
@@ -111,17 +124,23 @@ def test_listeners_get_changes_and_wait_flag(idm_server):
     seen = []
     idm_server.server.config.subscribe("provisioner.openicf", lambda *args: seen.append(args))
     idm_server.request("PUT", "config/unrelated", json={})
-    idm_server.request("PUT", "config/provisioner.openicf/a?waitForCompletion=true",
-                       json={"connectorRef": dict(SCIM_REF), "configurationProperties": {"password": "p"}})
+    idm_server.request(
+        "PUT",
+        "config/provisioner.openicf/a?waitForCompletion=true",
+        json={"connectorRef": dict(SCIM_REF), "configurationProperties": {"password": "p"}},
+    )
     idm_server.request("DELETE", "config/provisioner.openicf/a")
     assert [(cid, value is None, wait) for cid, value, wait in seen] == [
-        ("provisioner.openicf/a", False, True), ("provisioner.openicf/a", True, False)]
+        ("provisioner.openicf/a", False, True),
+        ("provisioner.openicf/a", True, False),
+    ]
     assert is_encrypted(seen[0][1]["configurationProperties"]["password"])
 
 
 def test_listener_error_surfaces_only_with_wait(idm_server):
     def failing(config_id, value, wait):
         raise IdmError(503, "connector failed to start")
+
     idm_server.server.config.subscribe("thing", failing)
     assert idm_server.request("PUT", "config/thing", json={}).status_code == 201
     assert idm_server.request("PUT", "config/thing?waitForCompletion=true", json={}).status_code == 503

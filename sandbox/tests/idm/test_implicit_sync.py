@@ -1,28 +1,54 @@
 """Implicit synchronization (issue 14.5): a change to a managed object goes through every mapping whose source it
 is, as IDM's ManagedObjectSet -> SynchronizationService do (see sandbox/idm/sync/implicit.py for the Java source)."""
 
+from __future__ import annotations
+
 import pytest
 
 from sandbox.tests.idm.scim_fixture import ScimTestProvider
-from sandbox.tests.idm.sync_helpers import (create, js, managed, put_config, put_mappings, recon,
-                                            scim_provisioner, situations, stock_user)
+from sandbox.tests.idm.sync_helpers import (
+    create,
+    js,
+    managed,
+    put_config,
+    put_mappings,
+    recon,
+    scim_provisioner,
+    situations,
+    stock_user,
+)
 
-OUTBOUND = {"name": "managedUser_systemScimAccount", "source": "managed/user", "target": "system/scim/account",
-            "links": "systemScimAccount_managedUser",
-            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-            "properties": [{"source": "userName", "target": "userName"},
-                           {"source": "givenName", "target": "name/givenName"},
-                           {"source": "sn", "target": "name/familyName"}],
-            "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}]}
-INBOUND = {"name": "systemScimAccount_managedUser", "source": "system/scim/account", "target": "managed/user",
-           "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-           "properties": [{"source": "userName", "target": "userName"},
-                          {"source": "name/givenName", "target": "givenName"},
-                          {"source": "name/familyName", "target": "sn"},
-                          {"source": "emails", "target": "mail",
-                           "transform": js("source && source.length ? source[0].value : null")}]}
-USER_PERSON = {"name": "user_person", "source": "managed/user", "target": "managed/person",
-               "properties": [{"source": "userName", "target": "userName"}]}
+OUTBOUND = {
+    "name": "managedUser_systemScimAccount",
+    "source": "managed/user",
+    "target": "system/scim/account",
+    "links": "systemScimAccount_managedUser",
+    "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
+    "properties": [
+        {"source": "userName", "target": "userName"},
+        {"source": "givenName", "target": "name/givenName"},
+        {"source": "sn", "target": "name/familyName"},
+    ],
+    "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}],
+}
+INBOUND = {
+    "name": "systemScimAccount_managedUser",
+    "source": "system/scim/account",
+    "target": "managed/user",
+    "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
+    "properties": [
+        {"source": "userName", "target": "userName"},
+        {"source": "name/givenName", "target": "givenName"},
+        {"source": "name/familyName", "target": "sn"},
+        {"source": "emails", "target": "mail", "transform": js("source && source.length ? source[0].value : null")},
+    ],
+}
+USER_PERSON = {
+    "name": "user_person",
+    "source": "managed/user",
+    "target": "managed/person",
+    "properties": [{"source": "userName", "target": "userName"}],
+}
 
 
 @pytest.fixture
@@ -56,20 +82,27 @@ def test_rest_create_update_delete_are_pushed(idm):
     assert len(created) == 1
     event = created[0]
     assert (event["eventName"], event["mapping"], event["situation"], event["action"], event["status"]) == (
-        "sync", "managedUser_systemScimAccount", "ABSENT", "CREATE", "SUCCESS")
+        "sync",
+        "managedUser_systemScimAccount",
+        "ABSENT",
+        "CREATE",
+        "SUCCESS",
+    )
     assert event["sourceObjectId"] == f"managed/user/{user['_id']}"
     assert event["targetObjectId"] == f"system/scim/account/{accounts[0]['_id']}"
     # the link belongs to the inbound mapping (links), so the inbound recon sees the account as CONFIRMED
     assert situations(recon(idm, "systemScimAccount_managedUser")) == {"CONFIRMED": 1}
 
-    idm.request("PATCH", f"managed/user/{user['_id']}", json=[
-        {"operation": "replace", "field": "/givenName", "value": "Iwan"}])
+    idm.request(
+        "PATCH", f"managed/user/{user['_id']}", json=[{"operation": "replace", "field": "/givenName", "value": "Iwan"}]
+    )
     assert scim_users(idm)[0]["name"]["givenName"] == "Iwan"
     assert [(e["situation"], e["action"]) for e in sync_events(idm)][-1] == ("CONFIRMED", "UPDATE")
     before = len(sync_events(idm))
-    idm.request("PATCH", f"managed/user/{user['_id']}", json=[
-        {"operation": "replace", "field": "/givenName", "value": "Iwan"}])
-    assert len(sync_events(idm)) == before   # an update that changes nothing is not synchronized
+    idm.request(
+        "PATCH", f"managed/user/{user['_id']}", json=[{"operation": "replace", "field": "/givenName", "value": "Iwan"}]
+    )
+    assert len(sync_events(idm)) == before  # an update that changes nothing is not synchronized
 
     idm.request("DELETE", f"managed/user/{user['_id']}")
     assert scim_users(idm) == []
@@ -92,13 +125,13 @@ def test_failures_are_not_returned_and_skip_later_mappings(idm):
     failing = dict(OUTBOUND, onCreate=js("throw {code: 400, message: 'provider says no'};"))
     put_mappings(idm, INBOUND, failing, USER_PERSON)
     answer = idm.request("POST", "managed/user?_action=create", json=stock_user("lia"))
-    assert answer.status_code == 201                      # the change to the managed object stands
+    assert answer.status_code == 201  # the change to the managed object stands
     assert managed(idm, "managed/user")[0]["userName"] == "lia"
     assert scim_users(idm) == []
     failed = sync_events(idm)
     assert len(failed) == 1 and failed[0]["status"] == "FAILURE" and failed[0]["mapping"] == OUTBOUND["name"]
     assert "provider says no" in failed[0]["message"]
-    assert managed(idm, "managed/person") == []           # user_person was SKIPPED after the failure
+    assert managed(idm, "managed/person") == []  # user_person was SKIPPED after the failure
 
     put_mappings(idm, INBOUND, OUTBOUND, USER_PERSON)
     create(idm, "managed/user", stock_user("max"))
@@ -106,8 +139,7 @@ def test_failures_are_not_returned_and_skip_later_mappings(idm):
 
 
 def test_exception_policy_stops_the_sync_but_counts_as_success(idm):
-    put_mappings(idm, INBOUND, dict(OUTBOUND, policies=[{"situation": "ABSENT", "action": "EXCEPTION"}]),
-                 USER_PERSON)
+    put_mappings(idm, INBOUND, dict(OUTBOUND, policies=[{"situation": "ABSENT", "action": "EXCEPTION"}]), USER_PERSON)
     create(idm, "managed/user", stock_user("nia"))
     event = sync_events(idm)[0]
     assert event["action"] == "EXCEPTION" and event["status"] == "SUCCESS"
@@ -122,9 +154,15 @@ def test_inbound_recon_does_not_echo(idm, provider):
     the mappings round-trip. No duplicate account, no write to the provider."""
     put_mappings(idm, INBOUND, OUTBOUND)
     for name in ("olga", "piet"):
-        idm.request("POST", "system/scim/account?_action=create", json={
-            "userName": name, "name": {"givenName": name.capitalize(), "familyName": "Tester"},
-            "emails": [{"value": f"{name}@example.com", "primary": True}]})
+        idm.request(
+            "POST",
+            "system/scim/account?_action=create",
+            json={
+                "userName": name,
+                "name": {"givenName": name.capitalize(), "familyName": "Tester"},
+                "emails": [{"value": f"{name}@example.com", "primary": True}],
+            },
+        )
     writes_before = [r for r in provider.requests if r[0] in ("POST", "PUT", "PATCH", "DELETE")]
     summary = recon(idm, "systemScimAccount_managedUser")
     assert summary["progress"]["target"]["created"] == 2 and summary["progress"]["links"]["created"] == 2
@@ -133,7 +171,8 @@ def test_inbound_recon_does_not_echo(idm, provider):
     assert writes_after == writes_before
     events = sync_events(idm)
     assert [(e["mapping"], e["situation"], e["action"], e["status"]) for e in events] == [
-        ("managedUser_systemScimAccount", "CONFIRMED", "UPDATE", "SUCCESS")] * 2
+        ("managedUser_systemScimAccount", "CONFIRMED", "UPDATE", "SUCCESS")
+    ] * 2
     # the recon's own entries are untouched by the implicit sync
     assert situations(summary) == {"ABSENT": 2} and summary["statusSummary"] == {"SUCCESS": 2, "FAILURE": 0}
     assert situations(recon(idm, "managedUser_systemScimAccount")) == {"CONFIRMED": 2}
@@ -142,16 +181,27 @@ def test_inbound_recon_does_not_echo(idm, provider):
 def test_inbound_recon_update_is_pushed_out(idm, provider):
     """A recon's UPDATE of a managed object is synchronized like any other change: here the outbound mapping
     sets a derived title, so the implicit sync writes it to the provider."""
-    outbound = dict(OUTBOUND, properties=OUTBOUND["properties"] + [
-        {"source": "sn", "target": "title", "transform": js("'Dept ' + source")}])
+    outbound = dict(
+        OUTBOUND,
+        properties=OUTBOUND["properties"] + [{"source": "sn", "target": "title", "transform": js("'Dept ' + source")}],
+    )
     put_mappings(idm, INBOUND, outbound)
-    account = idm.request("POST", "system/scim/account?_action=create", json={
-        "userName": "quin", "name": {"givenName": "Quin", "familyName": "Old"},
-        "emails": [{"value": "quin@example.com"}]}).json()
+    account = idm.request(
+        "POST",
+        "system/scim/account?_action=create",
+        json={
+            "userName": "quin",
+            "name": {"givenName": "Quin", "familyName": "Old"},
+            "emails": [{"value": "quin@example.com"}],
+        },
+    ).json()
     recon(idm, "systemScimAccount_managedUser")
     assert scim_users(idm)[0]["title"] == "Dept Old"
-    idm.request("PATCH", f"system/scim/account/{account['_id']}", json=[
-        {"operation": "replace", "field": "/name/familyName", "value": "New"}])
+    idm.request(
+        "PATCH",
+        f"system/scim/account/{account['_id']}",
+        json=[{"operation": "replace", "field": "/name/familyName", "value": "New"}],
+    )
     summary = recon(idm, "systemScimAccount_managedUser")
     assert summary["progress"]["target"]["updated"] == 1
     assert scim_users(idm)[0]["title"] == "Dept New"

@@ -1,5 +1,7 @@
 """Managed objects over REST and the InternalRouter: CRUD, revisions, patch, query, policy, relationships."""
 
+from __future__ import annotations
+
 import pytest
 
 from sandbox.idm.errors import IdmError
@@ -14,7 +16,7 @@ def _minimal_policy(request, idm_server):
         assert idm_server.request("PUT", "config/managed", json=MINIMAL_MANAGED).status_code in (200, 201)
 
 
-def create_user(idm, userName, **extra):  # pylint: disable=invalid-name
+def create_user(idm, userName, **extra):
     response = idm.request("POST", "managed/user?_action=create", json=dict(userName=userName, **extra))
     assert response.status_code == 201, response.text
     return response.json()
@@ -27,8 +29,11 @@ def create_role(idm, name):
 
 
 def test_create_read_with_location_etag_and_fields(idm_server):
-    response = idm_server.request("POST", "managed/user?_action=create",
-                                  json={"_id": "ignored", "userName": "bjensen", "mail": "b@example.com", "sn": "J"})
+    response = idm_server.request(
+        "POST",
+        "managed/user?_action=create",
+        json={"_id": "ignored", "userName": "bjensen", "mail": "b@example.com", "sn": "J"},
+    )
     assert response.status_code == 201
     user = response.json()
     assert response.headers["Location"].endswith(f"/openidm/managed/user/{user['_id']}")
@@ -37,34 +42,51 @@ def test_create_read_with_location_etag_and_fields(idm_server):
     read = idm_server.get(f"managed/user/{user['_id']}")
     assert read.headers["ETag"] == f'"{user["_rev"]}"'
     assert idm_server.get(f"managed/user/{user['_id']}?_fields=mail").json() == {
-        "_id": user["_id"], "_rev": user["_rev"], "mail": "b@example.com"}
+        "_id": user["_id"],
+        "_rev": user["_rev"],
+        "mail": "b@example.com",
+    }
     assert idm_server.get("managed/user/nope").status_code == 404
 
 
 def test_put_if_none_match_creates_with_client_id_and_412_when_exists(idm_server):
-    created = idm_server.request("PUT", "managed/user/u-1", headers=dict(idm_server.admin_headers,
-                                                                         **{"If-None-Match": "*"}),
-                                 json={"userName": "client-id"})
+    created = idm_server.request(
+        "PUT",
+        "managed/user/u-1",
+        headers=dict(idm_server.admin_headers, **{"If-None-Match": "*"}),
+        json={"userName": "client-id"},
+    )
     assert created.status_code == 201 and created.json()["_id"] == "u-1"
-    again = idm_server.request("PUT", "managed/user/u-1", headers=dict(idm_server.admin_headers,
-                                                                       **{"If-None-Match": "*"}),
-                               json={"userName": "client-id"})
+    again = idm_server.request(
+        "PUT",
+        "managed/user/u-1",
+        headers=dict(idm_server.admin_headers, **{"If-None-Match": "*"}),
+        json={"userName": "client-id"},
+    )
     assert again.status_code == 412
-    bad = idm_server.request("PUT", "managed/user/u-2", headers=dict(idm_server.admin_headers,
-                                                                     **{"If-None-Match": "abc"}), json={})
+    bad = idm_server.request(
+        "PUT", "managed/user/u-2", headers=dict(idm_server.admin_headers, **{"If-None-Match": "abc"}), json={}
+    )
     assert bad.status_code == 400
 
 
 def test_update_with_if_match_and_unchanged_update_keeps_rev(idm_server):
     user = create_user(idm_server, "rev-user", mail="a@x")
     path = f"managed/user/{user['_id']}"
-    stale = idm_server.request("PUT", path, headers=dict(idm_server.admin_headers, **{"If-Match": '"wrong"'}),
-                               json={"userName": "rev-user", "mail": "b@x"})
+    stale = idm_server.request(
+        "PUT",
+        path,
+        headers=dict(idm_server.admin_headers, **{"If-Match": '"wrong"'}),
+        json={"userName": "rev-user", "mail": "b@x"},
+    )
     assert stale.status_code == 412
     assert stale.json()["reason"] == "Precondition Failed"
-    updated = idm_server.request("PUT", path, headers=dict(idm_server.admin_headers,
-                                                           **{"If-Match": f'"{user["_rev"]}"'}),
-                                 json={"userName": "rev-user", "mail": "b@x"})
+    updated = idm_server.request(
+        "PUT",
+        path,
+        headers=dict(idm_server.admin_headers, **{"If-Match": f'"{user["_rev"]}"'}),
+        json={"userName": "rev-user", "mail": "b@x"},
+    )
     assert updated.status_code == 200 and updated.json()["mail"] == "b@x"
     assert updated.json()["_rev"] != user["_rev"]
     same = idm_server.request("PUT", path, json={"userName": "rev-user", "mail": "b@x"})
@@ -76,20 +98,28 @@ def test_update_with_if_match_and_unchanged_update_keeps_rev(idm_server):
 def test_patch_operations(idm_server):
     user = create_user(idm_server, "patchy", tags=["a"], count=1, name={"given": "P"})
     path = f"managed/user/{user['_id']}"
-    patched = idm_server.request("PATCH", path, json=[
-        {"operation": "add", "field": "/tags/-", "value": "b"},
-        {"operation": "add", "field": "/tags", "value": ["c", "d"]},
-        {"operation": "replace", "field": "/name/family", "value": "Q"},
-        {"operation": "increment", "field": "/count", "value": 5},
-        {"operation": "remove", "field": "/tags", "value": "c"},
-        {"operation": "add", "field": "/mail", "value": "p@x"},
-    ]).json()
+    patched = idm_server.request(
+        "PATCH",
+        path,
+        json=[
+            {"operation": "add", "field": "/tags/-", "value": "b"},
+            {"operation": "add", "field": "/tags", "value": ["c", "d"]},
+            {"operation": "replace", "field": "/name/family", "value": "Q"},
+            {"operation": "increment", "field": "/count", "value": 5},
+            {"operation": "remove", "field": "/tags", "value": "c"},
+            {"operation": "add", "field": "/mail", "value": "p@x"},
+        ],
+    ).json()
     assert patched["tags"] == ["a", "b", "d"]
     assert patched["name"] == {"given": "P", "family": "Q"} and patched["count"] == 6 and patched["mail"] == "p@x"
     removed = idm_server.request("PATCH", path, json=[{"operation": "remove", "field": "/mail"}]).json()
     assert "mail" not in removed
-    stale = idm_server.request("PATCH", path, headers=dict(idm_server.admin_headers, **{"If-Match": '"x"'}),
-                               json=[{"operation": "remove", "field": "/count"}])
+    stale = idm_server.request(
+        "PATCH",
+        path,
+        headers=dict(idm_server.admin_headers, **{"If-Match": '"x"'}),
+        json=[{"operation": "remove", "field": "/count"}],
+    )
     assert stale.status_code == 412
     assert idm_server.request("PATCH", path, json={"not": "a list"}).status_code == 400
     assert idm_server.request("PATCH", path, json=[{"operation": "frob", "field": "/x"}]).status_code == 400
@@ -108,22 +138,33 @@ def test_policy_required_and_unique(idm_server):
     missing = idm_server.request("POST", "managed/user?_action=create", json={"mail": "x@y"})
     assert missing.status_code == 403
     required = [{"policyRequirement": "REQUIRED"}]
-    assert missing.json() == {"code": 403, "reason": "Forbidden", "message": "Failed policy validation",
-                              "detail": {"result": False, "failedPolicyRequirements": [
-                                  {"property": prop, "policyRequirements": required}
-                                  for prop in ("userName", "givenName", "sn")]}}
+    assert missing.json() == {
+        "code": 403,
+        "reason": "Forbidden",
+        "message": "Failed policy validation",
+        "detail": {
+            "result": False,
+            "failedPolicyRequirements": [
+                {"property": prop, "policyRequirements": required} for prop in ("userName", "givenName", "sn")
+            ],
+        },
+    }
     just_user_name = idm_server.request("POST", "managed/user?_action=create", json={"userName": "u"})
     assert just_user_name.status_code == 403
     assert [f["property"] for f in just_user_name.json()["detail"]["failedPolicyRequirements"]] == [
-        "givenName", "sn", "mail"]
+        "givenName",
+        "sn",
+        "mail",
+    ]
     assert idm_server.request("POST", "managed/role?_action=create", json={"description": "x"}).status_code == 403
-    assert idm_server.request("POST", "managed/role?_action=create", json={"name": "no description"}
-                              ).status_code == 201
+    assert idm_server.request("POST", "managed/role?_action=create", json={"name": "no description"}).status_code == 201
     create_user(idm_server, **stock_user("unique"))
     duplicate = idm_server.request("POST", "managed/user?_action=create", json=stock_user("UNIQUE"))
     assert duplicate.status_code == 403
-    assert duplicate.json()["detail"]["failedPolicyRequirements"][0]["policyRequirements"][0][
-        "policyRequirement"] == "UNIQUE"
+    assert (
+        duplicate.json()["detail"]["failedPolicyRequirements"][0]["policyRequirements"][0]["policyRequirement"]
+        == "UNIQUE"
+    )
 
 
 @pytest.mark.stock_policy
@@ -133,8 +174,7 @@ def test_policy_role_required_reading(idm_server_factory):
     refused = idm.request("POST", "managed/role?_action=create", json={"name": "r"})
     assert refused.status_code == 403
     assert [f["property"] for f in refused.json()["detail"]["failedPolicyRequirements"]] == ["description"]
-    assert idm.request("POST", "managed/role?_action=create", json={"name": "r", "description": "d"}
-                       ).status_code == 201
+    assert idm.request("POST", "managed/role?_action=create", json={"name": "r", "description": "d"}).status_code == 201
 
 
 @pytest.mark.stock_policy
@@ -157,8 +197,11 @@ def test_undeclared_properties_stored_by_default_refused_by_the_explicit_reading
 
 @pytest.mark.stock_policy
 def test_policy_follows_managed_config_when_present(idm_server):
-    idm_server.request("PUT", "config/managed", json={"objects": [
-        {"name": "user", "schema": {"required": ["userName", "givenName", "sn", "mail"]}}]})
+    idm_server.request(
+        "PUT",
+        "config/managed",
+        json={"objects": [{"name": "user", "schema": {"required": ["userName", "givenName", "sn", "mail"]}}]},
+    )
     failed = idm_server.request("POST", "managed/user?_action=create", json={"userName": "x", "sn": "y"})
     assert failed.status_code == 403
     props = {f["property"] for f in failed.json()["detail"]["failedPolicyRequirements"]}
@@ -170,13 +213,21 @@ def test_query_filter_paging_sorting_and_envelope(idm_server):
         create_user(idm_server, f"user{n}", mail=f"u{n}@example.com", age=20 + n, active=n % 2 == 0)
     result = idm_server.get('managed/user?_queryFilter=userName eq "USER3"').json()
     assert [u["userName"] for u in result["result"]] == ["user3"]
-    assert set(result) == {"result", "resultCount", "pagedResultsCookie", "totalPagedResultsPolicy",
-                           "totalPagedResults", "remainingPagedResults"}
+    assert set(result) == {
+        "result",
+        "resultCount",
+        "pagedResultsCookie",
+        "totalPagedResultsPolicy",
+        "totalPagedResults",
+        "remainingPagedResults",
+    }
     older = idm_server.get("managed/user?_queryFilter=age ge 24 and active eq true&_fields=userName").json()
     assert [u["userName"] for u in older["result"]] == ["user4", "user6"]
     assert set(older["result"][0]) == {"_id", "_rev", "userName"}
-    query = 'managed/user?_queryFilter=mail co "example" and !(userName sw "user1")&_pageSize=4' \
-            '&_sortKeys=-userName&_totalPagedResultsPolicy=EXACT'
+    query = (
+        'managed/user?_queryFilter=mail co "example" and !(userName sw "user1")&_pageSize=4'
+        "&_sortKeys=-userName&_totalPagedResultsPolicy=EXACT"
+    )
     page1 = idm_server.get(query).json()
     assert [u["userName"] for u in page1["result"]] == ["user6", "user5", "user4", "user3"]
     assert page1["totalPagedResults"] == 6 and page1["pagedResultsCookie"]
@@ -207,14 +258,21 @@ def test_relationships_grant_list_revoke_and_effective_roles(idm_server):
     role = create_role(idm_server, "staff")
     alice, bob, carol = (create_user(idm_server, n) for n in ("alice", "bob", "carol"))
     # 1) PATCH add on the user
-    idm_server.request("PATCH", f"managed/user/{alice['_id']}", json=[
-        {"operation": "add", "field": "/roles/-", "value": {"_ref": f"managed/role/{role['_id']}"}}])
+    idm_server.request(
+        "PATCH",
+        f"managed/user/{alice['_id']}",
+        json=[{"operation": "add", "field": "/roles/-", "value": {"_ref": f"managed/role/{role['_id']}"}}],
+    )
     # 2) PATCH add on the role
-    idm_server.request("PATCH", f"managed/role/{role['_id']}", json=[
-        {"operation": "add", "field": "/members/-", "value": {"_ref": f"managed/user/{bob['_id']}"}}])
+    idm_server.request(
+        "PATCH",
+        f"managed/role/{role['_id']}",
+        json=[{"operation": "add", "field": "/members/-", "value": {"_ref": f"managed/user/{bob['_id']}"}}],
+    )
     # 3) relationship collection create
-    created = idm_server.request("POST", f"managed/role/{role['_id']}/members?_action=create",
-                                 json={"_ref": f"managed/user/{carol['_id']}"})
+    created = idm_server.request(
+        "POST", f"managed/role/{role['_id']}/members?_action=create", json={"_ref": f"managed/user/{carol['_id']}"}
+    )
     assert created.status_code == 201
     element = created.json()
     assert element["_refResourceCollection"] == "managed/user" and element["_refResourceId"] == carol["_id"]
@@ -222,8 +280,9 @@ def test_relationships_grant_list_revoke_and_effective_roles(idm_server):
 
     plain = idm_server.get(f"managed/user/{alice['_id']}").json()
     assert "roles" not in plain
-    assert plain["effectiveRoles"] == [{"_refResourceCollection": "managed/role", "_refResourceId": role["_id"],
-                                        "_ref": f"managed/role/{role['_id']}"}]
+    assert plain["effectiveRoles"] == [
+        {"_refResourceCollection": "managed/role", "_refResourceId": role["_id"], "_ref": f"managed/role/{role['_id']}"}
+    ]
     with_roles = idm_server.get(f"managed/user/{alice['_id']}?_fields=*,roles").json()
     assert with_roles["userName"] == "alice"
     assert [r["_ref"] for r in with_roles["roles"]] == [f"managed/role/{role['_id']}"]
@@ -231,8 +290,7 @@ def test_relationships_grant_list_revoke_and_effective_roles(idm_server):
     expanded = idm_server.get(f"managed/user/{alice['_id']}?_fields=roles/name").json()
     assert expanded["roles"][0]["name"] == "staff"
     members = idm_server.get(f"managed/role/{role['_id']}/members?_queryFilter=true").json()
-    assert sorted(m["_refResourceId"] for m in members["result"]) == sorted(
-        u["_id"] for u in (alice, bob, carol))
+    assert sorted(m["_refResourceId"] for m in members["result"]) == sorted(u["_id"] for u in (alice, bob, carol))
     refs = idm_server.get(f"managed/role/{role['_id']}?_fields=*_ref").json()
     assert len(refs["members"]) == 3 and refs["name"] == "staff"
     by_role = idm_server.get(f'managed/user?_queryFilter=roles/_refResourceId eq "{role["_id"]}"').json()
@@ -246,8 +304,11 @@ def test_relationships_grant_list_revoke_and_effective_roles(idm_server):
     # Revoke: relationship DELETE, PATCH remove with only _ref, PUT of the array
     revoked = idm_server.request("DELETE", f"managed/role/{role['_id']}/members/{element['_id']}")
     assert revoked.status_code == 200 and revoked.json()["_refResourceId"] == carol["_id"]
-    idm_server.request("PATCH", f"managed/user/{alice['_id']}", json=[
-        {"operation": "remove", "field": "/roles", "value": {"_ref": f"managed/role/{role['_id']}"}}])
+    idm_server.request(
+        "PATCH",
+        f"managed/user/{alice['_id']}",
+        json=[{"operation": "remove", "field": "/roles", "value": {"_ref": f"managed/role/{role['_id']}"}}],
+    )
     assert idm_server.get(f"managed/user/{alice['_id']}").json()["effectiveRoles"] == []
     idm_server.request("PUT", f"managed/user/{bob['_id']}", json={"userName": "bob", "roles": []})
     assert idm_server.get(f"managed/role/{role['_id']}/members?_queryFilter=true").json()["resultCount"] == 0
@@ -258,8 +319,14 @@ def test_put_with_roles_array_and_missing_reference(idm_server):
     r1, r2 = create_role(idm_server, "r1"), create_role(idm_server, "r2")
     user = create_user(idm_server, "putter")
     path = f"managed/user/{user['_id']}"
-    idm_server.request("PUT", path, json={"userName": "putter", "roles": [
-        {"_ref": f"managed/role/{r1['_id']}"}, {"_ref": f"managed/role/{r2['_id']}"}]})
+    idm_server.request(
+        "PUT",
+        path,
+        json={
+            "userName": "putter",
+            "roles": [{"_ref": f"managed/role/{r1['_id']}"}, {"_ref": f"managed/role/{r2['_id']}"}],
+        },
+    )
     first = idm_server.get(path + "?_fields=roles").json()["roles"]
     assert len(first) == 2
     # PUT without roles leaves them alone; PUT with one keeps that relationship's id.
@@ -268,8 +335,10 @@ def test_put_with_roles_array_and_missing_reference(idm_server):
     idm_server.request("PUT", path, json={"userName": "putter", "roles": [{"_ref": f"managed/role/{r2['_id']}"}]})
     after = idm_server.get(path + "?_fields=roles").json()["roles"]
     assert [r["_refResourceId"] for r in after] == [r2["_id"]]
-    assert after[0]["_refProperties"]["_id"] == next(r for r in first if r["_refResourceId"] == r2["_id"])[
-        "_refProperties"]["_id"]
+    assert (
+        after[0]["_refProperties"]["_id"]
+        == next(r for r in first if r["_refResourceId"] == r2["_id"])["_refProperties"]["_id"]
+    )
     bad = idm_server.request("PUT", path, json={"userName": "putter", "roles": [{"_ref": "managed/role/none"}]})
     assert bad.status_code == 400
     # Deleting the user removes its relationships, so the role can go.
@@ -296,8 +365,11 @@ def test_internal_router_and_batch(idm_server):
     assert router.query("managed/user", 'userName sw "bulk"', page_size=10)["resultCount"] == 10
     user = router.create("managed/user", {"userName": "r"}, id="rid")
     assert router.read("managed/user/rid")["userName"] == "r"
-    assert router.read("managed/user", "rid", fields=["userName"]) == {"_id": "rid", "_rev": user["_rev"],
-                                                                        "userName": "r"}
+    assert router.read("managed/user", "rid", fields=["userName"]) == {
+        "_id": "rid",
+        "_rev": user["_rev"],
+        "userName": "r",
+    }
     updated = router.update("managed/user", "rid", {"userName": "r2"}, rev=user["_rev"])
     with pytest.raises(IdmError) as err:
         router.update("managed/user", "rid", {"userName": "r3"}, rev=user["_rev"])
@@ -312,10 +384,9 @@ def test_internal_router_and_batch(idm_server):
 
 def test_batch_rolls_back_on_error(idm_server):
     server = idm_server.server
-    with pytest.raises(RuntimeError):
-        with server.store.batch():
-            server.router.create("managed/user", {"userName": "rolled"})
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), server.store.batch():
+        server.router.create("managed/user", {"userName": "rolled"})
+        raise RuntimeError("boom")
     rows = server.store.query("SELECT count(*) FROM managed WHERE body LIKE '%rolled%'")
     assert rows[0][0] == 0
     # Memory follows the rollback too.

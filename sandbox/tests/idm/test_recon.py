@@ -1,6 +1,8 @@
 """``/openidm/recon`` REST: shapes (contract §4, §4.1), async runs, cancel, analyze + associations, purge,
 history across restarts, and ``audit/recon``."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
@@ -9,15 +11,43 @@ import time
 import pytest
 import requests
 
-from sandbox.tests.idm.sync_helpers import MINIMAL_MANAGED, RECON_ONLY, minimal_policy, correlate_on, create, managed, put_mappings, recon, situations
+from sandbox.tests.idm.sync_helpers import (
+    MINIMAL_MANAGED,
+    RECON_ONLY,
+    correlate_on,
+    create,
+    managed,
+    minimal_policy,
+    put_mappings,
+    recon,
+    situations,
+)
 
-MAPPING = {"name": "person_user", "source": "managed/person", "target": "managed/user",
-           "correlationQuery": correlate_on("userName"),
-           "properties": [{"source": "userName", "target": "userName"}]}
+MAPPING = {
+    "name": "person_user",
+    "source": "managed/person",
+    "target": "managed/user",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [{"source": "userName", "target": "userName"}],
+}
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ALL_SITUATIONS = {"SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED",
-                  "UNQUALIFIED", "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS",
-                  "CONFIRMED", "LINK_ONLY", "SOURCE_MISSING", "FOUND"}
+ALL_SITUATIONS = {
+    "SOURCE_IGNORED",
+    "TARGET_CHANGED",
+    "SOURCE_TARGET_CONFLICT",
+    "FOUND_ALREADY_LINKED",
+    "UNQUALIFIED",
+    "ABSENT",
+    "TARGET_IGNORED",
+    "MISSING",
+    "ALL_GONE",
+    "UNASSIGNED",
+    "AMBIGUOUS",
+    "CONFIRMED",
+    "LINK_ONLY",
+    "SOURCE_MISSING",
+    "FOUND",
+}
 
 
 @pytest.fixture
@@ -30,7 +60,7 @@ def idm(idm_server_factory):
 
 
 def slow(idm, seconds):
-    idm.server.plugins["sync"].recon.entry_delay = seconds
+    idm.server.recon.entry_delay = seconds
 
 
 def poll(idm, recon_id, until, timeout=10):
@@ -56,8 +86,21 @@ def test_async_start_shapes_and_completion(idm):
     done = poll(idm, started["_id"], lambda s: s["state"] != "ACTIVE")
     assert done["state"] == "SUCCESS" and done["stage"] == "COMPLETED_SUCCESS"
     assert done["stageDescription"] == "reconciliation completed."
-    assert set(done) == {"_id", "mapping", "state", "stage", "stageDescription", "progress", "situationSummary",
-                         "statusSummary", "durationSummary", "parameters", "started", "ended", "duration"}
+    assert set(done) == {
+        "_id",
+        "mapping",
+        "state",
+        "stage",
+        "stageDescription",
+        "progress",
+        "situationSummary",
+        "statusSummary",
+        "durationSummary",
+        "parameters",
+        "started",
+        "ended",
+        "duration",
+    }
     assert set(done["situationSummary"]) == ALL_SITUATIONS
     progress = done["progress"]
     assert progress["source"]["existing"] == {"processed": 6, "total": "6"}
@@ -74,6 +117,7 @@ def test_request_errors(idm):
     def post(query):
         response = idm.request("POST", "recon?" + query)
         return response.status_code, response.json().get("message", "")
+
     # IDM: the mapping parameter is required() (400), an unknown mapping is a SynchronizationException (409)
     assert post("_action=recon") == (400, "/mapping: Expecting a value")
     assert post("_action=recon&mapping=nope") == (409, "No such mapping: nope")
@@ -145,9 +189,24 @@ def test_purge(idm):
 
 
 def _start_process(state_dir, env):
-    process = subprocess.Popen([sys.executable, "-m", "sandbox.idm", "--port", "0", "--state-dir", str(state_dir),
-                                "--connector-start-delay", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.idm",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--connector-start-delay",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )
     line = process.stdout.readline()
     assert line.startswith("ready "), line
     return process, line.split()[1] + "/openidm"
@@ -166,8 +225,10 @@ def test_history_survives_restart_and_killed_active_run_is_failed(tmp_path):
         done = session.post(f"{base}/recon?_action=recon&mapping=person_user&waitForCompletion=true").json()
         active = session.post(f"{base}/recon?_action=recon&mapping=person_user").json()
         deadline = time.monotonic() + 10
-        while session.get(f"{base}/recon/{active['_id']}").json()["progress"]["source"]["existing"][
-                "processed"] < 1 and time.monotonic() < deadline:
+        while (
+            session.get(f"{base}/recon/{active['_id']}").json()["progress"]["source"]["existing"]["processed"] < 1
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(0.1)
         process.kill()  # a crash: no clean shutdown
@@ -188,24 +249,46 @@ def test_history_survives_restart_and_killed_active_run_is_failed(tmp_path):
 def test_audit_recon_events(idm):
     summary = recon(idm, "person_user")
     events = idm.get("audit/recon", params={"_queryFilter": f'reconId eq "{summary["_id"]}"'}).json()["result"]
-    assert [e["entryType"] for e in events][0] == "start" and events[-1]["entryType"] == "summary"
+    assert events[0]["entryType"] == "start" and events[-1]["entryType"] == "summary"
     assert events[0]["message"] == "Reconciliation initiated by openidm-admin"
     assert events[-1]["messageDetail"]["_id"] == summary["_id"]
     entries = [e for e in events if e["entryType"] == "entry"]
     assert len(entries) == 6
     entry = entries[0]
-    for field in ("_id", "transactionId", "timestamp", "eventName", "userId", "reconId", "mapping", "entryType",
-                  "reconAction", "reconciling", "action", "situation", "status", "sourceObjectId",
-                  "targetObjectId", "linkQualifier", "ambiguousTargetObjectIds", "message", "messageDetail",
-                  "exception"):
+    for field in (
+        "_id",
+        "transactionId",
+        "timestamp",
+        "eventName",
+        "userId",
+        "reconId",
+        "mapping",
+        "entryType",
+        "reconAction",
+        "reconciling",
+        "action",
+        "situation",
+        "status",
+        "sourceObjectId",
+        "targetObjectId",
+        "linkQualifier",
+        "ambiguousTargetObjectIds",
+        "message",
+        "messageDetail",
+        "exception",
+    ):
         assert field in entry
     assert entry["eventName"] == "recon" and entry["reconciling"] == "source" and entry["action"] == "CREATE"
     assert entry["sourceObjectId"].startswith("managed/person/")
     assert entry["targetObjectId"].startswith("managed/user/")
     one = idm.get(f"audit/recon/{entry['_id']}").json()
     assert one == entry
-    page = idm.get("audit/recon", params={"_queryFilter": 'situation eq "ABSENT"', "_pageSize": 4,
-                                          "_fields": "situation"}).json()
-    assert len(page["result"]) == 4 and page["pagedResultsCookie"] and set(page["result"][0]) <= {
-        "_id", "_rev", "situation"}
+    page = idm.get(
+        "audit/recon", params={"_queryFilter": 'situation eq "ABSENT"', "_pageSize": 4, "_fields": "situation"}
+    ).json()
+    assert (
+        len(page["result"]) == 4
+        and page["pagedResultsCookie"]
+        and set(page["result"][0]) <= {"_id", "_rev", "situation"}
+    )
     assert idm.get("audit/access", params={"_queryFilter": "true"}).status_code == 404

@@ -6,6 +6,8 @@ The commands are copied here from the sample page (shared/reference/pingidm-samp
 file is present the test also checks the copies still match it word for word.
 """
 
+from __future__ import annotations
+
 import json
 import re
 import shutil
@@ -39,58 +41,97 @@ def recon_command(mapping):
 "http://localhost:8080/openidm/recon?_action=recon&mapping={mapping}&waitForCompletion=true"'''
 
 
-COMMANDS = [TEST_COMMAND] + [recon_command(m) for m in (
-    "systemScimAccount_managedUser", "managedUser_systemScimAccount", "systemScimGroup_managedRole",
-    "managedRole_systemScimGroup")]
+COMMANDS = [TEST_COMMAND] + [
+    recon_command(m)
+    for m in (
+        "systemScimAccount_managedUser",
+        "managedUser_systemScimAccount",
+        "systemScimGroup_managedRole",
+        "managedRole_systemScimGroup",
+    )
+]
 
 # SCIM member -> managed user: the member's SCIM id gives the account, its userName the managed user.
 SCIM_MEMBERS_TO_REFS = js(
     "(source || []).map(function (m) {"
     " var account = openidm.read('system/scim/account/' + m.value);"
     " var users = openidm.query('managed/user', {'_queryFilter': 'userName eq \"' + account.userName + '\"'});"
-    " return {'_ref': 'managed/user/' + users.result[0]._id}; })")
+    " return {'_ref': 'managed/user/' + users.result[0]._id}; })"
+)
 # managed role members -> SCIM members: the managed user's userName finds the SCIM account id.
 REFS_TO_SCIM_MEMBERS = js(
     "(source || []).map(function (r) {"
     " var user = openidm.read(r._ref);"
     " var found = openidm.query('system/scim/account', {'_queryFilter': 'userName eq \"' + user.userName + '\"'});"
-    " return {'value': found.result[0]._id}; })")
+    " return {'value': found.result[0]._id}; })"
+)
+
 
 # IDM compares the whole old and new target: keep the stored member entries (SCIM $ref/display, IDM
 # _refProperties) for members that stay, so an unchanged member list is not an update.
 def keep_stored_members(key):
-    return js("var stored = {}; (oldTarget.members || []).forEach(function (m) { stored[m.%s] = m; });"
-              "target.members = (target.members || []).map(function (m) { return stored[m.%s] || m; });"
-              % (key, key))
+    return js(
+        f"var stored = {{}}; (oldTarget.members || []).forEach(function (m) {{ stored[m.{key}] = m; }});"
+        f"target.members = (target.members || []).map(function (m) {{ return stored[m.{key}] || m; }});"
+    )
 
 
-SYNC = {"mappings": [
-    {"name": "systemScimAccount_managedUser", "source": "system/scim/account", "target": "managed/user",
-     "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-     "properties": [{"source": "userName", "target": "userName"},
-                    {"source": "name/givenName", "target": "givenName"},
-                    {"source": "name/familyName", "target": "sn"},
-                    {"source": "emails", "target": "mail",
-                     "transform": js("source && source.length ? source[0].value : null")}],
-     "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}]},
-    {"name": "managedUser_systemScimAccount", "source": "managed/user", "target": "system/scim/account",
-     "links": "systemScimAccount_managedUser",
-     "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-     "properties": [{"source": "userName", "target": "userName"},
-                    {"source": "givenName", "target": "name/givenName"},
-                    {"source": "sn", "target": "name/familyName"}],
-     "policies": [{"situation": "UNASSIGNED", "action": "IGNORE"}]},
-    {"name": "systemScimGroup_managedRole", "source": "system/scim/group", "target": "managed/role",
-     "correlationQuery": js("var q = {'_queryFilter': 'name eq \"' + source.displayName + '\"'}; q;"),
-     "properties": [{"source": "displayName", "target": "name"},
-                    {"source": "members", "target": "members", "transform": SCIM_MEMBERS_TO_REFS}],
-     "onUpdate": keep_stored_members("_ref")},
-    {"name": "managedRole_systemScimGroup", "source": "managed/role", "target": "system/scim/group",
-     "links": "systemScimGroup_managedRole",
-     "properties": [{"source": "name", "target": "displayName"},
-                    {"source": "members", "target": "members", "transform": REFS_TO_SCIM_MEMBERS}],
-     "onUpdate": keep_stored_members("value")},
-]}
+SYNC = {
+    "mappings": [
+        {
+            "name": "systemScimAccount_managedUser",
+            "source": "system/scim/account",
+            "target": "managed/user",
+            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
+            "properties": [
+                {"source": "userName", "target": "userName"},
+                {"source": "name/givenName", "target": "givenName"},
+                {"source": "name/familyName", "target": "sn"},
+                {
+                    "source": "emails",
+                    "target": "mail",
+                    "transform": js("source && source.length ? source[0].value : null"),
+                },
+            ],
+            "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}],
+        },
+        {
+            "name": "managedUser_systemScimAccount",
+            "source": "managed/user",
+            "target": "system/scim/account",
+            "links": "systemScimAccount_managedUser",
+            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
+            "properties": [
+                {"source": "userName", "target": "userName"},
+                {"source": "givenName", "target": "name/givenName"},
+                {"source": "sn", "target": "name/familyName"},
+            ],
+            "policies": [{"situation": "UNASSIGNED", "action": "IGNORE"}],
+        },
+        {
+            "name": "systemScimGroup_managedRole",
+            "source": "system/scim/group",
+            "target": "managed/role",
+            "correlationQuery": js("var q = {'_queryFilter': 'name eq \"' + source.displayName + '\"'}; q;"),
+            "properties": [
+                {"source": "displayName", "target": "name"},
+                {"source": "members", "target": "members", "transform": SCIM_MEMBERS_TO_REFS},
+            ],
+            "onUpdate": keep_stored_members("_ref"),
+        },
+        {
+            "name": "managedRole_systemScimGroup",
+            "source": "managed/role",
+            "target": "system/scim/group",
+            "links": "systemScimGroup_managedRole",
+            "properties": [
+                {"source": "name", "target": "displayName"},
+                {"source": "members", "target": "members", "transform": REFS_TO_SCIM_MEMBERS},
+            ],
+            "onUpdate": keep_stored_members("value"),
+        },
+    ]
+}
 
 
 @pytest.fixture
@@ -102,15 +143,24 @@ def scim_provider():
 
 def run_curl(command, idm):
     host_port = idm.url.split("://", 1)[1]
-    completed = subprocess.run(["bash", "-c", command.replace("localhost:8080", host_port)],
-                               capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(
+        ["bash", "-c", command.replace("localhost:8080", host_port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
 
 
 def scim_get(provider, path):
-    token = requests.post(provider.token_endpoint, data={"grant_type": "client_credentials"},
-                          auth=("idm-client", "idm-secret"), timeout=10).json()["access_token"]
+    token = requests.post(
+        provider.token_endpoint,
+        data={"grant_type": "client_credentials"},
+        auth=("idm-client", "idm-secret"),
+        timeout=10,
+    ).json()["access_token"]
     return requests.get(provider.endpoint + path, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
 
 
@@ -133,12 +183,21 @@ def test_sample_flow_with_curl(idm_server_factory, scim_provider):
     put_config(idm, "sync", SYNC)
 
     status = run_curl(COMMANDS[0], idm)
-    assert status == [{"name": "scim", "enabled": True, "config": "config/provisioner.openicf/scim",
-                       "connectorRef": {"bundleVersion": "1.5.20.31",
-                                        "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                                        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
-                       "displayName": "Scim Connector", "objectTypes": ["__ALL__", "account", "group"],
-                       "ok": True}]
+    assert status == [
+        {
+            "name": "scim",
+            "enabled": True,
+            "config": "config/provisioner.openicf/scim",
+            "connectorRef": {
+                "bundleVersion": "1.5.20.31",
+                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+            },
+            "displayName": "Scim Connector",
+            "objectTypes": ["__ALL__", "account", "group"],
+            "ok": True,
+        }
+    ]
 
     def recon(index):
         result = run_curl(COMMANDS[index], idm)
@@ -156,8 +215,11 @@ def test_sample_flow_with_curl(idm_server_factory, scim_provider):
     # 7./8. change a managed user: IDM's implicit sync pushes it to the SCIM user at once; the recon back then
     # finds every account linked and up to date (nothing created, nothing to update)
     changed = managed_users[0]
-    idm.request("PATCH", f"managed/user/{changed['_id']}",
-                json=[{"operation": "replace", "field": "/givenName", "value": "Changed"}])
+    idm.request(
+        "PATCH",
+        f"managed/user/{changed['_id']}",
+        json=[{"operation": "replace", "field": "/givenName", "value": "Changed"}],
+    )
     account = [u for u in scim_get(scim_provider, "/Users")["Resources"] if u["userName"] == changed["userName"]]
     assert account[0]["name"]["givenName"] == "Changed"
     back = recon(2)
@@ -176,14 +238,18 @@ def test_sample_flow_with_curl(idm_server_factory, scim_provider):
     role = role_list[0]
     member_ids = {m["_refResourceId"] for m in role["members"]}
     newcomer = next(u for u in managed_users if u["_id"] not in member_ids)
-    idm.request("PATCH", f"managed/role/{role['_id']}",
-                json=[{"operation": "add", "field": "/members/-", "value": {"_ref": f"managed/user/{newcomer['_id']}"}}])
-    group = scim_get(scim_provider, "/Groups")["Resources"]   # pushed by the implicit sync of the role change
+    idm.request(
+        "PATCH",
+        f"managed/role/{role['_id']}",
+        json=[{"operation": "add", "field": "/members/-", "value": {"_ref": f"managed/user/{newcomer['_id']}"}}],
+    )
+    group = scim_get(scim_provider, "/Groups")["Resources"]  # pushed by the implicit sync of the role change
     groups_back = recon(4)
     assert groups_back["progress"]["target"]["updated"] == 0
     group = next(g for g in group if g["displayName"] == role["name"])
-    newcomer_account = next(u for u in scim_get(scim_provider, "/Users")["Resources"]
-                            if u["userName"] == newcomer["userName"])
+    newcomer_account = next(
+        u for u in scim_get(scim_provider, "/Users")["Resources"] if u["userName"] == newcomer["userName"]
+    )
     assert newcomer_account["id"] in {m["value"] for m in group["members"]}
     # and a second pass in each direction changes nothing
     assert recon(3)["progress"]["target"]["unchanged"] == 2

@@ -53,7 +53,7 @@ def idm(idm_server_factory):
 
 
 def scheduler(idm):
-    return idm.server.plugins["scheduler"]
+    return idm.server.scheduler
 
 
 # --- cron expressions ----------------------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def _overlaps(history):
 def test_concurrent_execution(idm, concurrent):
     # Each run takes at least 1.5 s (0.5 s per entry) and the schedule fires every second. Runs still active at
     # the end are canceled when the server stops.
-    idm.server.plugins["sync"].recon.entry_delay = 0.5
+    idm.server.recon.entry_delay = 0.5
     put_config(idm, "schedule/busy", recon_schedule("* * * * * ?", concurrentExecution=concurrent))
     fires = wait_for(lambda: len(scheduler(idm).history("busy")) >= 2 and scheduler(idm).history("busy"))
     assert fires, "the schedule did not fire twice"
@@ -253,7 +253,7 @@ def test_concurrent_execution(idm, concurrent):
 
 
 def test_list_executing_pause_and_resume(idm):
-    idm.server.plugins["sync"].recon.entry_delay = 0.5
+    idm.server.recon.entry_delay = 0.5
     put_config(idm, "schedule/slow", recon_schedule("* * * * * ?"))
     executing = wait_for(lambda: idm.request("POST", "scheduler/job?_action=listCurrentlyExecutingJobs").json())
     assert executing and executing[0]["invokeContext"]["mapping"] == "person_user"

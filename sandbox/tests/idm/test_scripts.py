@@ -1,5 +1,7 @@
 """script?_action=eval|compile and scripts.evaluate for the sync engine."""
 
+from __future__ import annotations
+
 import logging
 import threading
 
@@ -29,22 +31,23 @@ def test_compile_endpoint(idm_server):
 def test_unsupported_type_file_and_action(idm_server):
     groovy = idm_server.request("POST", "script?_action=eval", json={"type": "groovy", "source": "1"})
     assert groovy.status_code == 400 and "groovy" in groovy.json()["message"]
-    file_script = idm_server.request("POST", "script?_action=eval",
-                                     json={"type": "text/javascript", "file": "x.js"})
+    file_script = idm_server.request("POST", "script?_action=eval", json={"type": "text/javascript", "file": "x.js"})
     assert file_script.status_code == 400
     assert idm_server.request("POST", "script?_action=run", json=js("1")).status_code == 400
     assert idm_server.request("GET", "script").status_code == 405
 
 
 def test_script_errors_map_to_statuses(idm_server):
-    thrown = idm_server.request("POST", "script?_action=eval",
-                                json=js("throw {code: 409, message: 'custom conflict', detail: {a: 1}};"))
+    thrown = idm_server.request(
+        "POST", "script?_action=eval", json=js("throw {code: 409, message: 'custom conflict', detail: {a: 1}};")
+    )
     assert thrown.status_code == 409
     assert thrown.json() == {"code": 409, "reason": "Conflict", "message": "custom conflict", "detail": {"a": 1}}
     runtime = idm_server.request("POST", "script?_action=eval", json=js("undefinedVar.x"))
     assert runtime.status_code == 500 and "ReferenceError" in runtime.json()["message"]
-    policy = idm_server.request("POST", "script?_action=eval",
-                                json=js("openidm.create('managed/user', null, {mail: 'x'})"))
+    policy = idm_server.request(
+        "POST", "script?_action=eval", json=js("openidm.create('managed/user', null, {mail: 'x'})")
+    )
     assert policy.status_code == 403 and policy.json()["message"] == "Failed policy validation"
 
 
@@ -65,9 +68,18 @@ def test_openidm_functions_through_router(idm_server):
       clear: openidm.decrypt(enc), plainIsEnc: openidm.isEncrypted('x')});
     """
     result = idm_server.request("POST", "script?_action=eval", json=js(source)).json()
-    assert result == {"created": "js1", "mail": "js@x", "missing": None, "count": 1, "ids": 1,
-                      "updatedMail": "new@x", "deleted": "fromjs", "isEnc": True, "clear": "s3",
-                      "plainIsEnc": False}
+    assert result == {
+        "created": "js1",
+        "mail": "js@x",
+        "missing": None,
+        "count": 1,
+        "ids": 1,
+        "updatedMail": "new@x",
+        "deleted": "fromjs",
+        "isEnc": True,
+        "clear": "s3",
+        "plainIsEnc": False,
+    }
 
 
 def test_logger_goes_to_server_log(idm_server, caplog):
@@ -105,6 +117,7 @@ def test_nested_scripts_and_threads(idm_server):
 
     def work(n):
         results.append(engine.evaluate(js("source * 2"), {"source": n}))
+
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()

@@ -1,10 +1,23 @@
 """Property mapping, scripts, correlation forms, link qualifiers, reverse-mapping link reuse, relationships and
 run overrides."""
 
+from __future__ import annotations
+
 import pytest
 
-from sandbox.tests.idm.sync_helpers import (RECON_ONLY, minimal_policy, audit_entries, correlate_on, create, js, managed, put_config,
-                                            put_mappings, recon, situations)
+from sandbox.tests.idm.sync_helpers import (
+    RECON_ONLY,
+    audit_entries,
+    correlate_on,
+    create,
+    js,
+    managed,
+    minimal_policy,
+    put_config,
+    put_mappings,
+    recon,
+    situations,
+)
 
 
 @pytest.fixture
@@ -13,25 +26,52 @@ def idm(idm_server_factory):
 
 
 def test_property_mapping_features(idm):
-    put_mappings(idm, {
-        "name": "p2u", "source": "managed/person", "target": "managed/user",
-        "properties": [
-            {"source": "userName", "target": "userName"},
-            {"source": "name/first", "target": "givenName"},                      # nested source pointer
-            {"source": "missing", "target": "sn", "default": "Unknown"},         # default
-            {"source": "", "target": "description",                              # whole object to the transform
-             "transform": js("source.name.first + ' ' + source.name.last")},
-            {"source": "email", "target": "mail", "transform": js("source.toLowerCase()")},
-            {"source": "tags", "target": "preferences/tags"},                    # nested target
-            {"source": "email", "target": "telephoneNumber",                     # filter condition
-             "condition": '/object/kind eq "staff"'},
-            {"target": "accountStatus", "default": "active",                     # script condition
-             "condition": js("object.kind !== 'contractor'")},
-        ]})
-    create(idm, "managed/person", {"userName": "sam", "name": {"first": "Sam", "last": "Smith"},
-                                   "email": "Sam@Example.COM", "tags": ["a"], "kind": "staff"})
-    create(idm, "managed/person", {"userName": "tom", "name": {"first": "Tom", "last": "T"},
-                                   "email": "tom@example.com", "kind": "contractor"})
+    put_mappings(
+        idm,
+        {
+            "name": "p2u",
+            "source": "managed/person",
+            "target": "managed/user",
+            "properties": [
+                {"source": "userName", "target": "userName"},
+                {"source": "name/first", "target": "givenName"},  # nested source pointer
+                {"source": "missing", "target": "sn", "default": "Unknown"},  # default
+                {
+                    "source": "",
+                    "target": "description",  # whole object to the transform
+                    "transform": js("source.name.first + ' ' + source.name.last"),
+                },
+                {"source": "email", "target": "mail", "transform": js("source.toLowerCase()")},
+                {"source": "tags", "target": "preferences/tags"},  # nested target
+                {
+                    "source": "email",
+                    "target": "telephoneNumber",  # filter condition
+                    "condition": '/object/kind eq "staff"',
+                },
+                {
+                    "target": "accountStatus",
+                    "default": "active",  # script condition
+                    "condition": js("object.kind !== 'contractor'"),
+                },
+            ],
+        },
+    )
+    create(
+        idm,
+        "managed/person",
+        {
+            "userName": "sam",
+            "name": {"first": "Sam", "last": "Smith"},
+            "email": "Sam@Example.COM",
+            "tags": ["a"],
+            "kind": "staff",
+        },
+    )
+    create(
+        idm,
+        "managed/person",
+        {"userName": "tom", "name": {"first": "Tom", "last": "T"}, "email": "tom@example.com", "kind": "contractor"},
+    )
     recon(idm, "p2u")
     users = {u["userName"]: u for u in managed(idm, "managed/user")}
     sam, tom = users["sam"], users["tom"]
@@ -42,18 +82,35 @@ def test_property_mapping_features(idm):
 
 
 def test_link_qualifier_condition_and_correlation_array(idm):
-    put_mappings(idm, {
-        "name": "p2u", "source": "managed/person", "target": "managed/user",
-        "linkQualifiers": ["primary", "admin"],
-        "correlationQuery": [
-            {"linkQualifier": "primary", **correlate_on("userName")},
-            {"linkQualifier": "admin", "expressionTree": {"all": ["userName"]},
-             "mapping": "p2u", "type": "text/javascript", "file": "ui/correlateTreeToQueryFilter.js"}],
-        "properties": [
-            {"source": "userName", "target": "userName", "condition": '/linkQualifier eq "primary"'},
-            {"source": "userName", "target": "userName", "condition": '/linkQualifier eq "admin"',
-             "transform": js("source + '-admin'")},
-            {"source": "userName", "target": "description", "transform": js("linkQualifier")}]})
+    put_mappings(
+        idm,
+        {
+            "name": "p2u",
+            "source": "managed/person",
+            "target": "managed/user",
+            "linkQualifiers": ["primary", "admin"],
+            "correlationQuery": [
+                {"linkQualifier": "primary", **correlate_on("userName")},
+                {
+                    "linkQualifier": "admin",
+                    "expressionTree": {"all": ["userName"]},
+                    "mapping": "p2u",
+                    "type": "text/javascript",
+                    "file": "ui/correlateTreeToQueryFilter.js",
+                },
+            ],
+            "properties": [
+                {"source": "userName", "target": "userName", "condition": '/linkQualifier eq "primary"'},
+                {
+                    "source": "userName",
+                    "target": "userName",
+                    "condition": '/linkQualifier eq "admin"',
+                    "transform": js("source + '-admin'"),
+                },
+                {"source": "userName", "target": "description", "transform": js("linkQualifier")},
+            ],
+        },
+    )
     create(idm, "managed/person", {"userName": "una"})
     create(idm, "managed/user", {"userName": "una-admin"})
     first = recon(idm, "p2u")
@@ -64,20 +121,27 @@ def test_link_qualifier_condition_and_correlation_array(idm):
 
 
 def test_on_create_on_update_on_link_and_result_scripts(idm):
-    put_mappings(idm, {
-        "name": "p2u", "source": "managed/person", "target": "managed/user",
-        "properties": [{"source": "userName", "target": "userName"}, {"source": "last", "target": "sn"}],
-        "onCreate": js("target.givenName = 'created-' + source.userName;"),
-        "onUpdate": js("target.description = 'was ' + oldTarget.sn;"),
-        "onLink": js("openidm.create('managed/linklog', null, {'who': source.userName}); null;"),
-        "result": js("openidm.create('managed/resultlog', null, {'done': true}); null;")})
+    put_mappings(
+        idm,
+        {
+            "name": "p2u",
+            "source": "managed/person",
+            "target": "managed/user",
+            "properties": [{"source": "userName", "target": "userName"}, {"source": "last", "target": "sn"}],
+            "onCreate": js("target.givenName = 'created-' + source.userName;"),
+            "onUpdate": js("target.description = 'was ' + oldTarget.sn;"),
+            "onLink": js("openidm.create('managed/linklog', null, {'who': source.userName}); null;"),
+            "result": js("openidm.create('managed/resultlog', null, {'done': true}); null;"),
+        },
+    )
     source = create(idm, "managed/person", {"userName": "vera", "last": "One"})
     recon(idm, "p2u")
     user = managed(idm, "managed/user")[0]
     assert user["givenName"] == "created-vera"
     assert [log["who"] for log in managed(idm, "managed/linklog")] == ["vera"]
-    idm.request("PATCH", f"managed/person/{source['_id']}",
-                json=[{"operation": "replace", "field": "/last", "value": "Two"}])
+    idm.request(
+        "PATCH", f"managed/person/{source['_id']}", json=[{"operation": "replace", "field": "/last", "value": "Two"}]
+    )
     summary = recon(idm, "p2u")
     assert summary["progress"]["target"]["updated"] == 1
     assert managed(idm, "managed/user")[0]["description"] == "was One"
@@ -85,12 +149,20 @@ def test_on_create_on_update_on_link_and_result_scripts(idm):
 
 
 def test_reverse_mapping_reuses_links_no_ping_pong(idm):
-    forward = {"name": "person_user", "source": "managed/person", "target": "managed/user",
-               "correlationQuery": correlate_on("userName"),
-               "properties": [{"source": "userName", "target": "userName"}, {"source": "last", "target": "sn"}]}
-    backward = {"name": "user_person", "source": "managed/user", "target": "managed/person",
-                "links": "person_user",
-                "properties": [{"source": "userName", "target": "userName"}, {"source": "sn", "target": "last"}]}
+    forward = {
+        "name": "person_user",
+        "source": "managed/person",
+        "target": "managed/user",
+        "correlationQuery": correlate_on("userName"),
+        "properties": [{"source": "userName", "target": "userName"}, {"source": "last", "target": "sn"}],
+    }
+    backward = {
+        "name": "user_person",
+        "source": "managed/user",
+        "target": "managed/person",
+        "links": "person_user",
+        "properties": [{"source": "userName", "target": "userName"}, {"source": "sn", "target": "last"}],
+    }
     put_mappings(idm, forward, backward)
     create(idm, "managed/person", {"userName": "walt", "last": "W"})
     assert recon(idm, "person_user")["progress"]["target"]["created"] == 1
@@ -99,34 +171,44 @@ def test_reverse_mapping_reuses_links_no_ping_pong(idm):
     assert back["progress"]["target"]["unchanged"] == 1 and back["progress"]["links"]["created"] == 0
     assert len(managed(idm, "managed/person")) == 1
     user = managed(idm, "managed/user")[0]
-    idm.request("PATCH", f"managed/user/{user['_id']}", json=[{"operation": "replace", "field": "/sn",
-                                                               "value": "X"}])
+    idm.request("PATCH", f"managed/user/{user['_id']}", json=[{"operation": "replace", "field": "/sn", "value": "X"}])
     assert recon(idm, "user_person")["progress"]["target"]["updated"] == 1
     assert recon(idm, "person_user")["progress"]["target"]["unchanged"] == 1
     assert recon(idm, "user_person")["progress"]["target"]["unchanged"] == 1
 
 
 TEAM_ROLE = {
-    "name": "team_role", "source": "managed/team", "target": "managed/role",
+    "name": "team_role",
+    "source": "managed/team",
+    "target": "managed/role",
     "correlationQuery": correlate_on("name", "title"),
     "properties": [
         {"source": "title", "target": "name"},
-        {"source": "memberNames", "target": "members", "transform": js(
-            "source.map(function (n) {"
-            " var r = openidm.query('managed/user', {'_queryFilter': 'userName eq \"' + n + '\"'});"
-            " return {'_ref': 'managed/user/' + r.result[0]._id}; });")}]}
+        {
+            "source": "memberNames",
+            "target": "members",
+            "transform": js(
+                "source.map(function (n) {"
+                " var r = openidm.query('managed/user', {'_queryFilter': 'userName eq \"' + n + '\"'});"
+                " return {'_ref': 'managed/user/' + r.result[0]._id}; });"
+            ),
+        },
+    ],
+}
 # Keeps the stored relationship entries of oldTarget, so an unchanged member list compares equal: works only when
 # the recon's view of the target has members (recon_target_fields=mapped).
 KEEP_STORED_MEMBERS = js(
     "var stored = {}; (oldTarget.members || []).forEach(function (m) { stored[m._ref] = m; });"
-    "target.members = target.members.map(function (m) { return stored[m._ref] || m; });")
+    "target.members = target.members.map(function (m) { return stored[m._ref] || m; });"
+)
 # Compares the mapped members with the role's members it queries itself and leaves them out of target when equal,
 # so target equals oldTarget (which has no members when the recon reads default fields, as IDM does).
 QUERY_STORED_MEMBERS = js(
     "var have = openidm.query('managed/role/' + oldTarget._id + '/members', {'_queryFilter': 'true'}).result"
     ".map(function (m) { return m._ref; }).sort().join(',');"
     "var want = (target.members || []).map(function (m) { return m._ref; }).sort().join(',');"
-    "if (have === want && oldTarget.members === undefined) { delete target.members; }")
+    "if (have === want && oldTarget.members === undefined) { delete target.members; }"
+)
 
 
 def _team_fixture(idm):
@@ -147,11 +229,14 @@ def test_relationship_members_reread_by_recon_default_fields(idm):
     assert recon(idm, "team_role")["parameters"]["targetQuery"]["_fields"] == "*"
     assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
     put_mappings(idm, dict(TEAM_ROLE, onUpdate=KEEP_STORED_MEMBERS))
-    assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1   # oldTarget.members is undefined
+    assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1  # oldTarget.members is undefined
     put_mappings(idm, dict(TEAM_ROLE, onUpdate=QUERY_STORED_MEMBERS))
     assert recon(idm, "team_role")["progress"]["target"]["unchanged"] == 1
-    idm.request("PATCH", f"managed/team/{team['_id']}",
-                json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}])
+    idm.request(
+        "PATCH",
+        f"managed/team/{team['_id']}",
+        json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}],
+    )
     assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
     user_roles = idm.get(f"managed/user/{users[1]['_id']}", params={"_fields": "*,roles"}).json()["roles"]
     assert [r["_refResourceId"] for r in user_roles] == [role["_id"]]
@@ -167,16 +252,27 @@ def test_relationship_members_reread_by_recon_mapped_reading(idm_server_factory)
     assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
     put_mappings(idm, dict(TEAM_ROLE, onUpdate=KEEP_STORED_MEMBERS))
     assert recon(idm, "team_role")["progress"]["target"]["unchanged"] == 1
-    idm.request("PATCH", f"managed/team/{team['_id']}",
-                json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}])
+    idm.request(
+        "PATCH",
+        f"managed/team/{team['_id']}",
+        json=[{"operation": "replace", "field": "/memberNames", "value": ["xena", "yuri"]}],
+    )
     assert recon(idm, "team_role")["progress"]["target"]["updated"] == 1
     user_roles = idm.get(f"managed/user/{users[1]['_id']}", params={"_fields": "*,roles"}).json()["roles"]
     assert [r["_refResourceId"] for r in user_roles] == [role["_id"]]
 
 
 def test_mapping_from_config_mapping_and_body_overrides(idm):
-    put_config(idm, "mapping/p2u", {"name": "p2u", "source": "managed/person", "target": "managed/user",
-                                    "properties": [{"source": "userName", "target": "userName"}]})
+    put_config(
+        idm,
+        "mapping/p2u",
+        {
+            "name": "p2u",
+            "source": "managed/person",
+            "target": "managed/user",
+            "properties": [{"source": "userName", "target": "userName"}],
+        },
+    )
     create(idm, "managed/person", {"userName": "zed", "group": "a"})
     create(idm, "managed/person", {"userName": "amy", "group": "b"})
     summary = recon(idm, "p2u", body={"sourceQuery": {"_queryFilter": 'group eq "a"'}, "runTargetPhase": False})
@@ -186,9 +282,16 @@ def test_mapping_from_config_mapping_and_body_overrides(idm):
 
 
 def test_valid_source_script_failure_is_an_entry_failure(idm):
-    put_mappings(idm, {"name": "p2u", "source": "managed/person", "target": "managed/user",
-                       "validSource": js("source.nothing.deeper"),
-                       "properties": [{"source": "userName", "target": "userName"}]})
+    put_mappings(
+        idm,
+        {
+            "name": "p2u",
+            "source": "managed/person",
+            "target": "managed/user",
+            "validSource": js("source.nothing.deeper"),
+            "properties": [{"source": "userName", "target": "userName"}],
+        },
+    )
     create(idm, "managed/person", {"userName": "err"})
     summary = recon(idm, "p2u")
     assert summary["statusSummary"] == {"SUCCESS": 0, "FAILURE": 1}

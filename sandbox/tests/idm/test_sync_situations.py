@@ -1,16 +1,34 @@
 """Every situation and its action, policies, empty source sets and per-entry failures, run through the REST API
 of an in-process sandbox IDM with managed -> managed mappings (fast and isolated; SCIM is covered elsewhere)."""
 
+from __future__ import annotations
+
 import pytest
 
-from sandbox.tests.idm.sync_helpers import (RECON_ONLY, minimal_policy, audit_entries, correlate_on, create, js, managed, put_mappings, recon,
-                                            situations)
+from sandbox.tests.idm.sync_helpers import (
+    RECON_ONLY,
+    audit_entries,
+    correlate_on,
+    create,
+    js,
+    managed,
+    minimal_policy,
+    put_mappings,
+    recon,
+    situations,
+)
 
 PERSON_TO_USER = {
-    "name": "person_user", "source": "managed/person", "target": "managed/user",
+    "name": "person_user",
+    "source": "managed/person",
+    "target": "managed/user",
     "correlationQuery": correlate_on("userName"),
-    "properties": [{"source": "userName", "target": "userName"}, {"source": "first", "target": "givenName"},
-                   {"source": "last", "target": "sn"}, {"source": "email", "target": "mail"}],
+    "properties": [
+        {"source": "userName", "target": "userName"},
+        {"source": "first", "target": "givenName"},
+        {"source": "last", "target": "sn"},
+        {"source": "email", "target": "mail"},
+    ],
 }
 
 
@@ -47,8 +65,11 @@ def test_absent_creates_then_confirmed_unchanged_then_updated(idm):
     rev_before = users["alice"]["_rev"]
     assert idm.get(f"managed/user/{users['alice']['_id']}").json()["_rev"] == rev_before  # not rewritten
 
-    idm.request("PATCH", f"managed/person/{people[0]['_id']}",
-                json=[{"operation": "replace", "field": "/last", "value": "Changed"}])
+    idm.request(
+        "PATCH",
+        f"managed/person/{people[0]['_id']}",
+        json=[{"operation": "replace", "field": "/last", "value": "Changed"}],
+    )
     third = recon(idm, "person_user")
     assert third["progress"]["target"]["updated"] == 1 and third["progress"]["target"]["unchanged"] == 1
     assert idm.get(f"managed/user/{users['alice']['_id']}").json()["sn"] == "Changed"
@@ -124,8 +145,11 @@ def test_unqualified_deletes_and_source_ignored(idm):
     person(idm, "kim", last="Excluded")
     summary = recon(idm, "person_user")
     assert situations(summary) == {"ABSENT": 1, "SOURCE_IGNORED": 1}
-    idm.request("PATCH", f"managed/person/{linked['_id']}",
-                json=[{"operation": "replace", "field": "/last", "value": "Excluded"}])
+    idm.request(
+        "PATCH",
+        f"managed/person/{linked['_id']}",
+        json=[{"operation": "replace", "field": "/last", "value": "Excluded"}],
+    )
     summary = recon(idm, "person_user")
     assert situations(summary) == {"UNQUALIFIED": 1, "SOURCE_IGNORED": 1}
     assert summary["progress"]["target"]["deleted"] == 1
@@ -146,16 +170,25 @@ def test_unassigned_and_target_ignored(idm):
     create(idm, "managed/user", {"userName": "service"})
     summary = recon(idm, "person_user")
     assert situations(summary) == {"ABSENT": 1, "UNASSIGNED": 1, "TARGET_IGNORED": 1}
-    assert summary["statusSummary"] == {"SUCCESS": 3, "FAILURE": 0}   # UNASSIGNED -> EXCEPTION is SUCCESS
+    assert summary["statusSummary"] == {"SUCCESS": 3, "FAILURE": 0}  # UNASSIGNED -> EXCEPTION is SUCCESS
     put_mappings(idm, mapping(runTargetPhase=False))
     assert situations(recon(idm, "person_user")) == {"CONFIRMED": 1}
 
 
 def test_policy_scripts_and_post_action(idm):
-    put_mappings(idm, mapping(policies=[
-        {"situation": "ABSENT", "action": js("source.userName === 'skip' ? 'IGNORE' : 'CREATE'"),
-         "postAction": js("openidm.create('managed/log', null, {'msg': situation + ':' + action}); null;")},
-        {"situation": "UNASSIGNED", "action": "UNLINK"}]))
+    put_mappings(
+        idm,
+        mapping(
+            policies=[
+                {
+                    "situation": "ABSENT",
+                    "action": js("source.userName === 'skip' ? 'IGNORE' : 'CREATE'"),
+                    "postAction": js("openidm.create('managed/log', null, {'msg': situation + ':' + action}); null;"),
+                },
+                {"situation": "UNASSIGNED", "action": "UNLINK"},
+            ]
+        ),
+    )
     person(idm, "skip")
     person(idm, "make")
     summary = recon(idm, "person_user")
@@ -165,9 +198,15 @@ def test_policy_scripts_and_post_action(idm):
 
 
 def test_policy_condition_picks_action(idm):
-    put_mappings(idm, mapping(policies=[
-        {"situation": "ABSENT", "condition": '/object/last eq "Ignore"', "action": "IGNORE"},
-        {"situation": "ABSENT", "action": "CREATE"}]))
+    put_mappings(
+        idm,
+        mapping(
+            policies=[
+                {"situation": "ABSENT", "condition": '/object/last eq "Ignore"', "action": "IGNORE"},
+                {"situation": "ABSENT", "action": "CREATE"},
+            ]
+        ),
+    )
     person(idm, "pam", last="Ignore")
     person(idm, "quin")
     summary = recon(idm, "person_user")
@@ -199,9 +238,19 @@ def test_empty_source_fails_unless_allowed(idm):
 
 
 def test_per_entry_failures_do_not_fail_the_run(idm):
-    put_mappings(idm, mapping(properties=PERSON_TO_USER["properties"] + [
-        {"source": "first", "target": "description",
-         "transform": js("if (source === 'Boom') { throw new Error('bad first name'); } source;")}]))
+    put_mappings(
+        idm,
+        mapping(
+            properties=PERSON_TO_USER["properties"]
+            + [
+                {
+                    "source": "first",
+                    "target": "description",
+                    "transform": js("if (source === 'Boom') { throw new Error('bad first name'); } source;"),
+                }
+            ]
+        ),
+    )
     person(idm, "boom")
     person(idm, "fine")
     summary = recon(idm, "person_user")
@@ -223,8 +272,9 @@ def test_recon_by_id_only_touches_that_source(idm):
     put_mappings(idm, mapping())
     one, _two = person(idm, "uma"), person(idm, "vic")
     for param in ("id", "ids"):
-        response = idm.request("POST", f"recon?_action=reconById&mapping=person_user&{param}={one['_id']}"
-                               "&waitForCompletion=true")
+        response = idm.request(
+            "POST", f"recon?_action=reconById&mapping=person_user&{param}={one['_id']}&waitForCompletion=true"
+        )
         assert response.status_code == 200
         summary = idm.get(f"recon/{response.json()['_id']}").json()
         assert summary["progress"]["source"]["existing"]["processed"] == 1

@@ -1,6 +1,8 @@
 """``/openidm/system``: connector status, lifecycle, testConfig, availableConnectors and system object CRUD over a
 real (in-process) SCIM provider."""
 
+from __future__ import annotations
+
 import time
 
 import pytest
@@ -34,17 +36,34 @@ def test_async_start_then_exact_status_shape(idm, provider):
     stored = put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider), wait=False)
     assert "$crypto" in stored["configurationProperties"]["clientSecret"]
     pending = idm.request("POST", "system?_action=test").json()
-    assert pending == [{"name": "scim", "enabled": True, "config": "config/provisioner.openicf/scim",
-                        "connectorRef": SCIM_REF, "objectTypes": ["__ALL__"],
-                        "error": "connector not available", "ok": False}]
+    assert pending == [
+        {
+            "name": "scim",
+            "enabled": True,
+            "config": "config/provisioner.openicf/scim",
+            "connectorRef": SCIM_REF,
+            "objectTypes": ["__ALL__"],
+            "error": "connector not available",
+            "ok": False,
+        }
+    ]
     time.sleep(0.6)
     status = idm.request("POST", "system?_action=test").json()
-    assert status == [{"name": "scim", "enabled": True, "config": "config/provisioner.openicf/scim",
-                       "connectorRef": {"bundleVersion": "1.5.20.31",
-                                        "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                                        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
-                       "displayName": "Scim Connector", "objectTypes": ["__ALL__", "account", "group"],
-                       "ok": True}]
+    assert status == [
+        {
+            "name": "scim",
+            "enabled": True,
+            "config": "config/provisioner.openicf/scim",
+            "connectorRef": {
+                "bundleVersion": "1.5.20.31",
+                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+            },
+            "displayName": "Scim Connector",
+            "objectTypes": ["__ALL__", "account", "group"],
+            "ok": True,
+        }
+    ]
     assert list(status[0]) == ["name", "enabled", "config", "connectorRef", "displayName", "objectTypes", "ok"]
     single = idm.request("POST", "system/scim?_action=test").json()
     assert single == status[0]
@@ -57,10 +76,16 @@ def test_wait_for_completion_starts_at_once(idm, provider):
 
 def test_wrong_secret_wrong_endpoint_and_disabled(idm, provider):
     put_config(idm, "provisioner.openicf/badsecret", scim_provisioner(provider, clientSecret="nope"))
-    put_config(idm, "provisioner.openicf/nowhere", scim_provisioner(
-        provider, SCIMEndpoint="http://127.0.0.1:9/scim/v2", tokenEndpoint="http://127.0.0.1:9/oauth2/token"))
-    put_config(idm, "provisioner.openicf/wrongpath", scim_provisioner(provider,
-                                                                      SCIMEndpoint=provider.base + "/nope/v2"))
+    put_config(
+        idm,
+        "provisioner.openicf/nowhere",
+        scim_provisioner(
+            provider, SCIMEndpoint="http://127.0.0.1:9/scim/v2", tokenEndpoint="http://127.0.0.1:9/oauth2/token"
+        ),
+    )
+    put_config(
+        idm, "provisioner.openicf/wrongpath", scim_provisioner(provider, SCIMEndpoint=provider.base + "/nope/v2")
+    )
     disabled = scim_provisioner(provider)
     disabled["enabled"] = False
     put_config(idm, "provisioner.openicf/off", disabled)
@@ -68,9 +93,15 @@ def test_wrong_secret_wrong_endpoint_and_disabled(idm, provider):
     assert statuses["badsecret"]["ok"] is False and statuses["badsecret"]["error"] == "Connection Error"
     assert statuses["nowhere"]["error"].startswith("Connect to 127.0.0.1:9 failed")
     assert "404" in statuses["wrongpath"]["error"]
-    assert statuses["off"] == {"name": "off", "enabled": False, "config": "config/provisioner.openicf/off",
-                               "connectorRef": SCIM_REF, "objectTypes": ["__ALL__"],
-                               "error": "connector not available", "ok": False}
+    assert statuses["off"] == {
+        "name": "off",
+        "enabled": False,
+        "config": "config/provisioner.openicf/off",
+        "connectorRef": SCIM_REF,
+        "objectTypes": ["__ALL__"],
+        "error": "connector not available",
+        "ok": False,
+    }
     assert list(statuses["badsecret"])[-2:] == ["error", "ok"]
     response = idm.request("DELETE", "config/provisioner.openicf/off")
     assert response.status_code == 200
@@ -85,8 +116,10 @@ def test_unknown_connector_config_is_refused_without_metadata(idm, provider):
     config["connectorRef"] = {"connectorName": "org.example.Nope", "bundleName": "x", "bundleVersion": "1.0"}
     refused = idm.request("PUT", "config/provisioner.openicf/other", json=config)
     assert refused.status_code == 500
-    assert refused.json()["message"] == ("No meta-data provider available yet to create and encrypt configuration "
-                                         "for provisioner.openicf/other, retry later.")
+    assert refused.json()["message"] == (
+        "No meta-data provider available yet to create and encrypt configuration "
+        "for provisioner.openicf/other, retry later."
+    )
     assert idm.get("config/provisioner.openicf/other").status_code == 404
     put_config(idm, "provisioner.openicf/other", scim_provisioner(provider))
     config["connectorRef"] = dict(SCIM_REF, bundleVersion="[1.4.0.0,1.5.0.0)")
@@ -95,12 +128,14 @@ def test_unknown_connector_config_is_refused_without_metadata(idm, provider):
     patched = idm.request("PATCH", "config/provisioner.openicf/other", json=patch)
     assert patched.status_code == 500 and patched.json()["message"] == (
         "No meta-data provider available yet to patch and encrypt configuration for provisioner.openicf/other, "
-        "retry later.")
+        "retry later."
+    )
     stored = idm.get("config/provisioner.openicf/other").json()
     assert stored["connectorRef"]["bundleVersion"] == SCIM_REF["bundleVersion"]
     remote = dict(SCIM_REF, connectorHostRef="rcs1")
-    assert idm.request("PUT", "config/provisioner.openicf/rcs", json=dict(config, connectorRef=remote)
-                       ).status_code == 500
+    assert (
+        idm.request("PUT", "config/provisioner.openicf/rcs", json=dict(config, connectorRef=remote)).status_code == 500
+    )
     no_ref = {k: v for k, v in config.items() if k != "connectorRef"}
     missing = idm.request("PUT", "config/provisioner.openicf/noref", json=no_ref)
     assert missing.status_code == 400 and "/connectorRef: Expecting a value" in missing.json()["message"]
@@ -156,7 +191,10 @@ def test_test_config(idm, provider):
     assert idm.request("POST", "system?_action=testConfig", json=body).json() == {"name": "probe", "ok": True}
     bad = dict(scim_provisioner(provider, clientSecret="nope"), name="probe")
     assert idm.request("POST", "system?_action=testConfig", json=bad).json() == {
-        "name": "probe", "ok": False, "error": "Connection Error"}
+        "name": "probe",
+        "ok": False,
+        "error": "Connection Error",
+    }
     invalid = dict(scim_provisioner(provider, SCIMEndpoint=None), name="probe")
     result = idm.request("POST", "system?_action=testConfig", json=invalid).json()
     assert result["ok"] is False and "ConfigurationException" in result["error"]
@@ -165,6 +203,7 @@ def test_test_config(idm, provider):
     def status_of(payload):
         response = idm.request("POST", "system?_action=testConfig", json=payload)
         return response.status_code, response.json().get("message")
+
     # CREST HTML-escapes error messages (ResourceException.toJsonValue)
     assert status_of(scim_provisioner(provider)) == (400, "Invalid configuration to test: no &#39;name&#39; specified")
     assert status_of(dict(body, id="x")) == (400, "A system ID must not be specified in the request")
@@ -175,12 +214,20 @@ def test_test_config(idm, provider):
 
 def test_available_connectors_and_core_config(idm):
     available = idm.request("POST", "system?_action=availableConnectors").json()
-    assert available == {"connectorRef": [{
-        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector", "displayName": "Scim Connector",
-        "bundleName": "org.forgerock.openicf.connectors.scim-connector", "bundleVersion": "1.5.20.31",
-        "systemType": "provisioner.openicf"}]}
-    core = idm.request("POST", "system?_action=createCoreConfig",
-                       json={"connectorRef": available["connectorRef"][0]}).json()
+    assert available == {
+        "connectorRef": [
+            {
+                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+                "displayName": "Scim Connector",
+                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                "bundleVersion": "1.5.20.31",
+                "systemType": "provisioner.openicf",
+            }
+        ]
+    }
+    core = idm.request(
+        "POST", "system?_action=createCoreConfig", json={"connectorRef": available["connectorRef"][0]}
+    ).json()
     assert core["connectorRef"]["bundleVersion"] == "1.5.20.31"
     assert "SCIMEndpoint" in core["configurationProperties"] and "objectTypes" not in core
     full = idm.request("POST", "system?_action=createFullConfig", json=core).json()
@@ -190,28 +237,44 @@ def test_available_connectors_and_core_config(idm):
 
 def test_system_object_crud_and_query(idm, provider):
     put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider))
-    response = idm.request("POST", "system/scim/account?_action=create",
-                           json={"userName": "crud1", "name": {"givenName": "C"}, "department": "D1"})
+    response = idm.request(
+        "POST",
+        "system/scim/account?_action=create",
+        json={"userName": "crud1", "name": {"givenName": "C"}, "department": "D1"},
+    )
     assert response.status_code == 201
     created = response.json()
     assert response.headers["Location"].endswith(f"/openidm/system/scim/account/{created['_id']}")
     assert "_rev" not in created and created["department"] == "D1"
     uid = created["_id"]
     assert idm.get(f"system/scim/account/{uid}", params={"_fields": "userName"}).json() == {
-        "_id": uid, "userName": "crud1"}
+        "_id": uid,
+        "userName": "crud1",
+    }
     updated = idm.request("PUT", f"system/scim/account/{uid}", json={"userName": "crud1", "title": "T"}).json()
     assert updated["title"] == "T" and updated["department"] == "D1"
-    patched = idm.request("PATCH", f"system/scim/account/{uid}",
-                          json=[{"operation": "replace", "field": "/title", "value": "T2"}]).json()
+    patched = idm.request(
+        "PATCH", f"system/scim/account/{uid}", json=[{"operation": "replace", "field": "/title", "value": "T2"}]
+    ).json()
     assert patched["title"] == "T2"
-    assert idm.request("PUT", f"system/scim/account/{uid}", headers={**idm.admin_headers, "If-None-Match": "*"},
-                       json={}).status_code == 404
+    assert (
+        idm.request(
+            "PUT", f"system/scim/account/{uid}", headers={**idm.admin_headers, "If-None-Match": "*"}, json={}
+        ).status_code
+        == 404
+    )
     for i in range(2, 6):
         idm.request("POST", "system/scim/account?_action=create", json={"userName": f"crud{i}"})
     found = idm.get("system/scim/account", params={"_queryFilter": 'userName eq "crud3"'}).json()
     assert [o["userName"] for o in found["result"]] == ["crud3"]
-    assert set(found) == {"result", "resultCount", "pagedResultsCookie", "totalPagedResultsPolicy",
-                          "totalPagedResults", "remainingPagedResults"}
+    assert set(found) == {
+        "result",
+        "resultCount",
+        "pagedResultsCookie",
+        "totalPagedResultsPolicy",
+        "totalPagedResults",
+        "remainingPagedResults",
+    }
     names, cookie = [], None
     while True:
         params = {"_queryFilter": 'userName sw "crud"', "_pageSize": 2}
@@ -223,8 +286,10 @@ def test_system_object_crud_and_query(idm, provider):
         if not cookie:
             break
     assert sorted(names) == [f"crud{i}" for i in range(1, 6)]
-    local = idm.get("system/scim/account", params={"_queryFilter": '!(userName eq "crud1") and userName sw "crud"',
-                                                   "_sortKeys": "-userName"}).json()
+    local = idm.get(
+        "system/scim/account",
+        params={"_queryFilter": '!(userName eq "crud1") and userName sw "crud"', "_sortKeys": "-userName"},
+    ).json()
     assert [o["userName"] for o in local["result"]] == ["crud5", "crud4", "crud3", "crud2"]
     ids = idm.get("system/scim/account", params={"_queryId": "query-all-ids"}).json()["result"]
     assert all(set(o) == {"_id"} for o in ids) and uid in {o["_id"] for o in ids}

@@ -14,7 +14,14 @@ import pytest
 import requests
 
 from sandbox.tests.scim.scim_support import (
-    BASIC_PASSWORD, BASIC_USER, CLIENT_ID, CLIENT_SECRET, STATIC_TOKEN, ProviderProcess, ThreadedServer, launch,
+    BASIC_PASSWORD,
+    BASIC_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    STATIC_TOKEN,
+    ProviderProcess,
+    ThreadedServer,
+    launch,
     oauth_token,
 )
 
@@ -37,7 +44,9 @@ def start_provider(tmp_path):
 def provider(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scim-shared")
     proc = launch(
-        tmp, "--access-log", str(tmp / "access.log"),
+        tmp,
+        "--access-log",
+        str(tmp / "access.log"),
         env={
             "SCIM_CLIENTS": f"{CLIENT_ID}:{CLIENT_SECRET}",
             "SCIM_STATIC_TOKENS": STATIC_TOKEN,

@@ -58,7 +58,11 @@ def launch(tmp_dir: Path, *args: str, env: dict | None = None, state: Path | Non
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(state), *args],
-            cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
     ready: list[str] = []
     reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
@@ -75,7 +79,9 @@ def launch(tmp_dir: Path, *args: str, env: dict | None = None, state: Path | Non
 
 def oauth_token(base_url: str, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> str:
     response = requests.post(
-        f"{base_url}/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, client_secret),
+        f"{base_url}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, client_secret),
         timeout=10,
     )
     response.raise_for_status()
@@ -108,7 +114,8 @@ def new_user(session, user_name: str, **extra) -> dict:
 def new_group(session, display_name: str, members: list[dict], expect: int = 201) -> dict:
     response = session.post(
         f"{session.base}/scim/v2/Groups",
-        json={"schemas": [GROUP_SCHEMA], "displayName": display_name, "members": members}, timeout=10,
+        json={"schemas": [GROUP_SCHEMA], "displayName": display_name, "members": members},
+        timeout=10,
     )
     assert response.status_code == expect, response.text
     return response.json()

@@ -1,11 +1,19 @@
 """Authentication of the sandbox SCIM provider: OAUTH (client_credentials), TOKEN (static), BASIC."""
 
+from __future__ import annotations
+
 import time
 
 import requests
 
 from sandbox.tests.scim.scim_support import (
-    BASIC_PASSWORD, BASIC_USER, CLIENT_ID, CLIENT_SECRET, SECRETS, STATIC_TOKEN, oauth_token,
+    BASIC_PASSWORD,
+    BASIC_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    SECRETS,
+    STATIC_TOKEN,
+    oauth_token,
 )
 
 
@@ -24,8 +32,12 @@ def test_client_secret_basic_gives_a_working_bearer_token(provider):
 def test_client_secret_post_gives_a_working_bearer_token(provider):
     response = requests.post(
         f"{provider.url}/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              "scope": "scim"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "scope": "scim",
+        },
     )
     assert response.status_code == 200
     assert response.json()["scope"] == "scim"
@@ -51,15 +63,17 @@ def test_wrong_client_secret_is_invalid_client(provider):
 
 def test_unsupported_grant_and_bad_requests(provider):
     url = f"{provider.url}/oauth2/token"
-    response = requests.post(url, data={"grant_type": "password", "username": "x", "password": "y"},
-                             auth=(CLIENT_ID, CLIENT_SECRET))
+    response = requests.post(
+        url, data={"grant_type": "password", "username": "x", "password": "y"}, auth=(CLIENT_ID, CLIENT_SECRET)
+    )
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
     response = requests.post(url, data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     response = requests.post(url, json={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET))
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
-    response = requests.post(url, data={"grant_type": "client_credentials", "client_secret": CLIENT_SECRET},
-                             auth=(CLIENT_ID, CLIENT_SECRET))
+    response = requests.post(
+        url, data={"grant_type": "client_credentials", "client_secret": CLIENT_SECRET}, auth=(CLIENT_ID, CLIENT_SECRET)
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert requests.get(url).status_code == 405
 
@@ -94,7 +108,8 @@ def test_service_provider_config_needs_no_auth_and_lists_schemes(provider):
     assert v2.status_code == 200
     schemes = {(s["type"], s["name"]) for s in v2.json()["authenticationSchemes"]}
     assert schemes == {
-        ("oauthbearertoken", "OAuth Bearer Token"), ("oauthbearertoken", "Static Bearer Token"),
+        ("oauthbearertoken", "OAuth Bearer Token"),
+        ("oauthbearertoken", "Static Bearer Token"),
         ("httpbasic", "HTTP Basic"),
     }
     v1 = requests.get(f"{provider.url}/scim/v1/ServiceProviderConfigs")
@@ -118,16 +133,19 @@ def test_only_configured_schemes_are_advertised_and_accepted(serve_app):
     server = serve_app(static_tokens=["only-token"])
     spc = requests.get(f"{server.url}/scim/v2/ServiceProviderConfig").json()
     assert [s["name"] for s in spc["authenticationSchemes"]] == ["Static Bearer Token"]
-    token_attempt = requests.post(f"{server.url}/oauth2/token", data={"grant_type": "client_credentials"},
-                                  auth=("any", "thing"))
+    token_attempt = requests.post(
+        f"{server.url}/oauth2/token", data={"grant_type": "client_credentials"}, auth=("any", "thing")
+    )
     assert token_attempt.status_code == 401
     refused = requests.get(f"{server.url}/scim/v2/Users", auth=("any", "thing"))
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == 'Bearer realm="SCIM"'
 
 
 def test_secrets_never_reach_output_or_access_log(provider):
-    requests.get(f"{provider.url}/scim/v2/Users?filter=userName%20eq%20%22secret-query%22",
-                 headers={"Authorization": f"Bearer {STATIC_TOKEN}"})
+    requests.get(
+        f"{provider.url}/scim/v2/Users?filter=userName%20eq%20%22secret-query%22",
+        headers={"Authorization": f"Bearer {STATIC_TOKEN}"},
+    )
     log = provider.extra["access_log"].read_text()
     for text in (log, provider.output()):
         for secret in SECRETS:

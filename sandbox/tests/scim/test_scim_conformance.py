@@ -1,5 +1,7 @@
 """scim2-tester 0.5.2 (the python-scim compliance checker) against the provider, in OAuth mode."""
 
+from __future__ import annotations
+
 import collections
 
 import httpx2

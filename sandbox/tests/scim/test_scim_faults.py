@@ -1,5 +1,7 @@
 """The fault hook: /__sandbox/faults, applied to /scim and /oauth2 only."""
 
+from __future__ import annotations
+
 import time
 
 import pytest
@@ -21,8 +23,9 @@ def test_down_answers_503_everywhere_but_the_hook(provider, faults, scim):
         scim.get(f"{provider.url}/scim/v2/Users"),
         requests.get(f"{provider.url}/scim/v2/ServiceProviderConfig"),
         scim.get(f"{provider.url}/scim/v1/Users"),
-        requests.post(f"{provider.url}/oauth2/token", data={"grant_type": "client_credentials"},
-                      auth=(CLIENT_ID, CLIENT_SECRET)),
+        requests.post(
+            f"{provider.url}/oauth2/token", data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET)
+        ),
     ):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"

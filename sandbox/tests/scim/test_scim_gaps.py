@@ -1,6 +1,8 @@
 """The scim2-server gaps the provider closes: PATCH 200, User.groups, member $ref/type/display, unknown members,
 cascade on delete, cheap and stable paging."""
 
+from __future__ import annotations
+
 import uuid
 
 import requests
@@ -27,12 +29,20 @@ def test_members_get_ref_type_and_display_and_users_get_groups(scim):
     alice = new_user(scim, unique("alice"), displayName="Alice Example")
     bob = new_user(scim, unique("bob"))
     inner = new_group(scim, unique("inner"), [])
-    group = new_group(scim, unique("outer"), [
-        {"value": alice["id"]}, {"value": bob["id"], "display": "Client Display"}, {"value": inner["id"]},
-    ])
+    group = new_group(
+        scim,
+        unique("outer"),
+        [
+            {"value": alice["id"]},
+            {"value": bob["id"], "display": "Client Display"},
+            {"value": inner["id"]},
+        ],
+    )
     members = {m["value"]: m for m in group["members"]}
     assert members[alice["id"]] == {
-        "value": alice["id"], "$ref": f"{scim.base}/scim/v2/Users/{alice['id']}", "type": "User",
+        "value": alice["id"],
+        "$ref": f"{scim.base}/scim/v2/Users/{alice['id']}",
+        "type": "User",
         "display": "Alice Example",
     }
     assert members[bob["id"]]["display"] == "Client Display"  # a client-sent display is kept
@@ -40,10 +50,14 @@ def test_members_get_ref_type_and_display_and_users_get_groups(scim):
     assert members[inner["id"]]["$ref"] == f"{scim.base}/scim/v2/Groups/{inner['id']}"
 
     fetched = scim.get(f"{scim.base}/scim/v2/Users/{alice['id']}").json()
-    assert fetched["groups"] == [{
-        "value": group["id"], "$ref": f"{scim.base}/scim/v2/Groups/{group['id']}",
-        "display": group["displayName"], "type": "direct",
-    }]
+    assert fetched["groups"] == [
+        {
+            "value": group["id"],
+            "$ref": f"{scim.base}/scim/v2/Groups/{group['id']}",
+            "display": group["displayName"],
+            "type": "direct",
+        }
+    ]
     by_filter = scim.get(f"{scim.base}/scim/v2/Users", params={"filter": f'groups.value eq "{group["id"]}"'}).json()
     assert {u["id"] for u in by_filter["Resources"]} == {alice["id"], bob["id"]}
 
@@ -53,18 +67,29 @@ def test_membership_follows_put_and_patch_replace_of_members(scim):
     bob = new_user(scim, unique("bob"))
     group = new_group(scim, unique("team"), [{"value": alice["id"]}])
     # IDM's connector replaces the whole members list and sends bare values.
-    put = scim.put(f"{scim.base}/scim/v2/Groups/{group['id']}", json={
-        "schemas": [GROUP_SCHEMA], "displayName": group["displayName"], "members": [{"value": bob["id"]}],
-    })
+    put = scim.put(
+        f"{scim.base}/scim/v2/Groups/{group['id']}",
+        json={
+            "schemas": [GROUP_SCHEMA],
+            "displayName": group["displayName"],
+            "members": [{"value": bob["id"]}],
+        },
+    )
     assert put.status_code == 200
     assert [m["type"] for m in put.json()["members"]] == ["User"]
     assert "groups" not in scim.get(f"{scim.base}/scim/v2/Users/{alice['id']}").json()
     assert scim.get(f"{scim.base}/scim/v2/Users/{bob['id']}").json()["groups"][0]["value"] == group["id"]
 
-    patch = scim.patch(f"{scim.base}/scim/v2/Groups/{group['id']}", json={"schemas": [PATCH_SCHEMA], "Operations": [
-        {"op": "replace", "path": "members", "value": [{"value": alice["id"]}, {"value": bob["id"]}]},
-        {"op": "replace", "path": "displayName", "value": "Renamed Team"},
-    ]})
+    patch = scim.patch(
+        f"{scim.base}/scim/v2/Groups/{group['id']}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "replace", "path": "members", "value": [{"value": alice["id"]}, {"value": bob["id"]}]},
+                {"op": "replace", "path": "displayName", "value": "Renamed Team"},
+            ],
+        },
+    )
     assert patch.status_code == 200 and len(patch.json()["members"]) == 2
     assert scim.get(f"{scim.base}/scim/v2/Users/{alice['id']}").json()["groups"][0]["display"] == "Renamed Team"
 
@@ -74,9 +99,15 @@ def test_unknown_member_is_invalid_value(scim):
     error = new_group(scim, unique("bad"), [{"value": alice["id"]}, {"value": "does-not-exist"}], expect=400)
     assert error["scimType"] == "invalidValue" and "does-not-exist" in error["detail"]
     group = new_group(scim, unique("good"), [{"value": alice["id"]}])
-    response = scim.patch(f"{scim.base}/scim/v2/Groups/{group['id']}", json={"schemas": [PATCH_SCHEMA], "Operations": [
-        {"op": "add", "path": "members", "value": [{"value": "made-up"}]},
-    ]})
+    response = scim.patch(
+        f"{scim.base}/scim/v2/Groups/{group['id']}",
+        json={
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [
+                {"op": "add", "path": "members", "value": [{"value": "made-up"}]},
+            ],
+        },
+    )
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
     # The failed PATCH changed nothing.
     assert scim.get(f"{scim.base}/scim/v2/Groups/{group['id']}").json()["meta"]["version"] == group["meta"]["version"]
@@ -84,9 +115,15 @@ def test_unknown_member_is_invalid_value(scim):
 
 def test_lenient_members_accepts_unknown_ids(serve_app):
     server = serve_app(static_tokens=["t"], strict_members=False)
-    response = requests.post(f"{server.url}/scim/v2/Groups", headers={"Authorization": "Bearer t"}, json={
-        "schemas": [GROUP_SCHEMA], "displayName": "lenient", "members": [{"value": "made-up"}],
-    })
+    response = requests.post(
+        f"{server.url}/scim/v2/Groups",
+        headers={"Authorization": "Bearer t"},
+        json={
+            "schemas": [GROUP_SCHEMA],
+            "displayName": "lenient",
+            "members": [{"value": "made-up"}],
+        },
+    )
     assert response.status_code == 201 and response.json()["members"] == [{"value": "made-up"}]
 
 
@@ -124,8 +161,10 @@ def test_index_paging_is_complete_and_stable_across_updates(serve_app):
         assert page["totalResults"] == 250 and page["startIndex"] == start
         first_pass += [u["id"] for u in page["Resources"]]
         if start == 41:  # change a user that was already paged: it must not move to the end
-            session.patch(f"{server.url}/scim/v2/Users/{first_pass[0]}", json={
-                "schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "Moved?"}]})
+            session.patch(
+                f"{server.url}/scim/v2/Users/{first_pass[0]}",
+                json={"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "Moved?"}]},
+            )
         start += page["itemsPerPage"]
         if start > page["totalResults"]:
             break

@@ -37,8 +37,9 @@ class Client:
         return self.http.put(self.url + path, json=body, timeout=10)
 
     def patch(self, path, *operations):
-        return self.http.patch(self.url + path, json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)},
-                               timeout=10)
+        return self.http.patch(
+            self.url + path, json={"schemas": [PATCH_SCHEMA], "Operations": list(operations)}, timeout=10
+        )
 
     def new_user(self, user_name, **extra):
         response = self.post("/Users", {"schemas": [USER_SCHEMA], "userName": user_name, **extra})
@@ -50,6 +51,7 @@ class Client:
 def provider_with(serve_app):
     def start(*quirks, users=6, groups=2):
         return Client(serve_app(quirks=quirks, seed=(users, groups, "quirks")))
+
     return start
 
 
@@ -70,33 +72,46 @@ def empties(value, where="$"):
 def test_defaults_without_quirks(provider_with):
     scim = provider_with()
     # scim2-server already omits null, [] and {} ... but keeps "" as a value.
-    user = scim.new_user("plain", title="", nickName=None, phoneNumbers=[], name={"givenName": "Pat"},
-                         addresses=[{}])
+    user = scim.new_user("plain", title="", nickName=None, phoneNumbers=[], name={"givenName": "Pat"}, addresses=[{}])
     assert user["title"] == ""
     assert "nickName" not in user and "phoneNumbers" not in user and "addresses" not in user
     # name.formatted is stored as sent: absent here, kept verbatim when the client sends one.
     assert user["name"] == {"givenName": "Pat"}
-    assert scim.new_user("verbatim", name={"givenName": "A", "familyName": "B", "formatted": "Dr. B"})[
-        "name"]["formatted"] == "Dr. B"
+    assert (
+        scim.new_user("verbatim", name={"givenName": "A", "familyName": "B", "formatted": "Dr. B"})["name"]["formatted"]
+        == "Dr. B"
+    )
     # The enterprise extension is advertised and writable.
     assert ENTERPRISE_URN in {s["id"] for s in scim.get("/Schemas").json()["Resources"]}
     assert scim.get("/ResourceTypes/User").json()["schemaExtensions"] == [{"schema": ENTERPRISE_URN, "required": False}]
-    assert scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": f"{ENTERPRISE_URN}:department",
-                                                "value": "R&D"}).status_code == 200
+    assert (
+        scim.patch(
+            f"/Users/{user['id']}", {"op": "replace", "path": f"{ENTERPRISE_URN}:department", "value": "R&D"}
+        ).status_code
+        == 200
+    )
     # Members carry value, $ref, type and display; count is honoured.
     group = scim.get("/Groups", count=1).json()["Resources"][0]
     assert set(group["members"][0]) == {"value", "$ref", "type", "display"}
     page = scim.get("/Users", count=2).json()
     assert page["itemsPerPage"] == 2 and len(page["Resources"]) == 2 and page["totalResults"] == 8
     # Every seeded user has every attribute the sample maps.
-    assert all("title" in u and "phoneNumbers" in u for u in scim.get("/Users", filter='userName ne "x"').json()[
-        "Resources"] if u["userName"] not in ("plain", "verbatim"))
+    assert all(
+        "title" in u and "phoneNumbers" in u
+        for u in scim.get("/Users", filter='userName ne "x"').json()["Resources"]
+        if u["userName"] not in ("plain", "verbatim")
+    )
 
 
 def test_omit_unassigned(provider_with):
     scim = provider_with("omit_unassigned")
-    user = scim.new_user("sparse", title="", displayName="", emails=[{"value": "s@example.com", "type": ""}],
-                         name={"givenName": "Sam", "familyName": ""})
+    user = scim.new_user(
+        "sparse",
+        title="",
+        displayName="",
+        emails=[{"value": "s@example.com", "type": ""}],
+        name={"givenName": "Sam", "familyName": ""},
+    )
     assert "title" not in user and "displayName" not in user
     assert user["emails"] == [{"value": "s@example.com"}] and user["name"] == {"givenName": "Sam"}
     # Assigning "" makes an attribute unassigned, as null does.
@@ -108,7 +123,8 @@ def test_omit_unassigned(provider_with):
     listed = scim.get("/Users").json()
     seeded = [u for u in listed["Resources"] if u["userName"] != "sparse"]
     assert [("title" in u, "phoneNumbers" in u) for u in seeded] == [
-        (i % 3 != 1, i % 3 != 1) for i in range(len(seeded))]
+        (i % 3 != 1, i % 3 != 1) for i in range(len(seeded))
+    ]
     for document in (listed, scim.get("/Groups").json(), scim.get(f"/Users/{seeded[1]['id']}").json()):
         assert empties(document.get("Resources", document)) == []
 
@@ -123,8 +139,14 @@ def test_compute_name_formatted(provider_with):
     # not given (RFC 7644 §3.5.2.3), and the server computes formatted again.
     replaced = scim.patch(f"/Users/{user['id']}", {"op": "replace", "value": {"name": {"familyName": "King"}}})
     assert replaced.json()["name"] == {"givenName": "Augusta", "familyName": "King", "formatted": "Augusta King"}
-    put = scim.put(f"/Users/{user['id']}", {"schemas": [USER_SCHEMA], "userName": "named",
-                                            "name": {"givenName": "A", "familyName": "B", "formatted": "x"}})
+    put = scim.put(
+        f"/Users/{user['id']}",
+        {
+            "schemas": [USER_SCHEMA],
+            "userName": "named",
+            "name": {"givenName": "A", "familyName": "B", "formatted": "x"},
+        },
+    )
     assert put.json()["name"]["formatted"] == "A B"
     assert "formatted" not in scim.new_user("partless", name={"middleName": "Q"})["name"]
     seeded = scim.get("/Users", count=1).json()["Resources"][0]
@@ -143,39 +165,72 @@ def test_no_enterprise_discovery_and_writes(provider_with):
         body = response.json()
         return response.status_code == 400 and body["scimType"] == "invalidPath" and ENTERPRISE_URN in body["detail"]
 
-    assert refused(scim.post("/Users", {"schemas": [USER_SCHEMA, ENTERPRISE_URN], "userName": "ent",
-                                        ENTERPRISE_URN: {"department": "D"}}))
+    assert refused(
+        scim.post(
+            "/Users", {"schemas": [USER_SCHEMA, ENTERPRISE_URN], "userName": "ent", ENTERPRISE_URN: {"department": "D"}}
+        )
+    )
     assert refused(scim.post("/Users", {"schemas": [USER_SCHEMA, ENTERPRISE_URN], "userName": "ent"}))
-    assert refused(scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": "ent",
-                                        f"{ENTERPRISE_URN}:department": "D"}))
+    assert refused(
+        scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": "ent", f"{ENTERPRISE_URN}:department": "D"})
+    )
     user = scim.new_user("core.only", title="Before")
-    assert refused(scim.put(f"/Users/{user['id']}", {"schemas": [USER_SCHEMA], "userName": "core.only",
-                                                     ENTERPRISE_URN: {"costCenter": "1"}}))
+    assert refused(
+        scim.put(
+            f"/Users/{user['id']}",
+            {"schemas": [USER_SCHEMA], "userName": "core.only", ENTERPRISE_URN: {"costCenter": "1"}},
+        )
+    )
     # The issue-14 PATCH: a real change plus a remove of an enterprise path. Refused whole: title is unchanged.
-    mixed = scim.patch(f"/Users/{user['id']}", {"op": "replace", "value": {"title": "After"}},
-                       {"op": "remove", "path": f"{ENTERPRISE_URN}:department"})
+    mixed = scim.patch(
+        f"/Users/{user['id']}",
+        {"op": "replace", "value": {"title": "After"}},
+        {"op": "remove", "path": f"{ENTERPRISE_URN}:department"},
+    )
     assert refused(mixed)
     assert scim.get(f"/Users/{user['id']}").json()["title"] == "Before"
     assert refused(scim.patch(f"/Users/{user['id']}", {"op": "replace", "value": {ENTERPRISE_URN: {"division": "x"}}}))
-    assert refused(scim.patch(f"/Users/{user['id']}",
-                              {"op": "add", "value": {f"{ENTERPRISE_URN}:manager": {"value": "x"}}}))
+    assert refused(
+        scim.patch(f"/Users/{user['id']}", {"op": "add", "value": {f"{ENTERPRISE_URN}:manager": {"value": "x"}}})
+    )
     assert scim.get("/Users", filter=f'{ENTERPRISE_URN}:department eq "x"').json()["scimType"] == "invalidFilter"
     # Inside a Bulk request, and through the SCIM 1.1 facade, the same refusal.
-    bulk = scim.http.post(scim.url + "/Bulk", timeout=10, json={
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
-        "Operations": [{"method": "PATCH", "path": f"/Users/{user['id']}", "data": {
-            "schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove", "path": f"{ENTERPRISE_URN}:division"}]}}],
-    }).json()
+    bulk = scim.http.post(
+        scim.url + "/Bulk",
+        timeout=10,
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {
+                    "method": "PATCH",
+                    "path": f"/Users/{user['id']}",
+                    "data": {
+                        "schemas": [PATCH_SCHEMA],
+                        "Operations": [{"op": "remove", "path": f"{ENTERPRISE_URN}:division"}],
+                    },
+                }
+            ],
+        },
+    ).json()
     assert bulk["Operations"][0]["status"] == "400"
     assert bulk["Operations"][0]["response"]["scimType"] == "invalidPath"
-    v1 = scim.http.post(scim.root + "/scim/v1/Users", timeout=10, json={
-        "schemas": ["urn:scim:schemas:core:1.0", V1_ENTERPRISE], "userName": "v1.ent", V1_ENTERPRISE: {"division": "x"}})
+    v1 = scim.http.post(
+        scim.root + "/scim/v1/Users",
+        timeout=10,
+        json={
+            "schemas": ["urn:scim:schemas:core:1.0", V1_ENTERPRISE],
+            "userName": "v1.ent",
+            V1_ENTERPRISE: {"division": "x"},
+        },
+    )
     assert v1.status_code == 400
     v1_schema = scim.http.get(scim.root + "/scim/v1/Schemas/Users", timeout=10).json()
     assert all(a["schema"] == "urn:scim:schemas:core:1.0" for a in v1_schema["attributes"])
     # Core writes still work.
-    assert scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "After"}).json()[
-        "title"] == "After"
+    assert (
+        scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "After"}).json()["title"]
+        == "After"
+    )
 
 
 def test_no_enterprise_drops_enterprise_data_of_an_older_state(serve_app, tmp_path):
@@ -193,8 +248,14 @@ def test_no_enterprise_drops_enterprise_data_of_an_older_state(serve_app, tmp_pa
 def test_bare_members(provider_with):
     scim = provider_with("bare_members")
     alice = scim.new_user("alice", displayName="Alice")
-    created = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "team", "members": [
-        {"value": alice["id"], "display": "Client Display", "type": "User"}]})
+    created = scim.post(
+        "/Groups",
+        {
+            "schemas": [GROUP_SCHEMA],
+            "displayName": "team",
+            "members": [{"value": alice["id"], "display": "Client Display", "type": "User"}],
+        },
+    )
     assert created.status_code == 201 and created.json()["members"] == [{"value": alice["id"]}]
     fetched = scim.get(f"/Groups/{created.json()['id']}").json()
     assert fetched["members"] == [{"value": alice["id"]}]
@@ -202,8 +263,12 @@ def test_bare_members(provider_with):
         assert all(set(member) == {"value"} for member in group.get("members", []))
     assert scim.get("/Groups", filter=f'members.value eq "{alice["id"]}"').json()["totalResults"] == 1
     # Unknown members are still refused, and User.groups is still computed.
-    assert scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "ghosts",
-                                 "members": [{"value": "nobody"}]}).status_code == 400
+    assert (
+        scim.post(
+            "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "ghosts", "members": [{"value": "nobody"}]}
+        ).status_code
+        == 400
+    )
     assert scim.get(f"/Users/{alice['id']}").json()["groups"][0]["value"] == created.json()["id"]
 
 
@@ -215,9 +280,13 @@ def test_ignore_count(provider_with):
     assert later["startIndex"] == 5 and len(later["Resources"]) == 3
     assert len(scim.get("/Users", count=0).json()["Resources"]) == 7
     assert len(scim.get("/Groups", count=1, filter='displayName sw "E"').json()["Resources"]) == len(
-        [g for g in scim.get("/Groups").json()["Resources"] if g["displayName"].startswith("E")])
-    search = scim.http.post(scim.url + "/Users/.search", timeout=10, json={
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 1}).json()
+        [g for g in scim.get("/Groups").json()["Resources"] if g["displayName"].startswith("E")]
+    )
+    search = scim.http.post(
+        scim.url + "/Users/.search",
+        timeout=10,
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 1},
+    ).json()
     assert search["itemsPerPage"] == 7
     v1 = scim.http.get(scim.root + "/scim/v1/Users", params={"count": 1}, timeout=10).json()
     assert len(v1["Resources"]) == 7
@@ -226,6 +295,7 @@ def test_ignore_count(provider_with):
 def test_quirks_combine_and_seed_stays_consistent():
     data = seed_module.generate(4, 2, "combo")
     from sandbox.scim.quirks import adjust_seed
+
     adjusted = adjust_seed(data, parse_quirks(["no_enterprise,bare_members", "compute_name_formatted"]))
     assert data["Users"][0][ENTERPRISE_URN]  # the generator's output is not modified
     assert all(ENTERPRISE_URN not in u and ENTERPRISE_URN not in u["schemas"] for u in adjusted["Users"])
@@ -236,12 +306,34 @@ def test_quirks_combine_and_seed_stays_consistent():
 
 
 def test_command_line_and_environment(start_provider, tmp_path):
-    provider = start_provider("--quirk", "bare_members", "--users", "2", "--groups", "1",
-                              env={"SCIM_SANDBOX_QUIRKS": "no_enterprise, ignore_count"})
+    provider = start_provider(
+        "--quirk",
+        "bare_members",
+        "--users",
+        "2",
+        "--groups",
+        "1",
+        env={"SCIM_SANDBOX_QUIRKS": "no_enterprise, ignore_count"},
+    )
     assert "quirks: bare_members, ignore_count, no_enterprise" in provider.output()
     user_type = requests.get(provider.url + "/scim/v2/ResourceTypes/User", timeout=10).json()
     assert "schemaExtensions" not in user_type
-    wrong = subprocess.run([sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(tmp_path / "s.json"),
-                            "--quirk", "omit_nulls"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
-                           env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.scim",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "s.json"),
+            "--quirk",
+            "omit_nulls",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert wrong.returncode == 2 and "unknown quirk(s) omit_nulls" in wrong.stderr

@@ -1,5 +1,7 @@
 """The deterministic seed generator."""
 
+from __future__ import annotations
+
 import collections
 
 from sandbox.scim.seed import ENTERPRISE_SCHEMA, generate
@@ -24,7 +26,13 @@ def test_seed_looks_like_a_directory():
         assert {p["type"] for p in user["phoneNumbers"]} == {"work", "mobile"}
         assert user["displayName"] == f"{user['name']['givenName']} {user['name']['familyName']}"
         assert user["title"]
-        assert set(user[ENTERPRISE_SCHEMA]) == {"employeeNumber", "department", "costCenter", "organization", "division"}
+        assert set(user[ENTERPRISE_SCHEMA]) == {
+            "employeeNumber",
+            "department",
+            "costCenter",
+            "organization",
+            "division",
+        }
     memberships = collections.Counter(m["value"] for g in groups for m in g["members"])
     assert set(memberships) == {u["id"] for u in users}
     assert set(memberships.values()) <= {1, 2} and 2 in memberships.values()
@@ -54,7 +62,7 @@ def test_seeded_provider_serves_the_seed(serve_app):
 
 
 def test_fast_loader_matches_validation_for_seed_and_state(serve_app, capsys):
-    from sandbox.scim.storage import construct_trusted
+    from sandbox.scim.trusted import construct_trusted
 
     server = serve_app(static_tokens=["t"], seed=(120, 6, "fast"))
     storage = server.app.storage
@@ -75,5 +83,6 @@ def test_primed_state_text_matches_real_dumps(serve_app):
     saved = storage.export_state()["resources"]  # served from the text primed at seed time
     real = [r.model_dump() for kind in ("User", "Group") for r in storage._resources[kind].values()]
     # Saved user groups are ignored on load (recomputed), so the primed text may leave them out.
-    assert [{k: v for k, v in r.items() if k != "groups"} for r in saved] == \
-        [{k: v for k, v in r.items() if k != "groups"} for r in real]
+    assert [{k: v for k, v in r.items() if k != "groups"} for r in saved] == [
+        {k: v for k, v in r.items() if k != "groups"} for r in real
+    ]

@@ -1,5 +1,7 @@
 """The command line and HTTP serving: port 0, keep-alive, Content-Length, TLS, access log, routing."""
 
+from __future__ import annotations
+
 import datetime
 import re
 import subprocess
@@ -41,8 +43,21 @@ def test_unknown_paths_are_404(provider):
 
 def test_bad_arguments_fail_fast(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(tmp_path / "s.json"), "--client", "nosecret"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "sandbox.scim",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "s.json"),
+            "--client",
+            "nosecret",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and "NAME:SECRET" in result.stderr
 
@@ -51,9 +66,27 @@ def test_bad_arguments_fail_fast(tmp_path):
 def certificate(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 

@@ -1,5 +1,7 @@
 """The SCIM 1.1 facade: requests in 1.1 form under /scim/v1, read back through /scim/v2 (one store)."""
 
+from __future__ import annotations
+
 import uuid
 
 from sandbox.tests.scim.scim_support import new_user
@@ -11,11 +13,16 @@ V2_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 def test_v1_user_lifecycle_is_visible_through_v2(scim):
     user_name = f"carol-{uuid.uuid4().hex[:8]}"
-    created = scim.post(f"{scim.base}/scim/v1/Users", json={
-        "schemas": [V1, V1_ENTERPRISE], "userName": user_name, "name": {"givenName": "Carol", "familyName": "Cole"},
-        "emails": [{"value": "carol@example.com", "type": "work"}, {"value": "carol@home.example", "type": "home"}],
-        V1_ENTERPRISE: {"department": "Sales", "employeeNumber": "42"},
-    })
+    created = scim.post(
+        f"{scim.base}/scim/v1/Users",
+        json={
+            "schemas": [V1, V1_ENTERPRISE],
+            "userName": user_name,
+            "name": {"givenName": "Carol", "familyName": "Cole"},
+            "emails": [{"value": "carol@example.com", "type": "work"}, {"value": "carol@home.example", "type": "home"}],
+            V1_ENTERPRISE: {"department": "Sales", "employeeNumber": "42"},
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["schemas"] == [V1, V1_ENTERPRISE] and body[V1_ENTERPRISE]["department"] == "Sales"
@@ -29,15 +36,25 @@ def test_v1_user_lifecycle_is_visible_through_v2(scim):
     assert listed["schemas"] == [V1]
     assert (listed["totalResults"], listed["itemsPerPage"], listed["startIndex"]) == (1, 1, 1)
     assert listed["Resources"][0]["id"] == body["id"]
-    by_extension = scim.get(f"{scim.base}/scim/v1/Users",
-                            params={"filter": f'{V1_ENTERPRISE}.employeeNumber eq "42" and userName eq "{user_name}"'})
+    by_extension = scim.get(
+        f"{scim.base}/scim/v1/Users",
+        params={"filter": f'{V1_ENTERPRISE}.employeeNumber eq "42" and userName eq "{user_name}"'},
+    )
     assert by_extension.json()["totalResults"] == 1
 
-    patched = scim.patch(f"{scim.base}/scim/v1/Users/{body['id']}", json={
-        "schemas": [V1], "name": {"givenName": "Caroline"}, "title": "Lead",
-        "emails": [{"value": "carol@home.example", "operation": "delete"}, {"value": "c@other.example", "type": "other"}],
-        "meta": {"attributes": [f"{V1_ENTERPRISE}:department"]},
-    })
+    patched = scim.patch(
+        f"{scim.base}/scim/v1/Users/{body['id']}",
+        json={
+            "schemas": [V1],
+            "name": {"givenName": "Caroline"},
+            "title": "Lead",
+            "emails": [
+                {"value": "carol@home.example", "operation": "delete"},
+                {"value": "c@other.example", "type": "other"},
+            ],
+            "meta": {"attributes": [f"{V1_ENTERPRISE}:department"]},
+        },
+    )
     assert patched.status_code == 200, patched.text
     v2 = scim.get(f"{scim.base}/scim/v2/Users/{body['id']}").json()
     assert v2["name"] == {"givenName": "Caroline", "familyName": "Cole"}
@@ -45,9 +62,15 @@ def test_v1_user_lifecycle_is_visible_through_v2(scim):
     assert sorted(e["value"] for e in v2["emails"]) == ["c@other.example", "carol@example.com"]
     assert "department" not in v2[V2_ENTERPRISE] and v2[V2_ENTERPRISE]["employeeNumber"] == "42"
 
-    replaced = scim.put(f"{scim.base}/scim/v1/Users/{body['id']}", json={
-        "schemas": [V1], "userName": user_name, "displayName": "Carol C", "active": False,
-    })
+    replaced = scim.put(
+        f"{scim.base}/scim/v1/Users/{body['id']}",
+        json={
+            "schemas": [V1],
+            "userName": user_name,
+            "displayName": "Carol C",
+            "active": False,
+        },
+    )
     assert replaced.status_code == 200, replaced.text
     v2 = scim.get(f"{scim.base}/scim/v2/Users/{body['id']}").json()
     assert v2["displayName"] == "Carol C" and v2["active"] is False and "emails" not in v2
@@ -61,13 +84,22 @@ def test_v1_user_lifecycle_is_visible_through_v2(scim):
 def test_v1_group_membership_patch(scim):
     alice = new_user(scim, f"alice-{uuid.uuid4().hex[:8]}")
     bob = new_user(scim, f"bob-{uuid.uuid4().hex[:8]}")
-    group = scim.post(f"{scim.base}/scim/v1/Groups", json={
-        "schemas": [V1], "displayName": f"v1-{uuid.uuid4().hex[:6]}", "members": [{"value": alice["id"]}],
-    }).json()
+    group = scim.post(
+        f"{scim.base}/scim/v1/Groups",
+        json={
+            "schemas": [V1],
+            "displayName": f"v1-{uuid.uuid4().hex[:6]}",
+            "members": [{"value": alice["id"]}],
+        },
+    ).json()
     assert group["members"] == [{"value": alice["id"], "type": "User", "display": alice["userName"]}]
-    added = scim.patch(f"{scim.base}/scim/v1/Groups/{group['id']}", json={
-        "schemas": [V1], "members": [{"value": bob["id"]}, {"value": alice["id"], "operation": "delete"}],
-    })
+    added = scim.patch(
+        f"{scim.base}/scim/v1/Groups/{group['id']}",
+        json={
+            "schemas": [V1],
+            "members": [{"value": bob["id"]}, {"value": alice["id"], "operation": "delete"}],
+        },
+    )
     assert added.status_code == 200
     assert [m["value"] for m in added.json()["members"]] == [bob["id"]]
     assert scim.get(f"{scim.base}/scim/v2/Users/{bob['id']}").json()["groups"][0]["value"] == group["id"]
@@ -81,8 +113,9 @@ def test_v1_group_membership_patch(scim):
 def test_v1_paging_and_discovery(scim):
     for _ in range(3):
         new_user(scim, f"pager-{uuid.uuid4().hex[:8]}")
-    page = scim.get(f"{scim.base}/scim/v1/Users", params={"filter": 'userName sw "pager-"', "startIndex": 2,
-                                                          "count": 2}).json()
+    page = scim.get(
+        f"{scim.base}/scim/v1/Users", params={"filter": 'userName sw "pager-"', "startIndex": 2, "count": 2}
+    ).json()
     assert page["startIndex"] == 2 and page["itemsPerPage"] == 2 and page["totalResults"] >= 3
     schema = scim.get(f"{scim.base}/scim/v1/Schemas/Users").json()
     assert schema["schema"] == V1 and schema["endpoint"] == "/Users"

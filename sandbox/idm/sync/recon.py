@@ -36,24 +36,31 @@ Choices where the contract says UNCONFIRMED (documented on purpose):
   "linkQualifier", "situation", "action", "status", "sourceObjectId", "sourceResourceCollection",
   "targetObjectId", "targetResourceCollection", "ambiguousTargetObjectIds", "exception", "isAnalysis"}``.
 
-Slowing runs down for tests: ``entry_delay`` seconds before each entry, from ``server.recon_entry_delay``, the
-environment variable ``IDM_SANDBOX_RECON_ENTRY_DELAY``, or set on the service.
+Slowing runs down for tests: ``entry_delay`` seconds before each entry (the server passes
+``IDM_SANDBOX_RECON_ENTRY_DELAY``; tests may set ``server.recon.entry_delay``).
 """
+
+from __future__ import annotations
 
 import itertools
 import json
 import logging
-import os
 import threading
 import uuid
+from typing import Any
 
-from . import queryfilter
-from .crest import int_param, page, parse_fields, project
-from .errors import IdmError
-from .http import Response
-from .router import ResourceProvider
-from .sync.engine import ReconEngine, RunState, now_iso
-from .sync.scripting import ScriptError
+from .. import queryfilter
+from ..crest import project
+from ..errors import IdmError
+from ..readings import Readings
+from ..router import InternalRouter, ResourceProvider
+from ..store import Store
+from .audit import AuditService
+from .engine import ReconEngine
+from .links import LinkStore
+from .mapping import MappingRegistry
+from .runstate import RunState, now_iso
+from .scripting import ScriptRunner
 
 log = logging.getLogger("sandbox.idm.recon")
 
@@ -81,7 +88,17 @@ MAX_COMPLETED_RUNS = 100
 
 
 class ReconService(ResourceProvider):
-    def __init__(self, store, router, mappings, links, audit, runner, entry_delay=None, readings=None):
+    def __init__(
+        self,
+        store: Store,
+        router: InternalRouter,
+        mappings: MappingRegistry,
+        links: LinkStore,
+        audit: AuditService,
+        runner: ScriptRunner,
+        readings: Readings,
+        entry_delay: float = 0.0,
+    ) -> None:
         self.readings = readings
         self.store = store
         self.router = router
@@ -89,13 +106,11 @@ class ReconService(ResourceProvider):
         self.links = links
         self.audit = audit
         self.runner = runner
-        if entry_delay is None:
-            entry_delay = float(os.environ.get("IDM_SANDBOX_RECON_ENTRY_DELAY") or 0)
         self.entry_delay = float(entry_delay)
         self._lock = threading.Lock()
-        self._active = {}     # id -> (RunState, Thread)
+        self._active = {}  # id -> (RunState, Thread)
         self._in_memory = {}  # id -> RunState of the runs this process started (IDM's reconRuns, pruned at 100)
-        self._outcome = {}    # id -> exception message when the run threw
+        self._outcome = {}  # id -> exception message when the run threw
         store.ensure_schema(SCHEMA)
         self._counter = itertools.count(1)
         self._seq = itertools.count((store.query("SELECT MAX(seq) FROM recon_runs")[0][0] or 0) + 1)
@@ -107,19 +122,29 @@ class ReconService(ResourceProvider):
         ended = now_iso()
         for recon_id, summary in self.store.query("SELECT id, summary FROM recon_runs WHERE state = 'ACTIVE'"):
             summary = json.loads(summary)
-            summary.update({"state": "FAILED", "stage": "COMPLETED_FAILED",
-                            "stageDescription": "reconciliation failed", "ended": ended})
-            self.store.execute("UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?",
-                               ("FAILED", json.dumps(summary), recon_id))
+            summary.update(
+                {
+                    "state": "FAILED",
+                    "stage": "COMPLETED_FAILED",
+                    "stageDescription": "reconciliation failed",
+                    "ended": ended,
+                }
+            )
+            self.store.execute(
+                "UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?", ("FAILED", json.dumps(summary), recon_id)
+            )
 
     def _save(self, run, insert=False):
         summary = run.summary()
         if insert:
-            self.store.execute("INSERT INTO recon_runs (id, seq, mapping, state, summary) VALUES (?, ?, ?, ?, ?)",
-                               (run.id, next(self._seq), run.mapping, run.state, json.dumps(summary)))
+            self.store.execute(
+                "INSERT INTO recon_runs (id, seq, mapping, state, summary) VALUES (?, ?, ?, ?, ?)",
+                (run.id, next(self._seq), run.mapping, run.state, json.dumps(summary)),
+            )
         else:
-            self.store.execute("UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?",
-                               (run.state, json.dumps(summary), run.id))
+            self.store.execute(
+                "UPDATE recon_runs SET state = ?, summary = ? WHERE id = ?", (run.state, json.dumps(summary), run.id)
+            )
 
     def _prune(self):
         rows = self.store.query("SELECT id FROM recon_runs WHERE state != 'ACTIVE' ORDER BY seq DESC")
@@ -131,72 +156,95 @@ class ReconService(ResourceProvider):
         for row in rows:
             entry_id = str(uuid.uuid4())
             records.append((entry_id, row["reconId"], next(self._assoc_seq), json.dumps({"_id": entry_id, **row})))
-        self.store.executemany("INSERT INTO recon_assoc_entries (id, recon_id, seq, body) VALUES (?, ?, ?, ?)",
-                               records)
+        self.store.executemany("INSERT INTO recon_assoc_entries (id, recon_id, seq, body) VALUES (?, ?, ?, ?)", records)
 
     def _save_assoc_summary(self, run, mapping):
         summary = run.summary()
-        body = {"_id": run.id, "reconId": run.id, "mapping": run.mapping,
-                "sourceResourceCollection": mapping.source, "targetResourceCollection": mapping.target,
-                "isAnalysis": run.analyze, "startTime": run.started, "finishTime": run.ended,
-                "state": run.state, "situationSummary": summary["situationSummary"],
-                "totalEntries": sum(summary["statusSummary"].values())}
-        self.store.execute("INSERT OR REPLACE INTO recon_assoc (recon_id, body) VALUES (?, ?)",
-                           (run.id, json.dumps(body)))
+        body = {
+            "_id": run.id,
+            "reconId": run.id,
+            "mapping": run.mapping,
+            "sourceResourceCollection": mapping.source,
+            "targetResourceCollection": mapping.target,
+            "isAnalysis": run.analyze,
+            "startTime": run.started,
+            "finishTime": run.ended,
+            "state": run.state,
+            "situationSummary": summary["situationSummary"],
+            "totalEntries": sum(summary["statusSummary"].values()),
+        }
+        self.store.execute(
+            "INSERT OR REPLACE INTO recon_assoc (recon_id, body) VALUES (?, ?)", (run.id, json.dumps(body))
+        )
 
     # ---- runs ----------------------------------------------------------------------------------------------
-    def start(self, mapping_name, action="recon", source_ids=None, overrides=None, analyze=False,
-              persist=False, wait=False, initiator="openidm-admin"):
+    def start(
+        self,
+        mapping_name: str | None,
+        action: str = "recon",
+        source_ids: list[str] | None = None,
+        overrides: Any = None,
+        analyze: bool = False,
+        persist: bool = False,
+        wait: bool = False,
+        initiator: str = "openidm-admin",
+    ) -> dict[str, Any]:
         if not mapping_name:
             raise IdmError(400, "/mapping: Expecting a value")
         if analyze and not persist:
             raise IdmError(400, "analyze=true requires persistAssociations=true")
         if overrides is not None and not isinstance(overrides, dict):
             raise IdmError(400, "The request body must be a JSON object of mapping overrides")
-        if not getattr(self.mappings, "available", True):
+        if not self.mappings.available:
             # the stored mapping set could not be activated at start: IDM has no mapping service (NPE -> 500)
             raise IdmError(500, "Internal Server Error")
         mapping = self.mappings.get(mapping_name, overrides)
         if mapping is None:
             raise IdmError(409, f"No such mapping: {mapping_name}")
-        run = RunState(f"{uuid.uuid4()}-{next(self._counter)}", mapping_name, action, source_ids, analyze,
-                       persist, initiator)
+        run = RunState(
+            f"{uuid.uuid4()}-{next(self._counter)}", mapping_name, action, source_ids, analyze, persist, initiator
+        )
         self._save(run, insert=True)
         thread = threading.Thread(target=self._execute, args=(run, mapping), name=f"recon-{run.id}", daemon=True)
         with self._lock:
             self._active[run.id] = (run, thread)
             self._in_memory[run.id] = run
             done = [rid for rid, r in self._in_memory.items() if not r.stage.startswith("ACTIVE")]
-            for rid in done[:max(0, len(done) - MAX_COMPLETED_RUNS)]:
+            for rid in done[: max(0, len(done) - MAX_COMPLETED_RUNS)]:
                 self._in_memory.pop(rid, None)
         thread.start()
         if wait:
             thread.join()
             if run.id in self._outcome:
-                raise IdmError(409, "Synchronization failed", {"reconId": run.id,
-                                                               "failureCause": self._outcome[run.id]})
+                raise IdmError(
+                    409, "Synchronization failed", {"reconId": run.id, "failureCause": self._outcome[run.id]}
+                )
         return {"_id": run.id, "state": run.state}
 
     def _execute(self, run, mapping):
-        engine = ReconEngine(self.router, self.runner, self.links, self.audit, self.store, mapping, run,
-                             self.entry_delay, self._save_assoc_entries if run.persist_associations else None,
-                             readings=self.readings)
-        original_flush = engine._flush  # pylint: disable=protected-access
-
-        def flush_and_save():
-            original_flush()
-            self._save(run)
-        engine._flush = flush_and_save  # pylint: disable=protected-access
+        engine = ReconEngine(
+            self.router,
+            self.runner,
+            self.links,
+            self.audit,
+            self.store,
+            mapping,
+            run,
+            self.readings,
+            self.entry_delay,
+            self._save_assoc_entries if run.persist_associations else None,
+            on_flush=lambda: self._save(run),
+        )
         try:
             engine.execute()
-        except (IdmError, ScriptError, Exception) as exc:  # pylint: disable=broad-except
+        except Exception as exc:
             message = exc.message if isinstance(exc, IdmError) else str(exc)
             log.warning("reconciliation %s of %s failed: %s", run.id, run.mapping, message)
             run.error = message
             self._outcome[run.id] = message
             try:
-                engine._finish("COMPLETED_FAILED", message)  # pylint: disable=protected-access
-            except Exception:  # pylint: disable=broad-except
+                engine.finish("COMPLETED_FAILED", message)
+            except Exception:
                 run.finish("COMPLETED_FAILED")
         finally:
             if run.persist_associations:
@@ -206,7 +254,7 @@ class ReconService(ResourceProvider):
             with self._lock:
                 self._active.pop(run.id, None)
 
-    def summary(self, recon_id):
+    def summary(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             active = self._active.get(recon_id)
         if active:
@@ -219,7 +267,7 @@ class ReconService(ResourceProvider):
             return detail
         raise IdmError(404, f"Reconciliation with id {recon_id} not found.")
 
-    def list_runs(self):
+    def list_runs(self) -> list[dict[str, Any]]:
         with self._lock:
             active = {rid: run.summary() for rid, (run, _t) in self._active.items()}
         runs = []
@@ -227,7 +275,7 @@ class ReconService(ResourceProvider):
             runs.append(active.get(recon_id) or json.loads(summary))
         return runs
 
-    def cancel(self, recon_id):
+    def cancel(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             run = self._in_memory.get(recon_id)
         if run is None:
@@ -235,7 +283,7 @@ class ReconService(ResourceProvider):
         run.request_cancel()
         return {"_id": recon_id, "action": "cancel", "status": "SUCCESS"}
 
-    def purge(self, recon_id):
+    def purge(self, recon_id: str) -> dict[str, Any]:
         with self._lock:
             if recon_id in self._active:
                 raise IdmError(409, f"Reconciliation {recon_id} is still running")
@@ -247,14 +295,14 @@ class ReconService(ResourceProvider):
             self.audit.delete_run(recon_id)
         return last
 
-    def wait_idle(self, timeout=None):
+    def wait_idle(self, timeout: float | None = None) -> None:
         """Join every running reconciliation (tests, shutdown)."""
         with self._lock:
             threads = [thread for _run, thread in self._active.values()]
         for thread in threads:
             thread.join(timeout)
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             runs = list(self._active.values())
         for run, _thread in runs:
@@ -262,23 +310,27 @@ class ReconService(ResourceProvider):
         self.wait_idle(10)
 
     # ---- associations --------------------------------------------------------------------------------------
-    def assoc_summaries(self, query_filter="true"):
+    def assoc_summaries(self, query_filter: str = "true") -> list[dict[str, Any]]:
         node = queryfilter.parse(query_filter)
         rows = [json.loads(body) for (body,) in self.store.query("SELECT body FROM recon_assoc")]
         rows.sort(key=lambda r: r.get("startTime") or "")
         return [row for row in rows if queryfilter.matches(node, row)]
 
-    def assoc_summary(self, recon_id):
+    def assoc_summary(self, recon_id: str) -> dict[str, Any]:
         rows = self.store.query("SELECT body FROM recon_assoc WHERE recon_id = ?", (recon_id,))
         if not rows:
             raise IdmError(404, f"No association data for reconciliation {recon_id}")
         return json.loads(rows[0][0])
 
-    def assoc_entries(self, recon_id, query_filter="true"):
+    def assoc_entries(self, recon_id: str, query_filter: str = "true") -> list[dict[str, Any]]:
         self.assoc_summary(recon_id)
         node = queryfilter.parse(query_filter)
-        entries = (json.loads(body) for (body,) in self.store.query(
-            "SELECT body FROM recon_assoc_entries WHERE recon_id = ? ORDER BY seq", (recon_id,)))
+        entries = (
+            json.loads(body)
+            for (body,) in self.store.query(
+                "SELECT body FROM recon_assoc_entries WHERE recon_id = ? ORDER BY seq", (recon_id,)
+            )
+        )
         return [entry for entry in entries if queryfilter.matches(node, entry)]
 
     # ---- internal router (openidm.action("recon", ...)) ----------------------------------------------------
@@ -289,68 +341,34 @@ class ReconService(ResourceProvider):
             if action != "cancel":
                 raise IdmError(400, f"Action {action} on reconciliation not supported")
             return self.cancel(parts[1])
-        return self._start_action(action, params, body)
+        return self.start_action(action, params, body)
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
+    def read(self, resource, id, fields=None, context=None):
         return project(self.summary(id), fields)
 
-    def _start_action(self, action, params, body, initiator="openidm-admin"):
+    def start_action(
+        self, action: str | None, params: dict[str, Any], body: Any, initiator: str = "openidm-admin"
+    ) -> dict[str, Any]:
         if action not in ("recon", "reconById"):
             raise IdmError(400, f"Action {action} on reconciliation not supported")
 
-        def flag(name):
+        def flag(name: str) -> bool:
             value = params.get(name)
             return str(value).lower() == "true" if value is not None else False
+
         source_ids = None
         if action == "reconById":
             raw = params.get("id") or params.get("ids")
             if not raw:
                 raise IdmError(400, "reconById needs the id (or ids) parameter")
             source_ids = [i for i in str(raw).split(",") if i]
-        return self.start(params.get("mapping"), action, source_ids, body, flag("analyze"),
-                          flag("persistAssociations"), flag("waitForCompletion"), initiator)
-
-    # ---- REST ----------------------------------------------------------------------------------------------
-    def handle(self, request):
-        path = [p for p in request.path if p]
-        method = request.method
-        if path[:1] == ["assoc"]:
-            return self._handle_assoc(request, path[1:])
-        if not path:
-            if method == "POST":
-                return Response(200, self._start_action(request.action, request.query, request.body,
-                                                        request.principal or "openidm-admin"))
-            if method == "GET":
-                return Response(200, {"_id": "", "reconciliations": self.list_runs()})
-            raise IdmError(405, f"Method {method} not allowed on recon")
-        if len(path) != 1:
-            raise IdmError(404, "Not Found")
-        recon_id = path[0]
-        if method == "GET":
-            return Response(200, project(self.summary(recon_id), parse_fields(request.query.get("_fields"))))
-        if method == "POST":
-            if request.action != "cancel":
-                raise IdmError(400, f"Action {request.action} on reconciliation not supported")
-            return Response(200, self.cancel(recon_id))
-        if method == "DELETE":
-            return Response(200, self.purge(recon_id))
-        raise IdmError(405, f"Method {method} not allowed on recon/{recon_id}")
-
-    def _handle_assoc(self, request, path):
-        if request.method != "GET":
-            raise IdmError(405, f"Method {request.method} not allowed on recon/assoc")
-        query = request.query
-        fields = parse_fields(query.get("_fields"))
-        if not path:
-            items = self.assoc_summaries(query.get("_queryFilter", "true"))
-        elif len(path) == 1:
-            return Response(200, project(self.assoc_summary(path[0]), fields))
-        elif len(path) == 2 and path[1] == "entry":
-            items = self.assoc_entries(path[0], query.get("_queryFilter", "true"))
-        else:
-            raise IdmError(404, "Not Found")
-        envelope = page(items, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
-                        int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        query.get("_totalPagedResultsPolicy"))
-        envelope["result"] = [project(item, fields) for item in envelope["result"]]
-        return Response(200, envelope)
+        return self.start(
+            params.get("mapping"),
+            action,
+            source_ids,
+            body,
+            flag("analyze"),
+            flag("persistAssociations"),
+            flag("waitForCompletion"),
+            initiator,
+        )

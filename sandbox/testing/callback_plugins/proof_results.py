@@ -1,7 +1,7 @@
-# -*- coding: utf-8 -*-
-# Test-only callback for the proof tests and benchmarks (never shipped: tests/proof is not a plugin path of
-# the collection). It writes every task result, as Ansible hands it to callbacks (after no_log censoring),
-# to the JSON file named by PROOF_RESULTS_FILE, with wall-clock start and end times per task and host.
+# Test-only callback of the test harness (sandbox.testing) for the proof tests and benchmarks (never shipped: the
+# sandbox is build_ignore'd and not a plugin path of the collection). It writes every task result, as Ansible hands
+# it to callbacks (after no_log censoring), to the JSON file named by PROOF_RESULTS_FILE, with wall-clock start and
+# end times per task and host.
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ DOCUMENTATION = """
 name: proof_results
 type: aggregate
 short_description: write task results with timestamps to PROOF_RESULTS_FILE
-description: Test helper for tests/proof and benchmarks.
+description: Test helper of sandbox.testing for tests/proof and benchmarks.
 requirements: [the PROOF_RESULTS_FILE environment variable]
 """
 
@@ -48,15 +48,17 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, status):
         task = result._task
-        self._records.append({
-            "task": task.get_name(),
-            "action": task.action,
-            "host": result._host.get_name(),
-            "status": status,
-            "started": self._task_started.get(task._uuid),
-            "ended": time.time(),
-            "result": _plain(result._result),
-        })
+        self._records.append(
+            {
+                "task": task.get_name(),
+                "action": task.action,
+                "host": result._host.get_name(),
+                "status": status,
+                "started": self._task_started.get(task._uuid),
+                "ended": time.time(),
+                "result": _plain(result._result),
+            }
+        )
 
     def v2_runner_on_ok(self, result):
         self._record(result, "ok")

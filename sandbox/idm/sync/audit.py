@@ -12,16 +12,20 @@ Object ids are full resource paths. Queries take ``_queryFilter`` (case-sensitiv
 and ``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
 """
 
+from __future__ import annotations
+
 import itertools
 import json
 import threading
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
-from . import queryfilter
-from .crest import int_param, page, parse_fields, project, sort_results
-from .errors import IdmError
-from .http import Response
-from .router import ResourceProvider
+from .. import queryfilter
+from ..crest import page, project
+from ..errors import IdmError
+from ..router import ResourceProvider
+from ..store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_recon (
@@ -41,7 +45,7 @@ CREATE TABLE IF NOT EXISTS audit_sync (
 TOPICS = ("recon", "sync")
 
 
-def _recon_id_of(node):
+def _recon_id_of(node: queryfilter.Node) -> str | None:
     """The reconId a filter pins with a top-level ``reconId eq "x"`` (possibly inside an ``and``)."""
     if node[0] == "eq" and node[1] == ["reconId"] and isinstance(node[2], str):
         return node[2]
@@ -54,14 +58,14 @@ def _recon_id_of(node):
 
 
 class AuditService(ResourceProvider):
-    def __init__(self, store):
+    def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure_schema(SCHEMA)
         last = store.query("SELECT MAX(seq) FROM audit_recon")[0][0] or 0
         self._seq = itertools.count(last + 1)
         self._lock = threading.Lock()
 
-    def add_many(self, events, topic="recon"):
+    def add_many(self, events: Iterable[dict[str, Any]], topic: str = "recon") -> None:
         rows = []
         with self._lock:
             for event in events:
@@ -69,26 +73,30 @@ class AuditService(ResourceProvider):
                 body = {"_id": event_id, "_rev": "0"}
                 body.update(event)
                 if topic == "recon":
-                    rows.append((event_id, next(self._seq), event.get("reconId"), event.get("entryType"),
-                                 json.dumps(body)))
+                    rows.append(
+                        (event_id, next(self._seq), event.get("reconId"), event.get("entryType"), json.dumps(body))
+                    )
                 else:
                     rows.append((event_id, next(self._seq), json.dumps(body)))
         with self.store.batch():
             if topic == "recon":
-                self.store.executemany("INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) "
-                                       "VALUES (?, ?, ?, ?, ?)", rows)
+                self.store.executemany(
+                    "INSERT INTO audit_recon (id, seq, recon_id, entry_type, body) VALUES (?, ?, ?, ?, ?)", rows
+                )
             else:
                 self.store.executemany("INSERT INTO audit_sync (id, seq, body) VALUES (?, ?, ?)", rows)
 
-    def delete_run(self, recon_id):
+    def delete_run(self, recon_id: str) -> None:
         self.store.execute("DELETE FROM audit_recon WHERE recon_id = ?", (recon_id,))
 
-    def summary_of(self, recon_id):
-        rows = self.store.query("SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' "
-                                "ORDER BY seq DESC LIMIT 1", (recon_id,))
+    def summary_of(self, recon_id: str) -> dict[str, Any] | None:
+        rows = self.store.query(
+            "SELECT body FROM audit_recon WHERE recon_id = ? AND entry_type = 'summary' ORDER BY seq DESC LIMIT 1",
+            (recon_id,),
+        )
         return json.loads(rows[0][0])["messageDetail"] if rows else None
 
-    def search(self, query_filter, topic="recon"):
+    def search(self, query_filter: str, topic: str = "recon") -> list[dict[str, Any]]:
         node = queryfilter.parse(query_filter)
         if topic == "sync":
             events = (json.loads(row[0]) for row in self.store.query("SELECT body FROM audit_sync ORDER BY seq"))
@@ -103,46 +111,21 @@ class AuditService(ResourceProvider):
 
     # ---- internal router ("audit/recon") ---------------------------------------------------------------------
     @staticmethod
-    def _topic(resource):
+    def topic(resource: str) -> str:
         parts = resource.strip("/").split("/")
         if len(parts) < 2 or parts[1] not in TOPICS:
             raise IdmError(404, f"Audit topic {'/'.join(parts[1:]) or '(none)'} not found")
         return parts[1]
 
-    def read(self, resource, id, fields=None, context=None):  # pylint: disable=redefined-builtin
-        topic = self._topic(resource)
+    def read(self, resource, id, fields=None, context=None):
+        topic = self.topic(resource)
         rows = self.store.query(f"SELECT body FROM audit_{topic} WHERE id = ?", (id,))
         if not rows:
             raise IdmError(404, "Not Found")
         return project(json.loads(rows[0][0]), fields)
 
     def query(self, resource, query_filter="true", fields=None, page_size=None, cookie=None, context=None):
-        topic = self._topic(resource)
+        topic = self.topic(resource)
         envelope = page(self.search(query_filter, topic), page_size, cookie)
         envelope["result"] = [project(event, fields) for event in envelope["result"]]
         return envelope
-
-    # ---- REST ----------------------------------------------------------------------------------------------
-    def handle(self, request):
-        path = [p for p in request.path if p]
-        resource = "/".join(["audit"] + path[:1])
-        topic = self._topic(resource)
-        if request.method != "GET":
-            raise IdmError(405, f"Method {request.method} not allowed on {resource}")
-        fields = parse_fields(request.query.get("_fields"))
-        if len(path) == 2:
-            return Response(200, self.read(resource, path[1], fields))
-        if len(path) != 1:
-            raise IdmError(404, "Not Found")
-        query = request.query
-        if "_queryFilter" not in query:
-            if "_queryId" in query:
-                raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on {resource}")
-            raise IdmError(400, "Query requests must specify _queryFilter")
-        events = sort_results(self.search(query["_queryFilter"], topic), query.get("_sortKeys"),
-                              case_insensitive=False)
-        envelope = page(events, int_param(query.get("_pageSize"), "_pageSize"), query.get("_pagedResultsCookie"),
-                        int_param(query.get("_pagedResultsOffset"), "_pagedResultsOffset"),
-                        query.get("_totalPagedResultsPolicy"))
-        envelope["result"] = [project(event, fields) for event in envelope["result"]]
-        return Response(200, envelope)
