@@ -1,4 +1,4 @@
-"""The sandbox scheduler (``sandbox/idm/scheduler.py``): Quartz cron syntax and fire times, schedule objects read as
+"""The sandbox scheduler (``sandbox/idm/scheduler/``): Quartz cron syntax and fire times, schedule objects read as
 IDM reads them, scheduled recons that really run (seen in ``GET recon``), ``concurrentExecution``, misfires
 after a restart, and the ``/openidm/scheduler`` REST calls.
 
