@@ -46,6 +46,7 @@ def make_action(action_module, args, playbook_dir, resolved="idmops.pingidm.conf
     def execute_module(module_name=None, module_args=None, task_vars=None, **kwargs):
         calls.append((module_name, module_args))
         return {"changed": False, "module_args_seen": sorted(module_args)}
+
     action._execute_module = execute_module
     return action, calls
 
@@ -57,18 +58,23 @@ def write(playbook_dir, name, text):
 
 
 def test_renders_json_template_with_task_vars(playbook_dir):
-    write(playbook_dir, "scim.json.j2",
-          '{"configurationProperties": {"SCIMEndpoint": "{{ endpoint }}", "clientSecret": "{{ secret }}",\n'
-          ' "maximumConnections": {{ pool | int }}}{% if extra %}, "enabled": true{% endif %}}\n')
-    action, calls = make_action(connector_action, {"name": "scim", "template": "scim.json.j2"}, playbook_dir,
-                                "idmops.pingidm.connector")
+    write(
+        playbook_dir,
+        "scim.json.j2",
+        '{"configurationProperties": {"SCIMEndpoint": "{{ endpoint }}", "clientSecret": "{{ secret }}",\n'
+        ' "maximumConnections": {{ pool | int }}}{% if extra %}, "enabled": true{% endif %}}\n',
+    )
+    action, calls = make_action(
+        connector_action, {"name": "scim", "template": "scim.json.j2"}, playbook_dir, "idmops.pingidm.connector"
+    )
     result = action.run(task_vars={"endpoint": "http://scim", "secret": SECRET, "pool": "7", "extra": True})
     module_name, module_args = calls[0]
     assert module_name == "idmops.pingidm.connector"
     assert "template" not in module_args and module_args["name"] == "scim"
-    assert module_args["config"] == {"configurationProperties": {"SCIMEndpoint": "http://scim",
-                                                                 "clientSecret": SECRET, "maximumConnections": 7},
-                                     "enabled": True}
+    assert module_args["config"] == {
+        "configurationProperties": {"SCIMEndpoint": "http://scim", "clientSecret": SECRET, "maximumConnections": 7},
+        "enabled": True,
+    }
     assert result["module_args_seen"] == ["config", "name"]
 
 
@@ -170,15 +176,19 @@ def test_without_template_args_pass_through(playbook_dir):
     assert calls == [("idmops.pingidm.config", {"id": "x", "config": {"a": 1}})]
 
 
-@pytest.mark.parametrize("rendered, expected", [
-    ({"mappings": [{"name": "a"}]}, {"mappings": [{"name": "a"}]}),
-    ([{"name": "a"}, {"name": "b"}], {"mappings": [{"name": "a"}, {"name": "b"}]}),
-    ({"name": "a", "source": "s"}, {"mapping": {"name": "a", "source": "s"}, "name": "a"}),
-])
+@pytest.mark.parametrize(
+    "rendered, expected",
+    [
+        ({"mappings": [{"name": "a"}]}, {"mappings": [{"name": "a"}]}),
+        ([{"name": "a"}, {"name": "b"}], {"mappings": [{"name": "a"}, {"name": "b"}]}),
+        ({"name": "a", "source": "s"}, {"mapping": {"name": "a", "source": "s"}, "name": "a"}),
+    ],
+)
 def test_mapping_shapes(playbook_dir, rendered, expected):
     write(playbook_dir, "sync.json.j2", json.dumps(rendered))
-    action, calls = make_action(mapping_action, {"template": "sync.json.j2", "prune": True}, playbook_dir,
-                                "idmops.pingidm.mapping")
+    action, calls = make_action(
+        mapping_action, {"template": "sync.json.j2", "prune": True}, playbook_dir, "idmops.pingidm.mapping"
+    )
     action.run(task_vars={})
     expected = dict(expected, prune=True)
     assert calls[0][1] == expected
