@@ -7,7 +7,7 @@ from __future__ import annotations
 from docutils import nodes
 
 project = "idmops.pingidm"
-copyright = "idmops.pingidm contributors"  # noqa: A001 - Sphinx's name
+copyright = "idmops.pingidm contributors"  # Sphinx reads this name (it shadows the builtin on purpose)
 title = "idmops.pingidm collection documentation"
 html_short_title = "idmops.pingidm"
 

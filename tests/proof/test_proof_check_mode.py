@@ -89,7 +89,7 @@ def test_check_mode_predicts_first_apply_converged_and_new_mappings(sandbox_fact
     assert converged.rc == 0, converged.describe()
     assert _recap_changed(converged, tenant.name) == 0, converged.describe()
     summary = next(t for t in converged.tasks if t["task"].endswith("Show the reconciliation summary"))["result"]["msg"]
-    for line, entry in zip(summary, _one(converged, "recon")["result"]["recons"]):
+    for line, entry in zip(summary, _one(converged, "recon")["result"]["recons"], strict=False):
         if (entry["recon"].get("may_update") or 0) > 0:
             assert "nothing" not in line and "may update" in line, line
 

@@ -3,6 +3,7 @@ reconciled twice at the same time (the recon module's on_running: wait adopts th
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from sandbox import testing as proofkit
@@ -30,7 +31,7 @@ def assert_no_overlapping_runs(tenant: proofkit.Tenant) -> dict[str, list[dict]]
     grouped = proofkit.recon_runs_by_mapping(tenant.recons())
     for mapping, runs in grouped.items():
         spans = sorted(_interval(r) for r in runs)
-        for (_start, end), (start, _end) in zip(spans, spans[1:]):
+        for (_start, end), (start, _end) in itertools.pairwise(spans):
             assert start >= end, (
                 f"two recons of {mapping} overlapped: {[(r['_id'], r['started'], r['ended']) for r in runs]}"
             )

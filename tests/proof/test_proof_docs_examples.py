@@ -248,7 +248,7 @@ def _rendered_templates() -> list[str]:
 def test_guide_lists_every_variable_a_template_reads(template):
     # The guide has one table per template, under a line "``<template>`` (what it renders):".
     parts = re.split(r"^``([\w.-]+\.j2)`` \(.*\):$", GUIDE.read_text(), flags=re.M)
-    tables = dict(zip(parts[1::2], parts[2::2]))
+    tables = dict(zip(parts[1::2], parts[2::2], strict=True))
     assert template in tables, f"the guide has no table for {template}"
     missing = sorted(_reads(template) - set(re.findall(r"``(scim_sync_[a-z0-9_]+)``", tables[template])))
     assert not missing, f"the guide's table for {template} lacks {missing}"

@@ -30,7 +30,7 @@ def _known_ids(tenant: proofkit.Tenant) -> set[str]:
 def assert_one_recon_per_mapping(tenant: proofkit.Tenant, before: set[str]) -> None:
     grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
     counts = {mapping: len(grouped.get(mapping, [])) for mapping in SAMPLE_MAPPINGS}
-    assert counts == {mapping: 1 for mapping in SAMPLE_MAPPINGS}, f"recon runs per mapping in this play: {counts}"
+    assert counts == dict.fromkeys(SAMPLE_MAPPINGS, 1), f"recon runs per mapping in this play: {counts}"
     states = {m: grouped[m][0].get("state") for m in SAMPLE_MAPPINGS}
     assert set(states.values()) == {"SUCCESS"}, f"recon states: {states}"
 
@@ -185,7 +185,7 @@ def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
             # Converged: every mapping has exactly one successful run; the one IDM lost is not counted twice.
             grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
             successes = {m: sum(1 for r in grouped.get(m, []) if r.get("state") == "SUCCESS") for m in SAMPLE_MAPPINGS}
-            assert successes == {m: 1 for m in SAMPLE_MAPPINGS}, successes
+            assert successes == dict.fromkeys(SAMPLE_MAPPINGS, 1), successes
         else:
             message = run.failure_messages()
             assert any(m in message for m in SAMPLE_MAPPINGS), f"the message names no mapping:\n{message}"

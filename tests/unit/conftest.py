@@ -59,7 +59,7 @@ def no_metadata_message(name):
     )
 
 
-class FakeRequest(object):
+class FakeRequest:
     def __init__(self, method, path, params, body, headers, auth):
         self.method = method
         self.path = path  # below the context path, no leading slash ("config/sync")
@@ -81,7 +81,7 @@ def crest_error(status, message, reason=None):
     }
 
 
-class FakeIdm(object):
+class FakeIdm:
     """Enough of IDM's REST API for module tests. All state is plain attributes tests can read and set."""
 
     def __init__(self):
@@ -329,7 +329,7 @@ class FakeIdm(object):
             "enabled": stored.get("enabled", True) is not False,
             "config": "config/provisioner.openicf/" + name,
             "connectorRef": stored.get("connectorRef", {}),
-            "objectTypes": ["__ALL__"] + sorted((stored.get("objectTypes") or {}).keys()),
+            "objectTypes": ["__ALL__", *sorted((stored.get("objectTypes") or {}).keys())],
         }
         error = None
         if self._pending_start.get(name):
@@ -414,7 +414,7 @@ def fake_idm(monkeypatch):
     return fake
 
 
-class VirtualClock(object):
+class VirtualClock:
     def __init__(self):
         self.now = 1000.0
         self.sleeps = []
@@ -482,9 +482,8 @@ def run_module(request, capsys, virtual_clock, monkeypatch):
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
         capsys.readouterr()
-        with patch_module_args(module_args):
-            with pytest.raises(SystemExit) as exit_info:
-                module.main()
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exit_info:
+            module.main()
         out = capsys.readouterr().out
         result = ModuleResult(json.loads(out))
         result.raw_output = out

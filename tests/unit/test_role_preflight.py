@@ -55,7 +55,7 @@ def provider():
             header = self.headers.get("Authorization", "")
             if header.startswith("Basic "):
                 auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1))
-            url = "http://%s:%d%s" % (self.server.server_address + (self.path,))
+            url = "http://%s:%d%s" % (*self.server.server_address, self.path)
             status, body, content_type = fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -188,7 +188,7 @@ def test_map_items_naming_what_the_provider_lacks_are_refused_unless_optional(tm
     assert "nickName" not in message
     # the default map's optional phoneNumbers item is not an error: this provider has no phoneNumbers
     assert "phoneNumbers" not in message
-    rc, declared = preflight(
+    rc, _declared = preflight(
         tmp_path, provider, scim_sync_user_attribute_map_extra=[{"scim": "title", "idm": "title", "optional": True}]
     )
     assert rc == 0

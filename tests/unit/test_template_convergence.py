@@ -83,7 +83,7 @@ def strict_equal(a, b):
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -235,10 +235,12 @@ class Provider:
         return scim_id
 
 
+# IDM's stock policy: the properties a managed user or role must have.
+IDM_REQUIRED = {"user": ("userName", "givenName", "sn", "mail"), "role": ("name",)}
+
+
 class Idm:
     """Managed users and roles as IDM stores and reads them."""
-
-    REQUIRED = {"user": ("userName", "givenName", "sn", "mail"), "role": ("name",)}
 
     def __init__(self, relationship_fields="default", keep_nulls=True):
         self.relationship_fields = relationship_fields
@@ -270,7 +272,7 @@ class Idm:
 
     def write(self, kind, object_id, obj):
         obj = copy.deepcopy(obj)
-        missing = [p for p in self.REQUIRED[kind] if unassigned(obj.get(p))]
+        missing = [p for p in IDM_REQUIRED[kind] if unassigned(obj.get(p))]
         if missing:
             raise EntryFailure("403 Failed policy validation: %s required" % ", ".join(missing))
         if object_id is None:

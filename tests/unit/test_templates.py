@@ -59,7 +59,7 @@ OAUTH = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render_cached(name, variables_json):
     with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
         text = handle.read()

@@ -7,6 +7,7 @@ happened, never how fast."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from datetime import datetime
@@ -180,8 +181,8 @@ def test_daylight_saving_gap_moves_the_fire_time_forward():
     fires.append(config.fire_after(fires[0]))
     assert [datetime.utcfromtimestamp(f).isoformat() for f in fires] == [
         "2024-03-31T01:30:00",  # 02:30 does not exist on 31 March: 03:30 CEST
-        "2024-04-01T00:30:00",
-    ]  # 02:30 CEST
+        "2024-04-01T00:30:00",  # 02:30 CEST
+    ]
 
 
 @pytest.mark.parametrize(
@@ -281,7 +282,7 @@ def test_scheduled_recon_runs_and_stops_when_the_schedule_is_removed(idm):
 
 def _overlaps(history):
     spans = sorted((f.started, f.ended or float("inf")) for f in history)
-    return any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
+    return any(later_start < earlier_end for (_, earlier_end), (later_start, _) in itertools.pairwise(spans))
 
 
 @pytest.mark.parametrize("concurrent", [False, True])

@@ -128,7 +128,7 @@ def test_jinja_syntax_error(playbook_dir):
 
 def test_undefined_variable(playbook_dir):
     write(playbook_dir, "undef.json.j2", '{"a": "{{ not_defined_var }}"}')
-    action, calls = make_action(config_action, {"id": "x", "template": "undef.json.j2"}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "undef.json.j2"}, playbook_dir)
     with pytest.raises(AnsibleActionFail) as info:
         action.run(task_vars={})
     assert "not_defined_var" in str(info.value)
@@ -146,7 +146,7 @@ def test_invalid_json_reports_line_and_column_without_content(playbook_dir):
 
 def test_invalid_yaml_reports_position(playbook_dir):
     write(playbook_dir, "bad.yml.j2", "a: [1, 2\nb: {{ secret }}\n")
-    action, calls = make_action(config_action, {"id": "x", "template": "bad.yml.j2"}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "bad.yml.j2"}, playbook_dir)
     with pytest.raises(AnsibleActionFail) as info:
         action.run(task_vars={"secret": SECRET})
     assert "neither JSON nor valid YAML" in str(info.value) and "line" in str(info.value)
@@ -165,7 +165,7 @@ def test_empty_render_and_wrong_type(playbook_dir):
 
 
 def test_template_and_data_option_are_exclusive(playbook_dir):
-    action, calls = make_action(config_action, {"id": "x", "template": "t.j2", "config": {}}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "t.j2", "config": {}}, playbook_dir)
     with pytest.raises(AnsibleActionFail, match="mutually exclusive"):
         action.run(task_vars={})
 
@@ -196,6 +196,6 @@ def test_mapping_shapes(playbook_dir, rendered, expected):
 
 def test_mapping_rejects_scalar(playbook_dir):
     write(playbook_dir, "n.json.j2", "42")
-    action, calls = make_action(mapping_action, {"template": "n.json.j2"}, playbook_dir, "idmops.pingidm.mapping")
+    action, _calls = make_action(mapping_action, {"template": "n.json.j2"}, playbook_dir, "idmops.pingidm.mapping")
     with pytest.raises(AnsibleActionFail):
         action.run(task_vars={})

@@ -123,8 +123,8 @@ def test_names_sides_properties_policies():
         (
             dict(USERS, target="managed/role"),
             "mapping managedUser_systemScimAccount: links names mapping systemScimAccount_managedUser, which goes from "
-            "system/scim/account to managed/role; it must go the same way (managed/user to system/scim/account) or exactly "
-            "the reverse way (system/scim/account to managed/user)",
+            "system/scim/account to managed/role; it must go the same way (managed/user to system/scim/account) or "
+            "exactly the reverse way (system/scim/account to managed/user)",
         ),
     ],
 )
@@ -223,7 +223,7 @@ def _render(name, variables):
     """The template rendered as the role renders it: with the role's defaults, next to scim_attributes.j2."""
     templates = os.path.join(REPO, "conf_templates")
     with open(os.path.join(REPO, "roles", "scim_sync", "defaults", "main.yml"), encoding="utf-8") as handle:
-        defaults = dict((k, v) for k, v in yaml.safe_load(handle).items() if k.startswith("scim_sync_"))
+        defaults = {k: v for k, v in yaml.safe_load(handle).items() if k.startswith("scim_sync_")}
     with open(os.path.join(templates, name), encoding="utf-8") as handle:
         text = handle.read()
     templar = Templar(loader=DataLoader(), variables=dict(defaults, **variables))

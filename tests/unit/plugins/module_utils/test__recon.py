@@ -19,7 +19,7 @@ MAPPING = "systemScimAccount_managedUser"
 def summary_7x(
     created=0, updated=0, unchanged=0, deleted=0, links=0, failures=0, state="SUCCESS", situations=None, **extra
 ):
-    situation_summary = dict((name, 0) for name in _vocabulary.DEFAULT_POLICY_ACTIONS)
+    situation_summary = dict.fromkeys(_vocabulary.DEFAULT_POLICY_ACTIONS, 0)
     situation_summary.update(situations or {})
     raw = {
         "_id": "0b7f-1",
@@ -50,9 +50,8 @@ def summary_7x(
 
 def summary_5x(created=0, links=0, situations=None, failures=0):
     """5.x shape: no updated/unchanged/deleted counters, 11 situation keys."""
-    situation_summary = dict(
-        (name, 0)
-        for name in (
+    situation_summary = dict.fromkeys(
+        (
             "SOURCE_IGNORED",
             "MISSING",
             "FOUND",
@@ -64,7 +63,8 @@ def summary_5x(created=0, links=0, situations=None, failures=0):
             "TARGET_IGNORED",
             "UNASSIGNED",
             "FOUND_ALREADY_LINKED",
-        )
+        ),
+        0,
     )
     situation_summary.update(situations or {})
     return {
@@ -285,7 +285,7 @@ def test_poll_delays_start_fast_and_cap():
     delays = list(itertools.islice(_recon.poll_delays(), 12))
     assert delays[:3] == pytest.approx([0.1, 0.15, 0.225])
     assert max(delays) == 2.0 and delays[-1] == 2.0
-    assert all(b >= a for a, b in zip(delays, delays[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(delays))
 
 
 def source_poll(processed, total, duration, stage="ACTIVE_RECONCILING_SOURCE"):

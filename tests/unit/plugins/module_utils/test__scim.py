@@ -119,7 +119,7 @@ V1_GROUP_SCHEMA = {
 }
 
 
-class FakeScim(object):
+class FakeScim:
     """A SCIM provider answering at the requests layer. ``speaks`` is the version served under BOTH /scim/v1 and
     /scim/v2 (to imitate a misconfigured endpoint); set attributes to change behaviour."""
 
@@ -276,7 +276,7 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert [s["name"] for s in result["schemas"]] == ["User", "Group", "EnterpriseUser"]
     assert result["resource_types"][0]["id"] == "User"
     assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups", "employeeNumber", "manager"]
-    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
+    by_name = {a["name"]: a for a in result["user_attribute_details"]}
     assert by_name["userName"]["required"] is True and by_name["userName"]["extension"] is False
     assert by_name["name"]["sub_attributes"] == ["givenName", "familyName"] and by_name["name"]["multi_valued"] is False
     assert by_name["emails"]["multi_valued"] is True
@@ -291,7 +291,7 @@ def test_oauth_v2_full_preflight(fake_scim):
         "Group": [],
     }
     assert result["group_attributes"] == ["displayName", "members"]
-    groups = dict((a["name"], a) for a in result["group_attribute_details"])
+    groups = {a["name"]: a for a in result["group_attribute_details"]}
     assert groups["displayName"]["required"] is True and groups["members"]["multi_valued"] is True
     assert groups["members"]["sub_attributes"] == ["value", "display", "$ref"]
 
@@ -359,7 +359,7 @@ def test_v1_provider(fake_scim):
     assert result["resource_types"] == []
     assert result["user_attributes"] == ["id", "userName", "name", "employeeNumber"]
     assert result["enterprise_user"] is True and result["group_attributes"] == ["displayName", "members"]
-    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
+    by_name = {a["name"]: a for a in result["user_attribute_details"]}
     assert by_name["id"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True
     assert ("GET", "/scim/v1/ServiceProviderConfigs", {}) in fake_scim.calls
@@ -477,7 +477,7 @@ def tls_server(tmp_path_factory):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -51,7 +51,7 @@ def args(idm_args, config=None, **extra):
 
 
 def assert_no_secret(result, *secrets):
-    for secret in secrets + (SECRET, ROTATED, ADMIN_PASSWORD):
+    for secret in (*secrets, SECRET, ROTATED, ADMIN_PASSWORD):
         assert secret not in result.raw_output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(
         {k: result.get(k) for k in ("config", "diff", "msg", "test", "status")}

@@ -292,7 +292,7 @@ def test_api_error_names_the_request(fake_idm, run_module, idm_args):
 def test_input_not_modified_between_runs(fake_idm, run_module, idm_args):
     original = copy.deepcopy(A)
     run_module(mapping, dict(idm_args, mapping=A))
-    assert A == original
+    assert original == A
 
 
 def test_shadowed_is_the_state_after_the_task(fake_idm, run_module, idm_args):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -39,12 +39,10 @@ SITUATIONS_7X = (
 
 
 def iso_now():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (
-        datetime.now(timezone.utc).microsecond // 1000
-    )
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (datetime.now(UTC).microsecond // 1000)
 
 
-class Outcome(object):
+class Outcome:
     """What a started run does: ``active_polls`` GETs answer ACTIVE, then ``state`` with these counters."""
 
     def __init__(
@@ -77,7 +75,7 @@ class Outcome(object):
         self.shape = shape
 
 
-class FakeRecon(object):
+class FakeRecon:
     """IDM's /recon endpoints on top of conftest's FakeIdm.
 
     ``next_outcomes`` is consumed by each start (the last one repeats). ``list_shape`` chooses the ``GET recon``
@@ -195,11 +193,10 @@ class FakeRecon(object):
         target = {"existing": {"processed": 0, "total": "0"}, "created": outcome.created}
         if outcome.shape == "7x":
             target.update(updated=outcome.updated, unchanged=outcome.unchanged, deleted=outcome.deleted)
-            situations = dict((name, 0) for name in SITUATIONS_7X)
+            situations = dict.fromkeys(SITUATIONS_7X, 0)
         else:
-            situations = dict(
-                (name, 0)
-                for name in (
+            situations = dict.fromkeys(
+                (
                     "SOURCE_IGNORED",
                     "MISSING",
                     "FOUND",
@@ -211,7 +208,8 @@ class FakeRecon(object):
                     "TARGET_IGNORED",
                     "UNASSIGNED",
                     "FOUND_ALREADY_LINKED",
-                )
+                ),
+                0,
             )
         situations.update(outcome.situations)
         situations.update(outcome.exceptions)
@@ -246,9 +244,11 @@ class FakeRecon(object):
             for n in range(count)
         ]
         # in the order IDM writes them: the flagged entries first (source phase), then the failures
-        self.audit[summary["_id"]] = (
-            [{"reconId": summary["_id"], "entryType": "start", "status": "SUCCESS", "action": None}] + flagged + events
-        )
+        self.audit[summary["_id"]] = [
+            {"reconId": summary["_id"], "entryType": "start", "status": "SUCCESS", "action": None},
+            *flagged,
+            *events,
+        ]
         summary.update(
             state=state,
             stage="COMPLETED_" + state,

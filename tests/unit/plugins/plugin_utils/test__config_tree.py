@@ -30,6 +30,13 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _c
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _config_tree
 
 ROLE_TASKS = os.path.join(os.path.dirname(_config_tree.__file__), "..", "..", "roles", "scim_sync", "tasks")
+
+
+def role_tasks(name):
+    with open(os.path.join(ROLE_TASKS, name), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 SECRET = 'scim-Secr3t "quoted" \\ back\\slash {{ not jinja }}'
 CRYPTO = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "AAAA", "iv": "BBBB"}}}
 CONNECTOR = {
@@ -246,11 +253,10 @@ def test_variable_name_parts_are_snake_case(text, expected):
 @pytest.mark.parametrize("hostname", ["tenant1", "idm-EU", "Tenant-1.prod", "myIDMHost", "a.b-c_D"])
 def test_the_role_computes_the_tenant_part_as_the_export_does(hostname):
     # apply.yml derives scim_sync_config_secrets from vault_<tenant token>_* with this Jinja expression.
-    tasks = yaml.safe_load(open(os.path.join(ROLE_TASKS, "apply.yml")))
-    expression = tasks[0]["ansible.builtin.set_fact"]["scim_sync__tenant_token"]
+    expression = role_tasks("apply.yml")[0]["ansible.builtin.set_fact"]["scim_sync__tenant_token"]
     templar = Templar(loader=DataLoader(), variables={"inventory_hostname": hostname})
     assert templar.template(trust_as_template(expression)).strip() == _config_tree.token(hostname)
-    exported = yaml.safe_load(open(os.path.join(ROLE_TASKS, "export.yml")))[0]["vars"]["scim_sync__tenant_token"]
+    exported = role_tasks("export.yml")[0]["vars"]["scim_sync__tenant_token"]
     assert exported == expression
 
 
