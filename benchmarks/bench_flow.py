@@ -57,7 +57,8 @@ def run(rounds: int = 3, users: int = 200, groups: int = 20) -> list[Table]:
     first_ratio = median([s["first"] for s in ours]) / median([s["first"] for s in plain])
     rerun_ratio = median([s["rerun"] for s in ours]) / median([s["rerun"] for s in plain])
     flow = Table(
-        title=f"1. Whole sample flow: role vs plain uri playbook ({rounds} rounds each, {users} users, {groups} groups)",
+        title=f"1. Whole sample flow: role vs plain uri playbook ({rounds} rounds each, {users} users, "
+        f"{groups} groups)",
         headers=["variant", "first run median s", "first runs s", "re-run median s", "re-runs s"],
         rows=[
             [
@@ -70,7 +71,8 @@ def run(rounds: int = 3, users: int = 200, groups: int = 20) -> list[Table]:
             for v in VARIANTS
         ],
         notes=[
-            f"wall time ratio role/plain, first run: {first_ratio:.2f}x (target <= 0.5x: {verdict(first_ratio <= 0.5)})",
+            f"wall time ratio role/plain, first run: {first_ratio:.2f}x "
+            f"(target <= 0.5x: {verdict(first_ratio <= 0.5)})",
             f"wall time ratio role/plain, re-run: {rerun_ratio:.2f}x",
         ],
         data={

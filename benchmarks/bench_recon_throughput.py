@@ -2,9 +2,9 @@
 IDM process's peak memory (VmHWM from /proc), through the real CLI sandbox.
 
 The flow configures the connector and the mappings on a fresh sandbox; its recon of systemScimAccount_managedUser
-is the first run (it creates every user). A direct `POST /openidm/recon?_action=recon&mapping=...&waitForCompletion=true`
-afterwards is the unchanged re-run. Durations are IDM's own `started`/`ended`.
-When the colleagues' in-process benchmark
+is the first run (it creates every user). A direct
+`POST /openidm/recon?_action=recon&mapping=...&waitForCompletion=true` afterwards is the unchanged re-run.
+Durations are IDM's own `started`/`ended`. When the colleagues' in-process benchmark
 benchmarks/sandbox_recon.py exists, run_all.py runs it as well and prints its table next to this one.
 """
 

@@ -25,7 +25,7 @@ from sandbox import testing as proofkit
 def _process_cpu(pid: int) -> float:
     """utime + stime of a process in seconds (0 when it is gone)."""
     try:
-        fields = open(f"/proc/{pid}/stat", encoding="utf-8").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

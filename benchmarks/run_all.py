@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import bench_flow, bench_recon_throughput, bench_recon_wait, bench_tenants
@@ -92,7 +92,7 @@ def _chart(tables: list[Table], path: Path) -> str:
         return "chart skipped: no benchmark data"
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     axes = axes if len(panels) > 1 else [axes]
-    for ax, key in zip(axes, panels):
+    for ax, key in zip(axes, panels, strict=True):
         data = by_title[key].data
         if key == "1":
             names = list(data["first"])
@@ -158,7 +158,7 @@ def main() -> int:
 
     RESULTS.mkdir(exist_ok=True)
     header = (
-        f"# Benchmarks ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"# Benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"Python {platform.python_version()}{', quick' if args.quick else ''})\n\n"
     )
     chart_note = _chart(tables, RESULTS / "latest.png")
