@@ -32,8 +32,12 @@ def _one(variant: str, workdir: Path, users: int, groups: int) -> dict:
         if second.rc != 0:
             raise RuntimeError(f"{variant}: re-run failed\n{second.describe()}")
         rerun_requests = proofkit.count_requests(tenant.access_log_lines()[log_mark:])
-        return {"first": first.seconds, "rerun": second.seconds, "rerun_requests": rerun_requests,
-                "rerun_changed": sum(s.get("changed", 0) for s in second.results.get("stats", {}).values())}
+        return {
+            "first": first.seconds,
+            "rerun": second.seconds,
+            "rerun_requests": rerun_requests,
+            "rerun_changed": sum(s.get("changed", 0) for s in second.results.get("stats", {}).values()),
+        }
     finally:
         proofkit.sandbox_down(state)
 
@@ -53,31 +57,50 @@ def run(rounds: int = 3, users: int = 200, groups: int = 20) -> list[Table]:
     first_ratio = median([s["first"] for s in ours]) / median([s["first"] for s in plain])
     rerun_ratio = median([s["rerun"] for s in ours]) / median([s["rerun"] for s in plain])
     flow = Table(
-        title=f"1. Whole sample flow: role vs plain uri playbook ({rounds} rounds each, {users} users, {groups} groups)",
+        title=f"1. Whole sample flow: role vs plain uri playbook ({rounds} rounds each, {users} users, "
+        f"{groups} groups)",
         headers=["variant", "first run median s", "first runs s", "re-run median s", "re-runs s"],
-        rows=[[v, median([s["first"] for s in samples[v]]), ", ".join(f"{s['first']:.1f}" for s in samples[v]),
-               median([s["rerun"] for s in samples[v]]), ", ".join(f"{s['rerun']:.1f}" for s in samples[v])]
-              for v in VARIANTS],
-        notes=[f"wall time ratio role/plain, first run: {first_ratio:.2f}x (target <= 0.5x: {verdict(first_ratio <= 0.5)})",
-               f"wall time ratio role/plain, re-run: {rerun_ratio:.2f}x"],
-        data={"first_ratio": first_ratio, "rerun_ratio": rerun_ratio,
-              "first": {v: [s["first"] for s in samples[v]] for v in VARIANTS},
-              "rerun": {v: [s["rerun"] for s in samples[v]] for v in VARIANTS}},
+        rows=[
+            [
+                v,
+                median([s["first"] for s in samples[v]]),
+                ", ".join(f"{s['first']:.1f}" for s in samples[v]),
+                median([s["rerun"] for s in samples[v]]),
+                ", ".join(f"{s['rerun']:.1f}" for s in samples[v]),
+            ]
+            for v in VARIANTS
+        ],
+        notes=[
+            f"wall time ratio role/plain, first run: {first_ratio:.2f}x "
+            f"(target <= 0.5x: {verdict(first_ratio <= 0.5)})",
+            f"wall time ratio role/plain, re-run: {rerun_ratio:.2f}x",
+        ],
+        data={
+            "first_ratio": first_ratio,
+            "rerun_ratio": rerun_ratio,
+            "first": {v: [s["first"] for s in samples[v]] for v in VARIANTS},
+            "rerun": {v: [s["rerun"] for s in samples[v]] for v in VARIANTS},
+        },
     )
 
     methods = sorted({m for s in ours + plain for m in s["rerun_requests"]["by_method"]})
     last = {v: samples[v][-1]["rerun_requests"] for v in VARIANTS}
     ours_writes = last["role"]["by_method"].get("PUT", 0) + sum(
-        n for call, n in last["role"]["by_call"].items() if call.startswith("POST") and "create" in call)
+        n for call, n in last["role"]["by_call"].items() if call.startswith("POST") and "create" in call
+    )
     requests_ok = ours_writes == 0 and last["role"]["total"] <= last["plain uri"]["total"]
     idem = Table(
         title="2. Idempotent re-run: IDM requests by method (sandbox access log, last round)",
         headers=["variant", "total", *methods, "changed tasks"],
-        rows=[[v, last[v]["total"], *[last[v]["by_method"].get(m, 0) for m in methods],
-               samples[v][-1]["rerun_changed"]] for v in VARIANTS],
-        notes=[f"role re-run PUT/POST-create requests: {ours_writes}; total role {last['role']['total']} vs plain "
-               f"{last['plain uri']['total']} (target: no writes, no more requests: {verdict(requests_ok)})",
-               "role re-run calls: " + ", ".join(f"{c} x{n}" for c, n in sorted(last["role"]["by_call"].items()))],
+        rows=[
+            [v, last[v]["total"], *[last[v]["by_method"].get(m, 0) for m in methods], samples[v][-1]["rerun_changed"]]
+            for v in VARIANTS
+        ],
+        notes=[
+            f"role re-run PUT/POST-create requests: {ours_writes}; total role {last['role']['total']} vs plain "
+            f"{last['plain uri']['total']} (target: no writes, no more requests: {verdict(requests_ok)})",
+            "role re-run calls: " + ", ".join(f"{c} x{n}" for c, n in sorted(last["role"]["by_call"].items())),
+        ],
         data={"requests": last},
     )
     return [flow, idem]

@@ -25,7 +25,7 @@ from sandbox import testing as proofkit
 def _process_cpu(pid: int) -> float:
     """utime + stime of a process in seconds (0 when it is gone)."""
     try:
-        fields = open(f"/proc/{pid}/stat", encoding="utf-8").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -43,12 +43,31 @@ def _children_cpu() -> float:
 def _noop_baseline(workdir: Path, hosts: int, tasks: int) -> float:
     """Wall seconds of `tasks` ansible.builtin.ping tasks on `hosts` local hosts, forks = hosts."""
     inventory = workdir / "noop-inventory.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": {f"noop{i}": {
-        "ansible_connection": "local", "ansible_python_interpreter": proofkit.PYTHON} for i in range(hosts)}}}))
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        f"noop{i}": {"ansible_connection": "local", "ansible_python_interpreter": proofkit.PYTHON}
+                        for i in range(hosts)
+                    }
+                }
+            }
+        )
+    )
     playbook = workdir / "noop.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "no-op baseline", "hosts": "all", "gather_facts": False,
-                                         "tasks": [{"name": f"ping {i}", "ansible.builtin.ping": {}}
-                                                   for i in range(tasks)]}]))
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "no-op baseline",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [{"name": f"ping {i}", "ansible.builtin.ping": {}} for i in range(tasks)],
+                }
+            ]
+        )
+    )
     run_ = proofkit.run_playbook(playbook, [inventory], args=["--forks", str(hosts)], workdir=workdir, timeout=3600)
     if run_.rc != 0:
         raise RuntimeError(f"no-op baseline failed\n{run_.describe()}")
@@ -61,8 +80,7 @@ def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: in
         for count in tenant_counts:
             workdir = Path(tmp) / f"t{count}"
             workdir.mkdir()
-            sandbox = proofkit.sandbox_up(workdir / "sandbox", tenants=count, users=users, groups=groups,
-                                          timeout=600)
+            sandbox = proofkit.sandbox_up(workdir / "sandbox", tenants=count, users=users, groups=groups, timeout=600)
             try:
                 sandbox_before, ansible_before = _sandbox_cpu(sandbox), _children_cpu()
                 run_ = proofkit.run_flow(sandbox, workdir, args=["--forks", str(count)], timeout=3600)
@@ -79,26 +97,54 @@ def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: in
             first_host = sandbox.tenants[0].name
             tasks = sum(1 for t in run_.tasks if t.get("host") == first_host) or len(run_.tasks) // count
             baseline[count] = _noop_baseline(workdir, count, tasks)
-            rows.append([count, count, run_.seconds, run_.seconds / seconds[tenant_counts[0]], ok_hosts,
-                         ansible_cpu, ansible_cpu / count, sandbox_cpu, floor, tasks, baseline[count],
-                         baseline[count] / baseline[tenant_counts[0]]])
+            rows.append(
+                [
+                    count,
+                    count,
+                    run_.seconds,
+                    run_.seconds / seconds[tenant_counts[0]],
+                    ok_hosts,
+                    ansible_cpu,
+                    ansible_cpu / count,
+                    sandbox_cpu,
+                    floor,
+                    tasks,
+                    baseline[count],
+                    baseline[count] / baseline[tenant_counts[0]],
+                ]
+            )
     ratio = seconds[tenant_counts[-1]] / seconds[tenant_counts[0]]
     baseline_ratio = baseline[tenant_counts[-1]] / baseline[tenant_counts[0]]
-    return [Table(
-        title=f"5. Tenants in parallel (forks = tenants, {users} users and {groups} groups each)",
-        headers=["tenants", "forks", "wall s", f"x {tenant_counts[0]} tenant", "hosts ok", "Ansible CPU s",
-                 "Ansible CPU s per tenant", "sandbox CPU s", "CPU floor s", "tasks per host",
-                 "no-op baseline wall s", f"baseline x {tenant_counts[0]}"],
-        rows=rows,
-        notes=[f"{tenant_counts[-1]} tenants / {tenant_counts[0]} tenant = {ratio:.2f}x "
-               f"(target <= 3x: {verdict(ratio <= 3)})",
-               f"CPU floor = (Ansible + sandbox CPU seconds) / {os.cpu_count()} cores: no wall time can be lower "
-               "on this machine",
-               f"no-op baseline (ansible.builtin.ping, same tasks per host, hosts and forks): "
-               f"{tenant_counts[-1]} / {tenant_counts[0]} = {baseline_ratio:.2f}x; the flow's ratio is "
-               f"{ratio / baseline_ratio:.2f}x the baseline's"],
-        data={"seconds": seconds, "ratio": ratio, "baseline": baseline, "baseline_ratio": baseline_ratio},
-    )]
+    return [
+        Table(
+            title=f"5. Tenants in parallel (forks = tenants, {users} users and {groups} groups each)",
+            headers=[
+                "tenants",
+                "forks",
+                "wall s",
+                f"x {tenant_counts[0]} tenant",
+                "hosts ok",
+                "Ansible CPU s",
+                "Ansible CPU s per tenant",
+                "sandbox CPU s",
+                "CPU floor s",
+                "tasks per host",
+                "no-op baseline wall s",
+                f"baseline x {tenant_counts[0]}",
+            ],
+            rows=rows,
+            notes=[
+                f"{tenant_counts[-1]} tenants / {tenant_counts[0]} tenant = {ratio:.2f}x "
+                f"(target <= 3x: {verdict(ratio <= 3)})",
+                f"CPU floor = (Ansible + sandbox CPU seconds) / {os.cpu_count()} cores: no wall time can be lower "
+                "on this machine",
+                f"no-op baseline (ansible.builtin.ping, same tasks per host, hosts and forks): "
+                f"{tenant_counts[-1]} / {tenant_counts[0]} = {baseline_ratio:.2f}x; the flow's ratio is "
+                f"{ratio / baseline_ratio:.2f}x the baseline's",
+            ],
+            data={"seconds": seconds, "ratio": ratio, "baseline": baseline, "baseline_ratio": baseline_ratio},
+        )
+    ]
 
 
 def main() -> int:
