@@ -47,7 +47,13 @@ $(STAMP): requirements-dev.txt requirements.txt sandbox/django_scim/requirements
 demo: setup
 	@bash tools/demo.sh
 
+# ruff over the Python that is not the shipped collection's plugins (ansible-test sanity governs plugins/):
+# the sandbox, benchmarks, tools, every test tree, and the two scripts under docs/ and inventories/.
+RUFF_PATHS := sandbox benchmarks tools tests docs/sphinx/conf.py inventories/sandbox/sandbox_inventory.py
+
 lint: setup
+	ruff check $(RUFF_PATHS)
+	ruff format --check $(RUFF_PATHS)
 	ansible-lint --offline
 	antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 

@@ -52,8 +52,13 @@ def _timed_run(sandbox, workdir, variant):
         raise RuntimeError(f"{variant}: the flow failed\n{run.describe()}")
     cpu = children_cpu() - cpu
     requests = proofkit.count_requests(tenant.access_log_lines()[log_mark:])
-    return {"seconds": run.seconds, "cpu": cpu, "recon": recon_seconds(tenant, known), "requests": requests,
-            "changed": sum(s.get("changed", 0) for s in run.results.get("stats", {}).values())}
+    return {
+        "seconds": run.seconds,
+        "cpu": cpu,
+        "recon": recon_seconds(tenant, known),
+        "requests": requests,
+        "changed": sum(s.get("changed", 0) for s in run.results.get("stats", {}).values()),
+    }
 
 
 def _one(variant: str, workdir: Path, users: int, groups: int) -> dict:
@@ -87,46 +92,83 @@ def run(rounds: int = 3, users: int = 200, groups: int = 20) -> list[Table]:
     for variant in VARIANTS:
         for which in runs:
             seconds, recon = med(variant, which, "seconds"), med(variant, which, "recon")
-            rows.append([variant, runs[which], seconds,
-                         ", ".join(f"{s[which]['seconds']:.1f}" for s in samples[variant]), recon, seconds - recon,
-                         med(variant, which, "cpu"), seconds / med("plain uri", which, "seconds")])
+            rows.append(
+                [
+                    variant,
+                    runs[which],
+                    seconds,
+                    ", ".join(f"{s[which]['seconds']:.1f}" for s in samples[variant]),
+                    recon,
+                    seconds - recon,
+                    med(variant, which, "cpu"),
+                    seconds / med("plain uri", which, "seconds"),
+                ]
+            )
     ratios = {which: med("in process", which, "seconds") / med("plain uri", which, "seconds") for which in runs}
-    outside = {which: (med("in process", which, "seconds") - med("in process", which, "recon"))
-               / (med("plain uri", which, "seconds") - med("plain uri", which, "recon")) for which in runs}
+    outside = {
+        which: (med("in process", which, "seconds") - med("in process", which, "recon"))
+        / (med("plain uri", which, "seconds") - med("plain uri", which, "recon"))
+        for which in runs
+    }
     flow = Table(
         title=f"1. Whole sample flow, 1 tenant ({rounds} rounds each, {users} users, {groups} groups)",
-        headers=["variant", "run", "wall median s", "wall s", "IDM recon s", "wall minus recon s",
-                 "Ansible CPU s", "x plain wall"],
+        headers=[
+            "variant",
+            "run",
+            "wall median s",
+            "wall s",
+            "IDM recon s",
+            "wall minus recon s",
+            "Ansible CPU s",
+            "x plain wall",
+        ],
         rows=rows,
-        notes=[f"in process / plain uri, first run: {ratios['first']:.2f}x, re-run: {ratios['rerun']:.2f}x, third "
-               f"run: {ratios['steady']:.2f}x (target <= 0.35x: {verdict(max(ratios.values()) <= 0.35)})",
-               f"without IDM's own recon time (the same work for every variant): first run {outside['first']:.2f}x, "
-               f"re-run {outside['rerun']:.2f}x, third run {outside['steady']:.2f}x",
-               "the re-run's recon polls wait for the previous (creating) run's duration, longer than a run that "
-               "writes nothing; from the third run on the previous run is a re-run too",
-               "Ansible CPU = ansible-playbook and its workers (and module processes); the sandbox servers' CPU "
-               "is not in it"],
-        data={"ratios": ratios, "outside_recon": outside,
-              "samples": {v: [{k: {x: y for x, y in s[k].items() if x != "requests"} for k in s}
-                              for s in samples[v]] for v in VARIANTS}},
+        notes=[
+            f"in process / plain uri, first run: {ratios['first']:.2f}x, re-run: {ratios['rerun']:.2f}x, third "
+            f"run: {ratios['steady']:.2f}x (target <= 0.35x: {verdict(max(ratios.values()) <= 0.35)})",
+            f"without IDM's own recon time (the same work for every variant): first run {outside['first']:.2f}x, "
+            f"re-run {outside['rerun']:.2f}x, third run {outside['steady']:.2f}x",
+            "the re-run's recon polls wait for the previous (creating) run's duration, longer than a run that "
+            "writes nothing; from the third run on the previous run is a re-run too",
+            "Ansible CPU = ansible-playbook and its workers (and module processes); the sandbox servers' CPU "
+            "is not in it",
+        ],
+        data={
+            "ratios": ratios,
+            "outside_recon": outside,
+            "samples": {
+                v: [{k: {x: y for x, y in s[k].items() if x != "requests"} for k in s} for s in samples[v]]
+                for v in VARIANTS
+            },
+        },
     )
 
     last = {v: samples[v][-1]["rerun"]["requests"] for v in VARIANTS}
     methods = sorted({m for v in VARIANTS for m in last[v]["by_method"]})
     ours = last["in process"]
     writes = ours["by_method"].get("PUT", 0) + sum(
-        n for call, n in ours["by_call"].items() if call.startswith("POST") and "create" in call)
+        n for call, n in ours["by_call"].items() if call.startswith("POST") and "create" in call
+    )
     ok = writes == 0 and ours["total"] <= MAX_RERUN_REQUESTS
     idem = Table(
         title="2. Idempotent re-run: IDM requests by method (sandbox access log, last round)",
         headers=["variant", "total", *methods, "changed tasks"],
-        rows=[[v, last[v]["total"], *[last[v]["by_method"].get(m, 0) for m in methods],
-               samples[v][-1]["rerun"]["changed"]] for v in VARIANTS],
-        notes=[f"in-process re-run: {writes} writes, {ours['total']} requests (target: no writes, <= "
-               f"{MAX_RERUN_REQUESTS}: {verdict(ok)})",
-               "in-process re-run calls: " + ", ".join(f"{c} x{n}" for c, n in sorted(ours["by_call"].items())),
-               "the plain playbook makes fewer requests because it checks less: no readiness wait, no secret "
-               "comparison, no check of running recons, blocking waitForCompletion recons"],
+        rows=[
+            [
+                v,
+                last[v]["total"],
+                *[last[v]["by_method"].get(m, 0) for m in methods],
+                samples[v][-1]["rerun"]["changed"],
+            ]
+            for v in VARIANTS
+        ],
+        notes=[
+            f"in-process re-run: {writes} writes, {ours['total']} requests (target: no writes, <= "
+            f"{MAX_RERUN_REQUESTS}: {verdict(ok)})",
+            "in-process re-run calls: " + ", ".join(f"{c} x{n}" for c, n in sorted(ours["by_call"].items())),
+            "the plain playbook makes fewer requests because it checks less: no readiness wait, no secret "
+            "comparison, no check of running recons, blocking waitForCompletion recons",
+        ],
         data={"requests": last},
     )
     return [flow, idem]

@@ -2,9 +2,9 @@
 IDM process's peak memory (VmHWM from /proc), through the real CLI sandbox.
 
 The flow configures the connector and the mappings on a fresh sandbox; its recon of systemScimAccount_managedUser
-is the first run (it creates every user). A direct `POST /openidm/recon?_action=recon&mapping=...&waitForCompletion=true`
-afterwards is the unchanged re-run. Durations are IDM's own `started`/`ended`.
-When the colleagues' in-process benchmark
+is the first run (it creates every user). A direct
+`POST /openidm/recon?_action=recon&mapping=...&waitForCompletion=true` afterwards is the unchanged re-run.
+Durations are IDM's own `started`/`ended`. When the colleagues' in-process benchmark
 benchmarks/sandbox_recon.py exists, run_all.py runs it as well and prints its table next to this one.
 """
 
@@ -46,8 +46,9 @@ def _idm_pid(tenant: proofkit.Tenant) -> int | None:
 
 def _recon(tenant: proofkit.Tenant) -> tuple[dict, float]:
     started = time.monotonic()
-    response = tenant.idm("POST", "recon", params={"_action": "recon", "mapping": MAPPING,
-                                                 "waitForCompletion": "true"}, timeout=3600)
+    response = tenant.idm(
+        "POST", "recon", params={"_action": "recon", "mapping": MAPPING, "waitForCompletion": "true"}, timeout=3600
+    )
     wall = time.monotonic() - started
     response.raise_for_status()
     return tenant.idm_json("GET", f"recon/{response.json()['_id']}"), wall
@@ -84,19 +85,39 @@ def run(user_counts: tuple[int, ...] = (1000, 10000)) -> list[Table]:
         results = [measure(n, Path(tmp)) for n in user_counts]
     rows = []
     for r in results:
-        rows.append([r["users"], r["first_s"], r["users"] / r["first_s"] if r["first_s"] else float("nan"),
-                     r["first_created"], r["rerun_s"], r["users"] / r["rerun_s"] if r["rerun_s"] else float("nan"),
-                     r["rerun_unchanged"],
-                     f"{r['peak_mib']:.0f}" if r["peak_mib"] is not None else "n/a"])
-    return [Table(
-        title="4. Sandbox recon throughput, systemScimAccount_managedUser (CLI sandbox, IDM-reported duration)",
-        headers=["users", "first run s", "first users/s", "created", "unchanged re-run s", "re-run users/s",
-                 "unchanged", "IDM peak RSS MiB"],
-        rows=rows,
-        notes=["peak RSS is the IDM process's VmHWM after both runs (the process also holds the other mappings' "
-               "runs of the flow)"],
-        data={"results": results},
-    )]
+        rows.append(
+            [
+                r["users"],
+                r["first_s"],
+                r["users"] / r["first_s"] if r["first_s"] else float("nan"),
+                r["first_created"],
+                r["rerun_s"],
+                r["users"] / r["rerun_s"] if r["rerun_s"] else float("nan"),
+                r["rerun_unchanged"],
+                f"{r['peak_mib']:.0f}" if r["peak_mib"] is not None else "n/a",
+            ]
+        )
+    return [
+        Table(
+            title="4. Sandbox recon throughput, systemScimAccount_managedUser (CLI sandbox, IDM-reported duration)",
+            headers=[
+                "users",
+                "first run s",
+                "first users/s",
+                "created",
+                "unchanged re-run s",
+                "re-run users/s",
+                "unchanged",
+                "IDM peak RSS MiB",
+            ],
+            rows=rows,
+            notes=[
+                "peak RSS is the IDM process's VmHWM after both runs (the process also holds the other mappings' "
+                "runs of the flow)"
+            ],
+            data={"results": results},
+        )
+    ]
 
 
 def main() -> int:

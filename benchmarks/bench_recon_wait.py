@@ -36,12 +36,30 @@ def _measure(workdir: Path, users: int, repeats: int, label: str) -> dict:
             raise RuntimeError(f"flow setup failed\n{setup.describe()}")
         inventory = proofkit.write_localhost_inventory(workdir / f"localhost-{label}.yml")
         playbook = workdir / f"recon-{label}.yml"
-        playbook.write_text(yaml.safe_dump([{
-            "name": "recon wait overhead", "hosts": "localhost", "gather_facts": False,
-            "tasks": [{"name": f"recon {i}", "idmops.pingidm.recon": {
-                "mapping": MAPPING, "wait": True, "wait_timeout": 1800, **proofkit.connection_vars(tenant)}}
-                for i in range(repeats)],
-        }], sort_keys=False))
+        playbook.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "name": "recon wait overhead",
+                        "hosts": "localhost",
+                        "gather_facts": False,
+                        "tasks": [
+                            {
+                                "name": f"recon {i}",
+                                "idmops.pingidm.recon": {
+                                    "mapping": MAPPING,
+                                    "wait": True,
+                                    "wait_timeout": 1800,
+                                    **proofkit.connection_vars(tenant),
+                                },
+                            }
+                            for i in range(repeats)
+                        ],
+                    }
+                ],
+                sort_keys=False,
+            )
+        )
         run = proofkit.run_playbook(playbook, [inventory], workdir=workdir, timeout=3600)
         if run.rc != 0:
             raise RuntimeError(f"recon playbook failed\n{run.describe()}")
@@ -58,17 +76,30 @@ def _measure(workdir: Path, users: int, repeats: int, label: str) -> dict:
 
 def run(short_users: int = 20, long_users: int = 3000, repeats: int = 5) -> list[Table]:
     with tempfile.TemporaryDirectory(prefix="bench-recon-wait-") as tmp:
-        results = [_measure(Path(tmp), short_users, repeats, "short"),
-                   _measure(Path(tmp), long_users, max(2, repeats // 2), "long")]
+        results = [
+            _measure(Path(tmp), short_users, repeats, "short"),
+            _measure(Path(tmp), long_users, max(2, repeats // 2), "long"),
+        ]
     worst = max(max(r["overheads"]) for r in results)
-    return [Table(
-        title="3. Recon wait overhead (task end minus IDM's recon `ended`)",
-        headers=["recon", "users", "recon duration median s", "overhead median s", "overhead max s", "samples"],
-        rows=[[r["label"], r["users"], median(r["durations"]), median(r["overheads"]), max(r["overheads"]),
-               len(r["overheads"])] for r in results],
-        notes=[f"worst overhead {worst:.3f} s (target <= 0.5 s: {verdict(worst <= 0.5)})"],
-        data={"results": results},
-    )]
+    return [
+        Table(
+            title="3. Recon wait overhead (task end minus IDM's recon `ended`)",
+            headers=["recon", "users", "recon duration median s", "overhead median s", "overhead max s", "samples"],
+            rows=[
+                [
+                    r["label"],
+                    r["users"],
+                    median(r["durations"]),
+                    median(r["overheads"]),
+                    max(r["overheads"]),
+                    len(r["overheads"]),
+                ]
+                for r in results
+            ],
+            notes=[f"worst overhead {worst:.3f} s (target <= 0.5 s: {verdict(worst <= 0.5)})"],
+            data={"results": results},
+        )
+    ]
 
 
 def main() -> int:

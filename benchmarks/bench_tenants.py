@@ -43,8 +43,9 @@ def _flow(count: int, path: str, workdir: Path, users: int, groups: int) -> dict
     sandbox = proofkit.sandbox_up(workdir / "sandbox", tenants=count, users=users, groups=groups, timeout=900)
     try:
         sandbox_before, ansible_before = _sandbox_cpu(sandbox), children_cpu()
-        run = proofkit.run_flow(sandbox, workdir, args=["--forks", str(count)], timeout=3600,
-                                env={"IDMOPS_PINGIDM_EXECUTION": path})
+        run = proofkit.run_flow(
+            sandbox, workdir, args=["--forks", str(count)], timeout=3600, env={"IDMOPS_PINGIDM_EXECUTION": path}
+        )
         ansible_cpu = children_cpu() - ansible_before
         sandbox_cpu = _sandbox_cpu(sandbox) - sandbox_before
         if run.rc != 0:
@@ -52,8 +53,13 @@ def _flow(count: int, path: str, workdir: Path, users: int, groups: int) -> dict
         ok_hosts = sum(1 for s in run.results.get("stats", {}).values() if not s.get("failures"))
     finally:
         proofkit.sandbox_down(workdir / "sandbox")
-    return {"seconds": run.seconds, "ansible_cpu": ansible_cpu, "sandbox_cpu": sandbox_cpu, "ok_hosts": ok_hosts,
-            "floor": (ansible_cpu + sandbox_cpu) / (os.cpu_count() or 1)}
+    return {
+        "seconds": run.seconds,
+        "ansible_cpu": ansible_cpu,
+        "sandbox_cpu": sandbox_cpu,
+        "ok_hosts": ok_hosts,
+        "floor": (ansible_cpu + sandbox_cpu) / (os.cpu_count() or 1),
+    }
 
 
 def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: int = 5) -> list[Table]:
@@ -69,29 +75,64 @@ def run(tenant_counts: tuple[int, ...] = (1, 5, 20), users: int = 50, groups: in
     for name in PATHS:
         for count in tenant_counts:
             r = results[name][count]
-            rows.append([name, count, r["ok_hosts"], r["seconds"], r["seconds"] / results[name][smallest]["seconds"],
-                         r["ansible_cpu"], r["ansible_cpu"] / count, r["sandbox_cpu"], r["floor"]])
+            rows.append(
+                [
+                    name,
+                    count,
+                    r["ok_hosts"],
+                    r["seconds"],
+                    r["seconds"] / results[name][smallest]["seconds"],
+                    r["ansible_cpu"],
+                    r["ansible_cpu"] / count,
+                    r["sandbox_cpu"],
+                    r["floor"],
+                ]
+            )
     ours = results["in process"]
     ratio = ours[largest]["seconds"] / ours[smallest]["seconds"]
-    marginal = {name: (results[name][largest]["ansible_cpu"] - results[name][smallest]["ansible_cpu"])
-                / (largest - smallest) for name in PATHS} if largest > smallest else {}
+    marginal = (
+        {
+            name: (results[name][largest]["ansible_cpu"] - results[name][smallest]["ansible_cpu"])
+            / (largest - smallest)
+            for name in PATHS
+        }
+        if largest > smallest
+        else {}
+    )
     per_tenant = ours[largest]["ansible_cpu"] / largest
-    notes = [f"in process: {largest} tenants / {smallest} tenant = {ratio:.2f}x wall "
-             f"(target <= 3x: {verdict(ratio <= 3)})",
-             f"in process: Ansible CPU per tenant at {largest} tenants {per_tenant:.2f} s "
-             f"(target <= 0.6 s: {verdict(per_tenant <= 0.6)})"]
+    notes = [
+        f"in process: {largest} tenants / {smallest} tenant = {ratio:.2f}x wall (target <= 3x: {verdict(ratio <= 3)})",
+        f"in process: Ansible CPU per tenant at {largest} tenants {per_tenant:.2f} s "
+        f"(target <= 0.6 s: {verdict(per_tenant <= 0.6)})",
+    ]
     if marginal:
-        notes.append("marginal Ansible CPU of one more tenant: " + ", ".join(
-            f"{name} {value:.2f} s" for name, value in marginal.items()))
-    notes.append(f"CPU floor = (Ansible + sandbox CPU seconds) / {os.cpu_count()} cores: the wall time cannot be lower "
-                 "on this machine, where every tenant's IDM and SCIM provider run too")
-    return [Table(
-        title=f"5. Tenants in parallel (forks = tenants, {users} users and {groups} groups each)",
-        headers=["path", "tenants", "hosts ok", "wall s", f"x {smallest} tenant", "Ansible CPU s",
-                 "Ansible CPU s per tenant", "sandbox CPU s", "CPU floor s"],
-        rows=rows, notes=notes,
-        data={name: {str(count): value for count, value in results[name].items()} for name in PATHS},
-    )]
+        notes.append(
+            "marginal Ansible CPU of one more tenant: "
+            + ", ".join(f"{name} {value:.2f} s" for name, value in marginal.items())
+        )
+    notes.append(
+        f"CPU floor = (Ansible + sandbox CPU seconds) / {os.cpu_count()} cores: the wall time cannot be lower "
+        "on this machine, where every tenant's IDM and SCIM provider run too"
+    )
+    return [
+        Table(
+            title=f"5. Tenants in parallel (forks = tenants, {users} users and {groups} groups each)",
+            headers=[
+                "path",
+                "tenants",
+                "hosts ok",
+                "wall s",
+                f"x {smallest} tenant",
+                "Ansible CPU s",
+                "Ansible CPU s per tenant",
+                "sandbox CPU s",
+                "CPU floor s",
+            ],
+            rows=rows,
+            notes=notes,
+            data={name: {str(count): value for count, value in results[name].items()} for name in PATHS},
+        )
+    ]
 
 
 def main() -> int:

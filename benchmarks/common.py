@@ -21,11 +21,15 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     notes: list[str] = field(default_factory=list)
-    data: dict = field(default_factory=dict)   # raw numbers for the chart and the JSON record
+    data: dict = field(default_factory=dict)  # raw numbers for the chart and the JSON record
 
     def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |",
-                 "|" + "|".join("---" for _ in self.headers) + "|"]
+        lines = [
+            f"### {self.title}",
+            "",
+            "| " + " | ".join(self.headers) + " |",
+            "|" + "|".join("---" for _ in self.headers) + "|",
+        ]
         for row in self.rows:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         if self.notes:

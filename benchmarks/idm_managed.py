@@ -12,13 +12,17 @@ import requests
 
 from sandbox.idm.server import IdmServer
 
-HEADERS = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin",
-           "X-OpenIDM-NoSession": "true"}
+HEADERS = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin", "X-OpenIDM-NoSession": "true"}
 
 
 def user(n):
-    return {"userName": f"user{n:06d}", "givenName": f"Given{n}", "sn": f"Sn{n}", "mail": f"user{n}@example.com",
-            "accountStatus": "active"}
+    return {
+        "userName": f"user{n:06d}",
+        "givenName": f"Given{n}",
+        "sn": f"Sn{n}",
+        "mail": f"user{n}@example.com",
+        "accountStatus": "active",
+    }
 
 
 def timed(rows, label, count, fn):
@@ -37,38 +41,45 @@ def bench_router(rows, n):
             with server.store.batch():
                 for i in range(n):
                     router.create("managed/user", user(i))
+
         timed(rows, "router create (one store.batch)", n, create_batched)
 
         def create_single():
             for i in range(n, n + n // 5):
                 router.create("managed/user", user(i))
+
         timed(rows, "router create (autocommit each)", n // 5, create_single)
 
         def query_eq():
             for i in range(0, n, 1):
                 assert router.query("managed/user", f'userName eq "USER{i:06d}"')["resultCount"] == 1
+
         timed(rows, "router query userName eq (indexed)", n, query_eq)
 
         def query_all():
             assert router.query("managed/user", "true")["resultCount"] == n + n // 5
+
         timed(rows, "router query true (all users)", 1, query_all)
 
         def query_scan():
             for i in range(20):
                 router.query("managed/user", f'mail co "user{i}9"')
+
         timed(rows, "router query mail co (full scan)", 20, query_scan)
 
-        ids = [r["_id"] for r in router.query("managed/user", "true", fields=["_id"])["result"]][:n // 5]
+        ids = [r["_id"] for r in router.query("managed/user", "true", fields=["_id"])["result"]][: n // 5]
 
         def update_each():
             with server.store.batch():
                 for obj_id in ids:
                     router.patch("managed/user", obj_id, [{"operation": "replace", "field": "/sn", "value": "x"}])
+
         timed(rows, "router patch (one store.batch)", len(ids), update_each)
         server.stop()
 
         def restart():
             IdmServer(state).stop()
+
         timed(rows, "restart (load all from SQLite)", 1, restart)
 
 
@@ -82,12 +93,14 @@ def bench_http(rows, n):
         def create():
             for i in range(n):
                 assert session.post(base + "/managed/user?_action=create", json=user(i)).status_code == 201
+
         timed(rows, "HTTP create (keep-alive)", n, create)
 
         def query():
             for i in range(n):
                 response = session.get(base + "/managed/user", params={"_queryFilter": f'userName eq "user{i:06d}"'})
                 assert response.json()["resultCount"] == 1
+
         timed(rows, "HTTP query userName eq", n, query)
 
         def page_all():
@@ -102,6 +115,7 @@ def bench_http(rows, n):
                 if not cookie:
                     break
             assert total == n
+
         timed(rows, "HTTP page through all (500/page)", 1, page_all)
         session.close()
         server.stop()
@@ -115,6 +129,7 @@ def bench_scripts(rows, n):
         def run():
             for i in range(n):
                 server.scripts.evaluate(transform, {"source": f"User{i}"})
+
         timed(rows, "scripts.evaluate transform", n, run)
         server.stop()
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import bench_flow, bench_recon_throughput, bench_recon_wait, bench_tenants
@@ -53,8 +53,14 @@ def _colleagues() -> list[Table]:
             tables.append(Table(f"{name}", ["status"], [["not present in this checkout"]]))
             continue
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", f"benchmarks.{path.stem}"], cwd=REPO, capture_output=True, text=True,
-                              timeout=1800, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{path.stem}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
         seconds = time.monotonic() - started
         table = Table(f"{name} (colleague benchmark, {seconds:.0f} s, exit {done.returncode})", [], [])
         table.notes = []
@@ -75,6 +81,7 @@ def _render(table: Table) -> str:
 def _chart(tables: list[Table], path: Path) -> str:
     try:
         import matplotlib  # pylint: disable=import-outside-toplevel
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     except ImportError:
@@ -85,7 +92,7 @@ def _chart(tables: list[Table], path: Path) -> str:
         return "chart skipped: no benchmark data"
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     axes = axes if len(panels) > 1 else [axes]
-    for ax, key in zip(axes, panels):
+    for ax, key in zip(axes, panels, strict=True):
         data = by_title[key].data
         if key == "1":
             names = list(data["first"])
@@ -132,8 +139,14 @@ def main() -> int:
             produced = bench()
         except Exception as exc:  # pylint: disable=broad-except
             failures.append(name)
-            produced = [Table(f"{name}: FAILED", ["error"], [[str(exc).splitlines()[0] if str(exc) else repr(exc)]],
-                              notes=["```\n" + traceback.format_exc()[-3000:] + "\n```"])]
+            produced = [
+                Table(
+                    f"{name}: FAILED",
+                    ["error"],
+                    [[str(exc).splitlines()[0] if str(exc) else repr(exc)]],
+                    notes=["```\n" + traceback.format_exc()[-3000:] + "\n```"],
+                )
+            ]
         for table in produced:
             print(_render(table), flush=True)
         print(f"({name}: {time.monotonic() - started:.0f} s)\n", flush=True)
@@ -144,14 +157,23 @@ def main() -> int:
             tables.append(table)
 
     RESULTS.mkdir(exist_ok=True)
-    header = (f"# Benchmarks ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-              f"Python {platform.python_version()}{', quick' if args.quick else ''})\n\n")
+    header = (
+        f"# Benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"Python {platform.python_version()}{', quick' if args.quick else ''})\n\n"
+    )
     chart_note = _chart(tables, RESULTS / "latest.png")
     print(chart_note)
     (RESULTS / "latest.md").write_text(header + "\n".join(_render(t) for t in tables) + f"\n{chart_note}\n")
-    (RESULTS / "latest.json").write_text(json.dumps(
-        [{"title": t.title, "headers": t.headers, "rows": t.rows, "notes": t.notes, "data": t.data} for t in tables],
-        indent=1, default=str))
+    (RESULTS / "latest.json").write_text(
+        json.dumps(
+            [
+                {"title": t.title, "headers": t.headers, "rows": t.rows, "notes": t.notes, "data": t.data}
+                for t in tables
+            ],
+            indent=1,
+            default=str,
+        )
+    )
     if failures:
         print(f"failed benchmarks: {', '.join(failures)}")
     return 1 if failures else 0

@@ -26,15 +26,15 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin",
-         "X-OpenIDM-NoSession": "true"}
+ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin", "X-OpenIDM-NoSession": "true"}
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"  # throw-away credentials of a throw-away provider
 MAPPING = "systemScimAccount_managedUser"
 
 
 def _start(args, env=None):
-    process = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     line = process.stdout.readline()
     if not line.startswith("ready "):
         process.kill()
@@ -64,14 +64,19 @@ def _warm_provider(scim_url, users):
     """List every user once: the provider serialises each resource on its first listing (slow, and not what
     this benchmark measures). Returns the seconds it took."""
     started = time.perf_counter()
-    token = requests.post(f"{scim_url}/oauth2/token", data={"grant_type": "client_credentials"},
-                          auth=(CLIENT_ID, CLIENT_SECRET), timeout=60).json()["access_token"]
+    token = requests.post(
+        f"{scim_url}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=60,
+    ).json()["access_token"]
     start = 1
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {token}"
         while start <= users:
-            page = session.get(f"{scim_url}/scim/v2/Users", params={"startIndex": start, "count": 1000},
-                               timeout=600).json()
+            page = session.get(
+                f"{scim_url}/scim/v2/Users", params={"startIndex": start, "count": 1000}, timeout=600
+            ).json()
             if not page.get("Resources"):
                 break
             start += len(page["Resources"])
@@ -81,6 +86,7 @@ def _warm_provider(scim_url, users):
 def sample_mappings():
     """The four sample mappings as the role renders them: the collection's template with the role's defaults."""
     import yaml  # pylint: disable=import-outside-toplevel
+
     from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
     from ansible.template import Templar, trust_as_template  # pylint: disable=import-outside-toplevel
 
@@ -94,43 +100,77 @@ def sample_mappings():
 
 def measure(users, mappings, workdir):
     env = dict(os.environ, SCIM_CLIENTS=f"{CLIENT_ID}:{CLIENT_SECRET}")
-    scim, scim_url = _start(["-m", "sandbox.scim", "--port", "0", "--state", str(workdir / f"scim{users}.json"),
-                             "--users", str(users), "--groups", "0"], env)
+    scim, scim_url = _start(
+        [
+            "-m",
+            "sandbox.scim",
+            "--port",
+            "0",
+            "--state",
+            str(workdir / f"scim{users}.json"),
+            "--users",
+            str(users),
+            "--groups",
+            "0",
+        ],
+        env,
+    )
     idm = None
     try:
-        idm, idm_url = _start(["-m", "sandbox.idm", "--port", "0", "--state-dir", str(workdir / f"idm{users}"),
-                               "--connector-start-delay", "0"])
+        idm, idm_url = _start(
+            [
+                "-m",
+                "sandbox.idm",
+                "--port",
+                "0",
+                "--state-dir",
+                str(workdir / f"idm{users}"),
+                "--connector-start-delay",
+                "0",
+            ]
+        )
         base = idm_url + "/openidm"
         session = requests.Session()
         session.headers.update(ADMIN)
         provisioner = {
-            "connectorRef": {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-                             "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                             "bundleVersion": "[1.5.0.0,1.6.0.0)"},
+            "connectorRef": {
+                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+                "bundleVersion": "[1.5.0.0,1.6.0.0)",
+            },
             "enabled": True,
             "configurationProperties": {
-                "SCIMEndpoint": scim_url + "/scim/v2", "SCIMVersion": 2, "authenticationMethod": "OAUTH",
-                "grantType": "client_credentials", "tokenEndpoint": scim_url + "/oauth2/token",
-                "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "maximumConnections": 10},
+                "SCIMEndpoint": scim_url + "/scim/v2",
+                "SCIMVersion": 2,
+                "authenticationMethod": "OAUTH",
+                "grantType": "client_credentials",
+                "tokenEndpoint": scim_url + "/oauth2/token",
+                "clientId": CLIENT_ID,
+                "clientSecret": CLIENT_SECRET,
+                "maximumConnections": 10,
+            },
         }
         warmup = _warm_provider(scim_url, users)
         from sandbox.idm.provisioner.schema import default_object_types  # pylint: disable=import-outside-toplevel
+
         provisioner["objectTypes"] = default_object_types()
-        session.put(f"{base}/config/provisioner.openicf/scim?waitForCompletion=true",
-                    json=provisioner).raise_for_status()
+        session.put(
+            f"{base}/config/provisioner.openicf/scim?waitForCompletion=true", json=provisioner
+        ).raise_for_status()
         session.put(f"{base}/config/sync?waitForCompletion=true", json={"mappings": mappings}).raise_for_status()
         results = []
         for expected in ("created", "unchanged"):
             started = time.perf_counter()
-            response = session.post(f"{base}/recon?_action=recon&mapping={MAPPING}&waitForCompletion=true",
-                                    timeout=600)
+            response = session.post(f"{base}/recon?_action=recon&mapping={MAPPING}&waitForCompletion=true", timeout=600)
             seconds = time.perf_counter() - started
             response.raise_for_status()
             summary = session.get(f"{base}/recon/{response.json()['_id']}").json()
             count = summary["progress"]["target"][expected]
             if summary["state"] != "SUCCESS" or count != users:
-                raise RuntimeError(f"unexpected summary: state {summary['state']}, {expected}={count}, "
-                                   f"status {summary['statusSummary']}")
+                raise RuntimeError(
+                    f"unexpected summary: state {summary['state']}, {expected}={count}, "
+                    f"status {summary['statusSummary']}"
+                )
             results.append(seconds)
             if os.environ.get("BENCH_VERBOSE"):
                 phases = {k: v["sum"] for k, v in summary["durationSummary"].items()}
@@ -153,8 +193,10 @@ def main(argv=None):
             first, rerun, rss, warmup = measure(users, mappings, Path(tmp))
             rows.append((users, first, rerun, rss, warmup))
     print(f"### Sandbox IDM reconciliation ({MAPPING}, mappings from {origin}, {os.cpu_count()} CPUs)\n")
-    print("| SCIM users | first run (s) | unchanged re-run (s) | first run users/s | IDM peak RSS (MB) "
-          "| provider warm-up, not counted (s) |")
+    print(
+        "| SCIM users | first run (s) | unchanged re-run (s) | first run users/s | IDM peak RSS (MB) "
+        "| provider warm-up, not counted (s) |"
+    )
     print("|---|---|---|---|---|---|")
     for users, first, rerun, rss, warmup in rows:
         print(f"| {users} | {first:.2f} | {rerun:.2f} | {users / first:.0f} | {rss:.0f} | {warmup:.1f} |")

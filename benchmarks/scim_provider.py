@@ -36,7 +36,11 @@ class Provider:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(state), *args],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         line = self.process.stdout.readline().strip()
         if not line.startswith("ready "):
@@ -75,7 +79,9 @@ def page_all(provider: Provider, count: int, expected: int) -> tuple[int, float]
     started = time.perf_counter()
     start_index, requests_made, seen = 1, 0, 0
     while True:
-        response = provider.session.get(f"{provider.url}/scim/v2/Users", params={"startIndex": start_index, "count": count})
+        response = provider.session.get(
+            f"{provider.url}/scim/v2/Users", params={"startIndex": start_index, "count": count}
+        )
         response.raise_for_status()
         page = response.json()
         requests_made += 1
@@ -92,12 +98,16 @@ def page_all(provider: Provider, count: int, expected: int) -> tuple[int, float]
 def create_users(provider: Provider, how_many: int) -> float:
     started = time.perf_counter()
     for index in range(how_many):
-        response = provider.session.post(f"{provider.url}/scim/v2/Users", json={
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": f"bench.user{index}", "name": {"givenName": "Bench", "familyName": f"User{index}"},
-            "emails": [{"value": f"bench.user{index}@example.com", "type": "work", "primary": True}],
-            "active": True,
-        })
+        response = provider.session.post(
+            f"{provider.url}/scim/v2/Users",
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"bench.user{index}",
+                "name": {"givenName": "Bench", "familyName": f"User{index}"},
+                "emails": [{"value": f"bench.user{index}@example.com", "type": "work", "primary": True}],
+                "active": True,
+            },
+        )
         if response.status_code != 201:
             raise SystemExit(f"create failed: {response.status_code} {response.text[:200]}")
     return time.perf_counter() - started
@@ -116,17 +126,30 @@ def main() -> None:
         state = Path(tmp) / "state.json"
         seeded = Provider(state, "--users", str(args.users), "--groups", str(args.groups), "--seed-salt", "bench")
         try:
-            rows.append((f"start + seed {args.users} users / {args.groups} groups (ready line)", 1, seeded.startup,
-                         seeded.cpu_seconds()))
+            rows.append(
+                (
+                    f"start + seed {args.users} users / {args.groups} groups (ready line)",
+                    1,
+                    seeded.startup,
+                    seeded.cpu_seconds(),
+                )
+            )
             for label, count in (("cold", 1000), ("warm", 100), ("warm", 1000)):
                 cpu = seeded.cpu_seconds()
                 made, elapsed = page_all(seeded, count, args.users)
-                rows.append((f"page {args.users} users, count={count} ({label})", made, elapsed,
-                             seeded.cpu_seconds() - cpu))
+                rows.append(
+                    (f"page {args.users} users, count={count} ({label})", made, elapsed, seeded.cpu_seconds() - cpu)
+                )
             cpu = seeded.cpu_seconds()
             elapsed = create_users(seeded, args.create)
-            rows.append((f"create users (POST, keep-alive, {args.users} present)", args.create, elapsed,
-                         seeded.cpu_seconds() - cpu))
+            rows.append(
+                (
+                    f"create users (POST, keep-alive, {args.users} present)",
+                    args.create,
+                    elapsed,
+                    seeded.cpu_seconds() - cpu,
+                )
+            )
             rss.append(("seeded process", seeded.peak_rss_mb()))
         finally:
             seeded.stop()
@@ -135,8 +158,14 @@ def main() -> None:
         restarted = Provider(state)
         try:
             total = args.users + args.create
-            rows.append((f"restart: load {total} users from state ({state_size / 1e6:.1f} MB)", 1, restarted.startup,
-                         restarted.cpu_seconds()))
+            rows.append(
+                (
+                    f"restart: load {total} users from state ({state_size / 1e6:.1f} MB)",
+                    1,
+                    restarted.startup,
+                    restarted.cpu_seconds(),
+                )
+            )
             cpu = restarted.cpu_seconds()
             made, elapsed = page_all(restarted, 100, total)
             rows.append((f"page {total} users, count=100 (cold)", made, elapsed, restarted.cpu_seconds() - cpu))
@@ -149,8 +178,10 @@ def main() -> None:
     for operation, count, seconds, cpu in rows:
         print(f"| {operation} | {count} | {seconds:.2f} | {count / seconds:.1f} | {cpu:.2f} |")
     print()
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times grow with it; "
-          "provider CPU seconds do not)")
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times grow with it; "
+        "provider CPU seconds do not)"
+    )
     for label, megabytes in rss:
         print(f"peak RSS ({label}): {megabytes:.0f} MB")
 

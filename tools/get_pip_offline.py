@@ -21,7 +21,7 @@ def bundled_pip_wheel():
     bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
     wheels = sorted(glob.glob(os.path.join(bundled, "pip-*.whl")))
     if not wheels:
-        sys.exit("get_pip_offline: this Python has no bundled pip wheel in %s" % bundled)
+        sys.exit(f"get_pip_offline: this Python has no bundled pip wheel in {bundled}")
     return wheels[-1]
 
 
@@ -30,7 +30,7 @@ def main():
     from pip._internal.cli.main import main as pip_main  # pylint: disable=import-outside-toplevel
 
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY_FLAGS]
-    return pip_main(["install", "--no-cache-dir"] + args)
+    return pip_main(["install", "--no-cache-dir", *args])
 
 
 if __name__ == "__main__":

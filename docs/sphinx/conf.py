@@ -7,7 +7,7 @@ from __future__ import annotations
 from docutils import nodes
 
 project = "idmops.pingidm"
-copyright = "idmops.pingidm contributors"  # noqa: A001 - Sphinx's name
+copyright = "idmops.pingidm contributors"  # Sphinx reads this name (it shadows the builtin on purpose)
 title = "idmops.pingidm collection documentation"
 html_short_title = "idmops.pingidm"
 
@@ -41,7 +41,7 @@ def _ansible_docs_link(app, env, node, contnode):
     target = node.get("reftarget", "")
     page = ANSIBLE_LABELS.get(target)
     if page is None and target.startswith(BUILTIN_PREFIX):
-        name, _sep, kind = target[len(BUILTIN_PREFIX):].rpartition("_")
+        name, _sep, kind = target[len(BUILTIN_PREFIX) :].rpartition("_")
         page = f"collections/ansible/builtin/{name}_{kind}.html" if name else None
     if page is None:
         return None

@@ -10,7 +10,7 @@ Layers (see docs/architecture.md)::
 
     web/      WSGI pipeline: faults, authentication, startup gate, access log   (IdmApp)
     rest/     route tables and thin handlers, one module per endpoint            (RouteTable)
-    services  config, managed/, system/, sync/ (mappings, recon, audit, implicit), scripts
+    services  config, managed/, system/, sync/ (mappings, recon, audit, implicit), scheduler/, scripts
     core      store (SQLite), crypto, crest (JSON helpers), queryfilter, router, readings, errors
 """
 
@@ -36,8 +36,8 @@ from .rest.config import ConfigRoutes
 from .rest.info import InfoRoutes
 from .rest.managed import ManagedRoutes
 from .rest.recon import ReconRoutes
-from .rest.http import Request, Response
-from .rest.routing import Route, RouteTable
+from .rest.routing import RouteTable
+from .rest.scheduler import SchedulerRoutes
 from .rest.script import ScriptRoutes
 from .rest.system import SystemRoutes
 from .router import InternalRouter
@@ -140,7 +140,7 @@ class IdmServer:
             ("audit", self.audit),
         ):
             self.router.register(prefix, provider)
-        self.scheduler = SchedulerService(self).start()
+        self.scheduler = SchedulerService(self.store, self.config, self.recon, self.scripts).start()
         # Closed by stop() in this order: no new scheduled run, runs end, then the connectors they use close.
         self._closing = (self.scheduler.stop, self.recon.close, self.system.close)
 
@@ -154,14 +154,10 @@ class IdmServer:
                 *SystemRoutes(self.system).routes(),
                 *ReconRoutes(self.recon).routes(),
                 *AuditRoutes(self.audit).routes(),
+                *SchedulerRoutes(self.scheduler).routes(),
                 *AdminRoutes(self.readings, self.faults).routes(),
-                Route("scheduler", otherwise=self._scheduler_request),
-                Route("scheduler/{rest*}", otherwise=self._scheduler_request),
             ]
         )
-
-    def _scheduler_request(self, request: Request, **_path: Any) -> Response:
-        return self.scheduler.handle(request)
 
     # --- state -----------------------------------------------------------------------------------------------------
     @property

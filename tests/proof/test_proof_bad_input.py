@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -79,12 +80,18 @@ class Ctx:
             "enabled": True,
             "configurationProperties": base,
             "objectTypes": {
-                "account": {"id": "__ACCOUNT__", "type": "object", "nativeType": "__ACCOUNT__",
-                            "properties": {"userName": {"type": "string", "nativeName": "__NAME__",
-                                                        "required": True}}},
-                "group": {"id": "__GROUP__", "type": "object", "nativeType": "__GROUP__",
-                          "properties": {"displayName": {"type": "string", "nativeName": "__NAME__",
-                                                         "required": True}}},
+                "account": {
+                    "id": "__ACCOUNT__",
+                    "type": "object",
+                    "nativeType": "__ACCOUNT__",
+                    "properties": {"userName": {"type": "string", "nativeName": "__NAME__", "required": True}},
+                },
+                "group": {
+                    "id": "__GROUP__",
+                    "type": "object",
+                    "nativeType": "__GROUP__",
+                    "properties": {"displayName": {"type": "string", "nativeName": "__NAME__", "required": True}},
+                },
             },
         }
 
@@ -98,10 +105,10 @@ class Ctx:
 class Case:
     id: str
     tasks: Callable[[Ctx], list[dict]]
-    expect: list[str]                      # regexes (case-insensitive), each must match the failure message
+    expect: list[str]  # regexes (case-insensitive), each must match the failure message
     setup: Callable[[Ctx], None] | None = None
     teardown: Callable[[Ctx], None] | None = None
-    recon_runs_may_grow: bool = False      # a recon that fails still leaves its run in GET /openidm/recon
+    recon_runs_may_grow: bool = False  # a recon that fails still leaves its run in GET /openidm/recon
     must_not_contain: list[str] = field(default_factory=list)
 
 
@@ -122,10 +129,16 @@ def add_empty_source_mapping(ctx: Ctx) -> None:
     """A mapping whose source (managed/role with a query that matches nothing) is empty: IDM fails such a recon
     unless allowEmptySourceSet is true."""
     mappings = [m for m in _sync_mappings(ctx) if m.get("name") != EMPTY_SOURCE_MAPPING]
-    mappings.append({"name": EMPTY_SOURCE_MAPPING, "source": "managed/role", "target": "managed/user",
-                     "sourceQuery": {"_queryFilter": "name eq \"no-such-role-anywhere\""},
-                     "properties": [{"source": "name", "target": "userName"}],
-                     "policies": [{"situation": "ABSENT", "action": "IGNORE"}]})
+    mappings.append(
+        {
+            "name": EMPTY_SOURCE_MAPPING,
+            "source": "managed/role",
+            "target": "managed/user",
+            "sourceQuery": {"_queryFilter": 'name eq "no-such-role-anywhere"'},
+            "properties": [{"source": "name", "target": "userName"}],
+            "policies": [{"situation": "ABSENT", "action": "IGNORE"}],
+        }
+    )
     ctx.tenant.idm_json("PUT", "config/sync", {"mappings": mappings})
 
 
@@ -172,144 +185,276 @@ def role_vars(ctx: Ctx, **overrides: Any) -> dict:
 
 
 def role(ctx: Ctx, **overrides: Any) -> list[dict]:
-    return [{"name": "bad input: role", "ansible.builtin.include_role": {"name": f"{NS}.scim_sync"},
-             "vars": role_vars(ctx, **overrides)}]
+    return [
+        {
+            "name": "bad input: role",
+            "ansible.builtin.include_role": {"name": f"{NS}.scim_sync"},
+            "vars": role_vars(ctx, **overrides),
+        }
+    ]
 
 
 CASES: list[Case] = [
     # --- connection ---------------------------------------------------------------------------------------
-    Case("unreachable_url",
-         lambda c: [task("info", **c.conn(idm_url=f"http://127.0.0.1:{c.dead_port}"))],
-         [r"127\.0\.0\.1:%(dead_port)s", r"refused|could not connect|connection|unreachable"]),
-    Case("wrong_scheme",
-         lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http", "ftp", 1)))],
-         [r"idm_url", r"http"]),
-    Case("url_without_scheme",
-         lambda c: [task("info", **c.conn(idm_url=re.sub(r"^https?://", "", c.tenant.idm_url)))],
-         [r"idm_url", r"http"]),
-    Case("https_against_plain_http",
-         lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http://", "https://", 1)))],
-         [r"ssl|tls|https|certificate"]),
-    Case("wrong_idm_credentials",
-         lambda c: [task("info", **c.conn(password="proof-wrong-password-7781"))],
-         [r"401", r"username|password|credential"], must_not_contain=["proof-wrong-password-7781"]),
-    Case("expired_or_invalid_bearer_token",
-         lambda c: [task("info", **c.conn(auth_type="bearer", token="proof-expired-token-5521",
-                                          username=None, password=None))],
-         [r"401", r"token"], must_not_contain=["proof-expired-token-5521"]),
-    Case("client_credentials_without_token_url",
-         lambda c: [task("info", **c.conn(auth_type="client_credentials", oauth_client_id="idm-provisioning",
-                                          oauth_client_secret="proof-oauth-secret-9931"))],
-         [r"oauth_token_url"], must_not_contain=["proof-oauth-secret-9931"]),
-    Case("unknown_auth_type",
-         lambda c: [task("info", **c.conn(auth_type="kerberos"))],
-         [r"auth_type", r"headers"]),
-    Case("wrong_context_path",
-         lambda c: [task("info", **c.conn(context_path="no-such-context"))],
-         [r"404", r"no-such-context"]),
+    Case(
+        "unreachable_url",
+        lambda c: [task("info", **c.conn(idm_url=f"http://127.0.0.1:{c.dead_port}"))],
+        [r"127\.0\.0\.1:%(dead_port)s", r"refused|could not connect|connection|unreachable"],
+    ),
+    Case(
+        "wrong_scheme",
+        lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http", "ftp", 1)))],
+        [r"idm_url", r"http"],
+    ),
+    Case(
+        "url_without_scheme",
+        lambda c: [task("info", **c.conn(idm_url=re.sub(r"^https?://", "", c.tenant.idm_url)))],
+        [r"idm_url", r"http"],
+    ),
+    Case(
+        "https_against_plain_http",
+        lambda c: [task("info", **c.conn(idm_url=c.tenant.idm_url.replace("http://", "https://", 1)))],
+        [r"ssl|tls|https|certificate"],
+    ),
+    Case(
+        "wrong_idm_credentials",
+        lambda c: [task("info", **c.conn(password="proof-wrong-password-7781"))],
+        [r"401", r"username|password|credential"],
+        must_not_contain=["proof-wrong-password-7781"],
+    ),
+    Case(
+        "expired_or_invalid_bearer_token",
+        lambda c: [
+            task("info", **c.conn(auth_type="bearer", token="proof-expired-token-5521", username=None, password=None))
+        ],
+        [r"401", r"token"],
+        must_not_contain=["proof-expired-token-5521"],
+    ),
+    Case(
+        "client_credentials_without_token_url",
+        lambda c: [
+            task(
+                "info",
+                **c.conn(
+                    auth_type="client_credentials",
+                    oauth_client_id="idm-provisioning",
+                    oauth_client_secret="proof-oauth-secret-9931",
+                ),
+            )
+        ],
+        [r"oauth_token_url"],
+        must_not_contain=["proof-oauth-secret-9931"],
+    ),
+    Case("unknown_auth_type", lambda c: [task("info", **c.conn(auth_type="kerberos"))], [r"auth_type", r"headers"]),
+    Case(
+        "wrong_context_path",
+        lambda c: [task("info", **c.conn(context_path="no-such-context"))],
+        [r"404", r"no-such-context"],
+    ),
     # --- names that do not exist ---------------------------------------------------------------------------
-    Case("unknown_mapping",
-         lambda c: [task("recon", mapping="proofNoSuchMapping", **c.conn())],
-         [r"proofNoSuchMapping"]),
-    Case("unknown_connector",
-         lambda c: [task("connector_test", name="proofnosuchconnector", **c.conn())],
-         [r"proofnosuchconnector"]),
+    Case(
+        "unknown_mapping", lambda c: [task("recon", mapping="proofNoSuchMapping", **c.conn())], [r"proofNoSuchMapping"]
+    ),
+    Case(
+        "unknown_connector",
+        lambda c: [task("connector_test", name="proofnosuchconnector", **c.conn())],
+        [r"proofnosuchconnector"],
+    ),
     # --- templates -----------------------------------------------------------------------------------------
-    Case("template_file_missing",
-         lambda c: [task("connector", name="scim", template=str(c.tmp / "missing-provisioner.json.j2"),
-                         **c.conn())],
-         [r"missing-provisioner\.json\.j2"]),
-    Case("template_syntax_error",
-         lambda c: [task("connector", name="scim", template=c.write("broken-syntax.json.j2", '{"a": {{ oops '),
-                         **c.conn())],
-         [r"broken-syntax\.json\.j2", r"template|syntax|unexpected"]),
-    Case("template_renders_invalid_json",
-         lambda c: [task("connector", name="scim",
-                         template=c.write("not-json.json.j2", '{"enabled": {{ true | to_json }},, }'),
-                         **c.conn())],
-         [r"not-json\.json\.j2", r"json"]),
-    Case("mapping_template_renders_invalid_json",
-         lambda c: [task("mapping", template=c.write("mappings-not-json.json.j2", "[{'name': 'x'}"),
-                         **c.conn())],
-         [r"mappings-not-json\.json\.j2", r"json"]),
+    Case(
+        "template_file_missing",
+        lambda c: [task("connector", name="scim", template=str(c.tmp / "missing-provisioner.json.j2"), **c.conn())],
+        [r"missing-provisioner\.json\.j2"],
+    ),
+    Case(
+        "template_syntax_error",
+        lambda c: [
+            task("connector", name="scim", template=c.write("broken-syntax.json.j2", '{"a": {{ oops '), **c.conn())
+        ],
+        [r"broken-syntax\.json\.j2", r"template|syntax|unexpected"],
+    ),
+    Case(
+        "template_renders_invalid_json",
+        lambda c: [
+            task(
+                "connector",
+                name="scim",
+                template=c.write("not-json.json.j2", '{"enabled": {{ true | to_json }},, }'),
+                **c.conn(),
+            )
+        ],
+        [r"not-json\.json\.j2", r"json"],
+    ),
+    Case(
+        "mapping_template_renders_invalid_json",
+        lambda c: [task("mapping", template=c.write("mappings-not-json.json.j2", "[{'name': 'x'}"), **c.conn())],
+        [r"mappings-not-json\.json\.j2", r"json"],
+    ),
     # --- mapping data --------------------------------------------------------------------------------------
-    Case("mapping_without_source",
-         lambda c: [task("mapping", name="proofNoSource", mapping={"target": "managed/user", "properties": []},
-                         **c.conn())],
-         [r"proofNoSource", r"source"]),
-    Case("duplicate_mapping_names",
-         lambda c: [task("mapping", mappings=[
-             {"name": "proofDup", "source": "system/scim/account", "target": "managed/user"},
-             {"name": "proofDup", "source": "managed/user", "target": "system/scim/account"}], **c.conn())],
-         [r"proofDup", r"duplicate|more than once|twice"]),
-    Case("mapping_invalid_storage",
-         lambda c: [task("mapping", name="proofX", storage="disk",
-                         mapping={"source": "managed/user", "target": "managed/role"}, **c.conn())],
-         [r"storage", r"sync"]),
-    Case("connector_config_and_template_together",
-         lambda c: [task("connector", name="scim", config=c.scim_connector_config(),
-                         template=c.write("unused.json.j2", "{}"), **c.conn())],
-         [r"mutually exclusive|only one of|either", r"config", r"template"]),
-    Case("config_without_id",
-         lambda c: [task("config", config={"a": 1}, **c.conn())],
-         [r"\bid\b"]),
+    Case(
+        "mapping_without_source",
+        lambda c: [
+            task("mapping", name="proofNoSource", mapping={"target": "managed/user", "properties": []}, **c.conn())
+        ],
+        [r"proofNoSource", r"source"],
+    ),
+    Case(
+        "duplicate_mapping_names",
+        lambda c: [
+            task(
+                "mapping",
+                mappings=[
+                    {"name": "proofDup", "source": "system/scim/account", "target": "managed/user"},
+                    {"name": "proofDup", "source": "managed/user", "target": "system/scim/account"},
+                ],
+                **c.conn(),
+            )
+        ],
+        [r"proofDup", r"duplicate|more than once|twice"],
+    ),
+    Case(
+        "mapping_invalid_storage",
+        lambda c: [
+            task(
+                "mapping",
+                name="proofX",
+                storage="disk",
+                mapping={"source": "managed/user", "target": "managed/role"},
+                **c.conn(),
+            )
+        ],
+        [r"storage", r"sync"],
+    ),
+    Case(
+        "connector_config_and_template_together",
+        lambda c: [
+            task(
+                "connector",
+                name="scim",
+                config=c.scim_connector_config(),
+                template=c.write("unused.json.j2", "{}"),
+                **c.conn(),
+            )
+        ],
+        [r"mutually exclusive|only one of|either", r"config", r"template"],
+    ),
+    Case("config_without_id", lambda c: [task("config", config={"a": 1}, **c.conn())], [r"\bid\b"]),
     # --- SCIM provider inputs ------------------------------------------------------------------------------
-    Case("invalid_scim_version",
-         lambda c: [task("scim_provider_info", endpoint=c.tenant.scim_url, scim_version=3, auth_method="BASIC",
-                         user="u", password="p")],
-         [r"scim_version", r"1", r"2"]),
-    Case("oauth_without_client_secret",
-         lambda c: [task("scim_provider_info", endpoint=c.tenant.scim_url, auth_method="OAUTH",
-                         client_id="proof-client", token_endpoint=f"{c.tenant.scim_root()}/oauth2/token")],
-         [r"client_secret"]),
-    Case("scim_endpoint_unreachable",
-         lambda c: [task("connector", name="proofunreachable", test_before_save=True,
-                         config=c.scim_connector_config(
-                             SCIMEndpoint=f"http://127.0.0.1:{c.dead_port}/scim/v2",
-                             tokenEndpoint=f"http://127.0.0.1:{c.dead_port}/oauth2/token"),
-                         **c.conn())],
-         [r"proofunreachable", r"127\.0\.0\.1:%(dead_port)s|connect|refused|unreachable"]),
-    Case("wrong_scim_credentials",
-         lambda c: [task("connector", name="proofbadcreds", test_before_save=True,
-                         config=c.scim_connector_config(clientSecret="proof-wrong-scim-secret-4410"),
-                         **c.conn())],
-         [r"proofbadcreds", r"401|credential|unauthori|invalid_client|denied"],
-         must_not_contain=["proof-wrong-scim-secret-4410"]),
+    Case(
+        "invalid_scim_version",
+        lambda c: [
+            task(
+                "scim_provider_info",
+                endpoint=c.tenant.scim_url,
+                scim_version=3,
+                auth_method="BASIC",
+                user="u",
+                password="p",
+            )
+        ],
+        [r"scim_version", r"1", r"2"],
+    ),
+    Case(
+        "oauth_without_client_secret",
+        lambda c: [
+            task(
+                "scim_provider_info",
+                endpoint=c.tenant.scim_url,
+                auth_method="OAUTH",
+                client_id="proof-client",
+                token_endpoint=f"{c.tenant.scim_root()}/oauth2/token",
+            )
+        ],
+        [r"client_secret"],
+    ),
+    Case(
+        "scim_endpoint_unreachable",
+        lambda c: [
+            task(
+                "connector",
+                name="proofunreachable",
+                test_before_save=True,
+                config=c.scim_connector_config(
+                    SCIMEndpoint=f"http://127.0.0.1:{c.dead_port}/scim/v2",
+                    tokenEndpoint=f"http://127.0.0.1:{c.dead_port}/oauth2/token",
+                ),
+                **c.conn(),
+            )
+        ],
+        [r"proofunreachable", r"127\.0\.0\.1:%(dead_port)s|connect|refused|unreachable"],
+    ),
+    Case(
+        "wrong_scim_credentials",
+        lambda c: [
+            task(
+                "connector",
+                name="proofbadcreds",
+                test_before_save=True,
+                config=c.scim_connector_config(clientSecret="proof-wrong-scim-secret-4410"),
+                **c.conn(),
+            )
+        ],
+        [r"proofbadcreds", r"401|credential|unauthori|invalid_client|denied"],
+        must_not_contain=["proof-wrong-scim-secret-4410"],
+    ),
     # --- recon ---------------------------------------------------------------------------------------------
-    Case("recon_failed",
-         lambda c: [task("recon", mapping=EMPTY_SOURCE_MAPPING, **c.conn())],
-         [EMPTY_SOURCE_MAPPING, r"FAILED"],
-         setup=add_empty_source_mapping, teardown=remove_empty_source_mapping, recon_runs_may_grow=True),
-    Case("recon_invalid_on_running",
-         lambda c: [task("recon", mapping="systemScimAccount_managedUser", on_running="later", **c.conn())],
-         [r"on_running", r"wait"]),
-    Case("recon_invalid_fail_on",
-         lambda c: [task("recon", mapping="systemScimAccount_managedUser", fail_on=["exploded"], **c.conn())],
-         [r"fail_on", r"exploded|failed|canceled"]),
-    Case("recon_wait_timeout",
-         lambda c: [task("recon", mapping="systemScimAccount_managedUser", wait_timeout=1, **c.conn())],
-         [r"systemScimAccount_managedUser", r"did not end within 1 s|wait_timeout|timed out", r"cancel"],
-         setup=slow_scim_provider, teardown=fast_scim_provider_again, recon_runs_may_grow=True),
+    Case(
+        "recon_failed",
+        lambda c: [task("recon", mapping=EMPTY_SOURCE_MAPPING, **c.conn())],
+        [EMPTY_SOURCE_MAPPING, r"FAILED"],
+        setup=add_empty_source_mapping,
+        teardown=remove_empty_source_mapping,
+        recon_runs_may_grow=True,
+    ),
+    Case(
+        "recon_invalid_on_running",
+        lambda c: [task("recon", mapping="systemScimAccount_managedUser", on_running="later", **c.conn())],
+        [r"on_running", r"wait"],
+    ),
+    Case(
+        "recon_invalid_fail_on",
+        lambda c: [task("recon", mapping="systemScimAccount_managedUser", fail_on=["exploded"], **c.conn())],
+        [r"fail_on", r"exploded|failed|canceled"],
+    ),
+    Case(
+        "recon_wait_timeout",
+        lambda c: [task("recon", mapping="systemScimAccount_managedUser", wait_timeout=1, **c.conn())],
+        [r"systemScimAccount_managedUser", r"did not end within 1 s|wait_timeout|timed out", r"cancel"],
+        setup=slow_scim_provider,
+        teardown=fast_scim_provider_again,
+        recon_runs_may_grow=True,
+    ),
     # --- secrets -------------------------------------------------------------------------------------------
-    Case("update_secrets_when_different_without_script_rights",
-         lambda c: [task("connector", name="scim", update_secrets="when_different",
-                         config=stored_connector_with_clear_secret(c),
-                         **c.conn(username=c.tenant.hostvars["idm_noscript_username"],
-                                  password=c.tenant.hostvars["idm_noscript_password"]))],
-         [r"update_secrets", r"script", r"on_create|always"]),
+    Case(
+        "update_secrets_when_different_without_script_rights",
+        lambda c: [
+            task(
+                "connector",
+                name="scim",
+                update_secrets="when_different",
+                config=stored_connector_with_clear_secret(c),
+                **c.conn(
+                    username=c.tenant.hostvars["idm_noscript_username"],
+                    password=c.tenant.hostvars["idm_noscript_password"],
+                ),
+            )
+        ],
+        [r"update_secrets", r"script", r"on_create|always"],
+    ),
     # --- the role's own validation -------------------------------------------------------------------------
-    Case("role_without_scim_endpoint",
-         lambda c: role(c, scim_sync_scim_endpoint=None),
-         [r"scim_sync_scim_endpoint"]),
-    Case("role_invalid_scim_version",
-         lambda c: role(c, scim_sync_scim_version=3),
-         [r"scim_sync_scim_version", r"1", r"2"]),
-    Case("role_oauth_without_client_secret",
-         lambda c: role(c, scim_sync_scim_client_secret=None),
-         [r"client_secret"]),
-    Case("role_recon_of_unknown_mapping",
-         lambda c: role(c, scim_sync_recon_mappings=["proofNotInTheTemplate"]),
-         [r"proofNotInTheTemplate"], recon_runs_may_grow=True),
+    Case("role_without_scim_endpoint", lambda c: role(c, scim_sync_scim_endpoint=None), [r"scim_sync_scim_endpoint"]),
+    Case(
+        "role_invalid_scim_version",
+        lambda c: role(c, scim_sync_scim_version=3),
+        [r"scim_sync_scim_version", r"1", r"2"],
+    ),
+    Case("role_oauth_without_client_secret", lambda c: role(c, scim_sync_scim_client_secret=None), [r"client_secret"]),
+    Case(
+        "role_recon_of_unknown_mapping",
+        lambda c: role(c, scim_sync_recon_mappings=["proofNotInTheTemplate"]),
+        [r"proofNotInTheTemplate"],
+        recon_runs_may_grow=True,
+    ),
 ]
 
 
@@ -321,17 +466,27 @@ def _snapshot_task(name: str, tenant: proofkit.Tenant) -> dict:
     """A controller-side snapshot inside the playbook (url lookups, no module run: cheap), same data as
     Tenant.snapshot()."""
     base = f"{tenant.idm_url}/openidm/"
-    headers = {"X-OpenIDM-Username": tenant.admin_user, "X-OpenIDM-Password": tenant.admin_password,
-               "X-OpenIDM-NoSession": "true"}
+    headers = {
+        "X-OpenIDM-Username": tenant.admin_user,
+        "X-OpenIDM-Password": tenant.admin_password,
+        "X-OpenIDM-NoSession": "true",
+    }
 
     def fetch(path: str) -> str:
-        return (f"{{{{ lookup('ansible.builtin.url', {base + path!r}, headers={headers!r}, split_lines=false) }}}}")
-    return {"name": name, "no_log": False, "ansible.builtin.set_fact": {"proof_snapshot": {
-        "config": fetch("config?_queryFilter=true"),
-        "users": fetch("managed/user?_queryFilter=true&_fields=_id"),
-        "roles": fetch("managed/role?_queryFilter=true&_fields=_id"),
-        "recons": fetch("recon"),
-    }}}
+        return f"{{{{ lookup('ansible.builtin.url', {base + path!r}, headers={headers!r}, split_lines=false) }}}}"
+
+    return {
+        "name": name,
+        "no_log": False,
+        "ansible.builtin.set_fact": {
+            "proof_snapshot": {
+                "config": fetch("config?_queryFilter=true"),
+                "users": fetch("managed/user?_queryFilter=true&_fields=_id"),
+                "roles": fetch("managed/role?_queryFilter=true&_fields=_id"),
+                "recons": fetch("recon"),
+            }
+        },
+    }
 
 
 def _snapshot_of(record: dict) -> dict:
@@ -358,34 +513,50 @@ def batch(configured_sandbox, tmp_path_factory):
         case_tasks = case.tasks(ctx)
         for each in case_tasks:
             each["name"] = f"case {case.id}: {each['name']}"
-        tasks.append({"name": f"case {case.id}", "block": case_tasks,
-                      "rescue": [{"name": f"case {case.id}: rescued", "ansible.builtin.meta": "noop"}]})
+        tasks.append(
+            {
+                "name": f"case {case.id}",
+                "block": case_tasks,
+                "rescue": [{"name": f"case {case.id}: rescued", "ansible.builtin.meta": "noop"}],
+            }
+        )
         tasks.append(_snapshot_task(f"case {case.id}: snapshot", tenant))
     playbook = tmp / "bad-input-batch.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "bad input table", "hosts": "localhost", "gather_facts": False,
-                                         "tasks": tasks}], sort_keys=False))
+    playbook.write_text(
+        yaml.safe_dump(
+            [{"name": "bad input table", "hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False
+        )
+    )
     run = proofkit.run_playbook(playbook, [proofkit.write_localhost_inventory(tmp / "localhost.yml")], timeout=900)
     snapshots, failed, pending = {}, {}, []
     for record in run.tasks:
         # Records come in order; every record up to "case X: snapshot" belongs to case X (a role's tasks carry
         # the role's names, not the case's).
         if record["task"].startswith("case ") and record["task"].endswith(": snapshot"):
-            case_id = record["task"][len("case "):-len(": snapshot")]
+            case_id = record["task"][len("case ") : -len(": snapshot")]
             if record["status"] == "ok":
                 snapshots[case_id] = _snapshot_of(record)
             failed[case_id] = [r for r in pending if r["status"] in ("failed", "unreachable")]
             pending = []
         else:
             pending.append(record)
-    return {"run": run, "snapshots": snapshots, "failed": failed, "contexts": contexts,
-            "order": ["__start__"] + [c.id for c in BATCHED]}
+    return {
+        "run": run,
+        "snapshots": snapshots,
+        "failed": failed,
+        "contexts": contexts,
+        "order": ["__start__"] + [c.id for c in BATCHED],
+    }
 
 
 def _check_message(case: Case, ctx: Ctx, message: str, outputs: str) -> None:
-    assert "Traceback (most recent call last)" not in message, f"{case.id}: a traceback instead of a message:\n{message}"
+    assert "Traceback (most recent call last)" not in message, (
+        f"{case.id}: a traceback instead of a message:\n{message}"
+    )
     for pattern in case.expect:
         assert re.search(_expand(pattern, ctx), message, re.IGNORECASE), (
-            f"{case.id}: the message does not match {pattern!r}:\n{message}")
+            f"{case.id}: the message does not match {pattern!r}:\n{message}"
+        )
     for secret in case.must_not_contain:
         assert secret not in outputs + message, f"{case.id}: the output shows a secret value"
 
@@ -421,10 +592,19 @@ def test_bad_input_with_prepared_state(case: Case, configured_sandbox, localhost
     try:
         before = ctx.tenant.snapshot()
         playbook = tmp_path / f"{case.id}.yml"
-        playbook.write_text(yaml.safe_dump([{
-            "name": f"bad input {case.id}", "hosts": "localhost", "gather_facts": False,
-            "tasks": case.tasks(ctx),
-        }], sort_keys=False))
+        playbook.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "name": f"bad input {case.id}",
+                        "hosts": "localhost",
+                        "gather_facts": False,
+                        "tasks": case.tasks(ctx),
+                    }
+                ],
+                sort_keys=False,
+            )
+        )
         run = proofkit.run_playbook(playbook, [localhost_inventory], timeout=120)
         after = ctx.tenant.snapshot()
     finally:

@@ -3,6 +3,7 @@ reconciled twice at the same time (the recon module's on_running: wait adopts th
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from sandbox import testing as proofkit
@@ -22,6 +23,7 @@ def _recon_list_calls(tenant: proofkit.Tenant) -> int:
 def _interval(run: dict) -> tuple[float, float]:
     def ts(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
     return ts(run["started"]), ts(run["ended"]) if run.get("ended") else float("inf")
 
 
@@ -29,8 +31,10 @@ def assert_no_overlapping_runs(tenant: proofkit.Tenant) -> dict[str, list[dict]]
     grouped = proofkit.recon_runs_by_mapping(tenant.recons())
     for mapping, runs in grouped.items():
         spans = sorted(_interval(r) for r in runs)
-        for (_start, end), (start, _end) in zip(spans, spans[1:]):
-            assert start >= end, f"two recons of {mapping} overlapped: {[(r['_id'], r['started'], r['ended']) for r in runs]}"
+        for (_start, end), (start, _end) in itertools.pairwise(spans):
+            assert start >= end, (
+                f"two recons of {mapping} overlapped: {[(r['_id'], r['started'], r['ended']) for r in runs]}"
+            )
     return grouped
 
 
@@ -54,14 +58,20 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
     first = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
     second = None
     try:
-        running = proofkit.wait_for(lambda: proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0]), 120,
-                                    what="the first process's recon")
+        running = proofkit.wait_for(
+            lambda: proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0]), 120, what="the first process's recon"
+        )
         list_calls = _recon_list_calls(tenant)
         second = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
-        proofkit.wait_for(lambda: _recon_list_calls(tenant) > list_calls, 120, interval=0.2,
-                          what="the second process to look for running recons")
+        proofkit.wait_for(
+            lambda: _recon_list_calls(tenant) > list_calls,
+            120,
+            interval=0.2,
+            what="the second process to look for running recons",
+        )
         assert proofkit.active_recon(tenant, SAMPLE_MAPPINGS[0])["_id"] == running["_id"], (
-            "the first recon ended before the second process looked; the test did not test adoption")
+            "the first recon ended before the second process looked; the test did not test adoption"
+        )
         tenant.scim_faults_reset()
         run_a = proofkit.finish_playbook(first, timeout=600)
         run_b = proofkit.finish_playbook(second, timeout=600)
@@ -77,7 +87,8 @@ def test_second_process_adopts_the_running_recon(sandbox_factory, tmp_path):
     ids_a, ids_b = _recon_ids(run_a), _recon_ids(run_b)
     assert ids_a.get(SAMPLE_MAPPINGS[0]) == running["_id"]
     assert ids_b.get(SAMPLE_MAPPINGS[0]) == running["_id"], (
-        f"the second process did not adopt the running recon {running['_id']}: {ids_b}")
+        f"the second process did not adopt the running recon {running['_id']}: {ids_b}"
+    )
 
 
 def test_two_full_flows_started_together(sandbox_factory, tmp_path):

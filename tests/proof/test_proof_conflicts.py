@@ -10,10 +10,18 @@ from sandbox import testing as proofkit
 from sandbox.testing import REPO
 
 RECONCILE = REPO / "playbooks" / "reconcile.yml"
-PROVIDER_FIRST = ["systemScimAccount_managedUser", "managedUser_systemScimAccount",
-                  "systemScimGroup_managedRole", "managedRole_systemScimGroup"]
-IDM_FIRST = ["managedUser_systemScimAccount", "systemScimAccount_managedUser",
-             "managedRole_systemScimGroup", "systemScimGroup_managedRole"]
+PROVIDER_FIRST = [
+    "systemScimAccount_managedUser",
+    "managedUser_systemScimAccount",
+    "systemScimGroup_managedRole",
+    "managedRole_systemScimGroup",
+]
+IDM_FIRST = [
+    "managedUser_systemScimAccount",
+    "systemScimAccount_managedUser",
+    "managedRole_systemScimGroup",
+    "systemScimGroup_managedRole",
+]
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
@@ -22,16 +30,27 @@ class Sides:
 
     def __init__(self, tenant: proofkit.Tenant):
         self.tenant = tenant
-        token = requests.post(tenant.hostvars["scim_token_endpoint"], data={"grant_type": "client_credentials"},
-                              auth=(tenant.hostvars["scim_client_id"], tenant.hostvars["scim_client_secret"]),
-                              verify=tenant.verify, timeout=30)
+        token = requests.post(
+            tenant.hostvars["scim_token_endpoint"],
+            data={"grant_type": "client_credentials"},
+            auth=(tenant.hostvars["scim_client_id"], tenant.hostvars["scim_client_secret"]),
+            verify=tenant.verify,
+            timeout=30,
+        )
         token.raise_for_status()
-        self.scim_headers = {"Authorization": f"Bearer {token.json()['access_token']}",
-                             "Content-Type": "application/scim+json"}
+        self.scim_headers = {
+            "Authorization": f"Bearer {token.json()['access_token']}",
+            "Content-Type": "application/scim+json",
+        }
         users = tenant.idm_json("GET", "managed/user", params={"_queryFilter": "true", "_fields": "_id,userName"})
         self.idm_ids = {u["userName"].lower(): u["_id"] for u in users["result"]}
-        scim = requests.get(f"{tenant.scim_url}/Users", params={"count": 1000}, headers=self.scim_headers,
-                            verify=tenant.verify, timeout=30).json()["Resources"]
+        scim = requests.get(
+            f"{tenant.scim_url}/Users",
+            params={"count": 1000},
+            headers=self.scim_headers,
+            verify=tenant.verify,
+            timeout=30,
+        ).json()["Resources"]
         self.scim_ids = {u["userName"].lower(): u["id"] for u in scim}
         self.names = sorted(self.idm_ids)
 
@@ -39,19 +58,31 @@ class Sides:
         return self.tenant.idm_json("GET", f"managed/user/{self.idm_ids[name]}").get("givenName")
 
     def scim_value(self, name: str):
-        response = requests.get(f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}", headers=self.scim_headers,
-                                verify=self.tenant.verify, timeout=30)
+        response = requests.get(
+            f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}",
+            headers=self.scim_headers,
+            verify=self.tenant.verify,
+            timeout=30,
+        )
         response.raise_for_status()
         return (response.json().get("name") or {}).get("givenName")
 
     def edit_in_idm(self, name: str, value: str) -> None:
-        self.tenant.idm_json("PATCH", f"managed/user/{self.idm_ids[name]}",
-                             [{"operation": "replace", "field": "/givenName", "value": value}])
+        self.tenant.idm_json(
+            "PATCH",
+            f"managed/user/{self.idm_ids[name]}",
+            [{"operation": "replace", "field": "/givenName", "value": value}],
+        )
 
     def edit_in_provider(self, name: str, value: str) -> None:
         body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "name.givenName", "value": value}]}
-        response = requests.patch(f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}", json=body,
-                                  headers=self.scim_headers, verify=self.tenant.verify, timeout=30)
+        response = requests.patch(
+            f"{self.tenant.scim_url}/Users/{self.scim_ids[name]}",
+            json=body,
+            headers=self.scim_headers,
+            verify=self.tenant.verify,
+            timeout=30,
+        )
         response.raise_for_status()
 
     def both(self, name: str) -> tuple:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from sandbox import testing as proofkit
@@ -48,8 +49,13 @@ def readme_blocks() -> list[dict]:
             section = line[3:].strip()
         if line.startswith("```"):
             reason = NOT_RUN.search(previous)
-            block = {"lang": line[3:].strip(), "text": "", "section": section, "line": number,
-                     "not_run": reason.group(1) if reason else None}
+            block = {
+                "lang": line[3:].strip(),
+                "text": "",
+                "section": section,
+                "line": number,
+                "not_run": reason.group(1) if reason else None,
+            }
         elif line.strip():
             previous = line
     return blocks
@@ -61,7 +67,7 @@ def guide_yaml_blocks() -> list[tuple[int, str]]:
     for index, line in enumerate(lines):
         if line.strip() == ".. code-block:: yaml":
             body = []
-            for following in lines[index + 1:]:
+            for following in lines[index + 1 :]:
                 if following.strip() and not following.startswith("  "):
                     break
                 body.append(following[2:])
@@ -82,16 +88,30 @@ def expected_rc(command: str) -> int:
 
 def user_env(home: Path) -> dict:
     """A user's shell: this venv's tools on PATH, an empty HOME, no Ansible or IDM settings of the test run."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANSIBLE_", "IDM_", "SCIM_", "IDMOPS_", "PROOF_", "PYTEST_"))}
-    env.update(HOME=str(home), PATH=f"{Path(proofkit.PYTHON).parent}:{os.environ.get('PATH', '')}",
-               ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANSIBLE_", "IDM_", "SCIM_", "IDMOPS_", "PROOF_", "PYTEST_"))
+    }
+    env.update(
+        HOME=str(home),
+        PATH=f"{Path(proofkit.PYTHON).parent}:{os.environ.get('PATH', '')}",
+        ANSIBLE_NOCOLOR="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     return env
 
 
 def run(command: str, cwd: Path, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-eo", "pipefail", "-c", command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_every_readme_example_is_run_or_says_why():
@@ -99,7 +119,8 @@ def test_every_readme_example_is_run_or_says_why():
         where = f"README.md line {block['line']} ({block['section']})"
         assert block["lang"], f"{where}: a fenced block names its language"
         assert block["section"] in RUN_SECTIONS or block["not_run"], (
-            f"{where}: not run by any test; run it or mark it <!-- not run: reason -->")
+            f"{where}: not run by any test; run it or mark it <!-- not run: reason -->"
+        )
 
 
 def test_readme_quick_start_runs_as_written(sandbox_factory, tmp_path):
@@ -146,7 +167,8 @@ def test_readme_quick_start_runs_as_written(sandbox_factory, tmp_path):
                 ran.append((command, result.returncode))
                 assert result.returncode == expected_rc(command), (
                     f"README line {block['line']}: {command}\nrc={result.returncode}\n"
-                    f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+                    f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+                )
         else:
             pytest.fail(f"README line {block['line']}: no runner for a {block['lang']!r} block")
 
@@ -154,8 +176,9 @@ def test_readme_quick_start_runs_as_written(sandbox_factory, tmp_path):
     assert tenant.managed_count("user") == 6, "the quick start's flow did not reconcile the SCIM users"
     report = yaml.safe_load((project / "drift-reports" / "idm-eu.json").read_text())
     assert report["status"] == "clean", report
-    assert "docs-example" not in (project / "inventories/prod/host_vars/idm-eu/vault.yml").read_text(), \
+    assert "docs-example" not in (project / "inventories/prod/host_vars/idm-eu/vault.yml").read_text(), (
         "the vault file is encrypted"
+    )
 
 
 def test_readme_sandbox_section_runs_as_written(tmp_path):
@@ -196,7 +219,9 @@ def test_guide_yaml_snippets_are_valid():
             assert group["vars"]["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"
             assert group["vars"]["ansible_connection"] == "local"
         else:
-            pytest.fail(f"guide line {line}: a YAML snippet starts with '# role variables' or '# inventories/.../hosts.yml'")
+            pytest.fail(
+                f"guide line {line}: a YAML snippet starts with '# role variables' or '# inventories/.../hosts.yml'"
+            )
 
 
 TEMPLATES = REPO / "conf_templates"
@@ -223,7 +248,7 @@ def _rendered_templates() -> list[str]:
 def test_guide_lists_every_variable_a_template_reads(template):
     # The guide has one table per template, under a line "``<template>`` (what it renders):".
     parts = re.split(r"^``([\w.-]+\.j2)`` \(.*\):$", GUIDE.read_text(), flags=re.M)
-    tables = dict(zip(parts[1::2], parts[2::2]))
+    tables = dict(zip(parts[1::2], parts[2::2], strict=True))
     assert template in tables, f"the guide has no table for {template}"
     missing = sorted(_reads(template) - set(re.findall(r"``(scim_sync_[a-z0-9_]+)``", tables[template])))
     assert not missing, f"the guide's table for {template} lacks {missing}"
@@ -243,4 +268,5 @@ def test_argument_spec_shows_the_real_default(variable):
     for entry_point, spec in declared.items():
         assert spec.get("default") == _role_defaults()[variable], (
             f"{variable} ({entry_point}): argument spec default {spec.get('default')!r}, "
-            f"defaults/main.yml {_role_defaults()[variable]!r}")
+            f"defaults/main.yml {_role_defaults()[variable]!r}"
+        )

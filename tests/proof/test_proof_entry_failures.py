@@ -11,9 +11,16 @@ from sandbox import testing as proofkit
 
 
 def _require_unmapped_property(tenant: proofkit.Tenant) -> None:
-    tenant.idm_json("PUT", "config/managed", {"objects": [
-        {"name": "user", "schema": {"required": ["userName", "nickName"]}},
-        {"name": "role", "schema": {"required": ["name"]}}]})
+    tenant.idm_json(
+        "PUT",
+        "config/managed",
+        {
+            "objects": [
+                {"name": "user", "schema": {"required": ["userName", "nickName"]}},
+                {"name": "role", "schema": {"required": ["name"]}},
+            ]
+        },
+    )
 
 
 def _summary(run: proofkit.PlaybookRun) -> list[str]:
@@ -35,8 +42,9 @@ def test_failed_entries_fail_the_role_with_their_cause_or_warn_when_asked(sandbo
     assert "Failed policy validation" in message, f"IDM's reason is in the message:\n{message}"
     assert tenant.managed_count("user") == 0
 
-    warned = proofkit.run_flow(sandbox, tmp_path, extra_vars=dict(
-        only_users, scim_sync_recon_fail_on=["failed", "canceled"]))
+    warned = proofkit.run_flow(
+        sandbox, tmp_path, extra_vars=dict(only_users, scim_sync_recon_fail_on=["failed", "canceled"])
+    )
     assert warned.rc == 0, warned.describe()
     line = next(line for line in _summary(warned) if line.startswith("systemScimAccount_managedUser"))
     assert "3 failed" in line and "failed entries: ABSENT/CREATE" in line and "Failed policy validation" in line, line

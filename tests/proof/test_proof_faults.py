@@ -30,7 +30,7 @@ def _known_ids(tenant: proofkit.Tenant) -> set[str]:
 def assert_one_recon_per_mapping(tenant: proofkit.Tenant, before: set[str]) -> None:
     grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
     counts = {mapping: len(grouped.get(mapping, [])) for mapping in SAMPLE_MAPPINGS}
-    assert counts == {mapping: 1 for mapping in SAMPLE_MAPPINGS}, f"recon runs per mapping in this play: {counts}"
+    assert counts == dict.fromkeys(SAMPLE_MAPPINGS, 1), f"recon runs per mapping in this play: {counts}"
     states = {m: grouped[m][0].get("state") for m in SAMPLE_MAPPINGS}
     assert set(states.values()) == {"SUCCESS"}, f"recon states: {states}"
 
@@ -43,8 +43,9 @@ def assert_config_complete(sandbox: proofkit.Sandbox, workdir: Path) -> None:
     tenant.scim_faults_reset()
     again = proofkit.run_flow(sandbox, workdir)
     assert again.rc == 0, f"the clean re-run failed\n{again.describe()}"
-    changed = [t["task"] for t in again.tasks
-               if t["action"].split(".")[-1] in CONFIG_ACTIONS and t["result"].get("changed")]
+    changed = [
+        t["task"] for t in again.tasks if t["action"].split(".")[-1] in CONFIG_ACTIONS and t["result"].get("changed")
+    ]
     assert not changed, f"config tasks still changed something after the faulty run: {changed}"
     assert tenant.managed_count("user") == USERS
     assert tenant.managed_count("role") == GROUPS
@@ -112,16 +113,26 @@ def _restart_idm(sandbox: proofkit.Sandbox, tenant: proofkit.Tenant, downtime: f
     # Same port as before (the CLI may have started it with --port 0 = any free port).
     cmdline[cmdline.index("--port") + 1] = str(tenant.raw["idm"]["port"])
     os.kill(pid, signal.SIGTERM)
-    proofkit.wait_for(lambda: not Path(f"/proc/{pid}").exists() or
-                      Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", 20, what="IDM to stop")
+    proofkit.wait_for(
+        lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z",
+        20,
+        what="IDM to stop",
+    )
     time.sleep(downtime)
     idm = tenant.raw["idm"]
     env = dict(os.environ, IDM_SANDBOX_ADMIN_PASSWORD=tenant.admin_password, PYTHONPATH=str(proofkit.REPO))
     if idm.get("noscript_password"):
         env["IDM_SANDBOX_NO_SCRIPT_USERS"] = f"{idm['noscript_username']}:{idm['noscript_password']}"
     with open(sandbox.state_dir / "idm-restarted.log", "w") as log:
-        process = subprocess.Popen(cmdline, cwd=proofkit.REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            cmdline,
+            cwd=proofkit.REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     info_path = sandbox.state_dir / "sandbox.json"
     info_path.write_text(info_path.read_text().replace(f'"pid": {pid}', f'"pid": {process.pid}'))
     proofkit.wait_for(lambda: _ping(tenant), 30, what="the restarted IDM")
@@ -150,8 +161,9 @@ def _free_port_below_ephemeral_range() -> int:
 
 
 def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
-    sandbox = sandbox_factory(users=USERS, groups=GROUPS,
-                              extra=("--idm-port-base", str(_free_port_below_ephemeral_range())))
+    sandbox = sandbox_factory(
+        users=USERS, groups=GROUPS, extra=("--idm-port-base", str(_free_port_below_ephemeral_range()))
+    )
     tenant = sandbox.tenant(0)
     _provision(sandbox, tmp_path)
     before = _known_ids(tenant)
@@ -172,9 +184,8 @@ def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
         if run.rc == 0:
             # Converged: every mapping has exactly one successful run; the one IDM lost is not counted twice.
             grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
-            successes = {m: sum(1 for r in grouped.get(m, []) if r.get("state") == "SUCCESS")
-                         for m in SAMPLE_MAPPINGS}
-            assert successes == {m: 1 for m in SAMPLE_MAPPINGS}, successes
+            successes = {m: sum(1 for r in grouped.get(m, []) if r.get("state") == "SUCCESS") for m in SAMPLE_MAPPINGS}
+            assert successes == dict.fromkeys(SAMPLE_MAPPINGS, 1), successes
         else:
             message = run.failure_messages()
             assert any(m in message for m in SAMPLE_MAPPINGS), f"the message names no mapping:\n{message}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+
 import pytest
 import yaml
 
@@ -65,8 +66,16 @@ def test_module_examples_run_as_written(converged, module, tmp_path):
     tenant = converged.tenant(0)
     host = tenant.hostvars
     # The file config's first example reads: the managed objects as this tenant's IDM defines them.
-    (tmp_path / "managed.json").write_text(json.dumps({"objects": [
-        {"name": "user", "schema": {"required": ["userName"]}}, {"name": "role", "schema": {"required": ["name"]}}]}))
+    (tmp_path / "managed.json").write_text(
+        json.dumps(
+            {
+                "objects": [
+                    {"name": "user", "schema": {"required": ["userName"]}},
+                    {"name": "role", "schema": {"required": ["name"]}},
+                ]
+            }
+        )
+    )
     readers_values = {
         "http://localhost:8080": tenant.idm_url,
         "https://idm.example.com": tenant.idm_url,
@@ -88,8 +97,13 @@ def test_module_examples_run_as_written(converged, module, tmp_path):
         "name": f"EXAMPLES of idmops.pingidm.{module}",
         "hosts": "idm_tenants",
         "gather_facts": False,
-        "module_defaults": {"group/idmops.pingidm.idm": {
-            "idm_url": tenant.idm_url, "username": tenant.admin_user, "password": tenant.admin_password}},
+        "module_defaults": {
+            "group/idmops.pingidm.idm": {
+                "idm_url": tenant.idm_url,
+                "username": tenant.admin_user,
+                "password": tenant.admin_password,
+            }
+        },
         "vars": {
             "idm_admin_password": tenant.admin_password,
             "idm_url": tenant.idm_url,
@@ -98,7 +112,7 @@ def test_module_examples_run_as_written(converged, module, tmp_path):
             "scim_client_secret": host["scim_client_secret"],
             "deployer_password": host["idm_noscript_password"],
             "scim_object_types": "{{ (lookup('ansible.builtin.template', '%s') | from_json).objectTypes }}"
-                                 % (REPO / "conf_templates" / "provisioner.openicf-scim.json.j2"),
+            % (REPO / "conf_templates" / "provisioner.openicf-scim.json.j2"),
             # Outside the role the mapping template needs the attribute maps; the role guide says to copy the
             # role's default lists, as a reader of these examples would.
             **{name: value for name, value in ROLE_DEFAULTS.items() if "_attribute_map" in name},
@@ -109,8 +123,9 @@ def test_module_examples_run_as_written(converged, module, tmp_path):
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     result = proofkit.run_flow(converged, tmp_path, playbook=playbook)
     failed = [f"{t['task']}: {t['result'].get('msg')}" for t in result.failed() if t["task"] not in broken]
-    assert result.rc == 0 and not failed, f"examples of {module} that do not run:\n" + "\n".join(failed) + (
-        "\n" + result.describe())
+    assert result.rc == 0 and not failed, (
+        f"examples of {module} that do not run:\n" + "\n".join(failed) + ("\n" + result.describe())
+    )
     still_broken = {t["task"] for t in result.tasks if t["task"] in broken and t["status"] == "ignored"}
     fixed = sorted(broken - still_broken)
     assert not fixed, f"examples of {module} run now; remove them from KNOWN_BROKEN: {fixed}"

@@ -70,7 +70,8 @@ def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, t
     # The search only means something when the values are unique strings nothing else contains.
     for name, value in (("IDM admin password", idm_password), ("SCIM client secret", scim_secret)):
         assert len(value) >= 12 and value not in ("openidm-admin", tenant.admin_user), (
-            f"the sandbox's {name} is not a unique value ({len(value)} chars); the leak search would be void")
+            f"the sandbox's {name} is not a unique value ({len(value)} chars); the leak search would be void"
+        )
 
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -85,14 +86,21 @@ def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, t
     connector["configurationProperties"]["maximumConnections"] = 3
     tenant.idm_json("PUT", "config/provisioner.openicf/scim", connector)
     reports = workdir / "drift-reports"
-    drift = proofkit.run_flow(sandbox, workdir, args=["-vvv", "--diff"], playbook=proofkit.REPO / "playbooks" / "drift.yml",
-                              extra_vars={"scim_sync_drift_report_dir": str(reports)})
+    drift = proofkit.run_flow(
+        sandbox,
+        workdir,
+        args=["-vvv", "--diff"],
+        playbook=proofkit.REPO / "playbooks" / "drift.yml",
+        extra_vars={"scim_sync_drift_report_dir": str(reports)},
+    )
     assert drift.rc != 0, f"the drift playbook should report the changed connector\n{drift.describe()}"
     assert (reports / f"{tenant.name}.json").exists(), drift.describe()
     assert json.loads((reports / f"{tenant.name}.json").read_text())["connector"]["drifted"]
 
-    needles = {"IDM admin password": _needles(idm_password, tenant.admin_user),
-               "SCIM client secret": _needles(scim_secret, hostvars.get("scim_client_id"))}
+    needles = {
+        "IDM admin password": _needles(idm_password, tenant.admin_user),
+        "SCIM client secret": _needles(scim_secret, hostvars.get("scim_client_id")),
+    }
     outputs = workdir / "outputs"
     outputs.mkdir()
     for index, each in enumerate((run, rerun, drift)):

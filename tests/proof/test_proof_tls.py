@@ -28,10 +28,18 @@ def tls_sandbox(tmp_path_factory):
 
 def _info_playbook(tmp_path: Path, **options) -> Path:
     playbook = tmp_path / "info.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "name": "tls", "hosts": "localhost", "gather_facts": False,
-        "tasks": [{"name": "info over https", "idmops.pingidm.info": options}],
-    }]))
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "tls",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [{"name": "info over https", "idmops.pingidm.info": options}],
+                }
+            ]
+        )
+    )
     return playbook
 
 
@@ -45,8 +53,9 @@ def test_flow_over_https_with_the_ca(tls_sandbox, tmp_path):
 
 def test_module_with_ca_path_and_validate_certs(tls_sandbox, tmp_path, localhost_inventory):
     tenant = tls_sandbox.tenant(0)
-    run = proofkit.run_playbook(_info_playbook(tmp_path, validate_certs=True, **proofkit.connection_vars(tenant)),
-                                [localhost_inventory])
+    run = proofkit.run_playbook(
+        _info_playbook(tmp_path, validate_certs=True, **proofkit.connection_vars(tenant)), [localhost_inventory]
+    )
     assert run.rc == 0, run.describe()
     assert run.by_action("info")[0]["result"]["ping"]["state"] == "ACTIVE_READY"
 
@@ -66,8 +75,9 @@ def test_without_the_ca_the_message_says_what_to_set(tls_sandbox, tmp_path, loca
 def test_flow_without_the_ca_fails_before_writing(tls_sandbox, tmp_path):
     tenant = tls_sandbox.tenant(0)
     before = tenant.snapshot()
-    run = proofkit.run_flow(tls_sandbox, tmp_path, extra_vars={"scim_sync_idm_ca_path": None,
-                                                               "scim_sync_scim_ca_path": None})
+    run = proofkit.run_flow(
+        tls_sandbox, tmp_path, extra_vars={"scim_sync_idm_ca_path": None, "scim_sync_scim_ca_path": None}
+    )
     assert run.rc != 0
     assert "ca_path" in run.failure_messages(), run.failure_messages()
     assert tenant.snapshot() == before
@@ -79,10 +89,23 @@ def test_requests_ca_bundle_from_the_task_environment(tls_sandbox, tmp_path, loc
     options = proofkit.connection_vars(tenant)
     ca_path = options.pop("ca_path")
     playbook = tmp_path / "env-ca.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "name": "tls", "hosts": "localhost", "gather_facts": False,
-        "tasks": [{"name": "info over https, CA from the environment", "idmops.pingidm.info": options,
-                   "environment": {"REQUESTS_CA_BUNDLE": ca_path}}],
-    }]))
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "tls",
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "info over https, CA from the environment",
+                            "idmops.pingidm.info": options,
+                            "environment": {"REQUESTS_CA_BUNDLE": ca_path},
+                        }
+                    ],
+                }
+            ]
+        )
+    )
     run = proofkit.run_playbook(playbook, [localhost_inventory])
     assert run.rc == 0, run.describe()

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import socket
-from urllib.parse import urlsplit, parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -42,21 +42,27 @@ CLIENT_ID = "idm-provisioning"
 CLIENT_SECRET = "client-Secr3t-cc"
 # Connector properties the fake stores encrypted, like IDM does for GuardedString properties.
 FAKE_CONFIDENTIAL = ("password", "clientSecret", "authToken", "credentials")
-AVAILABLE_SCIM_CONNECTOR = {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-                            "displayName": "Scim Connector", "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                            "bundleVersion": "1.5.20.31", "systemType": "provisioner.openicf"}
+AVAILABLE_SCIM_CONNECTOR = {
+    "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+    "displayName": "Scim Connector",
+    "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+    "bundleVersion": "1.5.20.31",
+    "systemType": "provisioner.openicf",
+}
 
 
 def no_metadata_message(name):
     """IDM's 500 for a connector config write while it has no metadata for the connector (nothing stored)."""
-    return ("No meta-data provider available yet to create and encrypt configuration for provisioner.openicf/%s, "
-            "retry later." % name)
+    return (
+        "No meta-data provider available yet to create and encrypt configuration for provisioner.openicf/%s, "
+        "retry later." % name
+    )
 
 
-class FakeRequest(object):
+class FakeRequest:
     def __init__(self, method, path, params, body, headers, auth):
         self.method = method
-        self.path = path          # below the context path, no leading slash ("config/sync")
+        self.path = path  # below the context path, no leading slash ("config/sync")
         self.params = params
         self.body = body
         self.headers = headers
@@ -68,25 +74,28 @@ class FakeRequest(object):
 
 
 def crest_error(status, message, reason=None):
-    return status, {"code": status, "reason": reason or requests.status_codes._codes[status][0].replace("_", " ")
-                    .title(), "message": message}
+    return status, {
+        "code": status,
+        "reason": reason or requests.status_codes._codes[status][0].replace("_", " ").title(),
+        "message": message,
+    }
 
 
-class FakeIdm(object):
+class FakeIdm:
     """Enough of IDM's REST API for module tests. All state is plain attributes tests can read and set."""
 
     def __init__(self):
-        self.configs = {}               # config id -> stored object (secrets as $crypto)
-        self.calls = []                 # (method, path, params, body) of every IDM call, in order
-        self.ping_states = []           # states info/ping returns in order; then "ACTIVE_READY"
+        self.configs = {}  # config id -> stored object (secrets as $crypto)
+        self.calls = []  # (method, path, params, body) of every IDM call, in order
+        self.ping_states = []  # states info/ping returns in order; then "ACTIVE_READY"
         self.version = {"_id": "version", "productVersion": "7.5.0", "productRevision": "fake"}
         self.script_eval_allowed = True
         self.test_config_result = None  # None: ok; else the error text testConfig reports
-        self.connector_errors = {}      # connector name -> error text system test reports (ok false)
-        self.start_after_tests = 0      # a new/changed connector is "not available" for this many test calls
+        self.connector_errors = {}  # connector name -> error text system test reports (ok false)
+        self.start_after_tests = 0  # a new/changed connector is "not available" for this many test calls
         self.honour_wait_for_completion = True  # False: PUT ?waitForCompletion=true answers before the start
-        self.config_query_supported = True      # False: GET config?_queryFilter=... answers 400, as some servers do
-        self._pending_start = {}        # connector name -> test calls left before available
+        self.config_query_supported = True  # False: GET config?_queryFilter=... answers 400, as some servers do
+        self._pending_start = {}  # connector name -> test calls left before available
         self.tokens = set()
         self.token_requests = 0
         self.user_password = {ADMIN_USER: ADMIN_PASSWORD}
@@ -107,12 +116,24 @@ class FakeIdm(object):
     def fail(self, method, pattern, status, message="injected failure", times=None, kind="refused"):
         """Answer matching calls with a CREST error ``times`` times. ``status`` None = no answer, as requests
         raises it for ``kind`` ``refused`` (nothing listens), ``dropped`` (connection reset) or ``dns``."""
-        self._faults.append({"method": method.upper(), "re": re.compile(pattern), "status": status,
-                             "message": message, "left": times, "kind": kind})
+        self._faults.append(
+            {
+                "method": method.upper(),
+                "re": re.compile(pattern),
+                "status": status,
+                "message": message,
+                "left": times,
+                "kind": kind,
+            }
+        )
 
     def writes(self):
-        return [c for c in self.calls if c[0] in ("PUT", "DELETE", "PATCH")
-                or (c[0] == "POST" and c[2].get("_action") not in ("test", "testConfig", "eval"))]
+        return [
+            c
+            for c in self.calls
+            if c[0] in ("PUT", "DELETE", "PATCH")
+            or (c[0] == "POST" and c[2].get("_action") not in ("test", "testConfig", "eval"))
+        ]
 
     def calls_to(self, method, path):
         return [c for c in self.calls if c[0] == method and c[1] == path]
@@ -121,11 +142,21 @@ class FakeIdm(object):
     def encrypt(value):
         iv = base64.b64encode(os.urandom(16)).decode()
         data = base64.b64encode(json.dumps({"iv": iv, "v": value}).encode()[::-1]).decode()
-        return {"$crypto": {"type": "x-simple-encryption",
-                            "value": {"cipher": "AES/CBC/PKCS5Padding", "data": data, "iv": iv, "keySize": 16,
-                                      "mac": base64.b64encode(os.urandom(8)).decode(),
-                                      "purpose": "idm.config.encryption", "salt": "c2FsdA==",
-                                      "stableId": "openidm-sym-default"}}}
+        return {
+            "$crypto": {
+                "type": "x-simple-encryption",
+                "value": {
+                    "cipher": "AES/CBC/PKCS5Padding",
+                    "data": data,
+                    "iv": iv,
+                    "keySize": 16,
+                    "mac": base64.b64encode(os.urandom(8)).decode(),
+                    "purpose": "idm.config.encryption",
+                    "salt": "c2FsdA==",
+                    "stableId": "openidm-sym-default",
+                },
+            }
+        }
 
     @staticmethod
     def decrypt(crypto):
@@ -152,7 +183,7 @@ class FakeIdm(object):
             return self._token_endpoint(method, body, auth)
         if not split.path.startswith("/openidm/"):
             return crest_error(404, "Not Found")
-        path = split.path[len("/openidm/"):]
+        path = split.path[len("/openidm/") :]
         self.calls.append((method, path, query, copy.deepcopy(body)))
         for fault in self._faults:
             if fault["method"] == method and fault["re"].fullmatch(path) and fault["left"] != 0:
@@ -187,13 +218,18 @@ class FakeIdm(object):
             return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
         token = "tok-%d-%s" % (self.token_requests, base64.b16encode(os.urandom(4)).decode())
         self.tokens.add(token)
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3599,
-                     "scope": (body or {}).get("scope")}
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "scope": (body or {}).get("scope"),
+        }
 
     # default routes ---------------------------------------------------------------------------------
     def _add_default_routes(self):
         def add(method, pattern, handler):
             self.route(method, pattern, handler, first=False)
+
         add("GET", r"info/ping", FakeIdm._ping)
         add("GET", r"info/version", lambda f, r, m: (200, dict(f.version)))
         add("GET", r"config", FakeIdm._config_list)
@@ -206,8 +242,11 @@ class FakeIdm(object):
 
     def _ping(self, request, match):
         state = self.ping_states.pop(0) if self.ping_states else "ACTIVE_READY"
-        return 200, {"_id": "", "state": state, "shortDesc": "OpenIDM ready" if state == "ACTIVE_READY" else
-                     "OpenIDM starting"}
+        return 200, {
+            "_id": "",
+            "state": state,
+            "shortDesc": "OpenIDM ready" if state == "ACTIVE_READY" else "OpenIDM starting",
+        }
 
     def _config_list(self, request, match):
         query = request.params.get("_queryFilter")
@@ -217,15 +256,27 @@ class FakeIdm(object):
                 return crest_error(400, "fake IDM only queries config with _id eq/sw clauses joined by or")
 
             def matches(config_id):
-                return any(config_id == c.group(2) if c.group(1) == "eq" else config_id.startswith(c.group(2))
-                           for c in clauses)
-            result = [dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
-                      for config_id in sorted(self.configs) if matches(config_id)]
+                return any(
+                    config_id == c.group(2) if c.group(1) == "eq" else config_id.startswith(c.group(2)) for c in clauses
+                )
+
+            result = [
+                dict({"_id": config_id}, **copy.deepcopy(self.configs[config_id]))
+                for config_id in sorted(self.configs)
+                if matches(config_id)
+            ]
             return 200, {"result": result, "resultCount": len(result), "pagedResultsCookie": None}
-        return 200, {"_id": "", "configurations": [
-            {"_id": config_id, "pid": config_id.replace("/", "."),
-             "factoryPid": config_id.split("/", 1)[0] if "/" in config_id else None}
-            for config_id in sorted(self.configs)]}
+        return 200, {
+            "_id": "",
+            "configurations": [
+                {
+                    "_id": config_id,
+                    "pid": config_id.replace("/", "."),
+                    "factoryPid": config_id.split("/", 1)[0] if "/" in config_id else None,
+                }
+                for config_id in sorted(self.configs)
+            ],
+        }
 
     def _config_get(self, request, match):
         stored = self.configs.get(match.group("id"))
@@ -273,10 +324,13 @@ class FakeIdm(object):
 
     def _status(self, name):
         stored = self.configs.get("provisioner.openicf/" + name)
-        entry = {"name": name, "enabled": stored.get("enabled", True) is not False,
-                 "config": "config/provisioner.openicf/" + name,
-                 "connectorRef": stored.get("connectorRef", {}),
-                 "objectTypes": ["__ALL__"] + sorted((stored.get("objectTypes") or {}).keys())}
+        entry = {
+            "name": name,
+            "enabled": stored.get("enabled", True) is not False,
+            "config": "config/provisioner.openicf/" + name,
+            "connectorRef": stored.get("connectorRef", {}),
+            "objectTypes": ["__ALL__", *sorted((stored.get("objectTypes") or {}).keys())],
+        }
         error = None
         if self._pending_start.get(name):
             self._pending_start[name] -= 1
@@ -351,15 +405,16 @@ def fake_idm(monkeypatch):
     def fake_request(session, method, url, params=None, data=None, headers=None, auth=None, json=None, **kwargs):
         if isinstance(data, str) and not data:
             data = None
-        status, body = fake.handle(session, method, url, params=params, data=data, headers=headers, auth=auth,
-                                   json_body=json)
+        status, body = fake.handle(
+            session, method, url, params=params, data=data, headers=headers, auth=auth, json_body=json
+        )
         return _make_response(url, status, body)
 
     monkeypatch.setattr(requests.Session, "request", fake_request)
     return fake
 
 
-class VirtualClock(object):
+class VirtualClock:
     def __init__(self):
         self.now = 1000.0
         self.sleeps = []
@@ -413,21 +468,22 @@ def run_module(request, capsys, virtual_clock, monkeypatch):
     # Importing controller code (action plugin tests) flips this flag, which would route module warnings to
     # the controller's Display instead of the module result; a module never runs in the controller.
     from ansible.module_utils import _internal as module_utils_internal
+
     monkeypatch.setattr(module_utils_internal, "is_controller", False)
     path = request.param
 
     def run_as_module(module, args, check_mode, diff):
         # Warnings collect in a process-wide list; each run reports only its own, as a real module process does.
         from ansible.module_utils.common import warnings as module_warnings
+
         module_warnings._global_warnings.clear()  # pylint: disable=protected-access
         module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         module_args = dict(args)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
         capsys.readouterr()
-        with patch_module_args(module_args):
-            with pytest.raises(SystemExit) as exit_info:
-                module.main()
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exit_info:
+            module.main()
         out = capsys.readouterr().out
         result = ModuleResult(json.loads(out))
         result.raw_output = out
@@ -436,11 +492,16 @@ def run_module(request, capsys, virtual_clock, monkeypatch):
 
     def run_in_controller(module, args, check_mode, diff):
         from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import (
-            InProcessModule, ModuleExit, plain_data)
+            InProcessModule,
+            ModuleExit,
+            plain_data,
+        )
+
         name = "idmops.pingidm." + module.__name__.rsplit(".", 1)[-1]
         with pytest.raises(ModuleExit) as exit_info:
-            InProcessModule(module.module_spec(), plain_data(args), name, check_mode=check_mode,
-                            diff=diff).execute(module.run)
+            InProcessModule(module.module_spec(), plain_data(args), name, check_mode=check_mode, diff=diff).execute(
+                module.run
+            )
         result = ModuleResult(plain_data(exit_info.value.result))
         result.raw_output = json.dumps(result)
         return result

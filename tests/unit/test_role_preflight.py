@@ -19,12 +19,18 @@ import threading
 import pytest
 
 from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (
-    STATIC_TOKEN, V2_GROUP_SCHEMA, V2_USER_SCHEMA, FakeScim)
+    STATIC_TOKEN,
+    V2_GROUP_SCHEMA,
+    V2_USER_SCHEMA,
+    FakeScim,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, ".venv", "collroot")
-pytestmark = pytest.mark.skipif(not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections")),
-                                reason="needs the collection symlink made by make setup")
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections")),
+    reason="needs the collection symlink made by make setup",
+)
 
 PLAY = """
 - hosts: localhost
@@ -49,7 +55,7 @@ def provider():
             header = self.headers.get("Authorization", "")
             if header.startswith("Basic "):
                 auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1))
-            url = "http://%s:%d%s" % (self.server.server_address + (self.path,))
+            url = "http://%s:%d%s" % (*self.server.server_address, self.path)
             status, body, content_type = fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -77,15 +83,43 @@ def preflight(tmp_path, fake, **variables):
     playbook = tmp_path / "preflight.yml"
     playbook.write_text(PLAY)
     extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"scim_sync_idm_url": "http://127.0.0.1:9", "scim_sync_scim_endpoint": fake.endpoint,
-                                 "scim_sync_scim_auth_method": "TOKEN", "scim_sync_scim_token": STATIC_TOKEN,
-                                 **variables}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_LOCALHOST_WARNING="0")
+    extra.write_text(
+        json.dumps(
+            {
+                "scim_sync_idm_url": "http://127.0.0.1:9",
+                "scim_sync_scim_endpoint": fake.endpoint,
+                "scim_sync_scim_auth_method": "TOKEN",
+                "scim_sync_scim_token": STATIC_TOKEN,
+                **variables,
+            }
+        )
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_LOCALHOST_WARNING="0",
+    )
     result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", "ansible_python_interpreter=" + sys.executable, "-e", "@" + str(extra), str(playbook)],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=" + sys.executable,
+            "-e",
+            "@" + str(extra),
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert STATIC_TOKEN not in result.stdout + result.stderr
     failure = re.search(r"^fatal: \[localhost\]: FAILED! => (\{.*\})$", result.stdout, re.MULTILINE)
     if failure:
@@ -99,9 +133,19 @@ def test_the_provider_decides_both_attribute_sets(tmp_path, provider):
     rc, declared = preflight(tmp_path, provider)
     assert rc == 0
     assert declared == {
-        "account": ["userName", "name", "emails", "active", "groups", "employeeNumber", "manager", "externalId",
-                    "meta"],
-        "group": ["displayName", "members", "externalId", "meta"]}
+        "account": [
+            "userName",
+            "name",
+            "emails",
+            "active",
+            "groups",
+            "employeeNumber",
+            "manager",
+            "externalId",
+            "meta",
+        ],
+        "group": ["displayName", "members", "externalId", "meta"],
+    }
 
 
 def test_a_provider_without_the_enterprise_extension(tmp_path, provider):
@@ -113,43 +157,70 @@ def test_a_provider_without_the_enterprise_extension(tmp_path, provider):
 
 def test_lists_naming_what_the_provider_lacks_are_refused(tmp_path, provider):
     provider.user_extensions = None  # /Schemas has the extension, the User resource type does not use it
-    rc, message = preflight(tmp_path, provider,
-                            scim_sync_account_properties=["userName", "name", "emails", "department", "externalId"],
-                            scim_sync_group_properties=["displayName", "owner"])
+    rc, message = preflight(
+        tmp_path,
+        provider,
+        scim_sync_account_properties=["userName", "name", "emails", "department", "externalId"],
+        scim_sync_group_properties=["displayName", "owner"],
+    )
     assert rc == 2
-    assert ("scim_sync_account_properties names department, which the provider has no User attribute for "
-            "(it has: userName, name, emails, active, groups, externalId, meta)") in message
+    assert (
+        "scim_sync_account_properties names department, which the provider has no User attribute for "
+        "(it has: userName, name, emails, active, groups, externalId, meta)"
+    ) in message
     assert "scim_sync_group_properties names owner" in message
 
 
 def test_map_items_naming_what_the_provider_lacks_are_refused_unless_optional(tmp_path, provider):
-    rc, message = preflight(tmp_path, provider, scim_sync_user_attribute_map_extra=[
-        {"scim": "title", "idm": "title"}, {"scim": "nickName", "idm": "nick", "optional": True}])
+    rc, message = preflight(
+        tmp_path,
+        provider,
+        scim_sync_user_attribute_map_extra=[
+            {"scim": "title", "idm": "title"},
+            {"scim": "nickName", "idm": "nick", "optional": True},
+        ],
+    )
     assert rc == 2
-    assert ("scim_sync_user_attribute_map_extra maps title <-> title, but the provider has no User attribute title"
-            in message)
+    assert (
+        "scim_sync_user_attribute_map_extra maps title <-> title, but the provider has no User attribute title"
+        in message
+    )
     assert "nickName" not in message
     # the default map's optional phoneNumbers item is not an error: this provider has no phoneNumbers
     assert "phoneNumbers" not in message
-    rc, declared = preflight(tmp_path, provider, scim_sync_user_attribute_map_extra=[
-        {"scim": "title", "idm": "title", "optional": True}])
+    rc, _declared = preflight(
+        tmp_path, provider, scim_sync_user_attribute_map_extra=[{"scim": "title", "idm": "title", "optional": True}]
+    )
     assert rc == 0
 
 
 def test_an_extra_item_replaces_the_default_item_for_the_same_property(tmp_path, provider):
     # the provider has no name: the default givenName/sn items would be refused, the replacements are fine
-    provider.schemas_v2 = [dict(V2_USER_SCHEMA, attributes=[a for a in V2_USER_SCHEMA["attributes"]
-                                                            if a["name"] != "name"]), V2_GROUP_SCHEMA]
+    provider.schemas_v2 = [
+        dict(V2_USER_SCHEMA, attributes=[a for a in V2_USER_SCHEMA["attributes"] if a["name"] != "name"]),
+        V2_GROUP_SCHEMA,
+    ]
     rc, message = preflight(tmp_path, provider)
     assert rc == 2 and "scim_sync_user_attribute_map maps name.givenName <-> givenName" in message
-    rc, declared = preflight(tmp_path, provider, scim_sync_user_attribute_map_extra=[
-        {"scim": "emails", "idm": "givenName", "kind": "multi"}, {"scim": "userName", "idm": "sn"}])
+    rc, declared = preflight(
+        tmp_path,
+        provider,
+        scim_sync_user_attribute_map_extra=[
+            {"scim": "emails", "idm": "givenName", "kind": "multi"},
+            {"scim": "userName", "idm": "sn"},
+        ],
+    )
     assert rc == 0 and "name" not in declared["account"]
 
 
 def test_the_preflight_speaks_to_the_provider_only(tmp_path, provider):
     preflight(tmp_path, provider)
     paths = {call[1] for call in provider.calls}
-    assert paths == {"/scim/v2/ServiceProviderConfig", "/scim/v2/Schemas", "/scim/v2/ResourceTypes",
-                     "/scim/v2/Users", "/scim/v2/Groups"}
+    assert paths == {
+        "/scim/v2/ServiceProviderConfig",
+        "/scim/v2/Schemas",
+        "/scim/v2/ResourceTypes",
+        "/scim/v2/Users",
+        "/scim/v2/Groups",
+    }
     assert all(method == "GET" for method, _path, _query in provider.calls)

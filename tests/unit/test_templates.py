@@ -29,10 +29,27 @@ with open(os.path.join(ROLE, "defaults", "main.yml"), encoding="utf-8") as _hand
     ROLE_DEFAULTS = yaml.safe_load(_handle)
 # What the role gives the templates: its defaults (the only copy of the default attribute maps).
 TEMPLATE_DEFAULTS = {key: value for key, value in ROLE_DEFAULTS.items() if key.startswith("scim_sync_")}
-SAMPLE_MAPPINGS = ["systemScimAccount_managedUser", "managedUser_systemScimAccount",
-                   "systemScimGroup_managedRole", "managedRole_systemScimGroup"]
-SITUATIONS = {"SOURCE_IGNORED", "SOURCE_MISSING", "MISSING", "FOUND_ALREADY_LINKED", "UNQUALIFIED", "UNASSIGNED",
-              "LINK_ONLY", "TARGET_IGNORED", "ALL_GONE", "CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS"}
+SAMPLE_MAPPINGS = [
+    "systemScimAccount_managedUser",
+    "managedUser_systemScimAccount",
+    "systemScimGroup_managedRole",
+    "managedRole_systemScimGroup",
+]
+SITUATIONS = {
+    "SOURCE_IGNORED",
+    "SOURCE_MISSING",
+    "MISSING",
+    "FOUND_ALREADY_LINKED",
+    "UNQUALIFIED",
+    "UNASSIGNED",
+    "LINK_ONLY",
+    "TARGET_IGNORED",
+    "ALL_GONE",
+    "CONFIRMED",
+    "FOUND",
+    "ABSENT",
+    "AMBIGUOUS",
+}
 
 OAUTH = {
     "scim_sync_scim_endpoint": "https://scim.example.com/scim/v2",
@@ -42,7 +59,7 @@ OAUTH = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render_cached(name, variables_json):
     with open(os.path.join(TEMPLATES, name), encoding="utf-8") as handle:
         text = handle.read()
@@ -88,6 +105,7 @@ def scripts_of(doc):
         elif isinstance(node, list):
             for value in node:
                 walk(value)
+
     walk(doc)
     return found
 
@@ -132,6 +150,7 @@ def transform(mapping, target):
 
 # ---------- provisioner.openicf-scim.json ----------
 
+
 def test_connector_oauth_fields_and_defaults():
     doc = connector()
     ref = doc["connectorRef"]
@@ -152,13 +171,24 @@ def test_connector_oauth_fields_and_defaults():
     assert doc["resultsHandlerConfig"]["enableAttributesToGetSearchResultsHandler"] is True
 
 
-@pytest.mark.parametrize("method, extra, present, absent", [
-    ("BASIC", {"scim_sync_scim_user": "u", "scim_sync_scim_password": "p'w\"d"}, {"user": "u", "password": "p'w\"d"},
-     ["clientId", "clientSecret", "tokenEndpoint", "grantType", "authToken"]),
-    ("TOKEN", {"scim_sync_scim_token": "tok\\en"}, {"authToken": "tok\\en"},
-     ["clientId", "clientSecret", "tokenEndpoint", "grantType", "user", "password"]),
-    ("oauth", {}, {"clientId": "idm-client"}, ["user", "password", "authToken"]),
-])
+@pytest.mark.parametrize(
+    "method, extra, present, absent",
+    [
+        (
+            "BASIC",
+            {"scim_sync_scim_user": "u", "scim_sync_scim_password": "p'w\"d"},
+            {"user": "u", "password": "p'w\"d"},
+            ["clientId", "clientSecret", "tokenEndpoint", "grantType", "authToken"],
+        ),
+        (
+            "TOKEN",
+            {"scim_sync_scim_token": "tok\\en"},
+            {"authToken": "tok\\en"},
+            ["clientId", "clientSecret", "tokenEndpoint", "grantType", "user", "password"],
+        ),
+        ("oauth", {}, {"clientId": "idm-client"}, ["user", "password", "authToken"]),
+    ],
+)
 def test_connector_auth_methods_null_unused_fields(method, extra, present, absent):
     props = connector(scim_sync_scim_auth_method=method, **extra)["configurationProperties"]
     assert props["authenticationMethod"] == method.upper()
@@ -169,10 +199,15 @@ def test_connector_auth_methods_null_unused_fields(method, extra, present, absen
 
 
 def test_connector_options_and_version_one():
-    doc = connector(scim_sync_scim_version="1", scim_sync_connector_bundle_version="[1.5.19.0,1.6.0.0)",
-                    scim_sync_scim_http_proxy_host="proxy", scim_sync_scim_http_proxy_port="3128",
-                    scim_sync_connector_enabled=False, scim_sync_connector_operation_timeout={"SEARCH": 60000},
-                    scim_sync_scim_accept_self_signed_certificates=True)
+    doc = connector(
+        scim_sync_scim_version="1",
+        scim_sync_connector_bundle_version="[1.5.19.0,1.6.0.0)",
+        scim_sync_scim_http_proxy_host="proxy",
+        scim_sync_scim_http_proxy_port="3128",
+        scim_sync_connector_enabled=False,
+        scim_sync_connector_operation_timeout={"SEARCH": 60000},
+        scim_sync_scim_accept_self_signed_certificates=True,
+    )
     props = doc["configurationProperties"]
     assert props["SCIMVersion"] == 1
     assert props["httpProxyHost"] == "proxy" and props["httpProxyPort"] == 3128
@@ -186,8 +221,12 @@ def test_connector_object_types():
     types = connector()["objectTypes"]
     account, group = types["account"], types["group"]
     assert account["nativeType"] == "__ACCOUNT__" and group["nativeType"] == "__GROUP__"
-    assert account["properties"]["userName"] == {"type": "string", "nativeName": "__NAME__",
-                                                 "nativeType": "string", "required": True}
+    assert account["properties"]["userName"] == {
+        "type": "string",
+        "nativeName": "__NAME__",
+        "nativeType": "string",
+        "required": True,
+    }
     assert group["properties"]["displayName"]["nativeName"] == "__NAME__"
     for name in ("emails", "phoneNumbers", "addresses", "groups"):
         assert account["properties"][name]["type"] == "array"
@@ -208,11 +247,25 @@ def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
     # default (no preflight, no list) declares the core attributes only.
     properties = connector()["objectTypes"]["account"]["properties"]
     assert not set(ENTERPRISE) & set(properties)
-    assert {"userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId",
-            "__PASSWORD__"} <= set(properties)
+    assert {
+        "userName",
+        "name",
+        "displayName",
+        "title",
+        "active",
+        "emails",
+        "phoneNumbers",
+        "externalId",
+        "__PASSWORD__",
+    } <= set(properties)
     listed = connector(scim_sync_account_properties=["name", "emails", "department", "manager"])
     assert sorted(listed["objectTypes"]["account"]["properties"]) == [
-        "department", "emails", "manager", "name", "userName"]
+        "department",
+        "emails",
+        "manager",
+        "name",
+        "userName",
+    ]
 
 
 def test_connector_limited_account_properties_keep_user_name():
@@ -234,26 +287,39 @@ def test_templates_need_the_attribute_maps_outside_the_role():
 
 # ---------- sync.json ----------
 
+
 def test_sync_has_the_four_sample_mappings():
     doc = render("sync.json.j2", OAUTH)
     by_name = {m["name"]: m for m in doc["mappings"]}
     assert [m["name"] for m in doc["mappings"]] == SAMPLE_MAPPINGS
-    assert (by_name["systemScimAccount_managedUser"]["source"], by_name["systemScimAccount_managedUser"]["target"]) \
-        == ("system/scim/account", "managed/user")
+    assert (by_name["systemScimAccount_managedUser"]["source"], by_name["systemScimAccount_managedUser"]["target"]) == (
+        "system/scim/account",
+        "managed/user",
+    )
     assert by_name["managedUser_systemScimAccount"]["links"] == "systemScimAccount_managedUser"
-    assert (by_name["systemScimGroup_managedRole"]["source"], by_name["systemScimGroup_managedRole"]["target"]) \
-        == ("system/scim/group", "managed/role")
+    assert (by_name["systemScimGroup_managedRole"]["source"], by_name["systemScimGroup_managedRole"]["target"]) == (
+        "system/scim/group",
+        "managed/role",
+    )
     assert by_name["managedRole_systemScimGroup"]["links"] == "systemScimGroup_managedRole"
     assert reference_problems(doc, connector()) == []
 
 
-@pytest.mark.parametrize("variables", [
-    {},
-    {"scim_sync_account_properties": ["name", "emails"]},
-    {"scim_sync_connector_name": "hr", "scim_sync_sync_members": False},
-    {"scim_sync_user_attribute_map": [{"scim": "userName", "idm": "userName"}, {"scim": "nickName", "idm": "description"},
-                                      {"scim": "addresses", "idm": "postalAddress", "type": "home"}]},
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"scim_sync_account_properties": ["name", "emails"]},
+        {"scim_sync_connector_name": "hr", "scim_sync_sync_members": False},
+        {
+            "scim_sync_user_attribute_map": [
+                {"scim": "userName", "idm": "userName"},
+                {"scim": "nickName", "idm": "description"},
+                {"scim": "addresses", "idm": "postalAddress", "type": "home"},
+            ]
+        },
+    ],
+)
 def test_sync_references_only_declared_connector_attributes(variables):
     doc = render("sync.json.j2", {**OAUTH, **variables})
     connector_doc = render("provisioner.openicf-scim.json.j2", {**OAUTH, **variables})
@@ -284,9 +350,11 @@ def test_policies_converge_and_overrides_merge():
         assert policies["AMBIGUOUS"] == "EXCEPTION" and policies["MISSING"] == "EXCEPTION"
         assert policies["UNASSIGNED"] == "IGNORE"
     assert {p["situation"]: p["action"] for p in by_name["managedUser_systemScimAccount"]["policies"]}[
-        "SOURCE_MISSING"] == "UNLINK"
+        "SOURCE_MISSING"
+    ] == "UNLINK"
     assert {p["situation"]: p["action"] for p in by_name["systemScimAccount_managedUser"]["policies"]}[
-        "SOURCE_MISSING"] == "DELETE"
+        "SOURCE_MISSING"
+    ] == "DELETE"
 
 
 def test_scripts_are_es5():
@@ -302,23 +370,42 @@ def test_scripts_are_es5():
 
 # The role's default map plus the three attributes stock managed.json does not declare, with the enterprise
 # extension declared: every kind of transform is exercised.
-EXTRAS = [{"scim": "displayName", "idm": "displayName"}, {"scim": "title", "idm": "title"},
-          {"scim": "department", "idm": "department", "optional": True}]
-ALL_ACCOUNT = ["userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId",
-               "department"]
+EXTRAS = [
+    {"scim": "displayName", "idm": "displayName"},
+    {"scim": "title", "idm": "title"},
+    {"scim": "department", "idm": "department", "optional": True},
+]
+ALL_ACCOUNT = [
+    "userName",
+    "name",
+    "displayName",
+    "title",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "externalId",
+    "department",
+]
 
 
 def full_mappings(**extra):
-    return mappings(**{"scim_sync_user_attribute_map_extra": EXTRAS, "scim_sync_account_properties": ALL_ACCOUNT,
-                       **extra})
+    return mappings(
+        **{"scim_sync_user_attribute_map_extra": EXTRAS, "scim_sync_account_properties": ALL_ACCOUNT, **extra}
+    )
 
 
 SEED_USER = {
-    "_id": "u1", "userName": "ana.o'neil", "displayName": "Ana O'Neil", "title": "Engineer", "active": False,
+    "_id": "u1",
+    "userName": "ana.o'neil",
+    "displayName": "Ana O'Neil",
+    "title": "Engineer",
+    "active": False,
     "department": "IT",
     "name": {"givenName": "Ana", "familyName": "O'Neil", "formatted": "Ana O'Neil"},
-    "emails": [{"value": "home@example.com", "type": "home"},
-               {"value": "ana@example.com", "type": "work", "primary": True}],
+    "emails": [
+        {"value": "home@example.com", "type": "home"},
+        {"value": "ana@example.com", "type": "work", "primary": True},
+    ],
     "phoneNumbers": [{"value": "+1 555 1", "type": "mobile"}, {"value": "+1 555 2", "type": "work"}],
 }
 
@@ -354,12 +441,19 @@ def test_default_user_map_satisfies_idm_default_policy():
     assert forward <= {"userName", "givenName", "sn", "mail", "telephoneNumber", "accountStatus"}
     # IDM's default role policy: name (7.x), name and description (5.x)
     assert {p["target"] for p in mappings()["systemScimGroup_managedRole"]["properties"]} == {
-        "name", "description", "members"}
+        "name",
+        "description",
+        "members",
+    }
 
 
 def test_extra_entries_are_appended_and_replace_the_same_idm_property():
-    by_name = mappings(scim_sync_user_attribute_map_extra=[
-        {"scim": "title", "idm": "title"}, {"scim": "nickName", "idm": "telephoneNumber"}])
+    by_name = mappings(
+        scim_sync_user_attribute_map_extra=[
+            {"scim": "title", "idm": "title"},
+            {"scim": "nickName", "idm": "telephoneNumber"},
+        ]
+    )
     forward = {p["target"]: p["source"] for p in by_name["systemScimAccount_managedUser"]["properties"]}
     assert forward["title"] == "title" and forward["telephoneNumber"] == "nickName"
     reverse = [p["target"] for p in by_name["managedUser_systemScimAccount"]["properties"]]
@@ -386,9 +480,17 @@ def test_optional_entries_follow_the_declared_attributes_and_required_ones_stay(
 def test_forward_user_transforms():
     js, by_name = Js(), full_mappings()
     user = forward_user(js, by_name, SEED_USER)
-    assert user == {"userName": "ana.o'neil", "givenName": "Ana", "sn": "O'Neil", "mail": "ana@example.com",
-                    "telephoneNumber": "+1 555 2", "accountStatus": "inactive", "displayName": "Ana O'Neil",
-                    "title": "Engineer", "department": "IT"}
+    assert user == {
+        "userName": "ana.o'neil",
+        "givenName": "Ana",
+        "sn": "O'Neil",
+        "mail": "ana@example.com",
+        "telephoneNumber": "+1 555 2",
+        "accountStatus": "inactive",
+        "displayName": "Ana O'Neil",
+        "title": "Engineer",
+        "department": "IT",
+    }
     bare = forward_user(js, by_name, {"userName": "x", "emails": [{"value": "only@example.com"}]})
     assert bare["mail"] == "only@example.com" and bare["accountStatus"] == "active"
     assert bare["givenName"] is None and bare["telephoneNumber"] is None
@@ -417,7 +519,10 @@ def test_reverse_user_keeps_a_formatted_name_the_provider_did_not_derive():
     old = dict(SEED_USER, name={"givenName": "Ana", "familyName": "O'Neil", "formatted": "Dr. A. O'Neil"})
     idm_user = dict(forward_user(js, by_name, old), givenName="Anna")
     assert reverse_user(js, by_name, idm_user, old)["name"] == {
-        "givenName": "Anna", "familyName": "O'Neil", "formatted": "Dr. A. O'Neil"}
+        "givenName": "Anna",
+        "familyName": "O'Neil",
+        "formatted": "Dr. A. O'Neil",
+    }
 
 
 def test_reverse_user_clears_only_what_idm_cleared():
@@ -432,21 +537,32 @@ def test_reverse_user_clears_only_what_idm_cleared():
 def test_reverse_user_create_leaves_out_empty_values():
     js, by_name = Js(), full_mappings()
     mapping = by_name["managedUser_systemScimAccount"]
-    idm_user = {"userName": "new", "givenName": "New", "sn": None, "mail": "new@example.com",
-                "telephoneNumber": "", "accountStatus": "inactive"}
+    idm_user = {
+        "userName": "new",
+        "givenName": "New",
+        "sn": None,
+        "mail": "new@example.com",
+        "telephoneNumber": "",
+        "accountStatus": "inactive",
+    }
     target = {}
     for prop in mapping["properties"]:
         value = idm_user if prop["source"] == "" else idm_user.get(prop["source"])
         target[prop["target"]] = js.run(prop["transform"]["source"], source=value) if "transform" in prop else value
     js.run(mapping["onCreate"]["source"], target=target)
-    assert js.value("target") == {"userName": "new", "name": {"givenName": "New"}, "active": False,
-                                  "emails": [{"value": "new@example.com", "type": "work", "primary": True}]}
+    assert js.value("target") == {
+        "userName": "new",
+        "name": {"givenName": "New"},
+        "active": False,
+        "emails": [{"value": "new@example.com", "type": "work", "primary": True}],
+    }
 
 
 def test_correlation_queries_escape_values():
     js, by_name = Js(), mappings()
-    query = js.run(by_name["systemScimAccount_managedUser"]["correlationQuery"]["source"],
-                   source={"userName": 'we"ird\\name'})
+    query = js.run(
+        by_name["systemScimAccount_managedUser"]["correlationQuery"]["source"], source={"userName": 'we"ird\\name'}
+    )
     assert query == {"_queryFilter": 'userName eq "we\\"ird\\\\name"'}
     query = js.run(by_name["managedRole_systemScimGroup"]["correlationQuery"]["source"], source={"name": "Sales"})
     assert query == {"_queryFilter": 'displayName eq "Sales"'}
@@ -458,7 +574,7 @@ def test_member_transforms_look_up_both_sides():
     objects = {
         "system/scim/account/s1": {"_id": "s1", "userName": "Ana"},
         "system/scim/account/s2": {"_id": "s2", "userName": "bob"},
-        "system/scim/account/s3": {"_id": "s3", "userName": "carol"},   # not (yet) a managed user
+        "system/scim/account/s3": {"_id": "s3", "userName": "carol"},  # not (yet) a managed user
         "managed/user/m1": {"_id": "m1", "userName": "ana"},
         "managed/user/m2": {"_id": "m2", "userName": "bob"},
     }
@@ -469,16 +585,21 @@ def test_member_transforms_look_up_both_sides():
     assert js.run(to_idm, source=None) == []
 
     to_scim = transform(by_name["managedRole_systemScimGroup"], "members")["transform"]["source"]
-    role = {"_id": "r1", "name": "Sales", "members": [{"_ref": "managed/user/m2"}, {"_ref": "managed/user/m1"},
-                                                      {"_ref": "managed/user/missing"}]}
+    role = {
+        "_id": "r1",
+        "name": "Sales",
+        "members": [{"_ref": "managed/user/m2"}, {"_ref": "managed/user/m1"}, {"_ref": "managed/user/missing"}],
+    }
     assert js.run(to_scim, source=role) == [{"value": "s1"}, {"value": "s2"}]
 
 
 def test_member_on_update_keeps_current_list_when_same_set():
     js, by_name = Js(), mappings()
     script = by_name["managedRole_systemScimGroup"]["onUpdate"]["source"]
-    old = {"displayName": "Sales",
-           "members": [{"value": "s2", "$ref": "Users/s2", "display": "Bob"}, {"value": "s1", "type": "User"}]}
+    old = {
+        "displayName": "Sales",
+        "members": [{"value": "s2", "$ref": "Users/s2", "display": "Bob"}, {"value": "s1", "type": "User"}],
+    }
     js.run(script, target={"displayName": "Sales", "members": [{"value": "s1"}, {"value": "s2"}]}, oldTarget=old)
     assert js.value("target")["members"] == old["members"]
     js.run(script, target={"displayName": "Sales", "members": [{"value": "s1"}]}, oldTarget=old)
@@ -505,38 +626,74 @@ VALIDATE_PLAY = """
 def run_validation(tmp_path, variables):
     import subprocess
     import sys
+
     playbook = tmp_path / "validate.yml"
     playbook.write_text(VALIDATE_PLAY)
     extra = tmp_path / "vars.json"
     # Values given as variables are templated by Ansible, so this secret has no "{{" (that would need !unsafe).
-    extra.write_text(json.dumps({"scim_sync_idm_url": "http://127.0.0.1:9", **OAUTH,
-                                 "scim_sync_scim_client_secret": PLAYBOOK_SECRET, **variables}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collroot"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_LOCALHOST_WARNING="0")
+    extra.write_text(
+        json.dumps(
+            {
+                "scim_sync_idm_url": "http://127.0.0.1:9",
+                **OAUTH,
+                "scim_sync_scim_client_secret": PLAYBOOK_SECRET,
+                **variables,
+            }
+        )
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collroot"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_LOCALHOST_WARNING="0",
+    )
     result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", "ansible_python_interpreter=" + sys.executable, "-e", "@" + str(extra), str(playbook)],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
+        [
+            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=" + sys.executable,
+            "-e",
+            "@" + str(extra),
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     failure = re.search(r"^fatal: \[localhost\]: FAILED! => (\{.*\})$", result.stdout, re.MULTILINE)
     return result.returncode, json.loads(failure.group(1))["msg"] if failure else result.stdout + result.stderr
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(REPO, ".venv", "collroot", "ansible_collections")),
-                    reason="needs the collection symlink made by make setup")
+@pytest.mark.skipif(
+    not os.path.isdir(os.path.join(REPO, ".venv", "collroot", "ansible_collections")),
+    reason="needs the collection symlink made by make setup",
+)
 def test_role_validation_names_the_bad_fields(tmp_path):
     rc, message = run_validation(tmp_path, {})
     assert rc == 0, message
-    rc, message = run_validation(tmp_path, {
-        "scim_sync_scim_token_endpoint": "",
-        "scim_sync_scim_version": 3,
-        "scim_sync_user_attribute_map": [{"scim": "userName", "idm": "userName"}, {"scim": "shoeSize", "idm": "x"}],
-        "scim_sync_account_properties": ["emails", "shoeSize"],
-        "scim_sync_policy_overrides": {"systemScimGroup_managedRole": {"ABSENT": "CRATE"}},
-    })
+    rc, message = run_validation(
+        tmp_path,
+        {
+            "scim_sync_scim_token_endpoint": "",
+            "scim_sync_scim_version": 3,
+            "scim_sync_user_attribute_map": [{"scim": "userName", "idm": "userName"}, {"scim": "shoeSize", "idm": "x"}],
+            "scim_sync_account_properties": ["emails", "shoeSize"],
+            "scim_sync_policy_overrides": {"systemScimGroup_managedRole": {"ABSENT": "CRATE"}},
+        },
+    )
     assert rc == 2
     assert "tokenEndpoint is required for authenticationMethod OAUTH (set scim_sync_scim_token_endpoint)" in message
     assert "SCIMVersion must be 1 or 2" in message
-    assert ('mapping systemScimAccount_managedUser: property source "shoeSize" is not an attribute of '
-            'system/scim/account (known: emails, userName)') in message
+    assert (
+        'mapping systemScimAccount_managedUser: property source "shoeSize" is not an attribute of '
+        "system/scim/account (known: emails, userName)"
+    ) in message
     assert "mapping systemScimGroup_managedRole: unknown action CRATE for ABSENT" in message
     assert PLAYBOOK_SECRET not in message and "w0rd" not in message  # the secret was in the rendered document

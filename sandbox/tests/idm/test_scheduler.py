@@ -1,29 +1,51 @@
-"""The sandbox scheduler (``sandbox/idm/scheduler.py``): Quartz cron syntax and fire times, schedule objects read as
+"""The sandbox scheduler (``sandbox/idm/scheduler/``): Quartz cron syntax and fire times, schedule objects read as
 IDM reads them, scheduled recons that really run (seen in ``GET recon``), ``concurrentExecution``, misfires
 after a restart, and the ``/openidm/scheduler`` REST calls.
 
 Tests that wait for real fire times use one-second schedules and poll with generous deadlines; they assert what
 happened, never how fast."""
 
+from __future__ import annotations
+
+import itertools
 import sqlite3
 import time
 from datetime import datetime
 
 import pytest
 
-from sandbox.idm.scheduler import (DO_NOTHING, FIRE_AND_PROCEED, CronError, CronExpression, Job, ScheduleConfig,
-                                   ScheduleError, is_valid_cron)
+from sandbox.idm.scheduler import (
+    DO_NOTHING,
+    FIRE_AND_PROCEED,
+    CronError,
+    CronExpression,
+    Job,
+    ScheduleConfig,
+    ScheduleError,
+    is_valid_cron,
+)
 from sandbox.idm.server import IdmServer
 from sandbox.tests.idm.sync_helpers import correlate_on, create, minimal_policy, put_config, put_mappings
 
-MAPPING = {"name": "person_user", "source": "managed/person", "target": "managed/user",
-           "correlationQuery": correlate_on("userName"),
-           "properties": [{"source": "userName", "target": "userName"}]}
+MAPPING = {
+    "name": "person_user",
+    "source": "managed/person",
+    "target": "managed/user",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [{"source": "userName", "target": "userName"}],
+}
 
 
 def recon_schedule(cron="* * * * * ?", mapping="person_user", **extra):
-    body = {"enabled": True, "type": "cron", "schedule": cron, "persisted": False, "concurrentExecution": False,
-            "invokeService": "sync", "invokeContext": {"action": "reconcile", "mapping": mapping}}
+    body = {
+        "enabled": True,
+        "type": "cron",
+        "schedule": cron,
+        "persisted": False,
+        "concurrentExecution": False,
+        "invokeService": "sync",
+        "invokeContext": {"action": "reconcile", "mapping": mapping},
+    }
     body.update(extra)
     return body
 
@@ -58,26 +80,30 @@ def scheduler(idm):
 
 # --- cron expressions ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("expression, after, expected", [
-    ("*/2 * * * * ?", "2024-01-01T00:00:00", ["2024-01-01T00:00:02", "2024-01-01T00:00:04"]),
-    ("0 0/30 * * * ?", "2024-01-01T00:10:00", ["2024-01-01T00:30:00", "2024-01-01T01:00:00"]),
-    ("30 0/1 * * * ?", "2024-01-01T00:00:30", ["2024-01-01T00:01:30", "2024-01-01T00:02:30"]),  # IDM sample2
-    ("0 15 10 ? * MON-FRI", "2024-01-05T11:00:00", ["2024-01-08T10:15:00", "2024-01-09T10:15:00"]),
-    ("0 15 10 ? * 2-6", "2024-01-05T11:00:00", ["2024-01-08T10:15:00", "2024-01-09T10:15:00"]),
-    ("0 0 12 1,15 * ?", "2024-01-01T12:00:00", ["2024-01-15T12:00:00", "2024-02-01T12:00:00"]),
-    ("0 0 12 L * ?", "2024-01-31T12:00:00", ["2024-02-29T12:00:00", "2024-03-31T12:00:00"]),
-    ("0 0 12 L-2 * ?", "2024-02-01T00:00:00", ["2024-02-27T12:00:00", "2024-03-29T12:00:00"]),
-    ("0 0 12 LW * ?", "2024-03-01T00:00:00", ["2024-03-29T12:00:00", "2024-04-30T12:00:00"]),
-    ("0 0 12 15W * ?", "2024-06-01T00:00:00", ["2024-06-14T12:00:00", "2024-07-15T12:00:00"]),   # 15 Jun: Sat
-    ("0 0 12 1W * ?", "2024-06-01T13:00:00", ["2024-06-03T12:00:00", "2024-07-01T12:00:00"]),    # never May
-    ("0 0 12 ? * 6L", "2024-01-01T00:00:00", ["2024-01-26T12:00:00", "2024-02-23T12:00:00"]),
-    ("0 0 12 ? * FRI#3", "2024-01-01T00:00:00", ["2024-01-19T12:00:00", "2024-02-16T12:00:00"]),
-    ("0 0 12 ? * L", "2024-01-01T00:00:00", ["2024-01-06T12:00:00", "2024-01-13T12:00:00"]),       # Saturdays
-    ("0 0 22-2 * * ?", "2024-01-01T23:30:00", ["2024-01-02T00:00:00", "2024-01-02T01:00:00"]),    # wraps
-    ("0 0 0 1 JAN,jul ?", "2024-02-01T00:00:00", ["2024-07-01T00:00:00", "2025-01-01T00:00:00"]),
-    ("0 0 0 29 2 ? 2024-2030", "2024-03-01T00:00:00", ["2028-02-29T00:00:00", None]),
-    ("0 0 0 30 2 ?", "2024-03-01T00:00:00", [None]),
-])
+
+@pytest.mark.parametrize(
+    "expression, after, expected",
+    [
+        ("*/2 * * * * ?", "2024-01-01T00:00:00", ["2024-01-01T00:00:02", "2024-01-01T00:00:04"]),
+        ("0 0/30 * * * ?", "2024-01-01T00:10:00", ["2024-01-01T00:30:00", "2024-01-01T01:00:00"]),
+        ("30 0/1 * * * ?", "2024-01-01T00:00:30", ["2024-01-01T00:01:30", "2024-01-01T00:02:30"]),  # IDM sample2
+        ("0 15 10 ? * MON-FRI", "2024-01-05T11:00:00", ["2024-01-08T10:15:00", "2024-01-09T10:15:00"]),
+        ("0 15 10 ? * 2-6", "2024-01-05T11:00:00", ["2024-01-08T10:15:00", "2024-01-09T10:15:00"]),
+        ("0 0 12 1,15 * ?", "2024-01-01T12:00:00", ["2024-01-15T12:00:00", "2024-02-01T12:00:00"]),
+        ("0 0 12 L * ?", "2024-01-31T12:00:00", ["2024-02-29T12:00:00", "2024-03-31T12:00:00"]),
+        ("0 0 12 L-2 * ?", "2024-02-01T00:00:00", ["2024-02-27T12:00:00", "2024-03-29T12:00:00"]),
+        ("0 0 12 LW * ?", "2024-03-01T00:00:00", ["2024-03-29T12:00:00", "2024-04-30T12:00:00"]),
+        ("0 0 12 15W * ?", "2024-06-01T00:00:00", ["2024-06-14T12:00:00", "2024-07-15T12:00:00"]),  # 15 Jun: Sat
+        ("0 0 12 1W * ?", "2024-06-01T13:00:00", ["2024-06-03T12:00:00", "2024-07-01T12:00:00"]),  # never May
+        ("0 0 12 ? * 6L", "2024-01-01T00:00:00", ["2024-01-26T12:00:00", "2024-02-23T12:00:00"]),
+        ("0 0 12 ? * FRI#3", "2024-01-01T00:00:00", ["2024-01-19T12:00:00", "2024-02-16T12:00:00"]),
+        ("0 0 12 ? * L", "2024-01-01T00:00:00", ["2024-01-06T12:00:00", "2024-01-13T12:00:00"]),  # Saturdays
+        ("0 0 22-2 * * ?", "2024-01-01T23:30:00", ["2024-01-02T00:00:00", "2024-01-02T01:00:00"]),  # wraps
+        ("0 0 0 1 JAN,jul ?", "2024-02-01T00:00:00", ["2024-07-01T00:00:00", "2025-01-01T00:00:00"]),
+        ("0 0 0 29 2 ? 2024-2030", "2024-03-01T00:00:00", ["2028-02-29T00:00:00", None]),
+        ("0 0 0 30 2 ?", "2024-03-01T00:00:00", [None]),
+    ],
+)
 def test_fire_times(expression, after, expected):
     cron = CronExpression(expression)
     current = datetime.fromisoformat(after)
@@ -88,25 +114,28 @@ def test_fire_times(expression, after, expected):
             break
 
 
-@pytest.mark.parametrize("expression, reason", [
-    ("* * * * *", "6 or 7 fields"),                      # Unix cron: no seconds
-    ("* * * * * *", "exactly one of day-of-month and day-of-week"),
-    ("0 0 0 ? * ?", "exactly one of day-of-month and day-of-week"),
-    ("? * * * 1 *", "'?' can only be"),
-    ("60 * * * * ?", "between 0 and 59"),
-    ("0 0 24 * * ?", "between 0 and 23"),
-    ("0 0 0 32 * ?", "between 1 and 31"),
-    ("0 0 0 1 13 ?", "between 1 and 12"),
-    ("0 0 0 ? * 8", "between 1 and 7"),
-    ("0 0 0 L,5 * ?", "cannot be combined"),
-    ("0 0 0 ? * 6#6", "between 1 and 5"),
-    ("*/0 * * * * ?", "positive number"),
-    ("0/60 * * * * ?", "larger than 59"),
-    ("0 0 0 1 * ? 1969", "between 1970 and 2099"),
-    ("L * * * * ?", "only allowed in day-of-month or day-of-week"),
-    ("0 0 0 1 FOO ?", "not a number or a name"),
-    ("0 0 0 1 * ? 2024 1", "6 or 7 fields"),
-])
+@pytest.mark.parametrize(
+    "expression, reason",
+    [
+        ("* * * * *", "6 or 7 fields"),  # Unix cron: no seconds
+        ("* * * * * *", "exactly one of day-of-month and day-of-week"),
+        ("0 0 0 ? * ?", "exactly one of day-of-month and day-of-week"),
+        ("? * * * 1 *", "'?' can only be"),
+        ("60 * * * * ?", "between 0 and 59"),
+        ("0 0 24 * * ?", "between 0 and 23"),
+        ("0 0 0 32 * ?", "between 1 and 31"),
+        ("0 0 0 1 13 ?", "between 1 and 12"),
+        ("0 0 0 ? * 8", "between 1 and 7"),
+        ("0 0 0 L,5 * ?", "cannot be combined"),
+        ("0 0 0 ? * 6#6", "between 1 and 5"),
+        ("*/0 * * * * ?", "positive number"),
+        ("0/60 * * * * ?", "larger than 59"),
+        ("0 0 0 1 * ? 1969", "between 1970 and 2099"),
+        ("L * * * * ?", "only allowed in day-of-month or day-of-week"),
+        ("0 0 0 1 FOO ?", "not a number or a name"),
+        ("0 0 0 1 * ? 2024 1", "6 or 7 fields"),
+    ],
+)
 def test_invalid_expressions_say_why(expression, reason):
     with pytest.raises(CronError, match=reason):
         CronExpression(expression)
@@ -114,23 +143,32 @@ def test_invalid_expressions_say_why(expression, reason):
 
 
 def test_validate_endpoint(idm_server):
-    for expression, valid in (("*/2 * * * * ?", True), ("0 0 12 ? * WED", True), ("*/2 * * * *", False),
-                              ("0 0 12 * * WED", False)):
-        response = idm_server.request("POST", "scheduler?_action=validateQuartzCronExpression",
-                                      json={"cronExpression": expression})
+    for expression, valid in (
+        ("*/2 * * * * ?", True),
+        ("0 0 12 ? * WED", True),
+        ("*/2 * * * *", False),
+        ("0 0 12 * * WED", False),
+    ):
+        response = idm_server.request(
+            "POST", "scheduler?_action=validateQuartzCronExpression", json={"cronExpression": expression}
+        )
         assert response.status_code == 200 and response.json() == {"valid": valid}, expression
     assert idm_server.request("POST", "scheduler?_action=validateQuartzCronExpression", json={}).status_code == 400
 
 
 # --- schedule objects ------------------------------------------------------------------------------------------------
 
+
 def test_time_zone_start_and_end_time():
-    config = ScheduleConfig(recon_schedule("0 0 9 * * ?", timeZone="America/New_York",
-                                           startTime="2024-01-10T00:00:00", endTime="2024-01-12T12:00:00"))
+    config = ScheduleConfig(
+        recon_schedule(
+            "0 0 9 * * ?", timeZone="America/New_York", startTime="2024-01-10T00:00:00", endTime="2024-01-12T12:00:00"
+        )
+    )
     first = config.first_fire(datetime.fromisoformat("2024-01-01T00:00:00+00:00").timestamp())
-    assert datetime.utcfromtimestamp(first).isoformat() == "2024-01-10T14:00:00"   # 09:00 EST
+    assert datetime.utcfromtimestamp(first).isoformat() == "2024-01-10T14:00:00"  # 09:00 EST
     second = config.fire_after(first)
-    assert config.fire_after(config.fire_after(second)) is None                     # after endTime
+    assert config.fire_after(config.fire_after(second)) is None  # after endTime
     assert config.as_json()["startTime"] == "2024-01-10T00:00:00"
     fixed = ScheduleConfig(recon_schedule("0 0 9 * * ?", timeZone="GMT+02:00"))
     assert datetime.utcfromtimestamp(fixed.fire_after(first)).isoformat() == "2024-01-11T07:00:00"
@@ -142,21 +180,25 @@ def test_daylight_saving_gap_moves_the_fire_time_forward():
     fires = [config.fire_after(start)]
     fires.append(config.fire_after(fires[0]))
     assert [datetime.utcfromtimestamp(f).isoformat() for f in fires] == [
-        "2024-03-31T01:30:00",      # 02:30 does not exist on 31 March: 03:30 CEST
-        "2024-04-01T00:30:00"]      # 02:30 CEST
+        "2024-03-31T01:30:00",  # 02:30 does not exist on 31 March: 03:30 CEST
+        "2024-04-01T00:30:00",  # 02:30 CEST
+    ]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"type": "every"}, "Specified type value invalid: every"),
-    ({"schedule": ""}, "must provide a cron schedule"),
-    ({"schedule": "*/2 * * * *"}, "Invalid cron expression"),
-    ({"misfirePolicy": "later"}, "Invalid misfire policy: later"),
-    ({"invokeService": ""}, "invokeService property needs to be set"),
-    ({"timeZone": "Mars/Olympus"}, "timezone is not understood: Mars/Olympus"),
-    ({"startTime": "2024-01-01 10:00"}, "yyyy-MM-ddTHH:mm:ss"),
-    ({"enabled": 1}, "enabled must be a boolean"),
-    ({"type": "simple", "repeatInterval": 0, "repeatCount": 3}, "repeatInterval > 0"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"type": "every"}, "Specified type value invalid: every"),
+        ({"schedule": ""}, "must provide a cron schedule"),
+        ({"schedule": "*/2 * * * *"}, "Invalid cron expression"),
+        ({"misfirePolicy": "later"}, "Invalid misfire policy: later"),
+        ({"invokeService": ""}, "invokeService property needs to be set"),
+        ({"timeZone": "Mars/Olympus"}, "timezone is not understood: Mars/Olympus"),
+        ({"startTime": "2024-01-01 10:00"}, "yyyy-MM-ddTHH:mm:ss"),
+        ({"enabled": 1}, "enabled must be a boolean"),
+        ({"type": "simple", "repeatInterval": 0, "repeatCount": 3}, "repeatInterval > 0"),
+    ],
+)
 def test_bad_schedule_objects_are_stored_but_not_scheduled(idm_server, change, message):
     with pytest.raises(ScheduleError, match=message):
         ScheduleConfig(recon_schedule(**change))
@@ -164,7 +206,7 @@ def test_bad_schedule_objects_are_stored_but_not_scheduled(idm_server, change, m
     assert idm_server.get("config/schedule/bad").status_code == 200
     assert idm_server.get("scheduler/job/bad").status_code == 404
     assert message in scheduler(idm_server).errors["bad"]
-    put_config(idm_server, "schedule/bad", recon_schedule("0 0 0 1 1 ? 2099"))     # repaired
+    put_config(idm_server, "schedule/bad", recon_schedule("0 0 0 1 1 ? 2099"))  # repaired
     assert idm_server.get("scheduler/job/bad").status_code == 200
     assert "bad" not in scheduler(idm_server).errors
 
@@ -173,8 +215,10 @@ def test_string_flags_and_service_names_as_idm_reads_them():
     config = ScheduleConfig(recon_schedule(enabled="false", persisted="TRUE", concurrentExecution="yes"))
     assert (config.enabled, config.persisted, config.concurrent_execution) == (False, True, False)
     assert config.invoke_service == "org.forgerock.openidm.sync"
-    assert ScheduleConfig(recon_schedule(invokeService="org.forgerock.openidm.sync")).invoke_service == \
-        "org.forgerock.openidm.sync"
+    assert (
+        ScheduleConfig(recon_schedule(invokeService="org.forgerock.openidm.sync")).invoke_service
+        == "org.forgerock.openidm.sync"
+    )
     assert ScheduleConfig(recon_schedule()).misfire_policy == FIRE_AND_PROCEED
 
 
@@ -186,12 +230,16 @@ def test_never_firing_expression_is_not_scheduled(idm_server):
 
 # --- misfire decisions (no waiting: the decision function with a chosen "now") ----------------------------------------
 
-@pytest.mark.parametrize("late, policy, fires, next_after_now", [
-    (0.5, FIRE_AND_PROCEED, True, False),   # on time: next = the following fire time after the scheduled one
-    (30, DO_NOTHING, True, False),          # late but within the 60 s threshold: fires, whatever the policy
-    (120, FIRE_AND_PROCEED, True, True),    # misfired: fires once now, then the normal schedule
-    (120, DO_NOTHING, False, True),         # misfired: skipped
-])
+
+@pytest.mark.parametrize(
+    "late, policy, fires, next_after_now",
+    [
+        (0.5, FIRE_AND_PROCEED, True, False),  # on time: next = the following fire time after the scheduled one
+        (30, DO_NOTHING, True, False),  # late but within the 60 s threshold: fires, whatever the policy
+        (120, FIRE_AND_PROCEED, True, True),  # misfired: fires once now, then the normal schedule
+        (120, DO_NOTHING, False, True),  # misfired: skipped
+    ],
+)
 def test_misfire_policy(idm_server, late, policy, fires, next_after_now):
     service = scheduler(idm_server)
     config = ScheduleConfig(recon_schedule("*/10 * * * * ?", misfirePolicy=policy))
@@ -207,6 +255,7 @@ def test_misfire_policy(idm_server, late, policy, fires, next_after_now):
 
 
 # --- the scheduler at work --------------------------------------------------------------------------------------------
+
 
 def test_scheduled_recon_runs_and_stops_when_the_schedule_is_removed(idm):
     put_config(idm, "schedule/recon-person", recon_schedule("*/2 * * * * ?"))
@@ -233,7 +282,7 @@ def test_scheduled_recon_runs_and_stops_when_the_schedule_is_removed(idm):
 
 def _overlaps(history):
     spans = sorted((f.started, f.ended or float("inf")) for f in history)
-    return any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
+    return any(later_start < earlier_end for (_, earlier_end), (later_start, _) in itertools.pairwise(spans))
 
 
 @pytest.mark.parametrize("concurrent", [False, True])
@@ -268,11 +317,22 @@ def test_list_executing_pause_and_resume(idm):
 
 
 def test_script_schedule(idm_server):
-    put_config(idm_server, "schedule/tick", {
-        "type": "cron", "schedule": "* * * * * ?", "invokeService": "script",
-        "invokeContext": {"input": {"label": "tock"},
-                          "script": {"type": "text/javascript",
-                                     "source": "openidm.create('managed/tick', null, {label: input.label});"}}})
+    put_config(
+        idm_server,
+        "schedule/tick",
+        {
+            "type": "cron",
+            "schedule": "* * * * * ?",
+            "invokeService": "script",
+            "invokeContext": {
+                "input": {"label": "tock"},
+                "script": {
+                    "type": "text/javascript",
+                    "source": "openidm.create('managed/tick', null, {label: input.label});",
+                },
+            },
+        },
+    )
     ticks = wait_for(lambda: idm_server.get("managed/tick", params={"_queryFilter": "true"}).json()["result"])
     assert ticks and ticks[0]["label"] == "tock"
     idm_server.request("DELETE", "config/schedule/tick")
@@ -294,28 +354,36 @@ def test_query_and_rest_limits(idm_server):
 
 # --- restarts ---------------------------------------------------------------------------------------------------------
 
+
 def _restart_with_stored_next_fire(handle, name, seconds_ago):
     """Stop the server, move the persisted trigger's next fire time into the past (as if the server had been
     down), start it again."""
     handle.server.stop()
     connection = sqlite3.connect(f"{handle.state_dir}/idm.sqlite3")
     with connection:
-        changed = connection.execute("UPDATE scheduler_triggers SET next_fire = ? WHERE name = ?",
-                                     (time.time() - seconds_ago, name)).rowcount
+        changed = connection.execute(
+            "UPDATE scheduler_triggers SET next_fire = ? WHERE name = ?", (time.time() - seconds_ago, name)
+        ).rowcount
     connection.close()
     handle.server = IdmServer(handle.state_dir, **handle.options).start()
     return changed
 
 
-@pytest.mark.parametrize("policy, persisted, fires", [
-    (FIRE_AND_PROCEED, True, True),      # the missed run is made up once
-    (DO_NOTHING, True, False),           # missed runs are discarded
-    (FIRE_AND_PROCEED, False, False),    # in-memory schedules start afresh
-])
+@pytest.mark.parametrize(
+    "policy, persisted, fires",
+    [
+        (FIRE_AND_PROCEED, True, True),  # the missed run is made up once
+        (DO_NOTHING, True, False),  # missed runs are discarded
+        (FIRE_AND_PROCEED, False, False),  # in-memory schedules start afresh
+    ],
+)
 def test_missed_fire_after_a_restart(idm, policy, persisted, fires):
     # A yearly schedule: the only way it fires during the test is as a made-up missed run.
-    put_config(idm, "schedule/yearly", recon_schedule("0 0 0 1 1 ? 2099", persisted=persisted, misfirePolicy=policy,
-                                                      timeZone="UTC"))
+    put_config(
+        idm,
+        "schedule/yearly",
+        recon_schedule("0 0 0 1 1 ? 2099", persisted=persisted, misfirePolicy=policy, timeZone="UTC"),
+    )
     changed = _restart_with_stored_next_fire(idm, "yearly", 120)
     assert changed == (1 if persisted else 0)
     if fires:

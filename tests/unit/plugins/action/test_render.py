@@ -46,6 +46,7 @@ def make_action(action_module, args, playbook_dir, resolved="idmops.pingidm.conf
     def execute_module(module_name=None, module_args=None, task_vars=None, **kwargs):
         calls.append((module_name, module_args))
         return {"changed": False, "module_args_seen": sorted(module_args)}
+
     action._execute_module = execute_module
     return action, calls
 
@@ -57,18 +58,23 @@ def write(playbook_dir, name, text):
 
 
 def test_renders_json_template_with_task_vars(playbook_dir):
-    write(playbook_dir, "scim.json.j2",
-          '{"configurationProperties": {"SCIMEndpoint": "{{ endpoint }}", "clientSecret": "{{ secret }}",\n'
-          ' "maximumConnections": {{ pool | int }}}{% if extra %}, "enabled": true{% endif %}}\n')
-    action, calls = make_action(connector_action, {"name": "scim", "template": "scim.json.j2"}, playbook_dir,
-                                "idmops.pingidm.connector")
+    write(
+        playbook_dir,
+        "scim.json.j2",
+        '{"configurationProperties": {"SCIMEndpoint": "{{ endpoint }}", "clientSecret": "{{ secret }}",\n'
+        ' "maximumConnections": {{ pool | int }}}{% if extra %}, "enabled": true{% endif %}}\n',
+    )
+    action, calls = make_action(
+        connector_action, {"name": "scim", "template": "scim.json.j2"}, playbook_dir, "idmops.pingidm.connector"
+    )
     result = action.run(task_vars={"endpoint": "http://scim", "secret": SECRET, "pool": "7", "extra": True})
     module_name, module_args = calls[0]
     assert module_name == "idmops.pingidm.connector"
     assert "template" not in module_args and module_args["name"] == "scim"
-    assert module_args["config"] == {"configurationProperties": {"SCIMEndpoint": "http://scim",
-                                                                 "clientSecret": SECRET, "maximumConnections": 7},
-                                     "enabled": True}
+    assert module_args["config"] == {
+        "configurationProperties": {"SCIMEndpoint": "http://scim", "clientSecret": SECRET, "maximumConnections": 7},
+        "enabled": True,
+    }
     assert result["module_args_seen"] == ["config", "name"]
 
 
@@ -122,7 +128,7 @@ def test_jinja_syntax_error(playbook_dir):
 
 def test_undefined_variable(playbook_dir):
     write(playbook_dir, "undef.json.j2", '{"a": "{{ not_defined_var }}"}')
-    action, calls = make_action(config_action, {"id": "x", "template": "undef.json.j2"}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "undef.json.j2"}, playbook_dir)
     with pytest.raises(AnsibleActionFail) as info:
         action.run(task_vars={})
     assert "not_defined_var" in str(info.value)
@@ -140,7 +146,7 @@ def test_invalid_json_reports_line_and_column_without_content(playbook_dir):
 
 def test_invalid_yaml_reports_position(playbook_dir):
     write(playbook_dir, "bad.yml.j2", "a: [1, 2\nb: {{ secret }}\n")
-    action, calls = make_action(config_action, {"id": "x", "template": "bad.yml.j2"}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "bad.yml.j2"}, playbook_dir)
     with pytest.raises(AnsibleActionFail) as info:
         action.run(task_vars={"secret": SECRET})
     assert "neither JSON nor valid YAML" in str(info.value) and "line" in str(info.value)
@@ -159,7 +165,7 @@ def test_empty_render_and_wrong_type(playbook_dir):
 
 
 def test_template_and_data_option_are_exclusive(playbook_dir):
-    action, calls = make_action(config_action, {"id": "x", "template": "t.j2", "config": {}}, playbook_dir)
+    action, _calls = make_action(config_action, {"id": "x", "template": "t.j2", "config": {}}, playbook_dir)
     with pytest.raises(AnsibleActionFail, match="mutually exclusive"):
         action.run(task_vars={})
 
@@ -170,15 +176,19 @@ def test_without_template_args_pass_through(playbook_dir):
     assert calls == [("idmops.pingidm.config", {"id": "x", "config": {"a": 1}})]
 
 
-@pytest.mark.parametrize("rendered, expected", [
-    ({"mappings": [{"name": "a"}]}, {"mappings": [{"name": "a"}]}),
-    ([{"name": "a"}, {"name": "b"}], {"mappings": [{"name": "a"}, {"name": "b"}]}),
-    ({"name": "a", "source": "s"}, {"mapping": {"name": "a", "source": "s"}, "name": "a"}),
-])
+@pytest.mark.parametrize(
+    "rendered, expected",
+    [
+        ({"mappings": [{"name": "a"}]}, {"mappings": [{"name": "a"}]}),
+        ([{"name": "a"}, {"name": "b"}], {"mappings": [{"name": "a"}, {"name": "b"}]}),
+        ({"name": "a", "source": "s"}, {"mapping": {"name": "a", "source": "s"}, "name": "a"}),
+    ],
+)
 def test_mapping_shapes(playbook_dir, rendered, expected):
     write(playbook_dir, "sync.json.j2", json.dumps(rendered))
-    action, calls = make_action(mapping_action, {"template": "sync.json.j2", "prune": True}, playbook_dir,
-                                "idmops.pingidm.mapping")
+    action, calls = make_action(
+        mapping_action, {"template": "sync.json.j2", "prune": True}, playbook_dir, "idmops.pingidm.mapping"
+    )
     action.run(task_vars={})
     expected = dict(expected, prune=True)
     assert calls[0][1] == expected
@@ -186,6 +196,6 @@ def test_mapping_shapes(playbook_dir, rendered, expected):
 
 def test_mapping_rejects_scalar(playbook_dir):
     write(playbook_dir, "n.json.j2", "42")
-    action, calls = make_action(mapping_action, {"template": "n.json.j2"}, playbook_dir, "idmops.pingidm.mapping")
+    action, _calls = make_action(mapping_action, {"template": "n.json.j2"}, playbook_dir, "idmops.pingidm.mapping")
     with pytest.raises(AnsibleActionFail):
         action.run(task_vars={})

@@ -10,12 +10,18 @@ import requests
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http
-from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleSpec
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import IdmClient
 from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError, HttpClient
-
+from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleSpec
 from ansible_collections.idmops.pingidm.tests.unit.conftest import (
-    ADMIN_PASSWORD, ADMIN_USER, CLIENT_ID, CLIENT_SECRET, IDM_BASE, IDM_HOST, TOKEN_PATH)
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    IDM_BASE,
+    IDM_HOST,
+    TOKEN_PATH,
+)
 
 
 def make_client(**kwargs):
@@ -66,11 +72,17 @@ def test_error_message_names_method_path_server_status_message_and_hint(fake_idm
     with pytest.raises(ApiError) as info:
         client.put("config/provisioner.openicf/scim", {"x": 1})
     error = info.value
-    assert str(error) == ('PUT config/provisioner.openicf/scim on http://idm.test:8080/openidm failed: '
-                          'IDM answered 403 Forbidden "Access denied". '
-                          'Check that the user has the openidm-admin role.')
+    assert str(error) == (
+        "PUT config/provisioner.openicf/scim on http://idm.test:8080/openidm failed: "
+        'IDM answered 403 Forbidden "Access denied". '
+        "Check that the user has the openidm-admin role."
+    )
     assert (error.method, error.path, error.status, error.message) == (
-        "PUT", "config/provisioner.openicf/scim", 403, "Access denied")
+        "PUT",
+        "config/provisioner.openicf/scim",
+        403,
+        "Access denied",
+    )
     assert error.as_result() == {"status": 403, "method": "PUT", "path": "config/provisioner.openicf/scim"}
 
 
@@ -141,9 +153,11 @@ def test_refused_connection_is_retried_then_reported_as_nothing_listening(fake_i
     fake_idm.fail("GET", r"info/ping", None)
     with pytest.raises(ApiError) as info:
         make_client().get("info/ping")
-    assert str(info.value) == ("GET info/ping on http://idm.test:8080/openidm failed: connection refused by "
-                               "idm.test:8080 (nothing listens on that port) (4 attempts). Check the port in the "
-                               "URL and that the server is running.")
+    assert str(info.value) == (
+        "GET info/ping on http://idm.test:8080/openidm failed: connection refused by "
+        "idm.test:8080 (nothing listens on that port) (4 attempts). Check the port in the "
+        "URL and that the server is running."
+    )
     assert info.value.status is None and info.value.kind == "refused"
     assert info.value.as_result()["kind"] == "refused"
 
@@ -152,8 +166,10 @@ def test_host_that_does_not_resolve_fails_at_once(fake_idm, virtual_clock):
     client = make_client(idm_url="http://nowhere.test:1")
     with pytest.raises(ApiError) as info:
         client.get("info/ping")
-    assert str(info.value) == ("GET info/ping on http://nowhere.test:1/openidm failed: the host name "
-                               "'nowhere.test' does not resolve (DNS lookup failed). Check the host name in the URL.")
+    assert str(info.value) == (
+        "GET info/ping on http://nowhere.test:1/openidm failed: the host name "
+        "'nowhere.test' does not resolve (DNS lookup failed). Check the host name in the URL."
+    )
     assert info.value.kind == "dns"
     assert virtual_clock.sleeps == []  # no retry: a name that does not resolve will not resolve a second later
 
@@ -173,6 +189,7 @@ def test_dropped_connection_is_transient_unlike_dns_and_tls(fake_idm, virtual_cl
 
 def test_real_refused_port_is_classified(virtual_clock):
     import socket
+
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there now
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -184,7 +201,9 @@ def test_real_refused_port_is_classified(virtual_clock):
 
 def test_urllib3_name_resolution_error_is_dns():
     import socket
+
     import urllib3
+
     resolver_error = socket.gaierror(-2, "Name or service not known")
     cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, resolver_error)
     error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/openidm", cause))
@@ -193,10 +212,13 @@ def test_urllib3_name_resolution_error_is_dns():
     assert _http.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
 
 
-@pytest.mark.parametrize("message, shown", [
-    ("Resource &#39;endpoint/hellworld&#39; not found", "Resource 'endpoint/hellworld' not found"),
-    ("Invalid &quot;x&quot; &amp; &lt;y&gt;", 'Invalid "x" & <y>'),
-])
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        ("Resource &#39;endpoint/hellworld&#39; not found", "Resource 'endpoint/hellworld' not found"),
+        ("Invalid &quot;x&quot; &amp; &lt;y&gt;", 'Invalid "x" & <y>'),
+    ],
+)
 def test_crest_html_escaped_messages_are_shown_unescaped(fake_idm, virtual_clock, message, shown):
     fake_idm.fail("GET", r"endpoint/x", 404, message)
     with pytest.raises(ApiError) as info:
@@ -213,6 +235,7 @@ def test_no_retry_on_404_or_400(fake_idm, virtual_clock):
 def test_tls_error_hint(monkeypatch, virtual_clock):
     def raise_ssl(*args, **kwargs):
         raise requests.exceptions.SSLError("certificate verify failed")
+
     monkeypatch.setattr(requests.Session, "request", raise_ssl)
     with pytest.raises(ApiError) as info:
         make_client(idm_url="https://idm.test").get("info/ping")
@@ -242,8 +265,13 @@ def test_bearer_auth(fake_idm, virtual_clock):
 
 
 def cc_client(**kwargs):
-    args = dict(idm_url=IDM_HOST, auth_type="client_credentials", oauth_token_url=IDM_HOST + TOKEN_PATH,
-                oauth_client_id=CLIENT_ID, oauth_client_secret=CLIENT_SECRET)
+    args = dict(
+        idm_url=IDM_HOST,
+        auth_type="client_credentials",
+        oauth_token_url=IDM_HOST + TOKEN_PATH,
+        oauth_client_id=CLIENT_ID,
+        oauth_client_secret=CLIENT_SECRET,
+    )
     args.update(kwargs)
     return IdmClient(**args)
 
@@ -278,8 +306,9 @@ def test_client_credentials_bad_secret_names_token_endpoint(fake_idm, virtual_cl
     with pytest.raises(ApiError) as info:
         client.get("info/ping")
     text = str(info.value)
-    assert text.startswith("POST /am/oauth2/access_token on http://idm.test:8080 failed: the token endpoint "
-                           "answered 401")
+    assert text.startswith(
+        "POST /am/oauth2/access_token on http://idm.test:8080 failed: the token endpoint answered 401"
+    )
     assert "Client authentication failed" in text and "oauth_client_secret" in text
     assert "wrong-Secr3t" not in text
 
@@ -296,19 +325,37 @@ def test_idm_url_without_http_scheme_or_host_is_rejected_clearly(url):
     assert "idm_url must be an http:// or https:// URL" in str(raised.value)
 
 
-@pytest.mark.parametrize("url, context_path, expected", [
-    ("https://idm.example.com/openidm", "openidm",
-     "idm_url must not include the context path: write https://idm.example.com and context_path openidm"),
-    ("https://idm.example.com:8443/openidm/", "openidm",
-     "idm_url must not include the context path: write https://idm.example.com:8443 and context_path openidm"),
-    ("https://idm.example.com/proxy/idm", "/idm/",
-     "idm_url must not include the context path: write https://idm.example.com/proxy and context_path idm"),
-    ("https://idm.example.com?x=1", "openidm",
-     "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com"),
-    ("https://idm.example.com/#top", "openidm",
-     "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com"),
-    ("https://idm.example.com:80a", "openidm", "idm_url has an invalid port"),
-])
+@pytest.mark.parametrize(
+    "url, context_path, expected",
+    [
+        (
+            "https://idm.example.com/openidm",
+            "openidm",
+            "idm_url must not include the context path: write https://idm.example.com and context_path openidm",
+        ),
+        (
+            "https://idm.example.com:8443/openidm/",
+            "openidm",
+            "idm_url must not include the context path: write https://idm.example.com:8443 and context_path openidm",
+        ),
+        (
+            "https://idm.example.com/proxy/idm",
+            "/idm/",
+            "idm_url must not include the context path: write https://idm.example.com/proxy and context_path idm",
+        ),
+        (
+            "https://idm.example.com?x=1",
+            "openidm",
+            "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com",
+        ),
+        (
+            "https://idm.example.com/#top",
+            "openidm",
+            "idm_url must not have a query (?...) or a fragment (#...): write https://idm.example.com",
+        ),
+        ("https://idm.example.com:80a", "openidm", "idm_url has an invalid port"),
+    ],
+)
 def test_idm_url_mistakes_are_refused_before_any_request(fake_idm, url, context_path, expected):
     with pytest.raises(ValueError) as raised:
         make_client(idm_url=url, context_path=context_path)
@@ -322,19 +369,26 @@ def test_idm_url_with_credentials_is_refused_without_echoing_them():
     assert "must not contain credentials" in str(raised.value) and "hunter2" not in str(raised.value)
 
 
-@pytest.mark.parametrize("url, context_path, base", [
-    ("https://idm.example.com/", "openidm", "https://idm.example.com/openidm"),      # a trailing slash is harmless
-    ("https://idm.example.com/proxy/", "openidm", "https://idm.example.com/proxy/openidm"),  # a proxy prefix
-    ("https://idm.example.com/openidm", "", "https://idm.example.com/openidm"),   # no context path: the URL is all
-])
+@pytest.mark.parametrize(
+    "url, context_path, base",
+    [
+        ("https://idm.example.com/", "openidm", "https://idm.example.com/openidm"),  # a trailing slash is harmless
+        ("https://idm.example.com/proxy/", "openidm", "https://idm.example.com/proxy/openidm"),  # a proxy prefix
+        ("https://idm.example.com/openidm", "", "https://idm.example.com/openidm"),  # no context path: the URL is all
+    ],
+)
 def test_accepted_idm_urls(url, context_path, base):
     assert make_client(idm_url=url, context_path=context_path).base_url == base
 
 
 def test_client_credentials_needs_an_http_token_url():
     with pytest.raises(ValueError, match="oauth_token_url must be an http"):
-        make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
-                    oauth_token_url="idm.test/am/oauth2/access_token")
+        make_client(
+            auth_type="client_credentials",
+            oauth_client_id="c",
+            oauth_client_secret="s",
+            oauth_token_url="idm.test/am/oauth2/access_token",
+        )
 
 
 def test_http_client_is_generic(fake_idm, virtual_clock):
@@ -381,11 +435,14 @@ def test_argument_spec_marks_secrets_no_log():
     assert spec["oauth_token_url"]["no_log"] is False
 
 
-@pytest.mark.parametrize("args, missing", [
-    ({"idm_url": "http://x", "username": "u"}, "password"),
-    ({"idm_url": "http://x", "auth_type": "bearer"}, "token"),
-    ({"idm_url": "http://x", "auth_type": "client_credentials", "oauth_client_id": "c"}, "oauth_token_url"),
-])
+@pytest.mark.parametrize(
+    "args, missing",
+    [
+        ({"idm_url": "http://x", "username": "u"}, "password"),
+        ({"idm_url": "http://x", "auth_type": "bearer"}, "token"),
+        ({"idm_url": "http://x", "auth_type": "client_credentials", "oauth_client_id": "c"}, "oauth_token_url"),
+    ],
+)
 def test_required_if_rules(args, missing, monkeypatch, capsys):
     for name in ("IDM_URL", "IDM_USERNAME", "IDM_PASSWORD", "IDM_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -402,6 +459,7 @@ def test_ca_path_wins_over_requests_ca_bundle_env(monkeypatch, virtual_clock):
     def send(adapter, request, **kwargs):
         seen.append(kwargs.get("verify"))
         raise requests.exceptions.ConnectionError("stop here")
+
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
     with pytest.raises(ApiError):
         make_client(idm_url="https://idm.test", ca_path="/etc/idm-ca.pem", retries=0).get("info/ping")
@@ -412,8 +470,12 @@ def test_ca_path_wins_over_requests_ca_bundle_env(monkeypatch, virtual_clock):
 
 def test_token_url_may_have_a_query(fake_idm, virtual_clock):
     # older PingAM token endpoints name the realm in the query
-    client = make_client(auth_type="client_credentials", oauth_client_id="c", oauth_client_secret="s",
-                         oauth_token_url="https://am.example.com/am/oauth2/access_token?realm=/alpha")
+    client = make_client(
+        auth_type="client_credentials",
+        oauth_client_id="c",
+        oauth_client_secret="s",
+        oauth_token_url="https://am.example.com/am/oauth2/access_token?realm=/alpha",
+    )
     assert client.auth_type == "client_credentials"
 
 
@@ -427,8 +489,10 @@ def test_classify_strings_from_older_urllib3():
 
 
 def test_a_failing_proxy_is_named_as_the_proxy():
-    exc = requests.exceptions.ProxyError("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded "
-                                         "(Caused by ProxyError('Unable to connect to proxy'))")
+    exc = requests.exceptions.ProxyError(
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded "
+        "(Caused by ProxyError('Unable to connect to proxy'))"
+    )
     assert _http.classify_transport_error(exc) == "proxy"
     text, hint = _http.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
     assert text.startswith("the HTTP proxy for idm.test:8080 failed") and "NO_PROXY" in hint

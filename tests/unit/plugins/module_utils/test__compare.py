@@ -15,16 +15,19 @@ CRYPTO_A = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "AAA", 
 CRYPTO_B = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "BBB", "iv": "2"}}}
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ({"x": 1, "y": [1, 2]}, {"y": [1, 2], "x": 1}, True),       # key order
-    ([1, 2], [2, 1], False),                                     # list order counts
-    (True, 1, False),
-    (1, 1.0, True),
-    ("10", 10, False),
-    (None, {}, False),
-    ({"a": {"b": [{"c": False}]}}, {"a": {"b": [{"c": False}]}}, True),
-    ({"a": 1}, {"a": 1, "b": None}, False),
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ({"x": 1, "y": [1, 2]}, {"y": [1, 2], "x": 1}, True),  # key order
+        ([1, 2], [2, 1], False),  # list order counts
+        (True, 1, False),
+        (1, 1.0, True),
+        ("10", 10, False),
+        (None, {}, False),
+        ({"a": {"b": [{"c": False}]}}, {"a": {"b": [{"c": False}]}}, True),
+        ({"a": 1}, {"a": 1, "b": None}, False),
+    ],
+)
 def test_same_is_strict(a, b, expected):
     assert c.same(a, b) is expected
 
@@ -69,6 +72,7 @@ def test_crypto_vs_clear_differs_without_policy_and_uses_policy_when_given():
     def policy(path, stored_value, desired_value):
         seen.append((path, stored_value, desired_value))
         return True
+
     result = c.compare(stored, desired, secret_equal=policy)
     assert result.equal and result.changed_secrets == []
     assert seen == [(("configurationProperties", "clientSecret"), CRYPTO_A, "s3cret")]
@@ -88,15 +92,25 @@ def test_clear_secret_keys_compared_plainly():
 
 
 def test_mask_hides_crypto_and_secret_values_but_not_structure():
-    doc = {"configurationProperties": {"clientSecret": "s3cret-value", "password": CRYPTO_B, "user": "bob",
-                                       "credentials": ["c1", "c2"]},
-           "objectTypes": {"account": {"properties": {"password": {"type": "string"}}}},
-           "enabled": True}
+    doc = {
+        "configurationProperties": {
+            "clientSecret": "s3cret-value",
+            "password": CRYPTO_B,
+            "user": "bob",
+            "credentials": ["c1", "c2"],
+        },
+        "objectTypes": {"account": {"properties": {"password": {"type": "string"}}}},
+        "enabled": True,
+    }
     masked = c.mask(doc)
     text = json.dumps(masked)
     assert "s3cret-value" not in text and "BBB" not in text and "c1" not in text
-    assert masked["configurationProperties"] == {"clientSecret": "********", "password": {"$crypto": "********"},
-                                                 "user": "bob", "credentials": ["********", "********"]}
+    assert masked["configurationProperties"] == {
+        "clientSecret": "********",
+        "password": {"$crypto": "********"},
+        "user": "bob",
+        "credentials": ["********", "********"],
+    }
     assert masked["objectTypes"]["account"]["properties"]["password"] == {"type": "string"}
     assert masked["enabled"] is True
     assert doc["configurationProperties"]["clientSecret"] == "s3cret-value"  # input untouched
@@ -106,8 +120,10 @@ def test_diff_marks_changed_secret_and_handles_absent():
     before = {"p": {"password": CRYPTO_A}}
     after = {"p": {"password": "new"}}
     d = c.diff(before, after, changed_secrets=[("p", "password")])
-    assert d == {"before": {"p": {"password": {"$crypto": "********"}}},
-                 "after": {"p": {"password": "******** (changed)"}}}
+    assert d == {
+        "before": {"p": {"password": {"$crypto": "********"}}},
+        "after": {"p": {"password": "******** (changed)"}},
+    }
     assert c.diff(None, {"a": 1}) == {"before": {}, "after": {"a": 1}}
     assert c.diff({"a": 1}, None) == {"before": {"a": 1}, "after": {}}
 
@@ -124,17 +140,30 @@ def test_get_and_set_path():
 
 
 def test_merge_is_a_json_merge_patch_with_named_lists():
-    stored = {"a": {"x": 1, "y": 2}, "list": [1, 2], "named": [{"name": "n1", "v": 1, "w": 1}, {"name": "n2"}],
-              "secret": {"$crypto": {"value": {"data": "d", "iv": "i"}}}, "gone": True}
-    patch = {"a": {"y": 3}, "list": [3], "named": [{"name": "n1", "v": 2}, {"name": "n3"}],
-             "secret": {"$crypto": {"value": {"data": "e"}}}, "gone": None, "new": {"k": None, "j": 1}}
+    stored = {
+        "a": {"x": 1, "y": 2},
+        "list": [1, 2],
+        "named": [{"name": "n1", "v": 1, "w": 1}, {"name": "n2"}],
+        "secret": {"$crypto": {"value": {"data": "d", "iv": "i"}}},
+        "gone": True,
+    }
+    patch = {
+        "a": {"y": 3},
+        "list": [3],
+        "named": [{"name": "n1", "v": 2}, {"name": "n3"}],
+        "secret": {"$crypto": {"value": {"data": "e"}}},
+        "gone": None,
+        "new": {"k": None, "j": 1},
+    }
     before = copy.deepcopy((stored, patch))
     assert c.merge(stored, patch) == {
-        "a": {"x": 1, "y": 3}, "list": [3],
+        "a": {"x": 1, "y": 3},
+        "list": [3],
         "named": [{"name": "n1", "v": 2, "w": 1}, {"name": "n2"}, {"name": "n3"}],
-        "secret": {"$crypto": {"value": {"data": "e"}}},        # a secret is replaced, never merged
-        "new": {"j": 1}}
+        "secret": {"$crypto": {"value": {"data": "e"}}},  # a secret is replaced, never merged
+        "new": {"j": 1},
+    }
     assert (stored, patch) == before
-    assert c.merge({"l": [{"name": "a"}]}, {"l": [{"x": 1}]}) == {"l": [{"x": 1}]}   # not all named: replaced
+    assert c.merge({"l": [{"name": "a"}]}, {"l": [{"x": 1}]}) == {"l": [{"x": 1}]}  # not all named: replaced
     assert c.merge({"l": ["a"]}, {"l": [{"name": "a"}]}) == {"l": [{"name": "a"}]}
     assert c.merge(None, {"a": None, "b": 1}) == {"b": 1}

@@ -16,21 +16,33 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _recon, _rec
 MAPPING = "systemScimAccount_managedUser"
 
 
-def summary_7x(created=0, updated=0, unchanged=0, deleted=0, links=0, failures=0, state="SUCCESS",
-               situations=None, **extra):
-    situation_summary = dict((name, 0) for name in _vocabulary.DEFAULT_POLICY_ACTIONS)
+def summary_7x(
+    created=0, updated=0, unchanged=0, deleted=0, links=0, failures=0, state="SUCCESS", situations=None, **extra
+):
+    situation_summary = dict.fromkeys(_vocabulary.DEFAULT_POLICY_ACTIONS, 0)
     situation_summary.update(situations or {})
     raw = {
-        "_id": "0b7f-1", "mapping": MAPPING, "state": state,
+        "_id": "0b7f-1",
+        "mapping": MAPPING,
+        "state": state,
         "stage": "COMPLETED_" + state if state != "ACTIVE" else "ACTIVE_RECONCILING_SOURCE",
         "stageDescription": "reconciliation completed.",
-        "progress": {"source": {"existing": {"processed": 5, "total": "5"}},
-                     "target": {"existing": {"processed": 0, "total": "0"}, "created": created,
-                                "updated": updated, "unchanged": unchanged, "deleted": deleted},
-                     "links": {"existing": {"processed": 0, "total": "0"}, "created": links}},
+        "progress": {
+            "source": {"existing": {"processed": 5, "total": "5"}},
+            "target": {
+                "existing": {"processed": 0, "total": "0"},
+                "created": created,
+                "updated": updated,
+                "unchanged": unchanged,
+                "deleted": deleted,
+            },
+            "links": {"existing": {"processed": 0, "total": "0"}, "created": links},
+        },
         "situationSummary": situation_summary,
         "statusSummary": {"SUCCESS": 5 - failures, "FAILURE": failures},
-        "started": "2026-11-29T10:00:00.000Z", "ended": "2026-11-29T10:00:01.234Z", "duration": 1234,
+        "started": "2026-11-29T10:00:00.000Z",
+        "ended": "2026-11-29T10:00:01.234Z",
+        "duration": 1234,
     }
     raw.update(extra)
     return raw
@@ -38,31 +50,56 @@ def summary_7x(created=0, updated=0, unchanged=0, deleted=0, links=0, failures=0
 
 def summary_5x(created=0, links=0, situations=None, failures=0):
     """5.x shape: no updated/unchanged/deleted counters, 11 situation keys."""
-    situation_summary = dict((name, 0) for name in ("SOURCE_IGNORED", "MISSING", "FOUND", "AMBIGUOUS",
-                                                    "UNQUALIFIED", "CONFIRMED", "SOURCE_MISSING",
-                                                    "ABSENT", "TARGET_IGNORED", "UNASSIGNED",
-                                                    "FOUND_ALREADY_LINKED"))
+    situation_summary = dict.fromkeys(
+        (
+            "SOURCE_IGNORED",
+            "MISSING",
+            "FOUND",
+            "AMBIGUOUS",
+            "UNQUALIFIED",
+            "CONFIRMED",
+            "SOURCE_MISSING",
+            "ABSENT",
+            "TARGET_IGNORED",
+            "UNASSIGNED",
+            "FOUND_ALREADY_LINKED",
+        ),
+        0,
+    )
     situation_summary.update(situations or {})
     return {
-        "_id": "5x-14", "mapping": MAPPING, "state": "SUCCESS", "stage": "COMPLETED_SUCCESS",
-        "progress": {"source": {"existing": {"processed": 2, "total": "2"}},
-                     "target": {"existing": {"processed": 0, "total": "0"}, "created": created},
-                     "links": {"existing": {"processed": 0, "total": "0"}, "created": links}},
+        "_id": "5x-14",
+        "mapping": MAPPING,
+        "state": "SUCCESS",
+        "stage": "COMPLETED_SUCCESS",
+        "progress": {
+            "source": {"existing": {"processed": 2, "total": "2"}},
+            "target": {"existing": {"processed": 0, "total": "0"}, "created": created},
+            "links": {"existing": {"processed": 0, "total": "0"}, "created": links},
+        },
         "situationSummary": situation_summary,
         "statusSummary": {"SUCCESS": 2 - failures, "FAILURE": failures},
-        "started": "2015-11-23T00:18:34.431Z", "ended": "2015-11-23T00:18:34.730Z", "duration": 299,
+        "started": "2015-11-23T00:18:34.431Z",
+        "ended": "2015-11-23T00:18:34.730Z",
+        "duration": 299,
     }
 
 
 # --- timestamps / listing -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("2015-11-23T00:18:34.431Z", datetime(2015, 11, 23, 0, 18, 34, 431000)),
-    ("2015-11-23T00:18:34Z", datetime(2015, 11, 23, 0, 18, 34)),
-    ("2015-11-23T02:18:34.5+02:00", datetime(2015, 11, 23, 0, 18, 34, 500000)),
-    ("2015-11-23T00:18:34.123456789Z", datetime(2015, 11, 23, 0, 18, 34, 123456)),
-    ("", None), (None, None), ("yesterday", None),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2015-11-23T00:18:34.431Z", datetime(2015, 11, 23, 0, 18, 34, 431000)),
+        ("2015-11-23T00:18:34Z", datetime(2015, 11, 23, 0, 18, 34)),
+        ("2015-11-23T02:18:34.5+02:00", datetime(2015, 11, 23, 0, 18, 34, 500000)),
+        ("2015-11-23T00:18:34.123456789Z", datetime(2015, 11, 23, 0, 18, 34, 123456)),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
 def test_parse_timestamp(text, expected):
     assert _recon_summary.parse_timestamp(text) == expected
 
@@ -77,9 +114,11 @@ def test_runs_from_response_accepts_wrapper_bare_list_and_query_envelope():
 
 
 def test_active_runs_filters_by_mapping_and_state():
-    runs = [{"_id": "1", "mapping": MAPPING, "state": "SUCCESS"},
-            {"_id": "2", "mapping": MAPPING, "state": "ACTIVE"},
-            {"_id": "3", "mapping": "other", "state": "ACTIVE"}]
+    runs = [
+        {"_id": "1", "mapping": MAPPING, "state": "SUCCESS"},
+        {"_id": "2", "mapping": MAPPING, "state": "ACTIVE"},
+        {"_id": "3", "mapping": "other", "state": "ACTIVE"},
+    ]
     assert [r["_id"] for r in _recon.active_runs(runs, MAPPING)] == ["2"]
 
 
@@ -100,11 +139,22 @@ def test_runs_started_since_uses_known_ids_and_time_with_slack():
 
 # --- counters and changed ---------------------------------------------------------------------------------
 
+
 def test_counters_7x():
     counts = _recon_summary.counters(summary_7x(created=3, updated=2, unchanged=4, deleted=1, links=3, failures=1))
-    assert counts == {"source_processed": 5, "source_total": 5, "target_processed": 0, "created": 3,
-                      "updated": 2, "unchanged": 4, "deleted": 1, "links_created": 3, "links_deleted": None,
-                      "succeeded": 4, "failures": 1}
+    assert counts == {
+        "source_processed": 5,
+        "source_total": 5,
+        "target_processed": 0,
+        "created": 3,
+        "updated": 2,
+        "unchanged": 4,
+        "deleted": 1,
+        "links_created": 3,
+        "links_deleted": None,
+        "succeeded": 4,
+        "failures": 1,
+    }
 
 
 def test_counters_unknown_total_and_missing_fields_are_none_not_zero():
@@ -159,16 +209,23 @@ def test_dry_run_uses_situations_even_with_zero_counters():
     changed, basis, implied = _recon_summary.change_assessment(raw, dry_run=True)
     assert (changed, basis) == (True, "situations")
     assert implied == ["ABSENT:CREATE", "FOUND:UPDATE"]
-    assert _recon_summary.change_assessment(summary_7x(situations={"CONFIRMED": 5}), dry_run=True) == \
-        (False, "situations", [])
+    assert _recon_summary.change_assessment(summary_7x(situations={"CONFIRMED": 5}), dry_run=True) == (
+        False,
+        "situations",
+        [],
+    )
 
 
 def test_policy_actions_overrides_defaults_and_marks_scripts():
-    actions = _vocabulary.policy_actions({"policies": [
-        {"situation": "ABSENT", "action": "IGNORE"},
-        {"situation": "MISSING", "action": {"type": "text/javascript", "source": "'CREATE'"}},
-        {"action": "DELETE"},
-    ]})
+    actions = _vocabulary.policy_actions(
+        {
+            "policies": [
+                {"situation": "ABSENT", "action": "IGNORE"},
+                {"situation": "MISSING", "action": {"type": "text/javascript", "source": "'CREATE'"}},
+                {"action": "DELETE"},
+            ]
+        }
+    )
     assert actions["ABSENT"] == "IGNORE"
     assert actions["MISSING"] == "SCRIPT"
     assert actions["CONFIRMED"] == "UPDATE"
@@ -176,6 +233,7 @@ def test_policy_actions_overrides_defaults_and_marks_scripts():
 
 
 # --- normalise / summary / fail_on -------------------------------------------------------------------------
+
 
 def test_normalise_7x_run():
     recon = _recon_summary.normalise(summary_7x(created=50, links=50, situations={"ABSENT": 50}))
@@ -203,15 +261,18 @@ def test_normalise_keeps_source_ids_and_handles_running_run():
     assert recon["ended"] is None and recon["source_ids"] == ["abc"]
 
 
-@pytest.mark.parametrize("state, failures, fail_on, expected", [
-    ("SUCCESS", 0, ["failed", "canceled"], 0),
-    ("FAILED", 0, ["failed", "canceled"], 1),
-    ("FAILED", 0, ["canceled"], 0),
-    ("CANCELED", 0, ["failed", "canceled"], 1),
-    ("SUCCESS", 2, ["failed", "canceled"], 0),
-    ("SUCCESS", 2, ["entry_failures"], 1),
-    ("FAILED", 2, ["failed", "entry_failures"], 2),
-])
+@pytest.mark.parametrize(
+    "state, failures, fail_on, expected",
+    [
+        ("SUCCESS", 0, ["failed", "canceled"], 0),
+        ("FAILED", 0, ["failed", "canceled"], 1),
+        ("FAILED", 0, ["canceled"], 0),
+        ("CANCELED", 0, ["failed", "canceled"], 1),
+        ("SUCCESS", 2, ["failed", "canceled"], 0),
+        ("SUCCESS", 2, ["entry_failures"], 1),
+        ("FAILED", 2, ["failed", "entry_failures"], 2),
+    ],
+)
 def test_failure_reasons(state, failures, fail_on, expected):
     recon = _recon_summary.normalise(summary_7x(state=state, failures=failures))
     assert len(_recon_summary.failure_reasons(recon, fail_on)) == expected
@@ -219,16 +280,20 @@ def test_failure_reasons(state, failures, fail_on, expected):
 
 # --- poll schedule --------------------------------------------------------------------------------------
 
+
 def test_poll_delays_start_fast_and_cap():
     delays = list(itertools.islice(_recon.poll_delays(), 12))
     assert delays[:3] == pytest.approx([0.1, 0.15, 0.225])
     assert max(delays) == 2.0 and delays[-1] == 2.0
-    assert all(b >= a for a, b in zip(delays, delays[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(delays))
 
 
 def source_poll(processed, total, duration, stage="ACTIVE_RECONCILING_SOURCE"):
-    return {"stage": stage, "duration": duration,
-            "progress": {"source": {"existing": {"processed": processed, "total": total}}}}
+    return {
+        "stage": stage,
+        "duration": duration,
+        "progress": {"source": {"existing": {"processed": processed, "total": total}}},
+    }
 
 
 def test_planner_backoff_while_nothing_tells_the_end():
@@ -267,43 +332,67 @@ def test_planner_source_done_and_late_stages_poll_fast():
     assert late[:2] == pytest.approx([0.15, 0.225]) and late[-1] == _recon.LATE_STAGE_CAP
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("7.5.0", (7, 5, 0)), ("8.0.1-SNAPSHOT", (8, 0, 1)), ("OpenIDM 5.5", (5, 5, 0)), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7.5.0", (7, 5, 0)),
+        ("8.0.1-SNAPSHOT", (8, 0, 1)),
+        ("OpenIDM 5.5", (5, 5, 0)),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_parse_version(text, expected):
     assert _recon.parse_version(text) == expected
 
 
 # --- failures under both readings, samples, dry-run prediction, durations ------------------------------------
 
+
 @pytest.mark.parametrize("ms, text", [(0, "0 ms"), (45, "45 ms"), (99, "99 ms"), (100, "0.1 s"), (1234, "1.2 s")])
 def test_duration_text(ms, text):
     assert _recon_summary.duration_text(ms) == text
 
 
-@pytest.mark.parametrize("status_failures, exceptions, facts, expected", [
-    (3, 0, None, 3),                                                                 # no audit: the server's count
-    (3, 2, _recon_summary.AuditFacts(exceptions_are_failures=None), 3),                      # audit unreadable: idem
-    (3, 2, _recon_summary.AuditFacts([{}], 2, complete=True, exceptions_are_failures=True), 1),
-    (9, 7, _recon_summary.AuditFacts([{}] * 2, 3, complete=False, exceptions_are_failures=True), 2),
-    (9, 2, _recon_summary.AuditFacts([{}] * 5, 0, complete=False, exceptions_are_failures=True), 7),
-    (3, 2, _recon_summary.AuditFacts([{}] * 3, 0, complete=True, exceptions_are_failures=False), 3),
-])
+@pytest.mark.parametrize(
+    "status_failures, exceptions, facts, expected",
+    [
+        (3, 0, None, 3),  # no audit: the server's count
+        (3, 2, _recon_summary.AuditFacts(exceptions_are_failures=None), 3),  # audit unreadable: idem
+        (3, 2, _recon_summary.AuditFacts([{}], 2, complete=True, exceptions_are_failures=True), 1),
+        (9, 7, _recon_summary.AuditFacts([{}] * 2, 3, complete=False, exceptions_are_failures=True), 2),
+        (9, 2, _recon_summary.AuditFacts([{}] * 5, 0, complete=False, exceptions_are_failures=True), 7),
+        (3, 2, _recon_summary.AuditFacts([{}] * 3, 0, complete=True, exceptions_are_failures=False), 3),
+    ],
+)
 def test_real_failures(status_failures, exceptions, facts, expected):
     assert _recon_summary.real_failures(status_failures, exceptions, facts) == expected
 
 
 def test_failure_sample_and_text():
-    entry = {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
-             "situation": "CONFIRMED", "action": "UPDATE", "entryType": "entry", "status": "FAILURE",
-             "message": "Resource &#39;x&#39; refused\nstack trace line", "exception": "java.lang...",
-             "messageDetail": None}
+    entry = {
+        "sourceObjectId": "managed/user/u1",
+        "targetObjectId": "system/scim/account/abc",
+        "situation": "CONFIRMED",
+        "action": "UPDATE",
+        "entryType": "entry",
+        "status": "FAILURE",
+        "message": "Resource &#39;x&#39; refused\nstack trace line",
+        "exception": "java.lang...",
+        "messageDetail": None,
+    }
     sample = _recon_summary.failure_sample(entry)
-    assert sample == {"sourceObjectId": "managed/user/u1", "targetObjectId": "system/scim/account/abc",
-                      "situation": "CONFIRMED", "action": "UPDATE", "message": "Resource 'x' refused"}
+    assert sample == {
+        "sourceObjectId": "managed/user/u1",
+        "targetObjectId": "system/scim/account/abc",
+        "situation": "CONFIRMED",
+        "action": "UPDATE",
+        "message": "Resource 'x' refused",
+    }
     assert _recon_summary.sample_text(sample) == "CONFIRMED/UPDATE on account/abc: Resource 'x' refused"
-    long = _recon_summary.failure_sample({"situation": "ABSENT", "action": "CREATE",
-                                          "sourceObjectId": "system/scim/account/z", "exception": "x" * 400})
+    long = _recon_summary.failure_sample(
+        {"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/z", "exception": "x" * 400}
+    )
     assert len(long["message"]) == 300 and long["message"].endswith("...")
     assert _recon_summary.sample_text(long).startswith("ABSENT/CREATE on account/z: xxx")
     assert _recon_summary.failure_sample({})["message"] == "no message in the audit entry"
@@ -314,13 +403,20 @@ def test_dry_run_prediction_and_exception_situations():
     predicted, may_update = _recon_summary.dry_run_prediction(raw)
     assert predicted == {"create": 2, "delete": 1, "link": 1, "unlink": 0} and may_update == 4
     assert _recon_summary.exception_situations(raw) == {"MISSING": 3}
-    scripted = _vocabulary.policy_actions({"policies": [{"situation": "MISSING", "action": {"type": "x", "source": "y"}}]})
-    assert _recon_summary.dry_run_prediction(raw, scripted)[1] == 7 and _recon_summary.exception_situations(raw, scripted) == {}
+    scripted = _vocabulary.policy_actions(
+        {"policies": [{"situation": "MISSING", "action": {"type": "x", "source": "y"}}]}
+    )
+    assert (
+        _recon_summary.dry_run_prediction(raw, scripted)[1] == 7
+        and _recon_summary.exception_situations(raw, scripted) == {}
+    )
 
 
 def test_fail_on_exception_situations_and_entry_failures_texts():
     recon = _recon_summary.normalise(summary_7x(failures=1, situations={"MISSING": 2}))
     assert _recon_summary.failure_reasons(recon, ["exception_situations"]) == [
-        "2 entries in situations the mapping marks EXCEPTION (MISSING 2)"]
+        "2 entries in situations the mapping marks EXCEPTION (MISSING 2)"
+    ]
     assert _recon_summary.failure_reasons(recon, ["entry_failures"]) == [
-        "1 entry failed (audit/recon not readable for details)"]
+        "1 entry failed (audit/recon not readable for details)"
+    ]

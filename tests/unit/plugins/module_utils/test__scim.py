@@ -31,37 +31,95 @@ STATIC_TOKEN = "static-Secr3t-token"
 
 
 def attr(name, type_="string", multi=False, required=False, subs=None, **extra):
-    value = {"name": name, "type": type_, "multiValued": multi, "required": required, "mutability": "readWrite",
-             "returned": "default", "caseExact": False}
+    value = {
+        "name": name,
+        "type": type_,
+        "multiValued": multi,
+        "required": required,
+        "mutability": "readWrite",
+        "returned": "default",
+        "caseExact": False,
+    }
     if subs:
         value["subAttributes"] = [attr(sub) for sub in subs]
     value.update(extra)
     return value
 
 
-V2_USER_SCHEMA = {"id": _scim_schema.V2_USER_URN, "name": "User", "description": "User Account", "attributes": [
-    attr("userName", required=True), attr("name", "complex", subs=["givenName", "familyName"]),
-    attr("emails", "complex", multi=True, subs=["value", "type", "primary"]), attr("active", "boolean"),
-    attr("groups", "complex", multi=True, subs=["value", "display"], mutability="readOnly")]}
-V2_ENTERPRISE_SCHEMA = {"id": _scim_schema.V2_ENTERPRISE_URN, "name": "EnterpriseUser", "attributes": [
-    attr("employeeNumber"), attr("manager", "complex", subs=["value", "displayName"])]}
-V2_GROUP_SCHEMA = {"id": _scim_schema.V2_GROUP_URN, "name": "Group", "attributes": [
-    attr("displayName", required=True), attr("members", "complex", multi=True, subs=["value", "display", "$ref"])]}
-V1_USER_SCHEMA = {"id": _scim_schema.V1_CORE_URN + ":User", "name": "User", "schema": _scim_schema.V1_CORE_URN, "attributes": [
-    {"name": "id", "type": "string", "multiValued": False, "readOnly": True, "required": True,
-     "schema": _scim_schema.V1_CORE_URN},
-    {"name": "userName", "type": "string", "multiValued": False, "readOnly": False, "required": True,
-     "schema": _scim_schema.V1_CORE_URN},
-    {"name": "name", "type": "complex", "multiValued": False, "schema": _scim_schema.V1_CORE_URN,
-     "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}]},
-    {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim_schema.V1_ENTERPRISE_URN},
-]}
-V1_GROUP_SCHEMA = {"id": _scim_schema.V1_CORE_URN + ":Group", "name": "Group", "schema": _scim_schema.V1_CORE_URN, "attributes": [
-    {"name": "displayName", "type": "string", "multiValued": False, "required": True, "schema": _scim_schema.V1_CORE_URN},
-    {"name": "members", "type": "complex", "multiValued": True, "schema": _scim_schema.V1_CORE_URN}]}
+V2_USER_SCHEMA = {
+    "id": _scim_schema.V2_USER_URN,
+    "name": "User",
+    "description": "User Account",
+    "attributes": [
+        attr("userName", required=True),
+        attr("name", "complex", subs=["givenName", "familyName"]),
+        attr("emails", "complex", multi=True, subs=["value", "type", "primary"]),
+        attr("active", "boolean"),
+        attr("groups", "complex", multi=True, subs=["value", "display"], mutability="readOnly"),
+    ],
+}
+V2_ENTERPRISE_SCHEMA = {
+    "id": _scim_schema.V2_ENTERPRISE_URN,
+    "name": "EnterpriseUser",
+    "attributes": [attr("employeeNumber"), attr("manager", "complex", subs=["value", "displayName"])],
+}
+V2_GROUP_SCHEMA = {
+    "id": _scim_schema.V2_GROUP_URN,
+    "name": "Group",
+    "attributes": [
+        attr("displayName", required=True),
+        attr("members", "complex", multi=True, subs=["value", "display", "$ref"]),
+    ],
+}
+V1_USER_SCHEMA = {
+    "id": _scim_schema.V1_CORE_URN + ":User",
+    "name": "User",
+    "schema": _scim_schema.V1_CORE_URN,
+    "attributes": [
+        {
+            "name": "id",
+            "type": "string",
+            "multiValued": False,
+            "readOnly": True,
+            "required": True,
+            "schema": _scim_schema.V1_CORE_URN,
+        },
+        {
+            "name": "userName",
+            "type": "string",
+            "multiValued": False,
+            "readOnly": False,
+            "required": True,
+            "schema": _scim_schema.V1_CORE_URN,
+        },
+        {
+            "name": "name",
+            "type": "complex",
+            "multiValued": False,
+            "schema": _scim_schema.V1_CORE_URN,
+            "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}],
+        },
+        {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim_schema.V1_ENTERPRISE_URN},
+    ],
+}
+V1_GROUP_SCHEMA = {
+    "id": _scim_schema.V1_CORE_URN + ":Group",
+    "name": "Group",
+    "schema": _scim_schema.V1_CORE_URN,
+    "attributes": [
+        {
+            "name": "displayName",
+            "type": "string",
+            "multiValued": False,
+            "required": True,
+            "schema": _scim_schema.V1_CORE_URN,
+        },
+        {"name": "members", "type": "complex", "multiValued": True, "schema": _scim_schema.V1_CORE_URN},
+    ],
+}
 
 
-class FakeScim(object):
+class FakeScim:
     """A SCIM provider answering at the requests layer. ``speaks`` is the version served under BOTH /scim/v1 and
     /scim/v2 (to imitate a misconfigured endpoint); set attributes to change behaviour."""
 
@@ -74,8 +132,8 @@ class FakeScim(object):
         self.has_resource_types = True
         self.schemas_v2 = [V2_USER_SCHEMA, V2_GROUP_SCHEMA, V2_ENTERPRISE_SCHEMA]
         self.user_extensions = [{"schema": _scim_schema.V2_ENTERPRISE_URN, "required": False}]
-        self.html_at = None          # path prefix answering an HTML page
-        self.raise_for = {}          # url prefix -> exception to raise
+        self.html_at = None  # path prefix answering an HTML page
+        self.raise_for = {}  # url prefix -> exception to raise
         self.calls = []
 
     def handle(self, method, url, params=None, data=None, headers=None, auth=None):
@@ -93,7 +151,7 @@ class FakeScim(object):
             return self._token(form, auth, headers)
         for prefix, version in self.speaks.items():
             if split.path.startswith(prefix + "/"):
-                return self._scim(version, split.path[len(prefix) + 1:], query, headers, auth)
+                return self._scim(version, split.path[len(prefix) + 1 :], query, headers, auth)
         return 404, {"detail": "Not found", "status": "404"}, "application/scim+json"
 
     def _token(self, form, auth, headers):
@@ -105,8 +163,11 @@ class FakeScim(object):
         elif not auth and "client_secret_post" in self.client_auth:
             ok = (form.get("client_id"), form.get("client_secret")) == (CLIENT_ID, CLIENT_SECRET)
         if not ok:
-            return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}, \
-                "application/json"
+            return (
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+                "application/json",
+            )
         token = "tok-%d" % (len(self.tokens) + 1)
         self.tokens.add(token)
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}, "application/json"
@@ -120,8 +181,15 @@ class FakeScim(object):
     def _scim(self, version, path, query, headers, auth):
         json_type = "application/scim+json" if version == 2 else "application/json"
         if version == 2 and path == "ServiceProviderConfig":
-            return 200, {"schemas": [_scim_schema.V2_SPC_URN], "patch": {"supported": True},
-                         "filter": {"supported": True, "maxResults": 1000}}, json_type
+            return (
+                200,
+                {
+                    "schemas": [_scim_schema.V2_SPC_URN],
+                    "patch": {"supported": True},
+                    "filter": {"supported": True, "maxResults": 1000},
+                },
+                json_type,
+            )
         if version == 1 and path in ("ServiceProviderConfigs", "ServiceProviderConfig"):
             return 200, {"schemas": [_scim_schema.V1_CORE_URN], "patch": {"supported": True}}, json_type
         if not self._authorized(headers, auth):
@@ -175,8 +243,15 @@ def fake_scim(monkeypatch):
 
 
 def probe(**kwargs):
-    args = dict(endpoint=V2, scim_version=2, auth_method="OAUTH", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                token_endpoint=TOKEN_URL, timeout=5)
+    args = dict(
+        endpoint=V2,
+        scim_version=2,
+        auth_method="OAUTH",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_endpoint=TOKEN_URL,
+        timeout=5,
+    )
     args.update(kwargs)
     return _scim.ScimProbe(**args)
 
@@ -192,6 +267,7 @@ def failure(**kwargs):
 
 # --- happy paths ---------------------------------------------------------------------------------------
 
+
 def test_oauth_v2_full_preflight(fake_scim):
     result = probe().run()
     assert result["scim_version"] == 2 and result["token_auth_method"] == "client_secret_basic"
@@ -199,9 +275,8 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert result["service_provider_config"]["schemas"] == [_scim_schema.V2_SPC_URN]
     assert [s["name"] for s in result["schemas"]] == ["User", "Group", "EnterpriseUser"]
     assert result["resource_types"][0]["id"] == "User"
-    assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups", "employeeNumber",
-                                         "manager"]
-    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
+    assert result["user_attributes"] == ["userName", "name", "emails", "active", "groups", "employeeNumber", "manager"]
+    by_name = {a["name"]: a for a in result["user_attribute_details"]}
     assert by_name["userName"]["required"] is True and by_name["userName"]["extension"] is False
     assert by_name["name"]["sub_attributes"] == ["givenName", "familyName"] and by_name["name"]["multi_valued"] is False
     assert by_name["emails"]["multi_valued"] is True
@@ -211,10 +286,12 @@ def test_oauth_v2_full_preflight(fake_scim):
     assert by_name["employeeNumber"]["schema"] == _scim_schema.V2_ENTERPRISE_URN
     assert "sub_attributes" not in by_name["active"]
     assert result["enterprise_user"] is True
-    assert result["schema_extensions"] == {"User": [{"schema": _scim_schema.V2_ENTERPRISE_URN, "required": False}],
-                                           "Group": []}
+    assert result["schema_extensions"] == {
+        "User": [{"schema": _scim_schema.V2_ENTERPRISE_URN, "required": False}],
+        "Group": [],
+    }
     assert result["group_attributes"] == ["displayName", "members"]
-    groups = dict((a["name"], a) for a in result["group_attribute_details"])
+    groups = {a["name"]: a for a in result["group_attribute_details"]}
     assert groups["displayName"]["required"] is True and groups["members"]["multi_valued"] is True
     assert groups["members"]["sub_attributes"] == ["value", "display", "$ref"]
 
@@ -282,7 +359,7 @@ def test_v1_provider(fake_scim):
     assert result["resource_types"] == []
     assert result["user_attributes"] == ["id", "userName", "name", "employeeNumber"]
     assert result["enterprise_user"] is True and result["group_attributes"] == ["displayName", "members"]
-    by_name = dict((a["name"], a) for a in result["user_attribute_details"])
+    by_name = {a["name"]: a for a in result["user_attribute_details"]}
     assert by_name["id"]["mutability"] == "readOnly"
     assert by_name["employeeNumber"]["extension"] is True
     assert ("GET", "/scim/v1/ServiceProviderConfigs", {}) in fake_scim.calls
@@ -298,6 +375,7 @@ def test_missing_groups_and_resource_types_are_warnings(fake_scim):
 
 
 # --- one clear message per failure -------------------------------------------------------------------------
+
 
 def test_wrong_client_secret(fake_scim):
     error = failure(client_secret="wrong-Secr3t")
@@ -360,6 +438,7 @@ def test_bad_endpoint_url(fake_scim, endpoint):
 
 # --- real sockets: DNS, refused, TLS -------------------------------------------------------------------------
 
+
 def test_dns_failure(monkeypatch):
     real_getaddrinfo = socket.getaddrinfo
 
@@ -389,26 +468,34 @@ def test_connection_refused():
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory):
     """A real HTTPS server on 127.0.0.1 with a self-signed certificate, answering a SCIM 2.0 SPC."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -457,10 +544,14 @@ def test_tls_with_ca_path_and_without_verification(tls_server):
     endpoint, cert_path = tls_server
     result = probe(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint, ca_path=cert_path).run()
     assert result["user_count"] == 1 and result["user_attributes"][0] == "userName"
-    assert probe(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint, validate_certs=False).run()["group_count"] == 1
+    assert (
+        probe(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint, validate_certs=False).run()["group_count"]
+        == 1
+    )
 
 
 # --- pure helpers ---------------------------------------------------------------------------------------
+
 
 def test_answered_version_and_list_resources():
     assert _scim_schema.answered_version({"schemas": [_scim_schema.V2_SPC_URN]}) == 2

@@ -9,10 +9,14 @@ import pytest
 from ansible_collections.idmops.pingidm.plugins.modules import config
 from ansible_collections.idmops.pingidm.tests.unit.conftest import FakeIdm
 
-MANAGED = {"objects": [{"name": "user", "schema": {"order": ["userName", "mail"], "required": ["userName"]}}],
-           "enabled": True}
-REORDERED = {"enabled": True,
-             "objects": [{"schema": {"required": ["userName"], "order": ["userName", "mail"]}, "name": "user"}]}
+MANAGED = {
+    "objects": [{"name": "user", "schema": {"order": ["userName", "mail"], "required": ["userName"]}}],
+    "enabled": True,
+}
+REORDERED = {
+    "enabled": True,
+    "objects": [{"schema": {"required": ["userName"], "order": ["userName", "mail"]}, "name": "user"}],
+}
 
 
 def args(idm_args, **extra):
@@ -35,11 +39,14 @@ def test_server_bookkeeping_is_ignored(fake_idm, run_module, idm_args):
     assert result["changed"] is False and fake_idm.writes() == []
 
 
-@pytest.mark.parametrize("change", [
-    {"enabled": False},
-    {"enabled": 1},                                                                      # type change
-    {"objects": [{"name": "user", "schema": {"order": ["mail", "userName"], "required": ["userName"]}}]},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"enabled": False},
+        {"enabled": 1},  # type change
+        {"objects": [{"name": "user", "schema": {"order": ["mail", "userName"], "required": ["userName"]}}]},
+    ],
+)
 def test_changed_and_check_mode_predicts_real_run(fake_idm, run_module, idm_args, change):
     fake_idm.configs["managed"] = dict(MANAGED)
     desired = dict(MANAGED, **change)
@@ -80,7 +87,7 @@ def test_crypto_values_compared_by_decrypting(fake_idm, run_module, idm_args):
     same_clear = {"rsFilter": {"clientSecret": "top-Secr3t"}}
     result = run_module(config, dict(idm_args, id="authentication", config=same_clear), diff=True)
     assert result["changed"] is False
-    other_crypto = {"rsFilter": {"clientSecret": FakeIdm.encrypt("top-Secr3t")}}   # same value, other IV
+    other_crypto = {"rsFilter": {"clientSecret": FakeIdm.encrypt("top-Secr3t")}}  # same value, other IV
     assert run_module(config, dict(idm_args, id="authentication", config=other_crypto))["changed"] is False
     assert "top-Secr3t" not in result.raw_output
     rotated = {"rsFilter": {"clientSecret": "new-Secr3t"}}
@@ -93,8 +100,9 @@ def test_crypto_values_compared_by_decrypting(fake_idm, run_module, idm_args):
 def test_crypto_without_eval_rights_counts_as_different_with_warning(fake_idm, run_module, idm_args):
     fake_idm.script_eval_allowed = False
     fake_idm.configs["authentication"] = {"clientSecret": FakeIdm.encrypt("x-Secr3t")}
-    result = run_module(config, dict(idm_args, id="authentication", config={"clientSecret": "x-Secr3t"}),
-                        check_mode=True)
+    result = run_module(
+        config, dict(idm_args, id="authentication", config={"clientSecret": "x-Secr3t"}), check_mode=True
+    )
     assert result["changed"] is True
     assert "counts as different" in str(result["warnings"])
 
@@ -127,27 +135,35 @@ def test_forbidden_put_fails_with_clear_message(fake_idm, run_module, idm_args):
     fake_idm.fail("PUT", r"config/managed", 403, "Access denied")
     result = run_module(config, args(idm_args))
     assert result["failed"] and result["status"] == 403 and result["changed"] is False
-    assert result["msg"] == ('PUT config/managed on http://idm.test:8080/openidm failed: IDM answered 403 Forbidden '
-                             '"Access denied". Check that the user has the openidm-admin role.')
+    assert result["msg"] == (
+        "PUT config/managed on http://idm.test:8080/openidm failed: IDM answered 403 Forbidden "
+        '"Access denied". Check that the user has the openidm-admin role.'
+    )
 
 
 # --- connector ids, created, mode=merge -----------------------------------------------------------------------
 
+
 def test_connector_ids_are_refused_unless_allowed(fake_idm, run_module, idm_args):
     for state in ("present", "absent"):
-        result = run_module(config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True},
-                                         state=state))
+        result = run_module(
+            config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True}, state=state)
+        )
         assert result["failed"] and result["changed"] is False and fake_idm.calls == []
-        assert result["msg"] == ("provisioner.openicf/scim is a connector configuration: manage it with "
-                                 "idmops.pingidm.connector (name scim), which compares secrets by a policy, retries "
-                                 "while IDM has no connector metadata and waits for the connector to start. Set "
-                                 "allow_connector_ids=true to use this module anyway.")
-    allowed = run_module(config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True},
-                                      allow_connector_ids=True))
+        assert result["msg"] == (
+            "provisioner.openicf/scim is a connector configuration: manage it with "
+            "idmops.pingidm.connector (name scim), which compares secrets by a policy, retries "
+            "while IDM has no connector metadata and waits for the connector to start. Set "
+            "allow_connector_ids=true to use this module anyway."
+        )
+    allowed = run_module(
+        config, dict(idm_args, id="provisioner.openicf/scim", config={"enabled": True}, allow_connector_ids=True)
+    )
     assert allowed["changed"] is True and "provisioner.openicf/scim" in fake_idm.configs
     # the connector info provider (remote connector servers) is not a connector
-    assert not run_module(config, dict(idm_args, id="provisioner.openicf.connectorinfoprovider",
-                                       config={"remoteConnectorClients": []}))["failed"]
+    assert not run_module(
+        config, dict(idm_args, id="provisioner.openicf.connectorinfoprovider", config={"remoteConnectorClients": []})
+    )["failed"]
 
 
 def test_created(fake_idm, run_module, idm_args):
@@ -158,9 +174,13 @@ def test_created(fake_idm, run_module, idm_args):
 
 
 USER_PROPERTIES = {"mail": {"type": "string"}, "sn": {"type": "string"}}
-STORED_MANAGED = {"objects": [{"name": "user", "schema": {"title": "User", "properties": USER_PROPERTIES}},
-                              {"name": "role", "schema": {"title": "Role"}}],
-                  "auditing": {"enabled": True}}
+STORED_MANAGED = {
+    "objects": [
+        {"name": "user", "schema": {"title": "User", "properties": USER_PROPERTIES}},
+        {"name": "role", "schema": {"title": "Role"}},
+    ],
+    "auditing": {"enabled": True},
+}
 
 
 def test_merge_owns_one_managed_object_type_and_keeps_the_rest(fake_idm, run_module, idm_args):
@@ -180,19 +200,30 @@ def test_merge_owns_one_managed_object_type_and_keeps_the_rest(fake_idm, run_mod
 
 def test_merge_one_nested_property_and_remove_with_null(fake_idm, run_module, idm_args):
     fake_idm.configs["managed"] = STORED_MANAGED
-    patch = {"objects": [{"name": "user", "schema": {"properties": {"mail": {"type": "string", "title": "E-mail"},
-                                                                    "sn": None}}}],
-             "auditing": None}
+    patch = {
+        "objects": [
+            {"name": "user", "schema": {"properties": {"mail": {"type": "string", "title": "E-mail"}, "sn": None}}}
+        ],
+        "auditing": None,
+    }
     result = run_module(config, dict(idm_args, id="managed", config=patch, mode="merge"), diff=True)
     assert result["changed"] is True
     assert fake_idm.configs["managed"] == {
-        "objects": [{"name": "user", "schema": {"title": "User", "properties": {"mail": {"type": "string",
-                                                                                         "title": "E-mail"}}}},
-                    {"name": "role", "schema": {"title": "Role"}}]}
-    assert sorted(result["differences"]) == ["auditing", "objects.0.schema.properties.mail.title",
-                                             "objects.0.schema.properties.sn"]
+        "objects": [
+            {
+                "name": "user",
+                "schema": {"title": "User", "properties": {"mail": {"type": "string", "title": "E-mail"}}},
+            },
+            {"name": "role", "schema": {"title": "Role"}},
+        ]
+    }
+    assert sorted(result["differences"]) == [
+        "auditing",
+        "objects.0.schema.properties.mail.title",
+        "objects.0.schema.properties.sn",
+    ]
     again = run_module(config, dict(idm_args, id="managed", config=patch, mode="merge"))
-    assert again["changed"] is False     # removing what is not there is no change
+    assert again["changed"] is False  # removing what is not there is no change
 
 
 def test_merge_creates_a_missing_object_and_keeps_stored_secrets(fake_idm, run_module, idm_args):

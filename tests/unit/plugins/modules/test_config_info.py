@@ -11,23 +11,32 @@ from ansible_collections.idmops.pingidm.plugins.modules import config_info
 from ansible_collections.idmops.pingidm.tests.unit.conftest import FakeIdm
 
 CLEAR_PASSWORD = "smtp-Secr3t-clear"
-CONNECTOR = {"connectorRef": {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
-             "configurationProperties": {"SCIMEndpoint": "https://scim.test/v2", "clientId": "idm",
-                                         "clientSecret": FakeIdm.encrypt("scim-Secr3t-value")}}
+CONNECTOR = {
+    "connectorRef": {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
+    "configurationProperties": {
+        "SCIMEndpoint": "https://scim.test/v2",
+        "clientId": "idm",
+        "clientSecret": FakeIdm.encrypt("scim-Secr3t-value"),
+    },
+}
 
 
 @pytest.fixture
 def tenant(fake_idm):
-    fake_idm.configs.update({
-        "provisioner.openicf/scim": CONNECTOR,
-        "provisioner.openicf/ldap": {"configurationProperties": {"credentials": FakeIdm.encrypt("ldap-pw")}},
-        "sync": {"mappings": [{"name": "a", "source": "system/scim/account", "target": "managed/user"}]},
-        "mapping/b": {"name": "b", "source": "managed/user", "target": "system/scim/account"},
-        "schedule/recon-a": {"type": "cron", "schedule": "0 0 * * * ?", "invokeService": "sync"},
-        "external.email": {"host": "smtp.test",
-                           "auth": {"enable": True, "username": "mailer", "password": CLEAR_PASSWORD}},
-        "ui/configuration": {"configuration": {"lang": "en"}},
-    })
+    fake_idm.configs.update(
+        {
+            "provisioner.openicf/scim": CONNECTOR,
+            "provisioner.openicf/ldap": {"configurationProperties": {"credentials": FakeIdm.encrypt("ldap-pw")}},
+            "sync": {"mappings": [{"name": "a", "source": "system/scim/account", "target": "managed/user"}]},
+            "mapping/b": {"name": "b", "source": "managed/user", "target": "system/scim/account"},
+            "schedule/recon-a": {"type": "cron", "schedule": "0 0 * * * ?", "invokeService": "sync"},
+            "external.email": {
+                "host": "smtp.test",
+                "auth": {"enable": True, "username": "mailer", "password": CLEAR_PASSWORD},
+            },
+            "ui/configuration": {"configuration": {"lang": "en"}},
+        }
+    )
     return fake_idm
 
 
@@ -35,8 +44,13 @@ def test_patterns_select_objects_sorted_and_masked(tenant, run_module, idm_args)
     patterns = ["provisioner.openicf/*", "sync", "mapping/*", "schedule/*"]
     result = run_module(config_info, dict(idm_args, id=patterns))
     assert not result["failed"] and result["changed"] is False
-    assert result["ids"] == ["mapping/b", "provisioner.openicf/ldap", "provisioner.openicf/scim",
-                             "schedule/recon-a", "sync"]
+    assert result["ids"] == [
+        "mapping/b",
+        "provisioner.openicf/ldap",
+        "provisioner.openicf/scim",
+        "schedule/recon-a",
+        "sync",
+    ]
     assert [c["id"] for c in result["configs"]] == result["ids"]
     scim = result["configs"][2]
     assert scim["config"]["_id"] == "provisioner.openicf/scim"
@@ -100,12 +114,18 @@ def test_object_removed_between_listing_and_read(tenant, run_module, idm_args):
     assert result["ids"] == ["mapping/b"] and [c["id"] for c in result["configs"]] == ["mapping/b"]
 
 
-@pytest.mark.parametrize("pattern, ids, selected", [
-    ("*", ["a", "b/c"], ["a", "b/c"]),
-    ("provisioner.openicf/*", ["provisioner.openicf/x", "provisioner.openicf.connectorinfoprovider"],
-     ["provisioner.openicf/x"]),
-    ("schedule/recon-[ab]", ["schedule/recon-a", "schedule/recon-c"], ["schedule/recon-a"]),
-    ("Sync", ["sync"], []),
-])
+@pytest.mark.parametrize(
+    "pattern, ids, selected",
+    [
+        ("*", ["a", "b/c"], ["a", "b/c"]),
+        (
+            "provisioner.openicf/*",
+            ["provisioner.openicf/x", "provisioner.openicf.connectorinfoprovider"],
+            ["provisioner.openicf/x"],
+        ),
+        ("schedule/recon-[ab]", ["schedule/recon-a", "schedule/recon-c"], ["schedule/recon-a"]),
+        ("Sync", ["sync"], []),
+    ],
+)
 def test_select(pattern, ids, selected):
     assert _config_info.select(ids, [pattern])[0] == selected

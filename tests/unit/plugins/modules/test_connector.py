@@ -18,17 +18,32 @@ CONFIG_ID = "provisioner.openicf/scim"
 
 
 def scim_config(secret=SECRET, **props):
-    properties = {"SCIMEndpoint": "http://scim.test/scim/v2", "SCIMVersion": 2, "authenticationMethod": "OAUTH",
-                  "tokenEndpoint": "http://scim.test/oauth2/token", "clientId": "idm", "clientSecret": secret,
-                  "maximumConnections": 10}
+    properties = {
+        "SCIMEndpoint": "http://scim.test/scim/v2",
+        "SCIMVersion": 2,
+        "authenticationMethod": "OAUTH",
+        "tokenEndpoint": "http://scim.test/oauth2/token",
+        "clientId": "idm",
+        "clientSecret": secret,
+        "maximumConnections": 10,
+    }
     properties.update(props)
-    return {"connectorRef": {"bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                             "bundleVersion": "[1.5.0.0,1.6.0.0)",
-                             "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
-            "enabled": True,
-            "configurationProperties": properties,
-            "objectTypes": {"account": {"id": "__ACCOUNT__", "nativeType": "__ACCOUNT__",
-                                        "properties": {"userName": {"type": "string", "nativeName": "__NAME__"}}}}}
+    return {
+        "connectorRef": {
+            "bundleName": "org.forgerock.openicf.connectors.scim-connector",
+            "bundleVersion": "[1.5.0.0,1.6.0.0)",
+            "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
+        },
+        "enabled": True,
+        "configurationProperties": properties,
+        "objectTypes": {
+            "account": {
+                "id": "__ACCOUNT__",
+                "nativeType": "__ACCOUNT__",
+                "properties": {"userName": {"type": "string", "nativeName": "__NAME__"}},
+            }
+        },
+    }
 
 
 def args(idm_args, config=None, **extra):
@@ -36,10 +51,11 @@ def args(idm_args, config=None, **extra):
 
 
 def assert_no_secret(result, *secrets):
-    for secret in secrets + (SECRET, ROTATED, ADMIN_PASSWORD):
+    for secret in (*secrets, SECRET, ROTATED, ADMIN_PASSWORD):
         assert secret not in result.raw_output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(
-        {k: result.get(k) for k in ("config", "diff", "msg", "test", "status")})
+        {k: result.get(k) for k in ("config", "diff", "msg", "test", "status")}
+    )
     assert '"data"' not in json.dumps(result.get("config")) and '"iv"' not in json.dumps(result.get("diff"))
 
 
@@ -96,7 +112,7 @@ def test_other_change_keeps_stored_secret_form(fake_idm, run_module, idm_args):
 
 def test_exported_crypto_with_other_iv_counts_as_equal(fake_idm, run_module, idm_args):
     run_module(connector, args(idm_args))
-    exported = scim_config(FakeIdm.encrypt(SECRET))       # same value, other IV (e.g. exported from another run)
+    exported = scim_config(FakeIdm.encrypt(SECRET))  # same value, other IV (e.g. exported from another run)
     assert run_module(connector, args(idm_args, exported))["changed"] is False
     other = scim_config(FakeIdm.encrypt(ROTATED))
     result = run_module(connector, args(idm_args, other))
@@ -120,8 +136,9 @@ def test_on_create_needs_no_decrypt_and_never_rotates(fake_idm, run_module, idm_
     fake_idm.script_eval_allowed = False
     result = run_module(connector, args(idm_args, scim_config(ROTATED), update_secrets="on_create"))
     assert result["changed"] is False and result["secrets_updated"] == []
-    result = run_module(connector, args(idm_args, scim_config(ROTATED, maximumConnections=5),
-                                        update_secrets="on_create"))
+    result = run_module(
+        connector, args(idm_args, scim_config(ROTATED, maximumConnections=5), update_secrets="on_create")
+    )
     assert result["changed"] is True and result["secrets_updated"] == []
     assert fake_idm.configs[CONFIG_ID]["configurationProperties"]["clientSecret"] == crypto
     assert not fake_idm.calls_to("POST", "script")
@@ -177,7 +194,8 @@ def test_wait_polls_until_connector_started(fake_idm, run_module, idm_args, virt
 
 @pytest.mark.parametrize("status", [502, 503, 504, None])
 def test_busy_idm_or_dropped_connections_during_the_wait_do_not_fail_the_save(
-        fake_idm, run_module, idm_args, virtual_clock, status):
+    fake_idm, run_module, idm_args, virtual_clock, status
+):
     # More failures than the client retries (4 tries): the wait loop polls again instead of failing.
     fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=5)
     result = run_module(connector, args(idm_args))
@@ -229,6 +247,7 @@ def test_api_error_on_read(fake_idm, run_module, idm_args):
 
 # --- IDM without connector metadata (500 "retry later"), started or not, created ----------------------------
 
+
 def test_write_refused_for_missing_metadata_is_sent_again_until_stored(fake_idm, run_module, idm_args, virtual_clock):
     fake_idm.fail("PUT", r"config/provisioner\.openicf/scim", 500, no_metadata_message("scim"), times=3)
     result = run_module(connector, args(idm_args))
@@ -248,10 +267,11 @@ def test_missing_metadata_that_persists_fails_naming_the_bundle(fake_idm, run_mo
     assert result["msg"] == (
         "IDM has no metadata for connector 'scim' (bundleName org.forgerock.openicf.connectors.scim-connector, "
         "bundleVersion [1.4.0.0,1.5.0.0), connectorName org.forgerock.openicf.connectors.scim.ScimConnector) and "
-        "stored nothing: it answered 500 \"%s\" for 17 s. Install a connector bundle in that version range (in "
+        'stored nothing: it answered 500 "%s" for 17 s. Install a connector bundle in that version range (in '
         "IDM's connectors directory, or on the remote connector server of connectorHostRef), or correct "
         "connectorRef; IDM offers: org.forgerock.openicf.connectors.scim-connector 1.5.20.31."
-        % no_metadata_message("scim"))
+        % no_metadata_message("scim")
+    )
     assert virtual_clock.sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
     assert_no_secret(result)
 
@@ -264,12 +284,16 @@ def test_other_500_is_not_retried(fake_idm, run_module, idm_args):
 
 def test_connector_that_never_starts_fails_the_task(fake_idm, run_module, idm_args):
     # A server that adds the reason after "connector not available" (the sandbox does) has not started it either.
-    fake_idm.connector_errors["scim"] = ("connector not available: no installed connector matches connectorName "
-                                         "'x', bundleName 'y', bundleVersion '[9,10)'")
+    fake_idm.connector_errors["scim"] = (
+        "connector not available: no installed connector matches connectorName "
+        "'x', bundleName 'y', bundleVersion '[9,10)'"
+    )
     result = run_module(connector, args(idm_args, wait_timeout=5))
     assert result["failed"] and result["changed"] is True and result["created"] is True
-    assert result["msg"].startswith("Connector 'scim' was saved, but IDM did not start it within 5 s (last answer: "
-                                    "connector not available: no installed connector matches")
+    assert result["msg"].startswith(
+        "Connector 'scim' was saved, but IDM did not start it within 5 s (last answer: "
+        "connector not available: no installed connector matches"
+    )
     assert result["status"]["ok"] is False
 
 
@@ -279,7 +303,8 @@ def test_started_connector_whose_remote_system_refuses_passes_with_a_warning(fak
     assert not result["failed"] and result["changed"] is True and result["waited"] == 0
     assert result["status"] == dict(result["status"], ok=False, error="Connection Error")
     assert len(result.warning_texts) == 1 and result.warning_texts[0].startswith(
-        "Connector 'scim' was saved and IDM started it, but its test fails: Connection Error (IDM reports")
+        "Connector 'scim' was saved and IDM started it, but its test fails: Connection Error (IDM reports"
+    )
 
 
 def test_created_is_true_only_for_a_create(fake_idm, run_module, idm_args):
@@ -293,17 +318,21 @@ def test_created_is_true_only_for_a_create(fake_idm, run_module, idm_args):
 
 # --- test_before_save: auto (default), true, false ------------------------------------------------------------
 
+
 def test_auto_test_before_save_keeps_a_working_connector(fake_idm, run_module, idm_args):
     run_module(connector, args(idm_args))
     stored = copy.deepcopy(fake_idm.configs[CONFIG_ID])
-    fake_idm.test_config_result = "Connection Error"      # the new credentials are refused
+    fake_idm.test_config_result = "Connection Error"  # the new credentials are refused
     for check_mode in (True, False):
         result = run_module(connector, args(idm_args, scim_config(ROTATED)), check_mode=check_mode)
         assert result["failed"] and result["changed"] is False and result["test"]["ok"] is False
-        assert result["msg"].startswith("The configuration of connector 'scim' failed IDM's test, so it was not "
-                                        "saved: Connection Error (IDM reports")
-        assert result["msg"].endswith("(the stored configuration works, so it was kept; set test_before_save=false "
-                                      "to save this one anyway)")
+        assert result["msg"].startswith(
+            "The configuration of connector 'scim' failed IDM's test, so it was not "
+            "saved: Connection Error (IDM reports"
+        )
+        assert result["msg"].endswith(
+            "(the stored configuration works, so it was kept; set test_before_save=false to save this one anyway)"
+        )
         assert_no_secret(result)
     assert fake_idm.configs[CONFIG_ID] == stored
     forced = run_module(connector, args(idm_args, scim_config(ROTATED), test_before_save=False))
@@ -318,8 +347,8 @@ def test_auto_test_before_save_passes_a_good_update(fake_idm, run_module, idm_ar
 
 def test_auto_test_before_save_skips_create_failing_and_disabling(fake_idm, run_module, idm_args):
     fake_idm.test_config_result = "Connection Error"
-    assert run_module(connector, args(idm_args))["changed"] is True          # create: never tested
-    fake_idm.connector_errors["scim"] = "Connection Error"                   # the stored one fails too
+    assert run_module(connector, args(idm_args))["changed"] is True  # create: never tested
+    fake_idm.connector_errors["scim"] = "Connection Error"  # the stored one fails too
     result = run_module(connector, args(idm_args, scim_config(ROTATED)))
     assert result["changed"] is True and "test" not in result
     del fake_idm.connector_errors["scim"]

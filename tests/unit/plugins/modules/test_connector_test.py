@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import pytest
-
 import requests
 
 from ansible_collections.idmops.pingidm.plugins.modules import connector_test
@@ -13,8 +12,11 @@ from ansible_collections.idmops.pingidm.plugins.modules import connector_test
 
 def add_connector(fake_idm, name, **props):
     fake_idm.configs["provisioner.openicf/" + name] = {
-        "connectorRef": {"connectorName": "x"}, "enabled": True,
-        "configurationProperties": dict(props), "objectTypes": {"account": {}}}
+        "connectorRef": {"connectorName": "x"},
+        "enabled": True,
+        "configurationProperties": dict(props),
+        "objectTypes": {"account": {}},
+    }
 
 
 def test_one_connector_ok_never_changed(fake_idm, run_module, idm_args):
@@ -48,8 +50,9 @@ def test_configured_connector_not_registered_yet_is_retried(fake_idm, run_module
 
 @pytest.mark.parametrize("status", [503, None])
 @pytest.mark.parametrize("failures, attempts", [(2, 1), (5, 2)])
-def test_busy_idm_or_dropped_connection_is_retried_within_the_wait(fake_idm, run_module, idm_args, status,
-                                                                   failures, attempts):
+def test_busy_idm_or_dropped_connection_is_retried_within_the_wait(
+    fake_idm, run_module, idm_args, status, failures, attempts
+):
     # The test action only reads: the client retries it (4 tries), then the module's wait loop tries again.
     add_connector(fake_idm, "scim")
     fake_idm.fail("POST", r"system/scim", status, "Injected fault", times=failures)
@@ -81,9 +84,11 @@ def test_refused_credentials_fail_at_once_with_what_to_check(fake_idm, run_modul
     fake_idm.connector_errors["scim"] = "Connection Error"
     result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=60, wait_interval=1))
     assert result["failed"] and result["attempts"] == 1 and virtual_clock.sleeps == []
-    assert result["msg"].startswith("Connector test failed: scim: Connection Error (IDM reports 'Connection Error' "
-                                    "when the target system rejects the connector's credentials: check clientId, "
-                                    "clientSecret and tokenEndpoint for OAUTH")
+    assert result["msg"].startswith(
+        "Connector test failed: scim: Connection Error (IDM reports 'Connection Error' "
+        "when the target system rejects the connector's credentials: check clientId, "
+        "clientSecret and tokenEndpoint for OAUTH"
+    )
     assert result["msg"].endswith("Not retried: waiting does not fix refused credentials.")
     assert result["connectors"][0]["error"] == "Connection Error"
     assert "never-Shown-1" not in result.raw_output
@@ -141,6 +146,7 @@ def test_wait_timeout_is_not_the_request_timeout(fake_idm, run_module, idm_args,
     def capture(session, method, url, **kwargs):
         seen.append(kwargs.get("timeout"))
         return real_request(session, method, url, **kwargs)
+
     monkeypatch.setattr(requests.Session, "request", capture)
     result = run_module(connector_test, dict(idm_args, name="scim", wait_timeout=0, timeout=7))
     assert not result["failed"] and seen == [7]

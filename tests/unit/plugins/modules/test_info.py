@@ -24,7 +24,7 @@ def test_not_ready_without_wait_is_reported_not_failed(fake_idm, run_module, idm
 
 
 def test_wait_ready_polls_through_starting_and_connection_errors(fake_idm, run_module, idm_args, virtual_clock):
-    fake_idm.fail("GET", r"info/ping", None, times=2)       # server not listening yet
+    fake_idm.fail("GET", r"info/ping", None, times=2)  # server not listening yet
     fake_idm.ping_states = ["STARTING", "ACTIVE_NOT_READY"]
     result = run_module(info, dict(idm_args, wait_ready=True, wait_timeout=30))
     assert not result["failed"] and result["ready"] is True
@@ -69,8 +69,7 @@ def test_version_read_after_the_wait_still_retries_a_busy_idm(fake_idm, run_modu
 
 
 def test_wait_ready_fails_at_once_when_the_host_does_not_resolve(fake_idm, run_module, idm_args, virtual_clock):
-    result = run_module(info, dict(idm_args, idm_url="http://idm.example.con:8080", wait_ready=True,
-                                   wait_timeout=300))
+    result = run_module(info, dict(idm_args, idm_url="http://idm.example.con:8080", wait_ready=True, wait_timeout=300))
     assert result["failed"] and result["kind"] == "dns"
     assert "the host name 'idm.example.con' does not resolve (DNS lookup failed)" in result["msg"]
     assert virtual_clock.now - 1000.0 < 5  # seconds, not the 300 s of wait_timeout
@@ -80,8 +79,10 @@ def test_wait_ready_gives_up_on_a_refused_port_after_refused_timeout(fake_idm, r
     fake_idm.fail("GET", r"info/ping", None, kind="refused")
     result = run_module(info, dict(idm_args, wait_ready=True, wait_timeout=300))
     assert result["failed"] and result["kind"] == "refused" and result["ready"] is False
-    assert result["msg"].startswith("Nothing listens at http://idm.test:8080/openidm: connections were refused "
-                                    "for 10 s, so this is not an IDM that is starting")
+    assert result["msg"].startswith(
+        "Nothing listens at http://idm.test:8080/openidm: connections were refused "
+        "for 10 s, so this is not an IDM that is starting"
+    )
     assert "idm.test:8080 (nothing listens on that port)" in result["msg"]
     assert 10 <= virtual_clock.now - 1000.0 < 15
 
@@ -103,8 +104,9 @@ def test_wait_ready_treats_dropped_connections_and_503_as_starting(fake_idm, run
 def test_idm_url_with_the_context_path_fails_before_any_request(fake_idm, run_module, idm_args):
     result = run_module(info, dict(idm_args, idm_url="http://idm.test:8080/openidm/", wait_ready=True))
     assert result["failed"] and fake_idm.calls == []
-    assert result["msg"].startswith("idm_url must not include the context path: write http://idm.test:8080 and "
-                                    "context_path openidm")
+    assert result["msg"].startswith(
+        "idm_url must not include the context path: write http://idm.test:8080 and context_path openidm"
+    )
 
 
 def test_version_false_reads_only_readiness(run_module, idm_args, fake_idm):

@@ -12,9 +12,13 @@ from ansible_collections.idmops.pingidm.plugins.modules import mapping
 
 
 def make(name, source="system/scim/account", target="managed/user", **extra):
-    m = {"name": name, "source": source, "target": target,
-         "properties": [{"source": "userName", "target": "userName"}],
-         "policies": [{"situation": "ABSENT", "action": "CREATE"}]}
+    m = {
+        "name": name,
+        "source": source,
+        "target": target,
+        "properties": [{"source": "userName", "target": "userName"}],
+        "policies": [{"situation": "ABSENT", "action": "CREATE"}],
+    }
     m.update(extra)
     return m
 
@@ -92,7 +96,7 @@ def test_server_only_mappings_are_reported_and_kept_without_prune(fake_idm, run_
 
 def test_prune_makes_order_authoritative(fake_idm, run_module, idm_args):
     fake_idm.configs["sync"] = {"mappings": [A, B]}
-    assert run_module(mapping, dict(idm_args, mappings=[B, A]))["changed"] is False   # without prune: order kept
+    assert run_module(mapping, dict(idm_args, mappings=[B, A]))["changed"] is False  # without prune: order kept
     result = run_module(mapping, dict(idm_args, mappings=[B, A], prune=True), diff=True)
     assert result["changed"] is True and result["order_changed"] is True and result["mappings"] == []
     assert sync_names(fake_idm) == [B["name"], A["name"]]
@@ -116,31 +120,45 @@ def test_sync_config_missing_is_created(fake_idm, run_module, idm_args):
 SCRIPT = {"type": "text/javascript", "source": "'CREATE'"}
 
 
-@pytest.mark.parametrize("mappings, expected", [
-    ([{"source": "a", "target": "b"}], "mappings[0]: name is missing"),
-    ([dict(A, source=None)], "mapping scimAccount_managedUser: source is required"),
-    ([dict(A, target="")], "mapping scimAccount_managedUser: target is required"),
-    ([A, dict(A)], "mapping name scimAccount_managedUser is used more than once (mappings[0] and mappings[1])"),
-    ([dict(A, properties=[{"source": "x"}])], "mapping scimAccount_managedUser: property #1 has no target"),
-    ([dict(A, properties={"a": 1})], "'properties' must be a list"),
-    ([dict(A, policies=[{"action": "CREATE"}])], "policies[0] needs a 'situation'"),
-    ([dict(A, name="a/b")], "the name must not contain '/'"),
-    # what IDM refuses when it loads the mappings: situation and action names (case-sensitive), resource shapes
-    ([dict(A, policies=[{"situation": "ABSENT", "action": "CRATE"}])],
-     "mapping scimAccount_managedUser: unknown action CRATE for ABSENT (known: CREATE, UPDATE,"),
-    ([dict(A, policies=[{"situation": "ABSENT", "action": "create"}])],
-     "unknown action create for ABSENT (names are upper case: CREATE)"),
-    ([dict(A, policies=[{"situation": "ABSENCE", "action": "CREATE"}])],
-     "mapping scimAccount_managedUser: unknown situation ABSENCE"),
-    ([dict(A, policies=[{"situation": "found", "action": "UPDATE"}])], "unknown situation found (names are upper case: FOUND)"),
-    ([dict(A, policies=[{"situation": "ABSENT"}])], "policies[0] (ABSENT) needs an 'action'"),
-    ([dict(A, policies=[{"situation": "ABSENT", "action": {"source": "'CREATE'"}}])],
-     "the action for ABSENT is a script without 'type'"),
-    ([dict(A, source="system/scim")], "source 'system/scim' must be system/<connector>/<object type>"),
-    ([dict(A, target="managed/user/x")], "target 'managed/user/x' must be managed/<object>"),
-    ([dict(A, target="/managed/user")], "target '/managed/user' is not a resource path"),
-    ([dict(A, target="user")], "target 'user' is not a resource path such as managed/user"),
-])
+@pytest.mark.parametrize(
+    "mappings, expected",
+    [
+        ([{"source": "a", "target": "b"}], "mappings[0]: name is missing"),
+        ([dict(A, source=None)], "mapping scimAccount_managedUser: source is required"),
+        ([dict(A, target="")], "mapping scimAccount_managedUser: target is required"),
+        ([A, dict(A)], "mapping name scimAccount_managedUser is used more than once (mappings[0] and mappings[1])"),
+        ([dict(A, properties=[{"source": "x"}])], "mapping scimAccount_managedUser: property #1 has no target"),
+        ([dict(A, properties={"a": 1})], "'properties' must be a list"),
+        ([dict(A, policies=[{"action": "CREATE"}])], "policies[0] needs a 'situation'"),
+        ([dict(A, name="a/b")], "the name must not contain '/'"),
+        # what IDM refuses when it loads the mappings: situation and action names (case-sensitive), resource shapes
+        (
+            [dict(A, policies=[{"situation": "ABSENT", "action": "CRATE"}])],
+            "mapping scimAccount_managedUser: unknown action CRATE for ABSENT (known: CREATE, UPDATE,",
+        ),
+        (
+            [dict(A, policies=[{"situation": "ABSENT", "action": "create"}])],
+            "unknown action create for ABSENT (names are upper case: CREATE)",
+        ),
+        (
+            [dict(A, policies=[{"situation": "ABSENCE", "action": "CREATE"}])],
+            "mapping scimAccount_managedUser: unknown situation ABSENCE",
+        ),
+        (
+            [dict(A, policies=[{"situation": "found", "action": "UPDATE"}])],
+            "unknown situation found (names are upper case: FOUND)",
+        ),
+        ([dict(A, policies=[{"situation": "ABSENT"}])], "policies[0] (ABSENT) needs an 'action'"),
+        (
+            [dict(A, policies=[{"situation": "ABSENT", "action": {"source": "'CREATE'"}}])],
+            "the action for ABSENT is a script without 'type'",
+        ),
+        ([dict(A, source="system/scim")], "source 'system/scim' must be system/<connector>/<object type>"),
+        ([dict(A, target="managed/user/x")], "target 'managed/user/x' must be managed/<object>"),
+        ([dict(A, target="/managed/user")], "target '/managed/user' is not a resource path"),
+        ([dict(A, target="user")], "target 'user' is not a resource path such as managed/user"),
+    ],
+)
 def test_validation_before_any_request(fake_idm, run_module, idm_args, mappings, expected):
     result = run_module(mapping, dict(idm_args, mappings=mappings))
     assert result["failed"] and expected in result["msg"] and "nothing was written" in result["msg"]
@@ -149,36 +167,48 @@ def test_validation_before_any_request(fake_idm, run_module, idm_args, mappings,
 
 
 def test_valid_script_actions_and_cloud_names_pass(fake_idm, run_module, idm_args):
-    policies = [{"situation": "MISSING", "action": SCRIPT, "postAction": SCRIPT},
-                {"situation": "TARGET_CHANGED", "action": "INCORPORATE_CHANGES"}]
+    policies = [
+        {"situation": "MISSING", "action": SCRIPT, "postAction": SCRIPT},
+        {"situation": "TARGET_CHANGED", "action": "INCORPORATE_CHANGES"},
+    ]
     result = run_module(mapping, dict(idm_args, mappings=[dict(A, policies=policies)]))
     assert not result["failed"] and result["created"] == [A["name"]]
 
 
 # --- links: IDM's LinkType/Match rule, against the given set and the server -----------------------------------
 
-REVERSE = make("managedUser_scimAccount", source="managed/user", target="system/scim/account",
-               links="scimAccount_managedUser")
+REVERSE = make(
+    "managedUser_scimAccount", source="managed/user", target="system/scim/account", links="scimAccount_managedUser"
+)
 
 
 @pytest.mark.parametrize("storage", ["sync", "mapping"])
 def test_links_to_the_reverse_mapping_in_the_set_or_on_the_server_pass(fake_idm, run_module, idm_args, storage):
     assert not run_module(mapping, dict(idm_args, mappings=[A, REVERSE], storage=storage))["failed"]
-    other = "mapping" if storage == "sync" else "sync"      # A only in the other storage: still found
+    other = "mapping" if storage == "sync" else "sync"  # A only in the other storage: still found
     fake_idm.configs.clear()
     run_module(mapping, dict(idm_args, mapping=A, storage=other))
     result = run_module(mapping, dict(idm_args, mapping=REVERSE, storage=storage))
     assert not result["failed"] and result["created"] == [REVERSE["name"]]
 
 
-@pytest.mark.parametrize("links, expected", [
-    ("noSuchMapping", "mapping managedUser_scimAccount: links names unknown mapping noSuchMapping (neither given "
-                      "nor on the server); IDM refuses to load the mappings then"),
-    ("scimGroup_managedRole", "mapping managedUser_scimAccount: links names mapping scimGroup_managedRole, which "
-                              "goes from system/scim/group to managed/role; it must go the same way (managed/user "
-                              "to system/scim/account) or exactly the reverse way (system/scim/account to "
-                              "managed/user)"),
-])
+@pytest.mark.parametrize(
+    "links, expected",
+    [
+        (
+            "noSuchMapping",
+            "mapping managedUser_scimAccount: links names unknown mapping noSuchMapping (neither given "
+            "nor on the server); IDM refuses to load the mappings then",
+        ),
+        (
+            "scimGroup_managedRole",
+            "mapping managedUser_scimAccount: links names mapping scimGroup_managedRole, which "
+            "goes from system/scim/group to managed/role; it must go the same way (managed/user "
+            "to system/scim/account) or exactly the reverse way (system/scim/account to "
+            "managed/user)",
+        ),
+    ],
+)
 def test_bad_links_are_refused_before_any_write(fake_idm, run_module, idm_args, links, expected):
     fake_idm.configs["sync"] = {"mappings": [A, C]}
     for check_mode in (True, False):
@@ -192,12 +222,16 @@ def test_removing_or_moving_a_linked_mapping_is_refused(fake_idm, run_module, id
     fake_idm.configs["sync"] = {"mappings": [A, REVERSE]}
     removed = run_module(mapping, dict(idm_args, name=A["name"], state="absent"))
     assert removed["failed"] and removed["problems"] == [
-        "mapping managedUser_scimAccount: links names mapping scimAccount_managedUser, which this task removes"]
+        "mapping managedUser_scimAccount: links names mapping scimAccount_managedUser, which this task removes"
+    ]
     pruned = run_module(mapping, dict(idm_args, mappings=[REVERSE], prune=True))
     assert pruned["failed"] and "which this task removes" in pruned["msg"]
     moved = run_module(mapping, dict(idm_args, mapping=dict(A, target="managed/role")))
-    assert moved["failed"] and "links names mapping scimAccount_managedUser, which goes from system/scim/account " \
-        "to managed/role" in moved["msg"]
+    assert (
+        moved["failed"]
+        and "links names mapping scimAccount_managedUser, which goes from system/scim/account to managed/role"
+        in moved["msg"]
+    )
     assert fake_idm.writes() == []
     both = run_module(mapping, dict(idm_args, mappings=[REVERSE, A], state="absent"))
     assert not both["failed"] and sorted(both["removed"]) == sorted([A["name"], REVERSE["name"]])
@@ -210,7 +244,8 @@ def test_a_name_in_both_storages_is_reported(fake_idm, run_module, idm_args):
     assert not result["failed"] and result["shadowed"] == [A["name"]]
     assert result.warning_texts == [
         "Mapping scimAccount_managedUser is defined both in config/sync and as config/mapping/<name>; IDM runs only "
-        "one of the two definitions: remove the other."]
+        "one of the two definitions: remove the other."
+    ]
     fake_idm.configs.pop("mapping/" + A["name"])
     result = run_module(mapping, dict(idm_args, mapping=B))
     assert result["shadowed"] == [] and not result.warning_texts
@@ -257,7 +292,7 @@ def test_api_error_names_the_request(fake_idm, run_module, idm_args):
 def test_input_not_modified_between_runs(fake_idm, run_module, idm_args):
     original = copy.deepcopy(A)
     run_module(mapping, dict(idm_args, mapping=A))
-    assert A == original
+    assert original == A
 
 
 def test_shadowed_is_the_state_after_the_task(fake_idm, run_module, idm_args):

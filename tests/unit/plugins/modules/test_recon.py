@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -19,21 +19,48 @@ from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWOR
 
 MAPPING = "systemScimAccount_managedUser"
 OTHER = "managedUser_systemScimAccount"
-SITUATIONS_7X = ("SOURCE_IGNORED", "TARGET_CHANGED", "SOURCE_TARGET_CONFLICT", "FOUND_ALREADY_LINKED",
-                 "UNQUALIFIED", "ABSENT", "TARGET_IGNORED", "MISSING", "ALL_GONE", "UNASSIGNED", "AMBIGUOUS",
-                 "CONFIRMED", "LINK_ONLY", "SOURCE_MISSING", "FOUND")
+SITUATIONS_7X = (
+    "SOURCE_IGNORED",
+    "TARGET_CHANGED",
+    "SOURCE_TARGET_CONFLICT",
+    "FOUND_ALREADY_LINKED",
+    "UNQUALIFIED",
+    "ABSENT",
+    "TARGET_IGNORED",
+    "MISSING",
+    "ALL_GONE",
+    "UNASSIGNED",
+    "AMBIGUOUS",
+    "CONFIRMED",
+    "LINK_ONLY",
+    "SOURCE_MISSING",
+    "FOUND",
+)
 
 
 def iso_now():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (
-        datetime.now(timezone.utc).microsecond // 1000)
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (datetime.now(UTC).microsecond // 1000)
 
 
-class Outcome(object):
+class Outcome:
     """What a started run does: ``active_polls`` GETs answer ACTIVE, then ``state`` with these counters."""
 
-    def __init__(self, active_polls=2, state="SUCCESS", created=0, updated=0, unchanged=0, deleted=0, links=0,
-                 failures=0, situations=None, shape="7x", exceptions=None, failure_entries=None, duration=None):
+    def __init__(
+        self,
+        active_polls=2,
+        state="SUCCESS",
+        created=0,
+        updated=0,
+        unchanged=0,
+        deleted=0,
+        links=0,
+        failures=0,
+        situations=None,
+        shape="7x",
+        exceptions=None,
+        failure_entries=None,
+        duration=None,
+    ):
         """``failures`` real write failures (audit entries ``failure_entries``, else CONFIRMED/UPDATE ones);
         ``exceptions`` situation -> count of entries whose action is EXCEPTION, counted as FAILURE or SUCCESS
         after the server's ``exception_status`` reading."""
@@ -48,7 +75,7 @@ class Outcome(object):
         self.shape = shape
 
 
-class FakeRecon(object):
+class FakeRecon:
     """IDM's /recon endpoints on top of conftest's FakeIdm.
 
     ``next_outcomes`` is consumed by each start (the last one repeats). ``list_shape`` chooses the ``GET recon``
@@ -57,16 +84,16 @@ class FakeRecon(object):
 
     def __init__(self, fake_idm, mappings=(MAPPING, OTHER)):
         self.fake = fake_idm
-        self.runs = {}          # id -> {"summary": dict, "outcome": Outcome, "polls": int, "params": dict}
+        self.runs = {}  # id -> {"summary": dict, "outcome": Outcome, "polls": int, "params": dict}
         self.order = []
         self.next_outcomes = [Outcome()]
         self.list_shape = "wrapped"
         self.counter = itertools.count(1)
-        self.lose_start_response = 0   # the next N starts create the run, then the connection drops
+        self.lose_start_response = 0  # the next N starts create the run, then the connection drops
         self.cancel_ends_as = "CANCELED"  # what an ACTIVE run becomes on cancel (it may just have finished)
         self.exception_status = "success"  # IDM's reading: EXCEPTION entries count as SUCCESS | "failure"
-        self.audit_status = 200           # 403/404: audit/recon not readable
-        self.audit = {}                   # run id -> audit entry events
+        self.audit_status = 200  # 403/404: audit/recon not readable
+        self.audit = {}  # run id -> audit entry events
         self.audit_queries = []
         fake_idm.configs["sync"] = {"mappings": [{"name": name, "source": "s", "target": "t"} for name in mappings]}
         fake_idm.route("POST", r"recon", self._start)
@@ -78,13 +105,23 @@ class FakeRecon(object):
     # helpers for tests ----------------------------------------------------------------------------------
     def add_run(self, mapping, outcome, started=None):
         run_id = "run-%d" % next(self.counter)
-        summary = {"_id": run_id, "mapping": mapping, "state": "ACTIVE", "stage": "ACTIVE_RECONCILING_SOURCE",
-                   "stageDescription": "reconciling source entries", "started": started or iso_now(), "ended": "",
-                   "duration": 10,
-                   "progress": {"source": {"existing": {"processed": 0, "total": "?"}},
-                                "target": {"existing": {"processed": 0, "total": "?"}, "created": 0},
-                                "links": {"existing": {"processed": 0, "total": "?"}, "created": 0}},
-                   "situationSummary": {}, "statusSummary": {"SUCCESS": 0, "FAILURE": 0}}
+        summary = {
+            "_id": run_id,
+            "mapping": mapping,
+            "state": "ACTIVE",
+            "stage": "ACTIVE_RECONCILING_SOURCE",
+            "stageDescription": "reconciling source entries",
+            "started": started or iso_now(),
+            "ended": "",
+            "duration": 10,
+            "progress": {
+                "source": {"existing": {"processed": 0, "total": "?"}},
+                "target": {"existing": {"processed": 0, "total": "?"}, "created": 0},
+                "links": {"existing": {"processed": 0, "total": "?"}, "created": 0},
+            },
+            "situationSummary": {},
+            "statusSummary": {"SUCCESS": 0, "FAILURE": 0},
+        }
         self.runs[run_id] = {"summary": summary, "outcome": outcome, "polls": 0, "params": {}, "body": None}
         self.order.append(run_id)
         return run_id
@@ -146,7 +183,7 @@ class FakeRecon(object):
         found = re.fullmatch(r'reconId eq "([^"]+)" and (status|action) eq "([A-Z]+)"', query)
         assert found, query
         entries = [e for e in self.audit.get(found.group(1), []) if e[found.group(2)] == found.group(3)]
-        page = entries[:int(request.params.get("_pageSize", 1000))]
+        page = entries[: int(request.params.get("_pageSize", 1000))]
         return 200, {"result": page, "resultCount": len(page), "pagedResultsCookie": None}
 
     def _finish(self, run, state):
@@ -156,38 +193,80 @@ class FakeRecon(object):
         target = {"existing": {"processed": 0, "total": "0"}, "created": outcome.created}
         if outcome.shape == "7x":
             target.update(updated=outcome.updated, unchanged=outcome.unchanged, deleted=outcome.deleted)
-            situations = dict((name, 0) for name in SITUATIONS_7X)
+            situations = dict.fromkeys(SITUATIONS_7X, 0)
         else:
-            situations = dict((name, 0) for name in ("SOURCE_IGNORED", "MISSING", "FOUND", "AMBIGUOUS",
-                                                     "UNQUALIFIED", "CONFIRMED", "SOURCE_MISSING", "ABSENT",
-                                                     "TARGET_IGNORED", "UNASSIGNED", "FOUND_ALREADY_LINKED"))
+            situations = dict.fromkeys(
+                (
+                    "SOURCE_IGNORED",
+                    "MISSING",
+                    "FOUND",
+                    "AMBIGUOUS",
+                    "UNQUALIFIED",
+                    "CONFIRMED",
+                    "SOURCE_MISSING",
+                    "ABSENT",
+                    "TARGET_IGNORED",
+                    "UNASSIGNED",
+                    "FOUND_ALREADY_LINKED",
+                ),
+                0,
+            )
         situations.update(outcome.situations)
         situations.update(outcome.exceptions)
         exceptions = sum(outcome.exceptions.values())
         failed = outcome.failures + (exceptions if self.exception_status == "failure" else 0)
         total += exceptions
-        events = [dict(entry, reconId=summary["_id"], entryType="entry", status="FAILURE")
-                  for entry in outcome.failure_entries or
-                  [{"situation": "CONFIRMED", "action": "UPDATE", "sourceObjectId": "managed/user/u%d" % n,
-                    "targetObjectId": "system/scim/account/a%d" % n, "message": "400 invalidPath %d" % n}
-                   for n in range(outcome.failures)]]
-        flagged = [{"reconId": summary["_id"], "entryType": "entry", "situation": situation, "action": "EXCEPTION",
-                    "status": "FAILURE" if self.exception_status == "failure" else "SUCCESS",
-                    "sourceObjectId": "managed/user/%s%d" % (situation.lower(), n),
-                    "message": "Situation %s marked as EXCEPTION" % situation}
-                   for situation, count in sorted(outcome.exceptions.items()) for n in range(count)]
+        events = [
+            dict(entry, reconId=summary["_id"], entryType="entry", status="FAILURE")
+            for entry in outcome.failure_entries
+            or [
+                {
+                    "situation": "CONFIRMED",
+                    "action": "UPDATE",
+                    "sourceObjectId": "managed/user/u%d" % n,
+                    "targetObjectId": "system/scim/account/a%d" % n,
+                    "message": "400 invalidPath %d" % n,
+                }
+                for n in range(outcome.failures)
+            ]
+        ]
+        flagged = [
+            {
+                "reconId": summary["_id"],
+                "entryType": "entry",
+                "situation": situation,
+                "action": "EXCEPTION",
+                "status": "FAILURE" if self.exception_status == "failure" else "SUCCESS",
+                "sourceObjectId": "managed/user/%s%d" % (situation.lower(), n),
+                "message": "Situation %s marked as EXCEPTION" % situation,
+            }
+            for situation, count in sorted(outcome.exceptions.items())
+            for n in range(count)
+        ]
         # in the order IDM writes them: the flagged entries first (source phase), then the failures
-        self.audit[summary["_id"]] = [{"reconId": summary["_id"], "entryType": "start", "status": "SUCCESS",
-                                       "action": None}] + flagged + events
+        self.audit[summary["_id"]] = [
+            {"reconId": summary["_id"], "entryType": "start", "status": "SUCCESS", "action": None},
+            *flagged,
+            *events,
+        ]
         summary.update(
-            state=state, stage="COMPLETED_" + state,
-            stageDescription={"SUCCESS": "reconciliation completed.", "FAILED": "reconciliation failed",
-                              "CANCELED": "reconciliation aborted."}[state],
-            ended=iso_now(), duration=outcome.duration if outcome.duration is not None else summary["duration"] + 50,
-            progress={"source": {"existing": {"processed": total, "total": str(total)}}, "target": target,
-                      "links": {"existing": {"processed": 0, "total": "0"}, "created": outcome.links}},
+            state=state,
+            stage="COMPLETED_" + state,
+            stageDescription={
+                "SUCCESS": "reconciliation completed.",
+                "FAILED": "reconciliation failed",
+                "CANCELED": "reconciliation aborted.",
+            }[state],
+            ended=iso_now(),
+            duration=outcome.duration if outcome.duration is not None else summary["duration"] + 50,
+            progress={
+                "source": {"existing": {"processed": total, "total": str(total)}},
+                "target": target,
+                "links": {"existing": {"processed": 0, "total": "0"}, "created": outcome.links},
+            },
             situationSummary=situations,
-            statusSummary={"SUCCESS": total - failed, "FAILURE": failed})
+            statusSummary={"SUCCESS": total - failed, "FAILURE": failed},
+        )
 
 
 @pytest.fixture
@@ -201,10 +280,12 @@ def args(idm_args):
         merged = dict(idm_args, mapping=MAPPING)
         merged.update(kwargs)
         return merged
+
     return make
 
 
 # --- happy paths ---------------------------------------------------------------------------------------
+
 
 def test_active_then_success_reports_counters_and_changed(run_module, args, recon_server, virtual_clock):
     recon_server.next_outcomes = [Outcome(active_polls=3, created=50, links=50, situations={"ABSENT": 50})]
@@ -224,8 +305,9 @@ def test_active_then_success_reports_counters_and_changed(run_module, args, reco
 
 
 @pytest.mark.parametrize("previous_ms, first_wait", [(400, 0.4), (2500, 1.25)])
-def test_a_second_run_polls_after_the_previous_runs_duration(run_module, args, recon_server, virtual_clock,
-                                                             previous_ms, first_wait):
+def test_a_second_run_polls_after_the_previous_runs_duration(
+    run_module, args, recon_server, virtual_clock, previous_ms, first_wait
+):
     recon_server.next_outcomes = [Outcome(active_polls=1, duration=previous_ms), Outcome(active_polls=0)]
     run_module(recon_module, args())
     virtual_clock.sleeps.clear()
@@ -235,8 +317,9 @@ def test_a_second_run_polls_after_the_previous_runs_duration(run_module, args, r
     # A short previous run: one wait as long as it; a longer one: half of it (a re-run that writes nothing is
     # often shorter). Then one GET finds this run ended: no backoff steps in between.
     assert virtual_clock.sleeps == pytest.approx([first_wait])
-    reads = [call for call in recon_server.fake.calls[calls_before:]
-             if call[0] == "GET" and call[1].startswith("recon/")]
+    reads = [
+        call for call in recon_server.fake.calls[calls_before:] if call[0] == "GET" and call[1].startswith("recon/")
+    ]
     assert len(reads) == 1
 
 
@@ -276,6 +359,7 @@ def test_wait_false_returns_after_start(run_module, args, recon_server, virtual_
 
 # --- 5.x shape -----------------------------------------------------------------------------------------
 
+
 def test_5x_summary_created_counter(run_module, args, recon_server):
     recon_server.next_outcomes = [Outcome(shape="5x", created=2, links=2, situations={"ABSENT": 2})]
     result = run_module(recon_module, args())
@@ -302,6 +386,7 @@ def test_5x_summary_delete_policy_from_mapping_config(run_module, args, recon_se
 
 
 # --- failed / canceled / entry failures ------------------------------------------------------------------
+
 
 def test_failed_run_fails_the_task_with_the_run(run_module, args, recon_server):
     recon_server.next_outcomes = [Outcome(state="FAILED")]
@@ -333,8 +418,9 @@ def test_entry_failures_only_fail_when_asked(run_module, args, recon_server):
 
 # --- timeouts ------------------------------------------------------------------------------------------
 
+
 def test_timeout_cancels_the_run(run_module, args, recon_server, virtual_clock):
-    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6)]
+    recon_server.next_outcomes = [Outcome(active_polls=10**6)]
     result = run_module(recon_module, args(wait_timeout=5))
     assert result["failed"] is True
     assert "did not end within 5 s" in result["msg"] and "canceled" in result["msg"]
@@ -345,7 +431,7 @@ def test_timeout_cancels_the_run(run_module, args, recon_server, virtual_clock):
 
 
 def test_timeout_without_cancel_leaves_it_running(run_module, args, recon_server):
-    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6)]
+    recon_server.next_outcomes = [Outcome(active_polls=10**6)]
     result = run_module(recon_module, args(wait_timeout=3, cancel_on_timeout=False))
     assert result["failed"] is True and "still running" in result["msg"]
     assert result["recon"]["state"] == "ACTIVE"
@@ -353,7 +439,7 @@ def test_timeout_without_cancel_leaves_it_running(run_module, args, recon_server
 
 
 def test_timeout_but_run_finished_before_the_cancel_is_reported_normally(run_module, args, recon_server):
-    recon_server.next_outcomes = [Outcome(active_polls=10 ** 6, created=2, links=2)]
+    recon_server.next_outcomes = [Outcome(active_polls=10**6, created=2, links=2)]
     recon_server.cancel_ends_as = "SUCCESS"
     result = run_module(recon_module, args(wait_timeout=1))
     assert result["failed"] is False and result["changed"] is True
@@ -362,10 +448,11 @@ def test_timeout_but_run_finished_before_the_cancel_is_reported_normally(run_mod
 
 # --- on_running ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", ["wrapped", "bare"])
 def test_on_running_fail_names_the_active_run(run_module, args, recon_server, shape):
     recon_server.list_shape = shape
-    running = recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=10**6))
     result = run_module(recon_module, args(on_running="fail"))
     assert result["failed"] is True and running in result["msg"] and "already running" in result["msg"]
     assert recon_server.starts() == []
@@ -373,7 +460,7 @@ def test_on_running_fail_names_the_active_run(run_module, args, recon_server, sh
 
 def test_on_running_wait_adopts_the_active_run_without_starting_another(run_module, args, recon_server):
     running = recon_server.add_run(MAPPING, Outcome(active_polls=4, created=3))
-    recon_server.add_run(OTHER, Outcome(active_polls=10 ** 6))  # another mapping does not matter
+    recon_server.add_run(OTHER, Outcome(active_polls=10**6))  # another mapping does not matter
     result = run_module(recon_module, args())
     assert result["failed"] is False and result["adopted"] is True and result["waited_for"] == [running]
     assert recon_server.starts() == []
@@ -390,19 +477,20 @@ def test_on_running_queue_waits_then_starts(run_module, args, recon_server):
 
 
 def test_on_running_wait_times_out_without_canceling_foreign_run(run_module, args, recon_server):
-    running = recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=10**6))
     result = run_module(recon_module, args(wait_timeout=4))
     assert result["failed"] is True and running in result["msg"] and "not canceled" in result["msg"]
     assert recon_server.starts() == [] and recon_server.cancels() == []
 
 
 def test_on_running_start_starts_anyway(run_module, args, recon_server):
-    recon_server.add_run(MAPPING, Outcome(active_polls=10 ** 6))
+    recon_server.add_run(MAPPING, Outcome(active_polls=10**6))
     result = run_module(recon_module, args(on_running="start"))
     assert result["failed"] is False and len(recon_server.starts()) == 1 and result["waited_for"] == []
 
 
 # --- start retry / adopt ---------------------------------------------------------------------------------
+
 
 def test_start_5xx_without_a_started_run_is_retried(run_module, args, recon_server, fake_idm, virtual_clock):
     fake_idm.fail("POST", r"recon", 503, "busy", times=1)
@@ -471,6 +559,7 @@ def test_bad_credentials_fail_cleanly_without_the_password(run_module, args, rec
 
 # --- check mode ----------------------------------------------------------------------------------------
 
+
 def test_check_mode_runs_analyze_dry_run(run_module, args, recon_server, fake_idm):
     recon_server.next_outcomes = [Outcome(situations={"ABSENT": 3, "CONFIRMED": 2})]
     result = run_module(recon_module, args(), check_mode=True)
@@ -498,18 +587,22 @@ def test_check_mode_on_old_server_is_skipped(run_module, args, recon_server, fak
 def test_check_mode_mapping_not_on_the_server_yet_counts_as_changed(run_module, args, recon_server):
     result = run_module(recon_module, args(mapping="newMapping"), check_mode=True)
     assert result["failed"] is False and result["changed"] is True and result["dry_run_skipped"] is True
-    assert result["msg"] == ("Check mode: mapping 'newMapping' does not exist on the server yet: no dry run is "
-                             "possible; once created, its first run will write entries, so the recon counts as "
-                             "changed.")
+    assert result["msg"] == (
+        "Check mode: mapping 'newMapping' does not exist on the server yet: no dry run is "
+        "possible; once created, its first run will write entries, so the recon counts as "
+        "changed."
+    )
     assert "recon" not in result and not result.warning_texts
     assert recon_server.starts() == []
     warned = run_module(recon_module, args(mapping="newMapping", changed_mappings=[MAPPING]), check_mode=True)
     assert warned["changed"] is True and warned.warning_texts == [
         "Mapping 'newMapping' does not exist on http://idm.test:8080/openidm and is not in changed_mappings; the "
-        "real run fails unless this play creates it."]
+        "real run fails unless this play creates it."
+    ]
 
 
 # --- mappings: several in order in one task ---------------------------------------------------------------
+
 
 def list_args(args, *names, **kwargs):
     merged = args(**kwargs)
@@ -523,7 +616,9 @@ def test_mappings_run_in_order_each_after_the_previous_ended(run_module, args, r
     result = run_module(recon_module, list_args(args, MAPPING, OTHER))
     assert result["failed"] is False and result["changed"] is True
     assert [(e["mapping"], e["changed"], e["recon"]["state"]) for e in result["recons"]] == [
-        (MAPPING, True, "SUCCESS"), (OTHER, False, "SUCCESS")]
+        (MAPPING, True, "SUCCESS"),
+        (OTHER, False, "SUCCESS"),
+    ]
     assert "recon" not in result and MAPPING in result["msg"] and OTHER in result["msg"]
     # the second start came after the first run's final poll
     calls = [(c[0], c[1], c[2].get("mapping")) for c in recon_server.fake.calls if c[1].startswith("recon")]
@@ -557,11 +652,14 @@ def test_mappings_unknown_name_fails_before_any_run_starts(run_module, args, rec
     assert recon_server.starts() == [] and result["changed"] is False
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"mapping": MAPPING}, "mutually exclusive"),
-    ({"source_id": "abc"}, "mutually exclusive"),
-    ({"wait": False}, "needs wait=true"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"mapping": MAPPING}, "mutually exclusive"),
+        ({"source_id": "abc"}, "mutually exclusive"),
+        ({"wait": False}, "needs wait=true"),
+    ],
+)
 def test_mappings_refuses_options_that_do_not_fit(run_module, args, recon_server, extra, message):
     merged = list_args(args, MAPPING, OTHER)
     merged.update(extra)
@@ -608,6 +706,7 @@ def test_mappings_adopt_a_run_already_active(run_module, args, recon_server):
 
 # --- entry failures, EXCEPTION situations and the audit (both readings of EXCEPTION) --------------------------
 
+
 @pytest.fixture(params=["success", "failure"])
 def reading(request, recon_server):
     """Both readings of IDM's statusSummary: EXCEPTION entries counted as SUCCESS (OpenIDM) or as FAILURE."""
@@ -618,18 +717,28 @@ def reading(request, recon_server):
 def test_real_failures_are_named_from_the_audit_under_both_readings(run_module, args, recon_server, reading):
     recon_server.next_outcomes = [Outcome(unchanged=3, failures=1, exceptions={"MISSING": 2})]
     result = run_module(recon_module, args())
-    assert result["failed"] is False          # default fail_on: failed, canceled
+    assert result["failed"] is False  # default fail_on: failed, canceled
     recon = result["recon"]
     assert recon["counters"]["failures"] == 1
     assert recon["status_summary"]["FAILURE"] == (3 if reading == "failure" else 1)
     assert recon["exception_situations"] == {"MISSING": 2}
-    assert recon["failure_samples"] == [{"sourceObjectId": "managed/user/u0", "targetObjectId": "system/scim/account/a0",
-                                         "situation": "CONFIRMED", "action": "UPDATE", "message": "400 invalidPath 0"}]
-    assert recon["summary"].startswith(MAPPING + ": 0 created, 0 updated, 0 deleted, 1 failed (CONFIRMED/UPDATE on "
-                                       "account/a0: 400 invalidPath 0), flagged EXCEPTION: MISSING 2 in ")
+    assert recon["failure_samples"] == [
+        {
+            "sourceObjectId": "managed/user/u0",
+            "targetObjectId": "system/scim/account/a0",
+            "situation": "CONFIRMED",
+            "action": "UPDATE",
+            "message": "400 invalidPath 0",
+        }
+    ]
+    assert recon["summary"].startswith(
+        MAPPING + ": 0 created, 0 updated, 0 deleted, 1 failed (CONFIRMED/UPDATE on "
+        "account/a0: 400 invalidPath 0), flagged EXCEPTION: MISSING 2 in "
+    )
     assert result.warning_texts == [
         "Recon run-1 of '%s': 1 entry failed: CONFIRMED/UPDATE on account/a0: 400 invalidPath 0. Add entry_failures "
-        "to fail_on to fail the task on it." % MAPPING]
+        "to fail_on to fail the task on it." % MAPPING
+    ]
     assert recon_server.audit_queries[0] == 'reconId eq "run-1" and status eq "FAILURE"'
 
 
@@ -639,7 +748,8 @@ def test_entry_failures_fail_the_task_with_the_first_two_messages(run_module, ar
     assert result["failed"] is True and result["changed"] is False and not result.warning_texts
     assert result["msg"].startswith(
         "Recon run-1 of '%s': 3 entries failed: CONFIRMED/UPDATE on account/a0: 400 invalidPath 0; CONFIRMED/UPDATE "
-        "on account/a1: 400 invalidPath 1. %s: 0 created" % (MAPPING, MAPPING))
+        "on account/a1: 400 invalidPath 1. %s: 0 created" % (MAPPING, MAPPING)
+    )
     assert result["recon"]["counters"]["failures"] == 3
 
 
@@ -654,27 +764,40 @@ def test_exception_situations_fail_only_when_asked(run_module, args, recon_serve
 
 
 def test_exception_situations_follow_the_mappings_policies(run_module, args, recon_server, fake_idm):
-    fake_idm.configs["sync"]["mappings"][0]["policies"] = [{"situation": "MISSING", "action": "CREATE"},
-                                                           {"situation": "CONFIRMED", "action": "EXCEPTION"}]
+    fake_idm.configs["sync"]["mappings"][0]["policies"] = [
+        {"situation": "MISSING", "action": "CREATE"},
+        {"situation": "CONFIRMED", "action": "EXCEPTION"},
+    ]
     recon_server.next_outcomes = [Outcome(situations={"MISSING": 1, "CONFIRMED": 4})]
     result = run_module(recon_module, args(fail_on=["exception_situations"]))
     assert result["failed"] is True and result["recon"]["exception_situations"] == {"CONFIRMED": 4}
 
 
 @pytest.mark.parametrize("first", ["exceptions", "failures"])
-def test_many_exception_entries_are_not_failures_when_the_server_counts_them_so(
-        run_module, args, recon_server, first):
+def test_many_exception_entries_are_not_failures_when_the_server_counts_them_so(run_module, args, recon_server, first):
     # More failed entries than one audit page: whichever come first, EXCEPTION entries are told apart.
     recon_server.exception_status = "failure"
     entries = None
     if first == "failures":
-        entries = [{"situation": "ABSENT", "action": "CREATE", "sourceObjectId": "system/scim/account/x%d" % n,
-                    "targetObjectId": None, "message": "Failed policy validation",
-                    "messageDetail": {"result": False, "failedPolicyRequirements": [
-                        {"property": "mail", "policyRequirements": [{"policyRequirement": "REQUIRED"}]}]}}
-                   for n in range(6)]
-    recon_server.next_outcomes = [Outcome(failures=6 if entries else 0, failure_entries=entries,
-                                          exceptions={"MISSING": 7})]
+        entries = [
+            {
+                "situation": "ABSENT",
+                "action": "CREATE",
+                "sourceObjectId": "system/scim/account/x%d" % n,
+                "targetObjectId": None,
+                "message": "Failed policy validation",
+                "messageDetail": {
+                    "result": False,
+                    "failedPolicyRequirements": [
+                        {"property": "mail", "policyRequirements": [{"policyRequirement": "REQUIRED"}]}
+                    ],
+                },
+            }
+            for n in range(6)
+        ]
+    recon_server.next_outcomes = [
+        Outcome(failures=6 if entries else 0, failure_entries=entries, exceptions={"MISSING": 7})
+    ]
     if entries:  # the failures are written before the EXCEPTION entries this time
         original = recon_server._finish
 
@@ -682,6 +805,7 @@ def test_many_exception_entries_are_not_failures_when_the_server_counts_them_so(
             original(run, state)
             events = recon_server.audit[run["summary"]["_id"]]
             events.sort(key=lambda e: e.get("action") == "EXCEPTION")
+
         recon_server._finish = failures_first
     result = run_module(recon_module, args())
     recon = result["recon"]
@@ -690,8 +814,9 @@ def test_many_exception_entries_are_not_failures_when_the_server_counts_them_so(
     if entries:
         assert len(recon["failure_samples"]) == 5
         assert recon["failure_samples"][0]["message"] == "Failed policy validation (mail REQUIRED)"
-        assert "6 failed (ABSENT/CREATE on account/x0: Failed policy validation (mail REQUIRED), ...)" \
-            in recon["summary"]
+        assert (
+            "6 failed (ABSENT/CREATE on account/x0: Failed policy validation (mail REQUIRED), ...)" in recon["summary"]
+        )
         assert recon_server.audit_queries[1] == 'reconId eq "run-1" and action eq "EXCEPTION"'
 
 
@@ -719,6 +844,7 @@ def test_short_runs_print_milliseconds(run_module, args, recon_server):
 
 # --- check mode: definite changes, may_update, changed_mappings ----------------------------------------------
 
+
 def test_dry_run_of_a_converged_tenant_is_unchanged_but_warns_about_possible_updates(run_module, args, recon_server):
     recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 20}, duration=300)]
     result = run_module(recon_module, args(), check_mode=True)
@@ -726,20 +852,35 @@ def test_dry_run_of_a_converged_tenant_is_unchanged_but_warns_about_possible_upd
     assert result["failed"] is False and result["changed"] is False
     assert recon["may_update"] == 20
     assert recon["predicted"] == {"create": 0, "delete": 0, "link": 0, "unlink": 0}
-    assert recon["summary"] == (MAPPING + ": dry run: would create 0, delete 0, link 0, unlink 0; 20 linked entries "
-                                "may be updated (IDM cannot tell which differ) in 0.3 s")
+    assert recon["summary"] == (
+        MAPPING + ": dry run: would create 0, delete 0, link 0, unlink 0; 20 linked entries "
+        "may be updated (IDM cannot tell which differ) in 0.3 s"
+    )
     assert "nothing" not in recon["summary"] and "no changes" not in recon["summary"]
     assert result.warning_texts == [
         "Check mode: the real run of '%s' would apply the mapping again to 20 linked entries; IDM writes only those "
-        "whose target differs, which a dry run cannot tell, so they are not counted as changed." % MAPPING]
+        "whose target differs, which a dry run cannot tell, so they are not counted as changed." % MAPPING
+    ]
 
 
 def test_dry_run_definite_changes(run_module, args, recon_server, fake_idm):
-    fake_idm.configs["sync"]["mappings"][0]["policies"] = [{"situation": "SOURCE_MISSING", "action": "DELETE"},
-                                                           {"situation": "UNASSIGNED", "action": "UNLINK"},
-                                                           {"situation": "MISSING", "action": "LINK"}]
-    recon_server.next_outcomes = [Outcome(situations={"ABSENT": 3, "FOUND": 2, "SOURCE_MISSING": 1, "UNASSIGNED": 4,
-                                                      "MISSING": 5, "SOURCE_IGNORED": 9})]
+    fake_idm.configs["sync"]["mappings"][0]["policies"] = [
+        {"situation": "SOURCE_MISSING", "action": "DELETE"},
+        {"situation": "UNASSIGNED", "action": "UNLINK"},
+        {"situation": "MISSING", "action": "LINK"},
+    ]
+    recon_server.next_outcomes = [
+        Outcome(
+            situations={
+                "ABSENT": 3,
+                "FOUND": 2,
+                "SOURCE_MISSING": 1,
+                "UNASSIGNED": 4,
+                "MISSING": 5,
+                "SOURCE_IGNORED": 9,
+            }
+        )
+    ]
     result = run_module(recon_module, args(), check_mode=True)
     assert result["changed"] is True and result["recon"]["may_update"] == 0 and not result.warning_texts
     assert result["recon"]["predicted"] == {"create": 3, "delete": 1, "link": 7, "unlink": 4}
@@ -754,9 +895,11 @@ def test_dry_run_with_nothing_at_all_says_no_changes(run_module, args, recon_ser
 def test_changed_mappings_are_not_dry_run_in_check_mode(run_module, args, recon_server):
     result = run_module(recon_module, args(changed_mappings=[MAPPING]), check_mode=True)
     assert result["failed"] is False and result["changed"] is True and result["dry_run_skipped"] is True
-    assert result["msg"] == ("Check mode: mapping '%s' would be created or updated by this play: a dry run against "
-                             "the server's old mapping tells nothing; the new mapping will be applied to every "
-                             "entry, so the recon counts as changed." % MAPPING)
+    assert result["msg"] == (
+        "Check mode: mapping '%s' would be created or updated by this play: a dry run against "
+        "the server's old mapping tells nothing; the new mapping will be applied to every "
+        "entry, so the recon counts as changed." % MAPPING
+    )
     assert recon_server.starts() == []
 
 
@@ -769,11 +912,15 @@ def test_changed_mappings_do_nothing_in_a_real_run(run_module, args, recon_serve
 def test_first_apply_in_check_mode_with_a_list(run_module, args, recon_server, fake_idm):
     # the play creates two mappings the server does not have yet; the third exists and is dry-run
     recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 2})]
-    result = run_module(recon_module, list_args(args, "newA", MAPPING, "newB", changed_mappings=["newA", "newB"]),
-                        check_mode=True)
+    result = run_module(
+        recon_module, list_args(args, "newA", MAPPING, "newB", changed_mappings=["newA", "newB"]), check_mode=True
+    )
     assert result["failed"] is False and result["changed"] is True
     assert [(e["mapping"], e["changed"], e.get("dry_run_skipped", False)) for e in result["recons"]] == [
-        ("newA", True, True), (MAPPING, False, False), ("newB", True, True)]
+        ("newA", True, True),
+        (MAPPING, False, False),
+        ("newB", True, True),
+    ]
     assert [c[2]["mapping"] for c in recon_server.starts()] == [MAPPING]
     assert not [w for w in result.warning_texts if "does not exist" in w]
 
@@ -789,5 +936,7 @@ def test_a_mapping_defined_in_both_storages_is_warned_about(run_module, args, re
     fake_idm.configs["mapping/" + MAPPING] = {"name": MAPPING, "source": "s", "target": "t"}
     recon_server.next_outcomes = [Outcome(unchanged=1, situations={"CONFIRMED": 1})]
     result = run_module(recon_module, args())
-    assert any("Mapping %s is defined both in config/sync and as config/mapping/<name>" % MAPPING in w
-               for w in result.warning_texts)
+    assert any(
+        "Mapping %s is defined both in config/sync and as config/mapping/<name>" % MAPPING in w
+        for w in result.warning_texts
+    )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.idmops.pingidm.plugins.modules import recon_info
-from ansible_collections.idmops.pingidm.tests.unit.plugins.modules.test_recon import (
-    MAPPING, OTHER, FakeRecon, Outcome)
+from ansible_collections.idmops.pingidm.tests.unit.plugins.modules.test_recon import MAPPING, OTHER, FakeRecon, Outcome
 
 
 @pytest.fixture
@@ -21,7 +20,7 @@ def server(fake_idm):
     third = server.add_run(MAPPING, Outcome(active_polls=0, unchanged=3), started="2026-11-29T10:10:00.000Z")
     for run_id in (first, second, third):
         server._finish(server.runs[run_id], server.runs[run_id]["outcome"].state)
-    server.add_run(MAPPING, Outcome(active_polls=10 ** 6), started="2026-11-29T10:20:00.000Z")
+    server.add_run(MAPPING, Outcome(active_polls=10**6), started="2026-11-29T10:20:00.000Z")
     return server
 
 

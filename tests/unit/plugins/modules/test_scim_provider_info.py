@@ -10,7 +10,16 @@ import pytest
 
 from ansible_collections.idmops.pingidm.plugins.modules import scim_provider_info
 from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (
-    BASIC_PASSWORD, BASIC_USER, CLIENT_ID, CLIENT_SECRET, STATIC_TOKEN, TOKEN_URL, V1, V2, install_fake_scim)
+    BASIC_PASSWORD,
+    BASIC_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    STATIC_TOKEN,
+    TOKEN_URL,
+    V1,
+    V2,
+    install_fake_scim,
+)
 
 
 @pytest.fixture
@@ -39,8 +48,10 @@ def test_check_mode_runs_the_same_reads(run_module, fake_scim):
 
 
 def test_v1_string_version_and_basic(run_module, fake_scim):
-    result = run_module(scim_provider_info, dict(endpoint=V1, scim_version="1", auth_method="BASIC",
-                                                 user=BASIC_USER, password=BASIC_PASSWORD))
+    result = run_module(
+        scim_provider_info,
+        dict(endpoint=V1, scim_version="1", auth_method="BASIC", user=BASIC_USER, password=BASIC_PASSWORD),
+    )
     assert result["failed"] is False and result["scim_version"] == 1
     assert BASIC_PASSWORD not in result.raw_output
 
@@ -78,8 +89,9 @@ def test_static_token_rejected_is_not_echoed(run_module, fake_scim):
 
 def test_plain_http_to_remote_host_warns(run_module, fake_scim):
     fake_scim.speaks = {"/scim/v2": 2}
-    result = run_module(scim_provider_info, dict(endpoint="http://scim.test/scim/v2", auth_method="TOKEN",
-                                                 token=STATIC_TOKEN))
+    result = run_module(
+        scim_provider_info, dict(endpoint="http://scim.test/scim/v2", auth_method="TOKEN", token=STATIC_TOKEN)
+    )
     assert result["failed"] is False
     # ansible-core 2.19 prints warnings as structured events; older cores as plain strings
     assert "endpoint uses plain http" in str(result.get("warnings"))

@@ -19,43 +19,65 @@ from ansible.template import Templar
 try:
     from ansible.template import trust_as_template
 except ImportError:  # ansible-core < 2.19 templates any string
+
     def trust_as_template(value):
         return value
 
+
 from ansible_collections.idmops.pingidm.plugins.action import config as config_action
 from ansible_collections.idmops.pingidm.plugins.filter import config_tree_prune
-from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
-from ansible_collections.idmops.pingidm.plugins.module_utils import _config_info
+from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _config_info
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _config_tree
 
 ROLE_TASKS = os.path.join(os.path.dirname(_config_tree.__file__), "..", "..", "roles", "scim_sync", "tasks")
+
+
+def role_tasks(name):
+    with open(os.path.join(ROLE_TASKS, name), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
 SECRET = 'scim-Secr3t "quoted" \\ back\\slash {{ not jinja }}'
 CRYPTO = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "AAAA", "iv": "BBBB"}}}
 CONNECTOR = {
-    "_id": "provisioner.openicf/scim", "_rev": "3",
+    "_id": "provisioner.openicf/scim",
+    "_rev": "3",
     "connectorRef": {"connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector"},
-    "configurationProperties": {"SCIMEndpoint": "https://scim.test/v2", "clientId": "idm", "clientSecret": CRYPTO,
-                                "password": None},
+    "configurationProperties": {
+        "SCIMEndpoint": "https://scim.test/v2",
+        "clientId": "idm",
+        "clientSecret": CRYPTO,
+        "password": None,
+    },
     "objectTypes": {"account": {"properties": {"userName": {"type": "string", "nativeName": "__NAME__"}}}},
 }
 MAPPING = {
-    "name": "m1", "source": "system/scim/account", "target": "managed/user",
-    "properties": [{"source": "", "target": "displayName",
-                    "transform": {"type": "text/javascript",
-                                  "source": "var t = '{{x}} {%y%} {#z#}'; source.a + '}}' + t;"}}],
+    "name": "m1",
+    "source": "system/scim/account",
+    "target": "managed/user",
+    "properties": [
+        {
+            "source": "",
+            "target": "displayName",
+            "transform": {"type": "text/javascript", "source": "var t = '{{x}} {%y%} {#z#}'; source.a + '}}' + t;"},
+        }
+    ],
     "policies": [{"situation": "ABSENT", "action": "CREATE"}],
 }
 
 
-@pytest.mark.parametrize("cid, name", [
-    ("sync", "sync.json"),
-    ("managed", "managed.json"),
-    ("repo.ds", "repo.ds.json"),
-    ("provisioner.openicf/scim", "provisioner.openicf-scim.json"),
-    ("schedule/recon-users", "schedule-recon-users.json"),
-    ("mapping/systemScimAccount_managedUser", "mapping-systemScimAccount_managedUser.json"),
-    ("ui.context/admin", "ui.context-admin.json"),
-])
+@pytest.mark.parametrize(
+    "cid, name",
+    [
+        ("sync", "sync.json"),
+        ("managed", "managed.json"),
+        ("repo.ds", "repo.ds.json"),
+        ("provisioner.openicf/scim", "provisioner.openicf-scim.json"),
+        ("schedule/recon-users", "schedule-recon-users.json"),
+        ("mapping/systemScimAccount_managedUser", "mapping-systemScimAccount_managedUser.json"),
+        ("ui.context/admin", "ui.context-admin.json"),
+    ],
+)
 def test_file_names_round_trip_like_idm_conf(cid, name):
     assert _config_tree.file_name(cid) == name
     assert _config_tree.config_id("/some/dir/" + name) == cid
@@ -68,13 +90,37 @@ def test_ids_that_cannot_be_conf_file_names(cid):
 
 
 def test_plan_orders_what_objects_refer_to_first():
-    files = ["t/schedule-b.json", "t/sync.json", "t/endpoint-x.json", "t/provisioner.openicf-scim.json",
-             "t/managed.json", "t/mapping-m.json", "t/schedule-a.json", "t/provisioner.openicf-ldap.json"]
+    files = [
+        "t/schedule-b.json",
+        "t/sync.json",
+        "t/endpoint-x.json",
+        "t/provisioner.openicf-scim.json",
+        "t/managed.json",
+        "t/mapping-m.json",
+        "t/schedule-a.json",
+        "t/provisioner.openicf-ldap.json",
+    ]
     plan = _config_tree.plan(files)
-    assert [e["id"] for e in plan] == ["provisioner.openicf/ldap", "provisioner.openicf/scim", "managed",
-                                       "endpoint/x", "mapping/m", "sync", "schedule/a", "schedule/b"]
-    assert [e["kind"] for e in plan] == ["connector", "connector", "managed", "config", "mapping", "sync",
-                                         "schedule", "schedule"]
+    assert [e["id"] for e in plan] == [
+        "provisioner.openicf/ldap",
+        "provisioner.openicf/scim",
+        "managed",
+        "endpoint/x",
+        "mapping/m",
+        "sync",
+        "schedule/a",
+        "schedule/b",
+    ]
+    assert [e["kind"] for e in plan] == [
+        "connector",
+        "connector",
+        "managed",
+        "config",
+        "mapping",
+        "sync",
+        "schedule",
+        "schedule",
+    ]
     assert plan[0]["name"] == "ldap" and plan[0]["path"] == "t/provisioner.openicf-ldap.json"
 
 
@@ -83,15 +129,28 @@ def test_plan_puts_a_mapping_after_the_mapping_it_links_to(tmp_path):
         path = tmp_path / name
         path.write_text(body)
         return str(path)
-    files = [write("mapping-a_reverse.json", json.dumps({"name": "a_reverse", "links": "z_forward"})),
-             write("mapping-b.json", "{{ not json before rendering }}"),
-             write("mapping-z_forward.json", json.dumps({"name": "z_forward"})),
-             write("mapping-loop1.json", json.dumps({"name": "loop1", "links": "loop2"})),
-             write("mapping-loop2.json", json.dumps({"name": "loop2", "links": "loop1"})),
-             write("sync.json", "{}"), write("schedule-s.json", "{}"), write("managed.json", "{}")]
+
+    files = [
+        write("mapping-a_reverse.json", json.dumps({"name": "a_reverse", "links": "z_forward"})),
+        write("mapping-b.json", "{{ not json before rendering }}"),
+        write("mapping-z_forward.json", json.dumps({"name": "z_forward"})),
+        write("mapping-loop1.json", json.dumps({"name": "loop1", "links": "loop2"})),
+        write("mapping-loop2.json", json.dumps({"name": "loop2", "links": "loop1"})),
+        write("sync.json", "{}"),
+        write("schedule-s.json", "{}"),
+        write("managed.json", "{}"),
+    ]
     plan = _config_tree.plan(files)
-    assert [e["id"] for e in plan] == ["managed", "mapping/z_forward", "mapping/a_reverse", "mapping/b",
-                                       "mapping/loop2", "mapping/loop1", "sync", "schedule/s"]
+    assert [e["id"] for e in plan] == [
+        "managed",
+        "mapping/z_forward",
+        "mapping/a_reverse",
+        "mapping/b",
+        "mapping/loop2",
+        "mapping/loop1",
+        "sync",
+        "schedule/s",
+    ]
 
 
 def test_plan_names_every_bad_file():
@@ -120,6 +179,7 @@ def _render_back(tmp_path, exported, variables):
     def execute_module(module_name=None, module_args=None, task_vars=None, **kwargs):
         seen.update(module_args)
         return {"changed": False}
+
     action._execute_module = execute_module
     action.run(task_vars=dict(variables))
     return seen["config"]
@@ -132,13 +192,17 @@ def test_export_writes_references_and_renders_back_to_the_object(tmp_path):
     text = exported["content"]
     assert "AAAA" not in text and "$crypto" not in text and "_rev" not in text and '"_id"' not in text
     assert "{{ scim_sync_config_secrets['scim_client_secret'] }}" in text
-    assert exported["secrets"] == [{"name": "clientSecret", "key": "scim_client_secret",
-                                    "path": ["configurationProperties", "clientSecret"],
-                                    "vault_variable": "vault_idm_eu_scim_client_secret"}]
+    assert exported["secrets"] == [
+        {
+            "name": "clientSecret",
+            "key": "scim_client_secret",
+            "path": ["configurationProperties", "clientSecret"],
+            "vault_variable": "vault_idm_eu_scim_client_secret",
+        }
+    ]
     # Pretty, sorted, one trailing newline: the same object always gives the same bytes.
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    rendered = _render_back(tmp_path, exported,
-                            {"scim_sync_config_secrets": {"scim_client_secret": "plain-value"}})
+    rendered = _render_back(tmp_path, exported, {"scim_sync_config_secrets": {"scim_client_secret": "plain-value"}})
     expected = _compare.normalise(CONNECTOR)
     expected["configurationProperties"]["clientSecret"] = "plain-value"
     assert rendered == expected
@@ -159,21 +223,29 @@ def test_secret_with_json_special_characters_renders_when_escaped_as_apply_does(
 
 
 def test_secrets_outside_connectors_and_in_lists():
-    document = {"auth": {"password": "clear"},
-                "remoteConnectorServers": [{"name": "rcs", "key": CRYPTO}]}
+    document = {"auth": {"password": "clear"}, "remoteConnectorServers": [{"name": "rcs", "key": CRYPTO}]}
     exported = _config_tree.export(_config_info.describe("external.email", document), "tenant-1.eu")
     assert [s["vault_variable"] for s in exported["secrets"]] == [
         "vault_tenant_1_eu_external_email_auth_password",
-        "vault_tenant_1_eu_external_email_remote_connector_servers_0_key"]
+        "vault_tenant_1_eu_external_email_remote_connector_servers_0_key",
+    ]
     assert "clear" not in exported["content"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("clientSecret", "client_secret"), ("SCIMEndpoint", "scim_endpoint"), ("keyStorePassword", "key_store_password"),
-    ("idm-EU", "idm_eu"), ("tenant1", "tenant1"), ("Tenant-1.prod", "tenant_1_prod"), ("authToken", "auth_token"),
-    ("remoteConnectorServers.0.key", "remote_connector_servers_0_key"),
-    ("myHTTPProxy2Password", "my_http_proxy2_password"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("clientSecret", "client_secret"),
+        ("SCIMEndpoint", "scim_endpoint"),
+        ("keyStorePassword", "key_store_password"),
+        ("idm-EU", "idm_eu"),
+        ("tenant1", "tenant1"),
+        ("Tenant-1.prod", "tenant_1_prod"),
+        ("authToken", "auth_token"),
+        ("remoteConnectorServers.0.key", "remote_connector_servers_0_key"),
+        ("myHTTPProxy2Password", "my_http_proxy2_password"),
+    ],
+)
 def test_variable_name_parts_are_snake_case(text, expected):
     assert _config_tree.token(text) == expected
 
@@ -181,11 +253,10 @@ def test_variable_name_parts_are_snake_case(text, expected):
 @pytest.mark.parametrize("hostname", ["tenant1", "idm-EU", "Tenant-1.prod", "myIDMHost", "a.b-c_D"])
 def test_the_role_computes_the_tenant_part_as_the_export_does(hostname):
     # apply.yml derives scim_sync_config_secrets from vault_<tenant token>_* with this Jinja expression.
-    tasks = yaml.safe_load(open(os.path.join(ROLE_TASKS, "apply.yml")))
-    expression = tasks[0]["ansible.builtin.set_fact"]["scim_sync__tenant_token"]
+    expression = role_tasks("apply.yml")[0]["ansible.builtin.set_fact"]["scim_sync__tenant_token"]
     templar = Templar(loader=DataLoader(), variables={"inventory_hostname": hostname})
     assert templar.template(trust_as_template(expression)).strip() == _config_tree.token(hostname)
-    exported = yaml.safe_load(open(os.path.join(ROLE_TASKS, "export.yml")))[0]["vars"]["scim_sync__tenant_token"]
+    exported = role_tasks("export.yml")[0]["vars"]["scim_sync__tenant_token"]
     assert exported == expression
 
 
@@ -197,9 +268,21 @@ def test_duplicate_secret_names_are_refused():
 
 def test_prune_removes_only_managed_kinds_in_reverse_order_and_never_protected_ones():
     tree = ["provisioner.openicf/scim", "sync", "schedule/a", "endpoint/mine", "managed"]
-    server = ["provisioner.openicf/scim", "provisioner.openicf/old", "provisioner.openicf.connectorinfoprovider",
-              "sync", "managed", "audit", "schedule/a", "schedule/old", "mapping/x", "endpoint/mine",
-              "endpoint/linkedView", "ui/configuration", "repo.ds"]
+    server = [
+        "provisioner.openicf/scim",
+        "provisioner.openicf/old",
+        "provisioner.openicf.connectorinfoprovider",
+        "sync",
+        "managed",
+        "audit",
+        "schedule/a",
+        "schedule/old",
+        "mapping/x",
+        "endpoint/mine",
+        "endpoint/linkedView",
+        "ui/configuration",
+        "repo.ds",
+    ]
     plan = _config_tree.prune(tree, server)
     assert plan["remove"] == ["schedule/old", "provisioner.openicf/old"]
     assert plan["protected"] == ["endpoint/linkedView"]
@@ -208,9 +291,22 @@ def test_prune_removes_only_managed_kinds_in_reverse_order_and_never_protected_o
     assert allowed["remove"] == ["schedule/old", "endpoint/linkedView", "provisioner.openicf/old"]
 
 
-@pytest.mark.parametrize("cid", ["ui/configuration", "ui.context/admin", "authentication", "audit", "repo.ds",
-                                 "repo.jdbc", "endpoint/gettasksview", "webserver.listener/https",
-                                 "selfservice/registration", "servletfilter/cors", "emailTemplate/welcome"])
+@pytest.mark.parametrize(
+    "cid",
+    [
+        "ui/configuration",
+        "ui.context/admin",
+        "authentication",
+        "audit",
+        "repo.ds",
+        "repo.jdbc",
+        "endpoint/gettasksview",
+        "webserver.listener/https",
+        "selfservice/registration",
+        "servletfilter/cors",
+        "emailTemplate/welcome",
+    ],
+)
 def test_idm_own_objects_are_protected(cid):
     assert _config_tree.is_protected(cid)
     assert not _config_tree.is_protected(cid, allow=[cid])

@@ -15,7 +15,12 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiErr
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import ModuleFailure, ModuleSpec
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _inprocess
 from ansible_collections.idmops.pingidm.plugins.plugin_utils._inprocess import (
-    InProcessModule, ModuleExit, environment, execution_mode, plain_data)
+    InProcessModule,
+    ModuleExit,
+    environment,
+    execution_mode,
+    plain_data,
+)
 
 SECRET = "s3cr3t-Value-42"
 
@@ -33,14 +38,14 @@ def spec(**extra):
 
 def _env_fallback(*names):
     from ansible.module_utils.basic import env_fallback
+
     return env_fallback(*names)
 
 
 def finish(args, logic=None, check_mode=False, diff=False, module_spec=None):
     """Build the shim and run ``logic``; return the result the action plugin would hand back."""
     try:
-        module = InProcessModule(module_spec or spec(), args, "idmops.pingidm.test", check_mode=check_mode,
-                                 diff=diff)
+        module = InProcessModule(module_spec or spec(), args, "idmops.pingidm.test", check_mode=check_mode, diff=diff)
         module.execute(logic or (lambda m: dict(changed=False, params=dict(m.params))))
     except ModuleExit as done:
         return done.result
@@ -87,6 +92,7 @@ def test_no_log_option_is_scrubbed_from_results_warnings_and_failures():
     def logic(module):
         module.warn("token was %s" % module.params["token"])
         raise ModuleFailure("could not use %s" % module.params["token"], echoed=module.params["token"])
+
     result = finish({"name": "x", "token": SECRET}, logic)
     assert SECRET not in repr(result)
     assert result["failed"] is True and result["changed"] is False
@@ -97,6 +103,7 @@ def test_values_added_to_no_log_values_are_scrubbed():
     def logic(module):
         module.no_log_values.add("found-in-config-99")
         return dict(changed=True, config={"clientSecret": "found-in-config-99"})
+
     result = finish({"name": "x"}, logic)
     assert "found-in-config-99" not in repr(result)
 
@@ -104,6 +111,7 @@ def test_values_added_to_no_log_values_are_scrubbed():
 def test_an_unexpected_exception_fails_without_the_secret_in_message_or_traceback():
     def logic(module):
         raise RuntimeError("boom with %s" % module.params["token"])
+
     result = finish({"name": "x", "token": SECRET}, logic)
     assert result["failed"] is True
     assert "failed unexpectedly: RuntimeError" in result["msg"]
@@ -113,6 +121,7 @@ def test_an_unexpected_exception_fails_without_the_secret_in_message_or_tracebac
 def test_api_error_becomes_a_failure_with_its_fields():
     def logic(module):
         raise ApiError("GET", "config/sync", "http://idm.test/openidm", status=404, reason="Not Found")
+
     result = finish({"name": "x"}, logic)
     assert result["failed"] is True
     assert result["status"] == 404 and result["path"] == "config/sync"
@@ -120,8 +129,9 @@ def test_api_error_becomes_a_failure_with_its_fields():
 
 
 def test_check_and_diff_mode_come_from_the_task():
-    result = finish({"name": "x"}, lambda m: dict(changed=False, check=m.check_mode, diff=m._diff),
-                    check_mode=True, diff=True)
+    result = finish(
+        {"name": "x"}, lambda m: dict(changed=False, check=m.check_mode, diff=m._diff), check_mode=True, diff=True
+    )
     assert result["check"] is True and result["diff"] is True
 
 
@@ -143,22 +153,27 @@ def test_module_exit_is_not_swallowed_by_except_exception():
             module.fail_json(msg="stop here")
         except Exception:  # pylint: disable=broad-except
             pytest.fail("ModuleExit must not be an Exception")
+
     assert finish({"name": "x"}, logic)["msg"] == "stop here"
 
 
 def test_plain_data_turns_tagged_values_into_plain_types():
     from ansible._internal._datatag._tags import Origin
+
     tagged = Origin(path="/x.yml", line_num=1).tag("value")
     converted = plain_data({"a": [tagged]})
     assert converted["a"][0].__class__ is str and converted == {"a": ["value"]}
 
 
-@pytest.mark.parametrize("task_vars, env, expected", [
-    ({}, None, "auto"),
-    ({}, "module", "module"),
-    ({"idmops_pingidm_execution": "controller"}, "module", "controller"),
-    ({"idmops_pingidm_execution": "MODULE"}, None, "module"),
-])
+@pytest.mark.parametrize(
+    "task_vars, env, expected",
+    [
+        ({}, None, "auto"),
+        ({}, "module", "module"),
+        ({"idmops_pingidm_execution": "controller"}, "module", "controller"),
+        ({"idmops_pingidm_execution": "MODULE"}, None, "module"),
+    ],
+)
 def test_execution_mode(monkeypatch, task_vars, env, expected):
     if env is None:
         monkeypatch.delenv(_inprocess.EXECUTION_ENV, raising=False)
