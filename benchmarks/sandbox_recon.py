@@ -2,8 +2,9 @@
 
 Starts the real processes (``python -m sandbox.scim`` seeded with N users, ``python -m sandbox.idm``) on free
 127.0.0.1 ports, configures the SCIM connector (OAuth) and the sample's mappings rendered from
-``conf_templates/sync.json.j2`` (5 transform scripts + a correlation script per user; a built-in equivalent is
-used if the template cannot be rendered), then times ``recon?_action=recon&waitForCompletion=true`` twice:
+``conf_templates/sync.json.j2`` with the role's default attribute maps (as the role renders it: transform
+scripts, a correlation script and the onCreate/onUpdate scripts per user; IDM's implicit synchronization pushes
+each created user through the reverse mapping too), then times ``recon?_action=recon&waitForCompletion=true`` twice:
 the first run (creates N users and links) and an unchanged re-run. Peak RSS is the IDM process's VmHWM.
 The provider is warmed first (one full listing, timed separately): its first listing of a seeded store is slow
 and is not the IDM's cost.
@@ -83,48 +84,18 @@ def _warm_provider(scim_url, users):
 
 
 def sample_mappings():
-    """The four sample mappings from the collection's template, or a built-in stand-in."""
-    try:
-        import jinja2  # pylint: disable=import-outside-toplevel
+    """The four sample mappings as the role renders them: the collection's template with the role's defaults."""
+    import yaml  # pylint: disable=import-outside-toplevel
 
-        env = jinja2.Environment(extensions=["jinja2.ext.do"])
-        env.filters.update(
-            to_json=lambda v, **_: json.dumps(v),
-            from_json=json.loads,
-            to_nice_json=lambda v, **_: json.dumps(v),
-            combine=lambda a, *b: {**a, **{k: v for d in b for k, v in d.items()}},
-            bool=lambda v: v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes"),
-        )
-        text = (REPO / "conf_templates" / "sync.json.j2").read_text(encoding="utf-8")
-        return json.loads(env.from_string(text).render())["mappings"], "conf_templates/sync.json.j2"
-    except Exception as exc:  # pylint: disable=broad-except
-        print(f"(template not rendered: {exc}; using the built-in mapping)", file=sys.stderr)
-    js = lambda s: {"type": "text/javascript", "source": s}  # noqa: E731
-    return [
-        {
-            "name": MAPPING,
-            "source": "system/scim/account",
-            "target": "managed/user",
-            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-            "properties": [
-                {"source": "userName", "target": "userName"},
-                {"source": "name", "target": "givenName", "transform": js("source ? source.givenName : null")},
-                {"source": "name", "target": "sn", "transform": js("source ? source.familyName : null")},
-                {
-                    "source": "emails",
-                    "target": "mail",
-                    "transform": js("source && source.length ? source[0].value : null"),
-                },
-                {
-                    "source": "active",
-                    "target": "accountStatus",
-                    "transform": js("source === false ? 'inactive' : 'active'"),
-                },
-                {"source": "displayName", "target": "displayName"},
-            ],
-            "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}],
-        }
-    ], "built-in"
+    from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
+    from ansible.template import Templar, trust_as_template  # pylint: disable=import-outside-toplevel
+
+    templates = REPO / "conf_templates"
+    defaults = yaml.safe_load((REPO / "roles" / "scim_sync" / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    variables = {name: value for name, value in defaults.items() if name.startswith("scim_sync_")}
+    templar = Templar(loader=DataLoader(), variables=variables).copy_with_new_env(searchpath=[str(templates)])
+    text = (templates / "sync.json.j2").read_text(encoding="utf-8")
+    return json.loads(templar.template(trust_as_template(text)))["mappings"], "conf_templates/sync.json.j2"
 
 
 def measure(users, mappings, workdir):

@@ -107,3 +107,9 @@ def test_idm_url_with_the_context_path_fails_before_any_request(fake_idm, run_mo
     assert result["msg"].startswith(
         "idm_url must not include the context path: write http://idm.test:8080 and context_path openidm"
     )
+
+
+def test_version_false_reads_only_readiness(run_module, idm_args, fake_idm):
+    result = run_module(info, dict(idm_args, version=False))
+    assert result["ready"] is True and "version" not in result
+    assert not fake_idm.calls_to("GET", "info/version")

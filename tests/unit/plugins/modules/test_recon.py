@@ -304,17 +304,21 @@ def test_active_then_success_reports_counters_and_changed(run_module, args, reco
     assert ADMIN_PASSWORD not in result.raw_output
 
 
-def test_a_second_run_polls_after_the_previous_runs_duration(run_module, args, recon_server, virtual_clock):
-    recon_server.next_outcomes = [Outcome(active_polls=1, duration=2500), Outcome(active_polls=0)]
+@pytest.mark.parametrize("previous_ms, first_wait", [(400, 0.4), (2500, 1.25)])
+def test_a_second_run_polls_after_the_previous_runs_duration(
+    run_module, args, recon_server, virtual_clock, previous_ms, first_wait
+):
+    recon_server.next_outcomes = [Outcome(active_polls=1, duration=previous_ms), Outcome(active_polls=0)]
     run_module(recon_module, args())
     virtual_clock.sleeps.clear()
-    polls_before = len(recon_server.fake.calls)
+    calls_before = len(recon_server.fake.calls)
     result = run_module(recon_module, args())
     assert result["failed"] is False
-    # one wait of the previous run's 2.5 s, then one GET finds the run ended: no backoff steps in between
-    assert virtual_clock.sleeps == pytest.approx([2.5])
+    # A short previous run: one wait as long as it; a longer one: half of it (a re-run that writes nothing is
+    # often shorter). Then one GET finds this run ended: no backoff steps in between.
+    assert virtual_clock.sleeps == pytest.approx([first_wait])
     reads = [
-        call for call in recon_server.fake.calls[polls_before:] if call[0] == "GET" and call[1].startswith("recon/")
+        call for call in recon_server.fake.calls[calls_before:] if call[0] == "GET" and call[1].startswith("recon/")
     ]
     assert len(reads) == 1
 
