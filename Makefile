@@ -1,6 +1,7 @@
 # idmops.pingidm: one Makefile for set-up, the demo and every test.
 #   make demo   creates the venv, starts the sandbox, runs the main playbook twice, stops the sandbox
-#   make test   every test (lint, sanity, build check, units, sandbox, integration, molecule, proof)
+#   make test   every test (lint, sanity, build check, integration, molecule, ansible-core 2.21, units, sandbox,
+#               proof)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,12 +23,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLROOT)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint sanity units integration molecule proof build-check bench clean test-matrix docs
+.PHONY: help setup demo test check lint sanity units integration molecule proof build-check bench clean test-matrix docs
 
 help:
 	@echo "make demo   - set up, start the sandbox, run playbooks/scim_sync.yml twice, stop the sandbox"
 	@echo "make test   - every test: lint, sanity, build check, units, integration, molecule, proof"
 	@echo "make docs   - the collection's docs site (antsibull-docs + Sphinx, offline) in build/docs/html"
+	@echo "make check  - the quick loop: lint, unit and sandbox tests, one integration target (a few minutes)"
 	@echo "other targets: setup lint sanity units integration molecule proof build-check bench test-matrix clean"
 
 # The venv, the pinned tools, the offline get-pip stand-in for ansible-test, and the collections path symlink.
@@ -76,6 +78,12 @@ units: setup
 integration: setup
 	@bash tools/integration.sh
 
+# The quick loop while developing: lint, the unit and sandbox tests, and one integration target end to end.
+check: setup
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -q tests/unit sandbox/tests
+	@bash tools/integration.sh recon
+
 molecule: setup
 	molecule test --all
 
@@ -90,7 +98,7 @@ build-check: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
 
-# Unit and sanity tests again on the newest ansible-core, when a Python >= 3.12 is on this machine.
+# Sanity, unit tests and the whole flow again on the newest ansible-core, when a Python >= 3.12 is on this machine.
 test-matrix: setup
 	@bash tools/test_matrix.sh
 
@@ -101,6 +109,7 @@ test: setup
 	$(MAKE) --no-print-directory build-check
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory test-matrix
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration targets against a fresh sandbox: start it, hand its connection variables to ansible-test through
+# Integration targets (all, or the ones named as arguments) against a fresh sandbox: start it, hand its connection variables to ansible-test through
 # tests/integration/integration_config.yml, run the targets, and always stop the sandbox again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +19,4 @@ with open(sys.argv[2], "w") as handle:
     yaml.safe_dump(config, handle)
 PY
 chmod 600 tests/integration/integration_config.yml
-tools/ansible-test-in-tree.sh integration --local --python 3.11 --color no
+tools/ansible-test-in-tree.sh integration --local --python 3.11 --color no "$@"

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -31,7 +32,7 @@ GUIDE = REPO / "docs" / "docsite" / "rst" / "scim_sync_guide.rst"
 ROLE = REPO / "roles" / "scim_sync"
 NOT_RUN = re.compile(r"<!-- not run: (.+?) -->")
 # README sections whose examples a test below runs; any other block must say why it is not run.
-RUN_SECTIONS = ("Quick start against a real PingIDM", "The sandbox")
+RUN_SECTIONS = ("Quick start against a real PingIDM", "The sandbox", "GitOps: export, edit, apply")
 
 
 def readme_blocks() -> list[dict]:
@@ -179,6 +180,144 @@ def test_readme_quick_start_runs_as_written(sandbox_factory, tmp_path):
     assert "docs-example" not in (project / "inventories/prod/host_vars/idm-eu/vault.yml").read_text(), (
         "the vault file is encrypted"
     )
+
+
+def _tenant_inventory(project: Path, host: str, tenant) -> None:
+    """host_vars of one tenant in the quick start's layout, its secrets in an encrypted vault.yml."""
+    prefix = "vault_" + host.replace("-", "_")
+    host_vars = project / "inventories" / "prod" / "host_vars" / host
+    host_vars.mkdir(parents=True, exist_ok=True)
+    (host_vars / "vars.yml").write_text(
+        yaml.safe_dump(
+            {
+                "scim_sync_idm_url": tenant.idm_url,
+                "scim_sync_idm_username": tenant.admin_user,
+                "scim_sync_idm_password": "{{ " + prefix + "_admin_password }}",
+                "scim_sync_scim_endpoint": tenant.scim_url,
+                "scim_sync_scim_version": 2,
+                "scim_sync_scim_auth_method": "OAUTH",
+                "scim_sync_scim_token_endpoint": tenant.hostvars["scim_token_endpoint"],
+                "scim_sync_scim_client_id": tenant.hostvars["scim_client_id"],
+                "scim_sync_scim_client_secret": "{{ " + prefix + "_scim_client_secret }}",
+            }
+        )
+    )
+
+
+def _vault(path: Path, values: dict, vault_password: Path, project: Path, env: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(values))
+    done = run(f"ansible-vault encrypt {shlex.quote(str(path))} --vault-password-file {vault_password}", project, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_gitops_section_runs_as_written(sandbox_factory, tmp_path):
+    """export -> edit -> apply from idm-dev to a fresh idm-test, as the README shows it. The interactive steps are
+    done the way a user would do them: the vault file is written and encrypted, the editor's change is the one the
+    README's comment shows (the provider's endpoints and client id become the target host's variables)."""
+    sandbox = sandbox_factory(tenants=2, users=6, groups=2)
+    dev, test = sandbox.tenant(0), sandbox.tenant(1)
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir(), home.mkdir()
+    env = dict(
+        user_env(home),
+        GIT_AUTHOR_NAME="docs",
+        GIT_AUTHOR_EMAIL="docs@example.com",
+        GIT_COMMITTER_NAME="docs",
+        GIT_COMMITTER_EMAIL="docs@example.com",
+    )
+    vault_password = tmp_path / "vault-password"
+    vault_password.write_text("docs-example-vault-password\n")
+    for command in (
+        f"ansible-galaxy collection build {shlex.quote(str(REPO))} --output-path .",
+        "ansible-galaxy collection install idmops-pingidm-*.tar.gz",
+        "git init -q .",
+    ):
+        done = run(command, project, env)
+        assert done.returncode == 0, command + done.stdout + done.stderr
+    (project / "inventories" / "prod").mkdir(parents=True)
+    (project / "inventories" / "prod" / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "idm_tenants": {
+                    "hosts": {"idm-dev": None, "idm-test": None},
+                    "vars": {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                    },
+                }
+            }
+        )
+    )
+    for host, tenant in (("idm-dev", dev), ("idm-test", test)):
+        _tenant_inventory(project, host, tenant)
+    _vault(
+        project / "inventories/prod/host_vars/idm-dev/vault.yml",
+        {
+            "vault_idm_dev_admin_password": dev.admin_password,
+            "vault_idm_dev_scim_client_secret": dev.hostvars["scim_client_secret"],
+        },
+        vault_password,
+        project,
+        env,
+    )
+    vault_option = f"--vault-password-file {vault_password}"
+    # A running dev tenant: the sample's flow.
+    done = run(
+        f"ansible-playbook -i inventories/prod idmops.pingidm.scim_sync --limit idm-dev {vault_option}", project, env
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+    block = next(b for b in readme_blocks() if b["section"] == RUN_SECTIONS[2])
+    lines = commands(block["text"])
+    assert len(lines) <= 6, "the README promises export -> edit -> apply in six commands or fewer"
+    for command in lines:
+        if command.startswith("ansible-vault create "):
+            # what the user types into the editor ansible-vault opens
+            _vault(
+                project / command.split()[2],
+                {
+                    "vault_idm_test_admin_password": test.admin_password,
+                    "vault_idm_test_scim_client_secret": test.hostvars["scim_client_secret"],
+                },
+                vault_password,
+                project,
+                env,
+            )
+            continue
+        if command.startswith("$EDITOR "):
+            path = project / command.split()[1]
+            connector = json.loads(path.read_text())
+            properties = connector["configurationProperties"]
+            properties["SCIMEndpoint"] = "{{ scim_sync_scim_endpoint }}"
+            properties["tokenEndpoint"] = "{{ scim_sync_scim_token_endpoint }}"
+            properties["clientId"] = "{{ scim_sync_scim_client_id }}"
+            path.write_text(json.dumps(connector, indent=2, sort_keys=True) + "\n")
+            continue
+        if command.startswith("ansible-playbook "):
+            command += " " + vault_option
+        done = run(command, project, env)
+        assert done.returncode == 0, f"{command}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+
+    # idm-test has idm-dev's connector (with its own secret) and mappings; applying again changes nothing.
+    stored = test.idm_json("GET", "config/provisioner.openicf/scim")
+    assert stored["configurationProperties"]["SCIMEndpoint"] == test.scim_url
+    assert stored["configurationProperties"]["clientSecret"].get("$crypto"), "the secret is stored encrypted"
+    clear = test.idm_json(
+        "POST",
+        "script",
+        {
+            "type": "text/javascript",
+            "source": "openidm.decrypt(val);",
+            "globals": {"val": stored["configurationProperties"]["clientSecret"]},
+        },
+        params={"_action": "eval"},
+    )
+    assert clear == test.hostvars["scim_client_secret"]
+    names = lambda tenant: [m["name"] for m in tenant.idm_json("GET", "config/sync")["mappings"]]  # noqa: E731
+    assert names(test) == names(dev) and len(names(test)) == 4
+    again = run(lines[-1] + " " + vault_option, project, env)
+    assert again.returncode == 0 and re.search(r"idm-test +: ok=\d+ +changed=0 ", again.stdout), again.stdout[-3000:]
 
 
 def test_readme_sandbox_section_runs_as_written(tmp_path):
