@@ -8,14 +8,13 @@ before anything reaches IDM (the play never talks to IDM here)."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import re
-import threading
 
 import pytest
 
 from ansible_collections.idmops.pingidm.tests.unit.ansible_cli import needs_collection, run_play
+from ansible_collections.idmops.pingidm.tests.unit.local_server import json_server
 from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (
     STATIC_TOKEN,
     V2_GROUP_SCHEMA,
@@ -42,33 +41,14 @@ def provider():
     """FakeScim (the module tests' provider) over real HTTP on 127.0.0.1."""
     fake = FakeScim()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            auth = None
-            header = self.headers.get("Authorization", "")
-            if header.startswith("Basic "):
-                auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1))
-            url = "http://%s:%d%s" % (*self.server.server_address, self.path)
-            status, body, content_type = fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(url, headers):
+        header = headers.get("Authorization", "")
+        auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1)) if header.startswith("Basic ") else None
+        return fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.endpoint = "http://127.0.0.1:%d/scim/v2" % server.server_address[1]
-    try:
+    with json_server(answer) as base:
+        fake.endpoint = base + "/scim/v2"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def preflight(tmp_path, fake, **variables):
