@@ -49,6 +49,20 @@ AVAILABLE_SCIM_CONNECTOR = {
     "bundleVersion": "1.5.20.31",
     "systemType": "provisioner.openicf",
 }
+# The situation keys of an IDM 5.x recon summary (7.x has every one of _vocabulary.SITUATIONS).
+SITUATIONS_5X = (
+    "SOURCE_IGNORED",
+    "MISSING",
+    "FOUND",
+    "AMBIGUOUS",
+    "UNQUALIFIED",
+    "CONFIRMED",
+    "SOURCE_MISSING",
+    "ABSENT",
+    "TARGET_IGNORED",
+    "UNASSIGNED",
+    "FOUND_ALREADY_LINKED",
+)
 
 
 def no_metadata_message(name):
