@@ -23,6 +23,7 @@ read by default or not (A3, ``recon_target_fields=default|mapped``), nulls kept 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import re
@@ -218,20 +219,16 @@ class Provider:
                 resource[prop] = copy.deepcopy(value)
         return self._stored(resource)
 
-    def write_account(self, scim_id, obj):
+    def write(self, kind, scim_id, obj):
+        """What the connector writes to an ``account`` or a ``group``: a create without ``scim_id``, else a PATCH."""
+        store, prefix, types = (
+            (self.users, "s", self.account_types) if kind == "account" else (self.groups, "g", self.group_types)
+        )
         self.writes += 1
         if scim_id is None:
-            scim_id = "s%d" % next(self.ids)
-            self.users[scim_id] = {"id": scim_id}
-        self.users[scim_id] = self._apply(self.users[scim_id], obj, self.account_types)
-        return scim_id
-
-    def write_group(self, scim_id, obj):
-        self.writes += 1
-        if scim_id is None:
-            scim_id = "g%d" % next(self.ids)
-            self.groups[scim_id] = {"id": scim_id}
-        self.groups[scim_id] = self._apply(self.groups[scim_id], obj, self.group_types)
+            scim_id = "%s%d" % (prefix, next(self.ids))
+            store[scim_id] = {"id": scim_id}
+        store[scim_id] = self._apply(store[scim_id], obj, types)
         return scim_id
 
 
@@ -373,13 +370,12 @@ class Engine:
             )
         kind = "account" if "User" in name else "group"
         idm_kind = "user" if kind == "account" else "role"
-        write = self.provider.write_account if kind == "account" else self.provider.write_group
         return (
             mapping["links"],
             True,
             lambda i: self.idm.read(idm_kind, i),
             getattr(self.provider, kind),
-            write,
+            functools.partial(self.provider.write, kind),
             lambda p: self.provider.query(kind, p),
         )
 

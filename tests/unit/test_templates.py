@@ -241,6 +241,8 @@ def test_connector_object_types():
 
 
 ENTERPRISE = ["employeeNumber", "costCenter", "organization", "division", "department", "manager"]
+# The SCIM core attributes that the role's default user map and EXTRAS (below) map.
+MAPPED_CORE = ["userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId"]
 
 
 def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
@@ -248,17 +250,7 @@ def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
     # default (no preflight, no list) declares the core attributes only.
     properties = connector()["objectTypes"]["account"]["properties"]
     assert not set(ENTERPRISE) & set(properties)
-    assert {
-        "userName",
-        "name",
-        "displayName",
-        "title",
-        "active",
-        "emails",
-        "phoneNumbers",
-        "externalId",
-        "__PASSWORD__",
-    } <= set(properties)
+    assert {*MAPPED_CORE, "__PASSWORD__"} <= set(properties)
     listed = connector(scim_sync_account_properties=["name", "emails", "department", "manager"])
     assert sorted(listed["objectTypes"]["account"]["properties"]) == [
         "department",
@@ -376,17 +368,7 @@ EXTRAS = [
     {"scim": "title", "idm": "title"},
     {"scim": "department", "idm": "department", "optional": True},
 ]
-ALL_ACCOUNT = [
-    "userName",
-    "name",
-    "displayName",
-    "title",
-    "active",
-    "emails",
-    "phoneNumbers",
-    "externalId",
-    "department",
-]
+ALL_ACCOUNT = [*MAPPED_CORE, "department"]
 
 
 def full_mappings(**extra):
