@@ -70,52 +70,35 @@ V2_GROUP_SCHEMA = {
         attr("members", "complex", multi=True, subs=["value", "display", "$ref"]),
     ],
 }
-V1_USER_SCHEMA = {
-    "id": _scim_schema.V1_CORE_URN + ":User",
-    "name": "User",
-    "schema": _scim_schema.V1_CORE_URN,
-    "attributes": [
-        {
-            "name": "id",
-            "type": "string",
-            "multiValued": False,
-            "readOnly": True,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {
-            "name": "userName",
-            "type": "string",
-            "multiValued": False,
-            "readOnly": False,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {
-            "name": "name",
-            "type": "complex",
-            "multiValued": False,
-            "schema": _scim_schema.V1_CORE_URN,
-            "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}],
-        },
-        {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim_schema.V1_ENTERPRISE_URN},
+
+
+def v1_attr(name, type_="string", multi=False, schema=_scim_schema.V1_CORE_URN, **extra):
+    return dict({"name": name, "type": type_, "multiValued": multi, "schema": schema}, **extra)
+
+
+def v1_schema(name, attributes):
+    return {
+        "id": _scim_schema.V1_CORE_URN + ":" + name,
+        "name": name,
+        "schema": _scim_schema.V1_CORE_URN,
+        "attributes": attributes,
+    }
+
+
+V1_USER_SCHEMA = v1_schema(
+    "User",
+    [
+        v1_attr("id", readOnly=True, required=True),
+        v1_attr("userName", readOnly=False, required=True),
+        v1_attr(
+            "name",
+            "complex",
+            subAttributes=[{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}],
+        ),
+        v1_attr("employeeNumber", schema=_scim_schema.V1_ENTERPRISE_URN),
     ],
-}
-V1_GROUP_SCHEMA = {
-    "id": _scim_schema.V1_CORE_URN + ":Group",
-    "name": "Group",
-    "schema": _scim_schema.V1_CORE_URN,
-    "attributes": [
-        {
-            "name": "displayName",
-            "type": "string",
-            "multiValued": False,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {"name": "members", "type": "complex", "multiValued": True, "schema": _scim_schema.V1_CORE_URN},
-    ],
-}
+)
+V1_GROUP_SCHEMA = v1_schema("Group", [v1_attr("displayName", required=True), v1_attr("members", "complex", multi=True)])
 
 
 class FakeScim:
