@@ -8,17 +8,9 @@ from sandbox.idm.provisioner import find_connector, version_matches
 from sandbox.idm.provisioner.query import UNTRANSLATABLE, query, translate_filter
 from sandbox.idm.provisioner.schema import ObjectType, default_object_types
 from sandbox.idm.provisioner.scim import ConnectorError, ScimConnector
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import scim_provisioner
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
 
 
 def test_oauth_test_and_token_cached(provider):

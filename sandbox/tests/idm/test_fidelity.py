@@ -4,9 +4,6 @@ docstrings of the sandbox modules and in sandbox/README.md."""
 
 from __future__ import annotations
 
-import pytest
-
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
     PERSON_USER,
     RECON_ONLY,
@@ -20,19 +17,6 @@ from sandbox.tests.idm.sync_helpers import (
     recon,
     situations,
 )
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
-
 
 # ---- A2: EXCEPTION is SUCCESS, failures carry what IDM records ----------------------------------------------------
 

@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
     PERSON_USER,
-    RECON_ONLY,
     SCIM_REF,
     create,
     js,
-    minimal_policy,
     put_config,
     put_mappings,
     recon,
     scim_provisioner,
 )
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
-
 
 # ---- A8: error messages are HTML-escaped ---------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ USER_PERSON = {
 
 @pytest.fixture
 def provider():
+    """A fresh provider for each test (conftest's is shared by the module): the tests look at all it holds."""
     server = ScimTestProvider()
     yield server
     server.stop()

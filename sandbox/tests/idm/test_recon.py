@@ -15,11 +15,9 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _vocabulary
 
 from sandbox.tests.idm.sync_helpers import (
     MINIMAL_MANAGED,
-    RECON_ONLY,
     correlate_on,
     create,
     managed,
-    minimal_policy,
     put_mappings,
     recon,
     situations,
@@ -36,12 +34,12 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.p
 
 
 @pytest.fixture
-def idm(idm_server_factory):
-    idm_server = minimal_policy(idm_server_factory(readings=RECON_ONLY))
-    put_mappings(idm_server, MAPPING)
+def idm(idm):
+    """conftest's recon IDM with MAPPING and six persons."""
+    put_mappings(idm, MAPPING)
     for i in range(6):
-        create(idm_server, "managed/person", {"userName": f"p{i}"})
-    return idm_server
+        create(idm, "managed/person", {"userName": f"p{i}"})
+    return idm
 
 
 def slow(idm, seconds):

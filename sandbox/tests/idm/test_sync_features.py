@@ -3,8 +3,6 @@ run overrides."""
 
 from __future__ import annotations
 
-import pytest
-
 from sandbox.tests.idm.sync_helpers import (
     RECON_ONLY,
     audit_entries,
@@ -18,11 +16,6 @@ from sandbox.tests.idm.sync_helpers import (
     recon,
     situations,
 )
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
 
 
 def test_property_mapping_features(idm):

@@ -7,15 +7,7 @@ import time
 
 import pytest
 
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import SCIM_REF, put_config, scim_provisioner
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
