@@ -145,6 +145,13 @@ PERSON_USER = {
     "correlationQuery": correlate_on("userName"),
     "properties": [{"source": "userName", "target": "userName"}, {"source": "mail", "target": "mail"}],
 }
+# user -> person on userName alone (no links: a mapping of its own).
+USER_PERSON = {
+    "name": "user_person",
+    "source": "managed/user",
+    "target": "managed/person",
+    "properties": [{"source": "userName", "target": "userName"}],
+}
 
 
 # The account mappings of PingIDM's SCIM sample (sync.json), without their policies: each test adds its own.

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sandbox.tests.idm.sync_helpers import (
     PERSON_USER,
     RECON_ONLY,
+    USER_PERSON,
     audit_entries,
     correlate_on,
     create,
@@ -94,13 +95,7 @@ def test_exception_status_failure_reading_counts_them_as_failures(idm_server_fac
 def test_links_naming_no_mapping_is_stored_but_not_in_force(idm):
     put_mappings(idm, PERSON_USER)
     create(idm, "managed/person", {"userName": "anna"})
-    reverse = {
-        "name": "user_person",
-        "source": "managed/user",
-        "target": "managed/person",
-        "links": "nope",
-        "properties": [{"source": "userName", "target": "userName"}],
-    }
+    reverse = dict(USER_PERSON, links="nope")
     stored = idm.request("PUT", "config/sync", json={"mappings": [PERSON_USER, reverse]})
     assert stored.status_code == 200  # the config service accepts it
     assert idm.get("config/sync").json()["mappings"][1]["links"] == "nope"

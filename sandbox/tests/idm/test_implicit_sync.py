@@ -8,6 +8,7 @@ import pytest
 from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
     SCIM_ACCOUNT_USER,
+    USER_PERSON,
     USER_SCIM_ACCOUNT,
     create,
     js,
@@ -22,12 +23,6 @@ from sandbox.tests.idm.sync_helpers import (
 
 OUTBOUND = dict(USER_SCIM_ACCOUNT, policies=[{"situation": "SOURCE_MISSING", "action": "DELETE"}])
 INBOUND = SCIM_ACCOUNT_USER
-USER_PERSON = {
-    "name": "user_person",
-    "source": "managed/user",
-    "target": "managed/person",
-    "properties": [{"source": "userName", "target": "userName"}],
-}
 
 
 @pytest.fixture

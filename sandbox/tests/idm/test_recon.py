@@ -15,7 +15,7 @@ from ansible_collections.idmops.pingidm.plugins.module_utils import _vocabulary
 
 from sandbox.tests.idm.sync_helpers import (
     MINIMAL_MANAGED,
-    correlate_on,
+    PERSON_USER,
     create,
     managed,
     put_mappings,
@@ -23,13 +23,7 @@ from sandbox.tests.idm.sync_helpers import (
     situations,
 )
 
-MAPPING = {
-    "name": "person_user",
-    "source": "managed/person",
-    "target": "managed/user",
-    "correlationQuery": correlate_on("userName"),
-    "properties": [{"source": "userName", "target": "userName"}],
-}
+MAPPING = dict(PERSON_USER, properties=[{"source": "userName", "target": "userName"}])
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
