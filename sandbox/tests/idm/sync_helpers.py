@@ -26,6 +26,17 @@ def connector_status(name, enabled=True, started=True):
     )
 
 
+# The keys of every CREST query answer.
+QUERY_RESULT_KEYS = {
+    "result",
+    "resultCount",
+    "pagedResultsCookie",
+    "totalPagedResultsPolicy",
+    "totalPagedResults",
+    "remainingPagedResults",
+}
+
+
 def js(source):
     return {"type": "text/javascript", "source": source}
 
