@@ -389,6 +389,21 @@ class Engine:
             target[prop["target"]] = copy.deepcopy(value)
         return target
 
+    def on_event(self, mapping, event, source, target, **bindings):
+        """``target`` as the mapping's ``event`` script (onCreate, onUpdate) leaves it, if it has one."""
+        if not mapping.get(event):
+            return target
+        return self.run(
+            mapping[event]["source"],
+            result="target",
+            source=source,
+            target=target,
+            linkQualifier="default",
+            mappingConfig=mapping,
+            context={},
+            **bindings,
+        )
+
     def process(self, name, source_id):
         mapping = self.mappings[name]
         link_type, reverse, read_source, read_target, write_target, query_targets = self.sides(mapping)
@@ -403,18 +418,7 @@ class Engine:
                 raise EntryFailure("AMBIGUOUS")
             if not found:
                 target = self.apply_properties(mapping, source, {})
-                if mapping.get("onCreate"):
-                    target = self.run(
-                        mapping["onCreate"]["source"],
-                        result="target",
-                        source=source,
-                        target=target,
-                        sourceId=source_id,
-                        situation="ABSENT",
-                        linkQualifier="default",
-                        mappingConfig=mapping,
-                        context={},
-                    )
+                target = self.on_event(mapping, "onCreate", source, target, sourceId=source_id, situation="ABSENT")
                 target_id = write_target(None, target)
                 self.link(link_type, reverse, source_id, target_id)
                 return "created"
@@ -422,20 +426,8 @@ class Engine:
             self.link(link_type, reverse, source_id, target_id)
         old = read_target(target_id)
         target = self.apply_properties(mapping, source, copy.deepcopy(old))
-        if mapping.get("onUpdate"):
-            target = self.run(
-                mapping["onUpdate"]["source"],
-                result="target",
-                source=source,
-                target=target,
-                oldTarget=old,
-                sourceId=source_id,
-                targetId=target_id,
-                situation=situation,
-                linkQualifier="default",
-                mappingConfig=mapping,
-                context={},
-            )
+        bindings = {"oldTarget": old, "sourceId": source_id, "targetId": target_id, "situation": situation}
+        target = self.on_event(mapping, "onUpdate", source, target, **bindings)
         if strict_equal(old, target):
             return "unchanged"
         write_target(target_id, target)
