@@ -239,12 +239,17 @@ class ReconEngine:
                 if entry.target is None and not self.targets.index_usable:
                     entry.target = self.scope.read_or_none(self.mapping.target, target_id, self.scope.fields("target"))
                 self.targets.seen.add(target_id)
-            try:
-                self.assess_source(entry)
-            except (ScriptError, IdmError) as exc:
-                self.record_failure(entry, exc)
-                continue
-            yield entry
+            if self._assessed(entry, self.assess_source):
+                yield entry
+
+    def _assessed(self, entry: Entry, assess: Callable[[Entry], None]) -> bool:
+        """Whether ``assess`` decided the entry's situation; a script or IDM error is recorded as its failure."""
+        try:
+            assess(entry)
+        except (ScriptError, IdmError) as exc:
+            self.record_failure(entry, exc)
+            return False
+        return True
 
     def assess_source(self, entry: Entry) -> None:
         """Gather what the situation of a source entry depends on, in IDM's order, and decide it."""
@@ -322,12 +327,8 @@ class ReconEngine:
         for qualifier in self.qualifiers(None):
             entry = Entry("target", qualifier)
             entry.target_id, entry.target = target_id, target
-            try:
-                self._assess_target(entry)
-            except (ScriptError, IdmError) as exc:
-                self.record_failure(entry, exc)
-                continue
-            yield entry
+            if self._assessed(entry, self._assess_target):
+                yield entry
 
     def _assess_target(self, entry: Entry) -> None:
         valid = self._target_valid(entry.target, entry.qualifier)
