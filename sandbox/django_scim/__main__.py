@@ -105,15 +105,7 @@ def main(argv=None):
         )
 
     try:
-        serve(
-            app,
-            port=args.port,
-            threads=args.threads,
-            name="sandbox-django-scim",
-            banner=banner,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-        )
+        serve(app, args, "sandbox-django-scim", banner)
     finally:
         if access_log:
             access_log.close()

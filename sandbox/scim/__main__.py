@@ -121,15 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     try:
-        serve(
-            app,
-            port=args.port,
-            threads=args.threads,
-            name="sandbox-scim",
-            banner=banner,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-        )
+        serve(app, args, "sandbox-scim", banner)
     finally:
         app.close()
     return 0

@@ -4,6 +4,7 @@ a WSGI app on 127.0.0.1 with cheroot (threaded, HTTP/1.1 keep-alive, TLS with a 
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -16,26 +17,18 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 HOST = "127.0.0.1"
 
 
-def serve(
-    app: Any,
-    *,
-    port: int,
-    threads: int,
-    name: str,
-    banner: Callable[[], str],
-    tls_cert: str | None = None,
-    tls_key: str | None = None,
-) -> None:
-    """Serve ``app`` on ``port`` (0: a free one) until SIGTERM, SIGINT or the death of the server thread.
+def serve(app: Any, args: argparse.Namespace, name: str, banner: Callable[[], str]) -> None:
+    """Serve ``app`` until SIGTERM, SIGINT or the death of the server thread, as ``args`` (the command line of either
+    provider) say: ``port`` (0: a free one), ``threads``, ``tls_cert`` and ``tls_key``.
 
     Once bound, prints ``banner()`` to stderr and ``ready <scheme>://127.0.0.1:<port>`` to stdout; ``name`` is the
     server's name, and the prefix of its messages. The server is stopped on the way out; the app is the caller's.
     """
-    server = wsgi.Server((HOST, port), app, numthreads=threads, server_name=name)
+    server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name=name)
     server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
     scheme = "http"
-    if tls_cert:
-        server.ssl_adapter = BuiltinSSLAdapter(tls_cert, tls_key)
+    if args.tls_cert:
+        server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
         scheme = "https"
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
