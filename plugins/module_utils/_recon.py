@@ -34,8 +34,9 @@ POLL_FACTOR = 1.5
 POLL_CAP = 2.0
 POLL_FLOOR = 0.1
 LATE_STAGE_CAP = 0.5
-# A previous run up to this long: the first poll waits for all of it (one poll for a short re-run).
-FIRST_POLL_FULL_UP_TO = 0.5
+# The longest first wait when the previous run's duration is known: a short re-run ends within it (one poll);
+# a longer run is then estimated from its progress.
+FIRST_POLL_CAP = 0.3
 
 AUDIT_PATH = "audit/recon"
 FAILURE_SAMPLES = 5            # failed entries read from the audit of a run
@@ -355,12 +356,13 @@ class ReconRunner(object):
         """Poll until the run is no longer ACTIVE; returns the last summary. ReconTimeout at ``deadline``.
 
         The first poll comes after the first backoff step (a run that has just been started is still active), or,
-        when ``expected`` tells how long the previous run of the mapping took, after that long for a short run and
-        after half of it for a longer one: a run that writes nothing is often much shorter than one that created
-        everything, and from the first poll on the planner estimates the rest from the run's progress.
+        when ``expected`` tells how long the previous run of the mapping took, just after that for a short run
+        (one poll) and after ``FIRST_POLL_CAP`` for a longer one: a run that writes nothing is often much shorter
+        than one that created everything, and from the first poll on the planner estimates the rest from the run's
+        progress.
         """
         planner = PollPlanner(self.poll_initial, self.poll_cap)
-        first = min(expected, max(FIRST_POLL_FULL_UP_TO, expected / 2.0)) if expected else self.poll_initial
+        first = min(expected * 1.1, FIRST_POLL_CAP) if expected else self.poll_initial
         self.clock.sleep(max(0.0, min(deadline - self.clock.now(), first)))
         raw = self.get(recon_id)
         while raw.get("state") not in TERMINAL_STATES:
