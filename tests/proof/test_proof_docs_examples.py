@@ -295,7 +295,8 @@ def test_readme_gitops_section_runs_as_written(sandbox_factory, tmp_path):
             path.write_text(json.dumps(connector, indent=2, sort_keys=True) + "\n")
             continue
         if command.startswith("ansible-playbook "):
-            command += " " + vault_option
+            code, hash_mark, comment = command.partition(" #")  # the option goes before a trailing comment
+            command = f"{code.rstrip()} {vault_option}{hash_mark}{comment}"
         done = run(command, project, env)
         assert done.returncode == 0, f"{command}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
 
