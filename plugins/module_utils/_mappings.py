@@ -26,17 +26,23 @@ def mapping_config_names(client):
     return [i[len(MAPPING_PREFIX):] for i in client.config_ids() if i.startswith(MAPPING_PREFIX)]
 
 
-def per_mapping_configs(client):
-    """name -> ``config/mapping/<name>``: one query, or the listing and one read each where IDM cannot query."""
+def _query_configs(client, query_filter):
+    """The configurations a ``config`` query finds, or None where IDM cannot query its config."""
     try:
-        answer = client.get("config", params={"_queryFilter": '_id sw "%s"' % MAPPING_PREFIX})
+        answer = client.get("config", params={"_queryFilter": query_filter})
     except ApiError as exc:
         if exc.status not in QUERY_UNSUPPORTED:
             raise
-        answer = None
+        return None
     configs = answer.get("result") if isinstance(answer, dict) else None
+    return configs if isinstance(configs, list) else None
+
+
+def per_mapping_configs(client):
+    """name -> ``config/mapping/<name>``: one query, or the listing and one read each where IDM cannot query."""
+    configs = _query_configs(client, '_id sw "%s"' % MAPPING_PREFIX)
     found = {}
-    if isinstance(configs, list):
+    if configs is not None:
         for config in configs:
             if not isinstance(config, dict):
                 continue
@@ -68,14 +74,8 @@ class ServerMappings(object):
     def read(cls, client):
         """Both storages in one config query; where IDM cannot query its config, ``config/sync`` and the
         per-mapping configurations one by one."""
-        try:
-            answer = client.get("config", params={"_queryFilter": '_id eq "sync" or _id sw "%s"' % MAPPING_PREFIX})
-        except ApiError as exc:
-            if exc.status not in QUERY_UNSUPPORTED:
-                raise
-            answer = None
-        configs = answer.get("result") if isinstance(answer, dict) else None
-        if not isinstance(configs, list):
+        configs = _query_configs(client, '_id eq "sync" or _id sw "%s"' % MAPPING_PREFIX)
+        if configs is None:
             return cls(client.get_or_none(SYNC_PATH), per_mapping_configs(client))
         sync_document, per_mapping = None, {}
         for config in configs:

@@ -25,6 +25,8 @@ import json
 import os
 import re
 
+from ansible_collections.idmops.pingidm.plugins.module_utils import _compare
+
 SECRETS_VARIABLE = "scim_sync_config_secrets"
 CONNECTOR_FACTORY = "provisioner.openicf"
 # Apply order: a mapping names a connector's object types and managed objects, a schedule names a mapping.
@@ -168,13 +170,6 @@ def reference(key):
     return "{{ %s['%s'] }}" % (SECRETS_VARIABLE, key)
 
 
-def _set(document, path, value):
-    target = document
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = value
-
-
 def export(item, tenant):
     """File of one ``config_info`` entry ({id, config (masked), secrets: [{path, name}]}) for ``tenant``.
 
@@ -189,7 +184,7 @@ def export(item, tenant):
     for secret in item.get("secrets") or []:
         key = secret_key(cid, secret["name"])
         # A marker first, the reference after escaping: its own braces must stay a Jinja expression.
-        _set(document, secret["path"], _MARKER % key)
+        _compare.set_path(document, secret["path"], _MARKER % key)
         secrets.append({"name": secret["name"], "key": key, "path": list(secret["path"]),
                         "vault_variable": "vault_%s_%s" % (token(tenant), key)})
     keys = [s["key"] for s in secrets]

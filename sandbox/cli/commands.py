@@ -61,30 +61,32 @@ def _tenant_plan(state_dir, previous, index, scim_version, profile):
     }
 
 
+def _server_argv(module, port_base, index, *options):
+    """``python -m <module>`` for tenant ``index`` (from 1): on port ``port_base + index - 1``, or on a free one
+    without a base, with ``options``."""
+    return [sys.executable, "-m", module, "--port", str(port_base + index - 1 if port_base else 0), *options]
+
+
 def idm_argv(args, plan, index):
-    argv = [
-        sys.executable,
-        "-m",
+    argv = _server_argv(
         "sandbox.idm",
-        "--port",
-        str(args.idm_port_base + index - 1 if args.idm_port_base else 0),
+        args.idm_port_base,
+        index,
         "--state-dir",
         plan["idm"]["state_dir"],
         "--connector-start-delay",
         str(args.connector_start_delay),
-    ]
+    )
     for reading in plan["profile"]["idm_readings"]:
         argv += ["--reading", reading]
     return argv
 
 
 def scim_argv(args, plan, index):
-    argv = [
-        sys.executable,
-        "-m",
+    argv = _server_argv(
         plan["scim"]["module"],
-        "--port",
-        str(args.scim_port_base + index - 1 if args.scim_port_base else 0),
+        args.scim_port_base,
+        index,
         "--state",
         plan["scim"]["state"],
         "--users",
@@ -95,7 +97,7 @@ def scim_argv(args, plan, index):
         plan["name"],
         "--access-log",
         os.path.join(plan["dir"], "scim-access.log"),
-    ]
+    )
     for quirk in plan["profile"]["scim_quirks"]:
         argv += ["--quirk", quirk]
     return argv

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
-
-HOST = "127.0.0.1"
 
 
 def build_parser():
@@ -86,10 +82,10 @@ def main(argv=None):
         parser.error("--tls-cert and --tls-key go together")
     is_new = setup_django(args.state)
 
-    from cheroot import wsgi
     from django.core.wsgi import get_wsgi_application
 
     from sandbox.django_scim.seed import seed
+    from sandbox.scim.serving import serve
 
     seeded = seed(args.users, args.groups, args.seed_salt) if is_new and (args.users or args.groups) else None
     app = get_wsgi_application()
@@ -99,37 +95,18 @@ def main(argv=None):
 
         access_log = AccessLog(args.access_log)
         app = logged(app, access_log)
-    server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-django-scim")
-    server.expiration_interval = 0.1  # stop() waits up to one interval
-    scheme = "http"
-    if args.tls_cert:
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-        server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
-        scheme = "https"
+    def banner():
+        methods = [n for n, var in (("TOKEN", "SCIM_STATIC_TOKENS"), ("BASIC", "SCIM_BASIC")) if os.environ.get(var)]
+        outcome = f"seeded {seeded}" if seeded else "new" if is_new else "loaded"
+        return (
+            f"django-scim2-server: database {args.state} ({outcome}); "
+            f"auth: {', '.join(methods) or 'none (every request gets 401)'}"
+        )
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    server.prepare()
-    serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
-    serving.start()
-    methods = [name for name, var in (("TOKEN", "SCIM_STATIC_TOKENS"), ("BASIC", "SCIM_BASIC")) if os.environ.get(var)]
-    outcome = f"seeded {seeded}" if seeded else "new" if is_new else "loaded"
-    print(
-        f"django-scim2-server: database {args.state} ({outcome}); "
-        f"auth: {', '.join(methods) or 'none (every request gets 401)'}",
-        file=sys.stderr,
-        flush=True,
-    )
-    print(f"ready {scheme}://{HOST}:{server.bind_addr[1]}", flush=True)
     try:
-        while not stop.wait(1.0):
-            if not serving.is_alive():
-                print("django-scim2-server: server thread died", file=sys.stderr, flush=True)
-                break
+        serve(app, args, "sandbox-django-scim", banner)
     finally:
-        server.stop()
         if access_log:
             access_log.close()
     return 0

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import queryfilter
-from .crest import apply_patch, copy_json, page, project, sort_results
+from .crest import NO_PAGING, Paging, apply_patch, copy_json, project
 from .crypto import Crypto, is_encrypted
 from .errors import IdmError
 from .readings import Readings
@@ -188,22 +188,12 @@ class ConfigService(ResourceProvider):
         self._notify(config_id, None, wait_for_completion)
         return self._with_id(config_id, entry[2])
 
-    def query_configs(
-        self,
-        query_filter: str,
-        fields: list[str] | None = None,
-        page_size: int | None = None,
-        cookie: str | None = None,
-        offset: int | None = None,
-        total_policy: str | None = None,
-        sort_keys: str | None = None,
-    ) -> dict[str, Any]:
+    def query_configs(self, query_filter: str, fields: list[str] | None = None, paging: Paging = NO_PAGING) -> dict:
         node = queryfilter.parse(query_filter)
         with self._lock:
             items = [self._with_id(cid, copy_json(entry[2])) for cid, entry in sorted(self._configs.items())]
         items = [item for item in items if queryfilter.matches(node, item, case_insensitive=False)]
-        items = sort_results(items, sort_keys, case_insensitive=False)
-        envelope = page(items, page_size, cookie, offset, total_policy)
+        envelope = paging.apply(items, case_insensitive=False)
         envelope["result"] = [project(item, fields) for item in envelope["result"]]
         return envelope
 
@@ -237,4 +227,4 @@ class ConfigService(ResourceProvider):
         prefix = self._full_id(resource, None)
         if prefix:
             query_filter = f'(_id sw "{prefix}/") and ({query_filter})'
-        return self.query_configs(query_filter, fields=fields, page_size=page_size, cookie=cookie)
+        return self.query_configs(query_filter, fields, Paging(page_size, cookie))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import IdmError
@@ -280,6 +281,26 @@ def page(
         "totalPagedResults": total if policy != "NONE" else -1,
         "remainingPagedResults": -1,
     }
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The window and order a query asks for: ``_pageSize``, ``_pagedResultsCookie``, ``_pagedResultsOffset``,
+    ``_totalPagedResultsPolicy`` and ``_sortKeys`` (``NO_PAGING``: everything, in the service's order)."""
+
+    page_size: int | None = None
+    cookie: str | None = None
+    offset: int | None = None
+    total_policy: str | None = None
+    sort_keys: str | None = None
+
+    def apply(self, items: list[dict], case_insensitive: bool) -> dict[str, Any]:
+        """``items`` sorted by the sort keys, and the asked page of them in the CREST query envelope."""
+        items = sort_results(items, self.sort_keys, case_insensitive)
+        return page(items, self.page_size, self.cookie, self.offset, self.total_policy)
+
+
+NO_PAGING = Paging()
 
 
 def int_param(value: str | None, name: str) -> int | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .errors import IdmError
@@ -85,18 +85,18 @@ class _Parser:
         return node
 
     def parse_or(self) -> Node:
-        nodes = [self.parse_and()]
-        while self.peek() == ("word", "or"):
-            self.take()
-            nodes.append(self.parse_and())
-        return nodes[0] if len(nodes) == 1 else ("or", nodes)
+        return self._joined("or", self.parse_and)
 
     def parse_and(self) -> Node:
-        nodes = [self.parse_not()]
-        while self.peek() == ("word", "and"):
+        return self._joined("and", self.parse_not)
+
+    def _joined(self, word: str, operand: Callable[[], Node]) -> Node:
+        """Operands joined by ``word`` (``or``, ``and``): a lone operand as it is, else ``(word, [operands])``."""
+        nodes = [operand()]
+        while self.peek() == ("word", word):
             self.take()
-            nodes.append(self.parse_not())
-        return nodes[0] if len(nodes) == 1 else ("and", nodes)
+            nodes.append(operand())
+        return nodes[0] if len(nodes) == 1 else (word, nodes)
 
     def parse_not(self) -> Node:
         kind, value = self.take()

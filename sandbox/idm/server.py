@@ -49,6 +49,7 @@ from .sync.implicit import ImplicitSync
 from .sync.links import LinkStore
 from .sync.mapping import MappingRegistry
 from .sync.recon import ReconService
+from .sync.scope import SyncServices
 from .sync.scripting import ScriptRunner
 from .system import SystemService
 from .web.access_log import AccessLog
@@ -126,11 +127,9 @@ class IdmServer:
         self.mappings = MappingRegistry(self.config)
         self.links = LinkStore(self.store)
         self.audit = AuditService(self.store)
-        runner = ScriptRunner(self.scripts)
-        self.recon = ReconService(
-            self.store, self.router, self.mappings, self.links, self.audit, runner, readings, recon_entry_delay
-        )
-        self.implicit = ImplicitSync(self.router, runner, self.links, self.audit, self.store, self.mappings, readings)
+        sync = SyncServices(self.router, ScriptRunner(self.scripts), self.links, self.audit, self.store, readings)
+        self.recon = ReconService(sync, self.mappings, recon_entry_delay)
+        self.implicit = ImplicitSync(sync, self.mappings)
         self.managed.sync_listener = self.implicit.notify
         for prefix, provider in (
             ("config", self.config),

@@ -18,19 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-
-from cheroot import wsgi
-from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from sandbox.scim.app import ProviderApp, build_app
 from sandbox.scim.auth import parse_pairs
 from sandbox.scim.quirks import QUIRKS, parse_quirks, quirks_from_env
-
-HOST = "127.0.0.1"
+from sandbox.scim.serving import serve
 
 
 def _split_env(name: str) -> list[str]:
@@ -113,45 +107,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     app, quirks = build_provider_app(parser, args)
-    server = wsgi.Server((HOST, args.port), app, numthreads=args.threads, server_name="sandbox-scim")
-    server.expiration_interval = 0.1  # stop() waits up to one interval; keeps SIGTERM shutdown quick
-    scheme = "http"
-    if args.tls_cert:
-        server.ssl_adapter = BuiltinSSLAdapter(args.tls_cert, args.tls_key)
-        scheme = "https"
 
-    stop = threading.Event()
+    def banner() -> str:
+        auth_note = (
+            "open (no credentials configured)"
+            if app.authenticator.open
+            else ", ".join(s.name for s in app.authenticator.schemes())
+        )
+        return (
+            f"scim provider: {app.load_outcome} state {args.state}; "
+            f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
+            f"quirks: {', '.join(sorted(quirks)) or 'none'}"
+        )
 
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    server.prepare()  # binds; with port 0 the real port is now in bind_addr
-    port = server.bind_addr[1]
-    serving = threading.Thread(target=server.serve, name="cheroot", daemon=True)
-    serving.start()
-    auth_note = (
-        "open (no credentials configured)"
-        if app.authenticator.open
-        else ", ".join(s.name for s in app.authenticator.schemes())
-    )
-    print(
-        f"scim provider: {app.load_outcome} state {args.state}; "
-        f"{app.storage.count('User')} users, {app.storage.count('Group')} groups; auth: {auth_note}; "
-        f"quirks: {', '.join(sorted(quirks)) or 'none'}",
-        file=sys.stderr,
-        flush=True,
-    )
-    print(f"ready {scheme}://{HOST}:{port}", flush=True)
     try:
-        while not stop.wait(1.0):
-            if not serving.is_alive():
-                print("scim provider: server thread died", file=sys.stderr, flush=True)
-                break
+        serve(app, args, "sandbox-scim", banner)
     finally:
-        server.stop()
         app.close()
     return 0
 

@@ -301,13 +301,7 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
         if key in ("schemas", "meta", "id", "groups"):
             continue
         if key in (V1_ENTERPRISE, V2_ENTERPRISE) and isinstance(value, dict):
-            for sub, sub_value in value.items():
-                path = f"{V2_ENTERPRISE}:{sub}"
-                changes.append(
-                    {"op": "remove", "path": path}
-                    if sub_value is None
-                    else {"op": "replace", "path": path, "value": sub_value}
-                )
+            changes.extend(_set_or_remove(f"{V2_ENTERPRISE}:{sub}", sub_value) for sub, sub_value in value.items())
             continue
         if isinstance(value, list):
             added = []
@@ -329,18 +323,15 @@ def patch_operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                 changes.append({"op": "add", "path": key, "value": added})
             continue
         if isinstance(value, dict):
-            for sub, sub_value in value.items():
-                path = f"{key}.{sub}"
-                changes.append(
-                    {"op": "remove", "path": path}
-                    if sub_value is None
-                    else {"op": "replace", "path": path, "value": sub_value}
-                )
+            changes.extend(_set_or_remove(f"{key}.{sub}", sub_value) for sub, sub_value in value.items())
             continue
-        changes.append(
-            {"op": "remove", "path": key} if value is None else {"op": "replace", "path": key, "value": value}
-        )
+        changes.append(_set_or_remove(key, value))
     return removals + changes
+
+
+def _set_or_remove(path: str, value: Any) -> dict[str, Any]:
+    """The 2.0 operation for a 1.1 PATCH value: null removes the attribute, anything else replaces it."""
+    return {"op": "remove", "path": path} if value is None else {"op": "replace", "path": path, "value": value}
 
 
 def _attribute_to_v1(attribute: dict[str, Any], schema_urn: str) -> dict[str, Any]:

@@ -80,6 +80,32 @@ def ansible_env(extra: dict | None = None) -> dict:
     return env
 
 
+def _playbook_call(
+    playbook: Path | str,
+    inventories: list[Path | str],
+    workdir: Path,
+    tag: str,
+    extra_vars: dict | None = None,
+    args: list[str] | None = None,
+    env: dict | None = None,
+    limit: str | None = None,
+) -> tuple[list[str], dict, Path]:
+    """The ``ansible-playbook`` command, its environment, and the file its ``proof_results`` callback writes
+    (extra variables go through a file in ``workdir``; ``tag`` names the files of this run)."""
+    results_file = workdir / f"results-{tag}.json"
+    cmd = [str(Path(PYTHON).parent / "ansible-playbook"), str(playbook)]
+    for inventory in inventories:
+        cmd += ["-i", str(inventory)]
+    if extra_vars:
+        vars_file = workdir / f"extra-vars-{tag}.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        cmd += ["-e", f"@{vars_file}"]
+    if limit:
+        cmd += ["--limit", limit]
+    cmd += args or []
+    return cmd, ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}), results_file
+
+
 def run_playbook(
     playbook: Path | str,
     inventories: list[Path | str] | None = None,
@@ -91,27 +117,10 @@ def run_playbook(
     limit: str | None = None,
 ) -> PlaybookRun:
     workdir = Path(workdir or Path(playbook).parent)
-    results_file = workdir / f"results-{os.getpid()}-{time.monotonic_ns()}.json"
-    cmd = [str(Path(PYTHON).parent / "ansible-playbook"), str(playbook)]
-    for inventory in inventories or []:
-        cmd += ["-i", str(inventory)]
-    if extra_vars:
-        vars_file = workdir / f"extra-vars-{time.monotonic_ns()}.json"
-        vars_file.write_text(json.dumps(extra_vars))
-        cmd += ["-e", f"@{vars_file}"]
-    if limit:
-        cmd += ["--limit", limit]
-    cmd += args or []
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    cmd, run_env, results_file = _playbook_call(playbook, inventories or [], workdir, tag, extra_vars, args, env, limit)
     started = time.monotonic()
-    process = subprocess.run(
-        cmd,
-        cwd=REPO,
-        env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    process = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout, check=False)
     seconds = time.monotonic() - started
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     return PlaybookRun(process.returncode, process.stdout, process.stderr, results, seconds, results_file)
@@ -204,27 +213,12 @@ def start_playbook(
 ) -> tuple[subprocess.Popen, Path]:
     """ansible-playbook in the background; finish_playbook() collects it. Output goes to files (no pipe
     can fill up while the test waits)."""
-    tag = time.monotonic_ns()
-    results_file = workdir / f"results-{tag}.json"
-    cmd = [str(Path(PYTHON).parent / "ansible-playbook"), str(playbook)]
-    for inventory in inventories:
-        cmd += ["-i", str(inventory)]
-    if extra_vars:
-        vars_file = workdir / f"extra-vars-{tag}.json"
-        vars_file.write_text(json.dumps(extra_vars))
-        cmd += ["-e", f"@{vars_file}"]
-    cmd += args or []
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    cmd, run_env, results_file = _playbook_call(playbook, inventories, workdir, tag, extra_vars, args, env)
     # Open until finish_playbook() closes them.
     out = open(workdir / f"stdout-{tag}.txt", "w")  # noqa: SIM115
     err = open(workdir / f"stderr-{tag}.txt", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=ansible_env({"PROOF_RESULTS_FILE": str(results_file), **(env or {})}),
-        stdout=out,
-        stderr=err,
-        text=True,
-    )
+    process = subprocess.Popen(cmd, cwd=REPO, env=run_env, stdout=out, stderr=err, text=True)
     process.proof_files = (results_file, out, err, time.monotonic())  # type: ignore[attr-defined]
     return process, results_file
 

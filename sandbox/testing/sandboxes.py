@@ -8,6 +8,7 @@ import collections
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -258,6 +259,21 @@ def sandbox_up(
 
 def sandbox_down(state_dir: Path) -> None:
     sandbox_cmd("down", "--state", str(state_dir), timeout=120)
+
+
+def restart_with_unique_admin_passwords(sandbox: Sandbox, **up_options: Any) -> Sandbox:
+    """``sandbox`` stopped and started again (``sandbox_up(state_dir, **up_options)``) with a unique IDM admin
+    password per tenant, so that a search for a leaked password means something (the default password is the user
+    name). The CLI starts a stopped sandbox with the credentials its sandbox.json records."""
+    sandbox_down(sandbox.state_dir)
+    info_path = sandbox.state_dir / "sandbox.json"
+    info = json.loads(info_path.read_text())
+    for tenant in info["tenants"]:
+        tenant["idm"]["password"] = f"proof-idm-{secrets.token_hex(10)}"
+    fd = os.open(info_path, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(info, handle, indent=2)
+    return sandbox_up(sandbox.state_dir, **up_options)
 
 
 def load_sandbox(state_dir: Path) -> Sandbox:

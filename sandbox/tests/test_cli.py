@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -280,6 +281,15 @@ def test_readings_are_forwarded_to_every_idm(tmp_path):
     )
     listed = build_profiles(profile_args(tmp_path, profiles={"tenant1": {"idm_readings": ["alt"]}}))
     assert listed["tenant1"]["idm_readings"] == ["alt"] and listed["tenant2"]["idm_readings"] == []
+
+
+def test_port_bases_give_each_tenant_its_port(tmp_path):
+    plan = {"profile": default_profile(), "idm": {"state_dir": "x"}}
+    args = profile_args(tmp_path)
+    assert idm_argv(args, plan, 2)[3:5] == ["--port", "0"]  # no base: a free port
+    args.idm_port_base = 18080
+    assert idm_argv(args, plan, 1)[:5] == [sys.executable, "-m", "sandbox.idm", "--port", "18080"]
+    assert idm_argv(args, plan, 3)[3:5] == ["--port", "18082"]
 
 
 @pytest.mark.parametrize(

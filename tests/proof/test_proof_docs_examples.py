@@ -295,7 +295,8 @@ def test_readme_gitops_section_runs_as_written(sandbox_factory, tmp_path):
             path.write_text(json.dumps(connector, indent=2, sort_keys=True) + "\n")
             continue
         if command.startswith("ansible-playbook "):
-            command += " " + vault_option
+            code, hash_mark, comment = command.partition(" #")  # the option goes before a trailing comment
+            command = f"{code.rstrip()} {vault_option}{hash_mark}{comment}"
         done = run(command, project, env)
         assert done.returncode == 0, f"{command}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
 
@@ -314,7 +315,10 @@ def test_readme_gitops_section_runs_as_written(sandbox_factory, tmp_path):
         params={"_action": "eval"},
     )
     assert clear == test.hostvars["scim_client_secret"]
-    names = lambda tenant: [m["name"] for m in tenant.idm_json("GET", "config/sync")["mappings"]]  # noqa: E731
+
+    def names(tenant):
+        return [m["name"] for m in tenant.idm_json("GET", "config/sync")["mappings"]]
+
     assert names(test) == names(dev) and len(names(test)) == 4
     again = run(lines[-1] + " " + vault_option, project, env)
     assert again.returncode == 0 and re.search(r"idm-test +: ok=\d+ +changed=0 ", again.stdout), again.stdout[-3000:]

@@ -7,6 +7,7 @@ clear message and IDM's config is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -160,6 +161,22 @@ def _free_port_below_ephemeral_range() -> int:
     raise RuntimeError("no free port below the ephemeral range")
 
 
+@contextlib.contextmanager
+def _reconcile_flow(sandbox, tenant, tmp_path):
+    """The reconcile flow, started while the SCIM provider answers slowly: yields the playbook process and the
+    first recon once one runs. On the way out the flow is stopped if it still runs and the provider's faults are
+    off."""
+    tenant.scim_faults(latency=SLOW_SCIM_SECONDS)
+    process = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
+    try:
+        yield process, proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        tenant.scim_faults_reset()
+
+
 def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(
         users=USERS, groups=GROUPS, extra=("--idm-port-base", str(_free_port_below_ephemeral_range()))
@@ -167,19 +184,11 @@ def test_idm_restarted_during_a_recon(sandbox_factory, tmp_path):
     tenant = sandbox.tenant(0)
     _provision(sandbox, tmp_path)
     before = _known_ids(tenant)
-    tenant.scim_faults(latency=SLOW_SCIM_SECONDS)
-    process = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
     restarted = None
-    try:
-        proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
+    with _reconcile_flow(sandbox, tenant, tmp_path) as (process, _active):
         restarted = _restart_idm(sandbox, tenant, downtime=1.0)
         tenant.scim_faults_reset()
         run = proofkit.finish_playbook(process, timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        tenant.scim_faults_reset()
     try:
         if run.rc == 0:
             # Converged: every mapping has exactly one successful run; the one IDM lost is not counted twice.
@@ -206,19 +215,11 @@ def test_scim_provider_down_during_a_recon(sandbox_factory, tmp_path):
     tenant = sandbox.tenant(0)
     _provision(sandbox, tmp_path)
     before = _known_ids(tenant)
-    tenant.scim_faults(latency=SLOW_SCIM_SECONDS)
-    process = proofkit.start_flow(sandbox, tmp_path, args=["--tags", "reconcile"])
-    try:
-        active = proofkit.wait_for(lambda: proofkit.active_recon(tenant), 120, what="a recon to start")
+    with _reconcile_flow(sandbox, tenant, tmp_path) as (process, active):
         tenant.scim_faults(down=True)
         time.sleep(2.0)
         tenant.scim_faults_reset()
         run = proofkit.finish_playbook(process, timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        tenant.scim_faults_reset()
     grouped = proofkit.recon_runs_by_mapping(tenant.recons(), before)
     assert all(len(grouped.get(m, [])) <= 1 for m in SAMPLE_MAPPINGS), f"a mapping ran twice: {grouped}"
     if run.rc != 0:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import secrets as token_source
 from pathlib import Path
 
 from sandbox import testing as proofkit
@@ -79,18 +77,9 @@ def recap_changed(run: proofkit.PlaybookRun, host: str) -> int:
 
 
 def sandbox_with_unique_admin_passwords(sandbox_factory) -> proofkit.Sandbox:
-    """Two tenants whose IDM admin passwords are unique strings (the default is the user name), so the leak
-    search for them means something: up, down, record new passwords, up (the CLI keeps what sandbox.json says)."""
-    sandbox = sandbox_factory(tenants=2, users=4, groups=2)
-    proofkit.sandbox_down(sandbox.state_dir)
-    info_path = sandbox.state_dir / "sandbox.json"
-    info = json.loads(info_path.read_text())
-    for tenant in info["tenants"]:
-        tenant["idm"]["password"] = f"proof-idm-{token_source.token_hex(10)}"
-    fd = os.open(info_path, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(info, handle, indent=2)
-    return proofkit.sandbox_up(sandbox.state_dir, tenants=2, users=4, groups=2)
+    """Two tenants whose IDM admin passwords are unique strings."""
+    options = {"tenants": 2, "users": 4, "groups": 2}
+    return proofkit.restart_with_unique_admin_passwords(sandbox_factory(**options), **options)
 
 
 def needles(secret: str) -> dict[str, bytes]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -46,18 +44,8 @@ def _files_under(root: Path) -> list[Path]:
 
 
 def _sandbox_with_unique_idm_password(sandbox_factory) -> proofkit.Sandbox:
-    """The CLI starts IDM with the admin password recorded in sandbox.json when it restarts a stopped
-    sandbox (it keeps credentials stable across down/up), so: up, down, record a unique password, up."""
-    sandbox = sandbox_factory(users=8, groups=2)
-    proofkit.sandbox_down(sandbox.state_dir)
-    info_path = sandbox.state_dir / "sandbox.json"
-    info = json.loads(info_path.read_text())
-    for tenant in info["tenants"]:
-        tenant["idm"]["password"] = f"proof-idm-{secrets.token_hex(10)}"
-    fd = os.open(info_path, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(info, handle, indent=2)
-    return proofkit.sandbox_up(sandbox.state_dir, users=8, groups=2)
+    options = {"users": 8, "groups": 2}
+    return proofkit.restart_with_unique_admin_passwords(sandbox_factory(**options), **options)
 
 
 def test_no_secret_in_output_results_reports_or_sandbox_state(sandbox_factory, tmp_path):

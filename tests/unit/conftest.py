@@ -42,13 +42,30 @@ CLIENT_ID = "idm-provisioning"
 CLIENT_SECRET = "client-Secr3t-cc"
 # Connector properties the fake stores encrypted, like IDM does for GuardedString properties.
 FAKE_CONFIDENTIAL = ("password", "clientSecret", "authToken", "credentials")
-AVAILABLE_SCIM_CONNECTOR = {
-    "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-    "displayName": "Scim Connector",
+# The connectorRef of the SCIM connector as the role's template writes it (a bundle version range).
+SCIM_CONNECTOR_REF = {
     "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-    "bundleVersion": "1.5.20.31",
-    "systemType": "provisioner.openicf",
+    "bundleVersion": "[1.5.0.0,1.6.0.0)",
+    "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
 }
+# What IDM's availableConnectors lists for it.
+AVAILABLE_SCIM_CONNECTOR = dict(
+    SCIM_CONNECTOR_REF, bundleVersion="1.5.20.31", displayName="Scim Connector", systemType="provisioner.openicf"
+)
+# The situation keys of an IDM 5.x recon summary (7.x has every one of _vocabulary.SITUATIONS).
+SITUATIONS_5X = (
+    "SOURCE_IGNORED",
+    "MISSING",
+    "FOUND",
+    "AMBIGUOUS",
+    "UNQUALIFIED",
+    "CONFIRMED",
+    "SOURCE_MISSING",
+    "ABSENT",
+    "TARGET_IGNORED",
+    "UNASSIGNED",
+    "FOUND_ALREADY_LINKED",
+)
 
 
 def no_metadata_message(name):

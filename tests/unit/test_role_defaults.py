@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ansible_collections.idmops.pingidm.tests.unit.ansible_cli import REPO, ansible_tool, needs_collection
+
 ROLE = os.path.join(REPO, "roles", "scim_sync")
-COLLECTIONS = os.path.join(REPO, ".venv", "collroot")
 # The variables of the attribute maps and attribute sets: each must have a documented default.
 ATTRIBUTE_VARIABLES = [
     "scim_sync_user_attribute_map",
@@ -65,26 +63,9 @@ def test_the_templates_carry_no_copy_of_the_default_maps():
     assert "'name.familyName'" not in text and "'telephoneNumber'" not in text
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections")),
-    reason="needs the collection symlink made by make setup",
-)
+@needs_collection
 def test_ansible_doc_shows_the_real_default_maps():
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-doc"),
-            "-t",
-            "role",
-            "--json",
-            "idmops.pingidm.scim_sync",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    )
+    result = ansible_tool("ansible-doc", "-t", "role", "--json", "idmops.pingidm.scim_sync", check=True)
     options = json.loads(result.stdout)["idmops.pingidm.scim_sync"]["entry_points"]["main"]["options"]
     for name in ATTRIBUTE_VARIABLES:
         assert options[name]["default"] == DEFAULTS[name], name

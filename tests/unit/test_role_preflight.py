@@ -8,16 +8,13 @@ before anything reaches IDM (the play never talks to IDM here)."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import os
 import re
-import subprocess
-import sys
-import threading
 
 import pytest
 
+from ansible_collections.idmops.pingidm.tests.unit.ansible_cli import needs_collection, run_play
+from ansible_collections.idmops.pingidm.tests.unit.local_server import json_server
 from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__scim import (
     STATIC_TOKEN,
     V2_GROUP_SCHEMA,
@@ -25,12 +22,7 @@ from ansible_collections.idmops.pingidm.tests.unit.plugins.module_utils.test__sc
     FakeScim,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(REPO, ".venv", "collroot")
-pytestmark = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections")),
-    reason="needs the collection symlink made by make setup",
-)
+pytestmark = needs_collection
 
 PLAY = """
 - hosts: localhost
@@ -49,81 +41,29 @@ def provider():
     """FakeScim (the module tests' provider) over real HTTP on 127.0.0.1."""
     fake = FakeScim()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            auth = None
-            header = self.headers.get("Authorization", "")
-            if header.startswith("Basic "):
-                auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1))
-            url = "http://%s:%d%s" % (*self.server.server_address, self.path)
-            status, body, content_type = fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(url, headers):
+        header = headers.get("Authorization", "")
+        auth = tuple(base64.b64decode(header[6:]).decode().split(":", 1)) if header.startswith("Basic ") else None
+        return fake.handle("GET", url, headers={"Authorization": header}, auth=auth)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.endpoint = "http://127.0.0.1:%d/scim/v2" % server.server_address[1]
-    try:
+    with json_server(answer) as base:
+        fake.endpoint = base + "/scim/v2"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def preflight(tmp_path, fake, **variables):
     """(rc, declared lists or the failure message)."""
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(PLAY)
-    extra = tmp_path / "vars.json"
-    extra.write_text(
-        json.dumps(
-            {
-                "scim_sync_idm_url": "http://127.0.0.1:9",
-                "scim_sync_scim_endpoint": fake.endpoint,
-                "scim_sync_scim_auth_method": "TOKEN",
-                "scim_sync_scim_token": STATIC_TOKEN,
-                **variables,
-            }
-        )
-    )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-        ANSIBLE_LOCALHOST_WARNING="0",
-    )
-    result = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            "ansible_python_interpreter=" + sys.executable,
-            "-e",
-            "@" + str(extra),
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    variables = {
+        "scim_sync_idm_url": "http://127.0.0.1:9",
+        "scim_sync_scim_endpoint": fake.endpoint,
+        "scim_sync_scim_auth_method": "TOKEN",
+        "scim_sync_scim_token": STATIC_TOKEN,
+        **variables,
+    }
+    result, failure = run_play(tmp_path, PLAY, variables)
     assert STATIC_TOKEN not in result.stdout + result.stderr
-    failure = re.search(r"^fatal: \[localhost\]: FAILED! => (\{.*\})$", result.stdout, re.MULTILINE)
-    if failure:
-        return result.returncode, json.loads(failure.group(1))["msg"]
+    if failure is not None:
+        return result.returncode, failure
     declared = re.search(r'"msg": "DECLARED (.*)"$', result.stdout, re.MULTILINE)
     assert declared, result.stdout + result.stderr
     return result.returncode, json.loads(declared.group(1).replace('\\"', '"'))

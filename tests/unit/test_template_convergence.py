@@ -23,6 +23,7 @@ read by default or not (A3, ``recon_target_fields=default|mapped``), nulls kept 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import re
@@ -218,20 +219,16 @@ class Provider:
                 resource[prop] = copy.deepcopy(value)
         return self._stored(resource)
 
-    def write_account(self, scim_id, obj):
+    def write(self, kind, scim_id, obj):
+        """What the connector writes to an ``account`` or a ``group``: a create without ``scim_id``, else a PATCH."""
+        store, prefix, types = (
+            (self.users, "s", self.account_types) if kind == "account" else (self.groups, "g", self.group_types)
+        )
         self.writes += 1
         if scim_id is None:
-            scim_id = "s%d" % next(self.ids)
-            self.users[scim_id] = {"id": scim_id}
-        self.users[scim_id] = self._apply(self.users[scim_id], obj, self.account_types)
-        return scim_id
-
-    def write_group(self, scim_id, obj):
-        self.writes += 1
-        if scim_id is None:
-            scim_id = "g%d" % next(self.ids)
-            self.groups[scim_id] = {"id": scim_id}
-        self.groups[scim_id] = self._apply(self.groups[scim_id], obj, self.group_types)
+            scim_id = "%s%d" % (prefix, next(self.ids))
+            store[scim_id] = {"id": scim_id}
+        store[scim_id] = self._apply(store[scim_id], obj, types)
         return scim_id
 
 
@@ -373,13 +370,12 @@ class Engine:
             )
         kind = "account" if "User" in name else "group"
         idm_kind = "user" if kind == "account" else "role"
-        write = self.provider.write_account if kind == "account" else self.provider.write_group
         return (
             mapping["links"],
             True,
             lambda i: self.idm.read(idm_kind, i),
             getattr(self.provider, kind),
-            write,
+            functools.partial(self.provider.write, kind),
             lambda p: self.provider.query(kind, p),
         )
 
@@ -392,6 +388,21 @@ class Engine:
                 value = prop["default"]
             target[prop["target"]] = copy.deepcopy(value)
         return target
+
+    def on_event(self, mapping, event, source, target, **bindings):
+        """``target`` as the mapping's ``event`` script (onCreate, onUpdate) leaves it, if it has one."""
+        if not mapping.get(event):
+            return target
+        return self.run(
+            mapping[event]["source"],
+            result="target",
+            source=source,
+            target=target,
+            linkQualifier="default",
+            mappingConfig=mapping,
+            context={},
+            **bindings,
+        )
 
     def process(self, name, source_id):
         mapping = self.mappings[name]
@@ -407,18 +418,7 @@ class Engine:
                 raise EntryFailure("AMBIGUOUS")
             if not found:
                 target = self.apply_properties(mapping, source, {})
-                if mapping.get("onCreate"):
-                    target = self.run(
-                        mapping["onCreate"]["source"],
-                        result="target",
-                        source=source,
-                        target=target,
-                        sourceId=source_id,
-                        situation="ABSENT",
-                        linkQualifier="default",
-                        mappingConfig=mapping,
-                        context={},
-                    )
+                target = self.on_event(mapping, "onCreate", source, target, sourceId=source_id, situation="ABSENT")
                 target_id = write_target(None, target)
                 self.link(link_type, reverse, source_id, target_id)
                 return "created"
@@ -426,20 +426,8 @@ class Engine:
             self.link(link_type, reverse, source_id, target_id)
         old = read_target(target_id)
         target = self.apply_properties(mapping, source, copy.deepcopy(old))
-        if mapping.get("onUpdate"):
-            target = self.run(
-                mapping["onUpdate"]["source"],
-                result="target",
-                source=source,
-                target=target,
-                oldTarget=old,
-                sourceId=source_id,
-                targetId=target_id,
-                situation=situation,
-                linkQualifier="default",
-                mappingConfig=mapping,
-                context={},
-            )
+        bindings = {"oldTarget": old, "sourceId": source_id, "targetId": target_id, "situation": situation}
+        target = self.on_event(mapping, "onUpdate", source, target, **bindings)
         if strict_equal(old, target):
             return "unchanged"
         write_target(target_id, target)

@@ -21,6 +21,7 @@ from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
 
 from ansible_collections.idmops.pingidm.plugins.filter import sync_problems as _sync_filter  # noqa: E402
+from ansible_collections.idmops.pingidm.tests.unit.ansible_cli import needs_collection, run_play  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(REPO, "conf_templates")
@@ -240,6 +241,8 @@ def test_connector_object_types():
 
 
 ENTERPRISE = ["employeeNumber", "costCenter", "organization", "division", "department", "manager"]
+# The SCIM core attributes that the role's default user map and EXTRAS (below) map.
+MAPPED_CORE = ["userName", "name", "displayName", "title", "active", "emails", "phoneNumbers", "externalId"]
 
 
 def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
@@ -247,17 +250,7 @@ def test_connector_default_is_the_scim_core_without_the_enterprise_extension():
     # default (no preflight, no list) declares the core attributes only.
     properties = connector()["objectTypes"]["account"]["properties"]
     assert not set(ENTERPRISE) & set(properties)
-    assert {
-        "userName",
-        "name",
-        "displayName",
-        "title",
-        "active",
-        "emails",
-        "phoneNumbers",
-        "externalId",
-        "__PASSWORD__",
-    } <= set(properties)
+    assert {*MAPPED_CORE, "__PASSWORD__"} <= set(properties)
     listed = connector(scim_sync_account_properties=["name", "emails", "department", "manager"])
     assert sorted(listed["objectTypes"]["account"]["properties"]) == [
         "department",
@@ -375,17 +368,7 @@ EXTRAS = [
     {"scim": "title", "idm": "title"},
     {"scim": "department", "idm": "department", "optional": True},
 ]
-ALL_ACCOUNT = [
-    "userName",
-    "name",
-    "displayName",
-    "title",
-    "active",
-    "emails",
-    "phoneNumbers",
-    "externalId",
-    "department",
-]
+ALL_ACCOUNT = [*MAPPED_CORE, "department"]
 
 
 def full_mappings(**extra):
@@ -624,57 +607,18 @@ VALIDATE_PLAY = """
 
 
 def run_validation(tmp_path, variables):
-    import subprocess
-    import sys
-
-    playbook = tmp_path / "validate.yml"
-    playbook.write_text(VALIDATE_PLAY)
-    extra = tmp_path / "vars.json"
     # Values given as variables are templated by Ansible, so this secret has no "{{" (that would need !unsafe).
-    extra.write_text(
-        json.dumps(
-            {
-                "scim_sync_idm_url": "http://127.0.0.1:9",
-                **OAUTH,
-                "scim_sync_scim_client_secret": PLAYBOOK_SECRET,
-                **variables,
-            }
-        )
-    )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collroot"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-        ANSIBLE_LOCALHOST_WARNING="0",
-    )
-    result = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            "ansible_python_interpreter=" + sys.executable,
-            "-e",
-            "@" + str(extra),
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    failure = re.search(r"^fatal: \[localhost\]: FAILED! => (\{.*\})$", result.stdout, re.MULTILINE)
-    return result.returncode, json.loads(failure.group(1))["msg"] if failure else result.stdout + result.stderr
+    variables = {
+        "scim_sync_idm_url": "http://127.0.0.1:9",
+        **OAUTH,
+        "scim_sync_scim_client_secret": PLAYBOOK_SECRET,
+        **variables,
+    }
+    result, failure = run_play(tmp_path, VALIDATE_PLAY, variables)
+    return result.returncode, failure if failure is not None else result.stdout + result.stderr
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(os.path.join(REPO, ".venv", "collroot", "ansible_collections")),
-    reason="needs the collection symlink made by make setup",
-)
+@needs_collection
 def test_role_validation_names_the_bad_fields(tmp_path):
     rc, message = run_validation(tmp_path, {})
     assert rc == 0, message

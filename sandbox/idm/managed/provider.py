@@ -4,7 +4,7 @@ engine."""
 
 from __future__ import annotations
 
-from ..crest import parse_fields
+from ..crest import Paging, parse_fields
 from ..router import ResourceProvider
 from .service import ManagedService
 
@@ -49,5 +49,5 @@ class ManagedProvider(ResourceProvider):
             fields = parse_fields(fields)
         rel = self._split_rel(resource)
         if rel:
-            return self.managed.rel_query(*rel, query_filter, fields, page_size, cookie)
-        return self.managed.query_objects(resource, query_filter, fields=fields, page_size=page_size, cookie=cookie)
+            return self.managed.rel_query(*rel, query_filter, fields, Paging(page_size, cookie))
+        return self.managed.query_objects(resource, query_filter, fields=fields, paging=Paging(page_size, cookie))

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import queryfilter
 from ..config import ConfigService
-from ..crest import apply_patch, copy_json, page, project, sort_results, strict_equal
+from ..crest import NO_PAGING, Paging, apply_patch, copy_json, project, strict_equal
 from ..errors import IdmError
 from ..readings import Readings
 from ..store import Store
@@ -319,11 +319,7 @@ class ManagedService:
         query_filter: str | None = None,
         query_id: str | None = None,
         fields: list[str] | None = None,
-        page_size: int | None = None,
-        cookie: str | None = None,
-        offset: int | None = None,
-        total_policy: str | None = None,
-        sort_keys: str | None = None,
+        paging: Paging = NO_PAGING,
     ) -> dict:
         resource = _check_resource(resource)
         if query_id is not None:
@@ -347,8 +343,7 @@ class ManagedService:
                 probe = self.render(resource, obj, ["*_ref"]) if expand_for_filter else obj
                 if queryfilter.matches(node, probe, case_insensitive=True):
                     matched.append(obj)
-            matched = sort_results(matched, sort_keys, case_insensitive=True)
-            envelope = page(matched, page_size, cookie, offset, total_policy)
+            envelope = paging.apply(matched, case_insensitive=True)
             envelope["result"] = [self.render(resource, obj, fields) for obj in envelope["result"]]
             return envelope
 
@@ -366,11 +361,7 @@ class ManagedService:
         prop: str,
         query_filter: str,
         fields: list[str] | None = None,
-        page_size: int | None = None,
-        cookie: str | None = None,
-        offset: int | None = None,
-        total_policy: str | None = None,
-        sort_keys: str | None = None,
+        paging: Paging = NO_PAGING,
     ) -> dict:
         node = queryfilter.parse(query_filter)
         with self._lock:
@@ -380,8 +371,7 @@ class ManagedService:
                 self.relationships.element(rid, end, expand, with_top_ids=True) for rid in self.relationships.ids(*end)
             ]
         items = [i for i in items if queryfilter.matches(node, i, case_insensitive=True)]
-        items = sort_results(items, sort_keys, case_insensitive=True)
-        return page(items, page_size, cookie, offset, total_policy)
+        return paging.apply(items, case_insensitive=True)
 
     def rel_read(self, resource: str, obj_id: str, prop: str, rel_id: str) -> dict:
         with self._lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..crest import page, project, sort_results
+from ..crest import project
 from ..errors import IdmError
 from ..sync.audit import AuditService
 from . import params
@@ -50,9 +50,6 @@ class AuditRoutes:
             if "_queryId" in query:
                 raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on audit/{topic}")
             raise IdmError(400, "Query requests must specify _queryFilter")
-        events = sort_results(
-            self.audit.search(query["_queryFilter"], topic), query.get("_sortKeys"), case_insensitive=False
-        )
-        envelope = page(events, **params.page_window(request))
+        envelope = params.paging(request).apply(self.audit.search(query["_queryFilter"], topic), case_insensitive=False)
         envelope["result"] = [project(event, fields) for event in envelope["result"]]
         return Response(200, envelope)

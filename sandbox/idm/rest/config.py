@@ -38,8 +38,8 @@ class ConfigRoutes:
     def list_or_query(self, request: Request) -> Response:
         query = request.query
         if "_queryFilter" in query:
-            window = params.paging(request)
-            return Response(200, self.config.query_configs(query["_queryFilter"], params.fields(request), **window))
+            paging = params.paging(request)
+            return Response(200, self.config.query_configs(query["_queryFilter"], params.fields(request), paging))
         if "_queryId" in query:
             raise IdmError(400, f"Unsupported _queryId {query['_queryId']} on config")
         return Response(200, self.config.list())

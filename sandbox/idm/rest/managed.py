@@ -72,7 +72,7 @@ class ManagedRoutes:
         return Response(
             200,
             self.managed.query_objects(
-                call.resource, query.get("_queryFilter"), query.get("_queryId"), call.fields, **call.paging
+                call.resource, query.get("_queryFilter"), query.get("_queryId"), call.fields, call.paging
             ),
         )
 
@@ -142,7 +142,7 @@ class ManagedRoutes:
         return Response(
             200,
             self.managed.rel_query(
-                call.resource, object_id, prop, request.query["_queryFilter"], call.fields, **call.paging
+                call.resource, object_id, prop, request.query["_queryFilter"], call.fields, call.paging
             ),
         )
 

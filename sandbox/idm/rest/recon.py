@@ -7,7 +7,9 @@ answers GET only: the analysis summaries, one of them, or its entries (``recon/a
 
 from __future__ import annotations
 
-from ..crest import page, project
+import dataclasses
+
+from ..crest import project
 from ..errors import IdmError
 from ..sync.recon import ReconService
 from . import params
@@ -75,6 +77,6 @@ class ReconRoutes:
 
     @staticmethod
     def _paged(request: Request, items: list[dict], fields: list[str] | None) -> Response:
-        envelope = page(items, **params.page_window(request))
+        envelope = dataclasses.replace(params.paging(request), sort_keys=None).apply(items, case_insensitive=False)
         envelope["result"] = [project(item, fields) for item in envelope["result"]]
         return Response(200, envelope)

@@ -8,6 +8,8 @@ update, patch and delete on an object.
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..crest import project
 from ..errors import IdmError
 from ..system import SystemService
@@ -67,7 +69,7 @@ class SystemRoutes:
                 query.get("_queryFilter", "true"),
                 params.fields(request),
                 query_id=query.get("_queryId"),
-                **window,
+                **dataclasses.asdict(window),
             ),
         )
 

@@ -41,21 +41,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import IdmError
-from ..readings import Readings
-from ..router import InternalRouter
-from ..store import Store
 from . import situations
 from .actions import Actions
-from .audit import AuditService
 from .buffers import AuditBuffer, LinkBook
 from .entries import Canceled, Entry, EntryFailure, sync_failure
-from .links import LinkStore
 from .mapping import Mapping
 from .prefetch import Targets, prefetch_sets
 from .properties import Correlator, PropertyMapper
 from .runstate import RunState
-from .scope import RunScope
-from .scripting import ScriptError, ScriptRunner
+from .scope import RunScope, SyncServices
+from .scripting import ScriptError
 
 CHUNK = 500
 
@@ -69,24 +64,20 @@ class ReconEngine:
 
     def __init__(
         self,
-        router: InternalRouter,
-        runner: ScriptRunner,
-        links: LinkStore,
-        audit: AuditService,
-        store: Store,
+        services: SyncServices,
         mapping: Mapping,
         run: RunState,
-        readings: Readings,
         entry_delay: float = 0.0,
         assoc: Callable[[list[dict]], None] | None = None,
         implicit: bool = False,
         on_flush: Callable[[], None] | None = None,
     ) -> None:
-        self.scope = RunScope(router, runner, mapping, run, readings, implicit)
+        readings = services.readings
+        self.scope = RunScope(services.router, services.runner, mapping, run, readings, implicit)
         self.mapping = mapping
         self.run = run
         self.readings = readings
-        self.store = store
+        self.store = services.store
         self.implicit = implicit
         self.entry_delay = entry_delay
         self.analyze = run.analyze
@@ -96,8 +87,8 @@ class ReconEngine:
         # Links are written at once (not batched) when a managed write could trigger an implicit sync that has to
         # see them, as IDM writes each link before it writes the target.
         eager = implicit or (readings.implicit_sync == "on" and not mapping.target.startswith("system/"))
-        self.links = LinkBook(links, mapping, eager)
-        self.audit = AuditBuffer(audit, mapping, run, implicit, assoc)
+        self.links = LinkBook(services.links, mapping, eager)
+        self.audit = AuditBuffer(services.audit, mapping, run, implicit, assoc)
         self.properties = PropertyMapper(self.scope)
         self.correlator = Correlator(self.scope, self.properties, self.targets)
         self.actions = Actions(self.scope, self.links, self.targets, self.properties)
@@ -239,12 +230,17 @@ class ReconEngine:
                 if entry.target is None and not self.targets.index_usable:
                     entry.target = self.scope.read_or_none(self.mapping.target, target_id, self.scope.fields("target"))
                 self.targets.seen.add(target_id)
-            try:
-                self.assess_source(entry)
-            except (ScriptError, IdmError) as exc:
-                self.record_failure(entry, exc)
-                continue
-            yield entry
+            if self._assessed(entry, self.assess_source):
+                yield entry
+
+    def _assessed(self, entry: Entry, assess: Callable[[Entry], None]) -> bool:
+        """Whether ``assess`` decided the entry's situation; a script or IDM error is recorded as its failure."""
+        try:
+            assess(entry)
+        except (ScriptError, IdmError) as exc:
+            self.record_failure(entry, exc)
+            return False
+        return True
 
     def assess_source(self, entry: Entry) -> None:
         """Gather what the situation of a source entry depends on, in IDM's order, and decide it."""
@@ -322,12 +318,8 @@ class ReconEngine:
         for qualifier in self.qualifiers(None):
             entry = Entry("target", qualifier)
             entry.target_id, entry.target = target_id, target
-            try:
-                self._assess_target(entry)
-            except (ScriptError, IdmError) as exc:
-                self.record_failure(entry, exc)
-                continue
-            yield entry
+            if self._assessed(entry, self._assess_target):
+                yield entry
 
     def _assess_target(self, entry: Entry) -> None:
         valid = self._target_valid(entry.target, entry.qualifier)

@@ -35,16 +35,12 @@ import uuid
 from typing import Any
 
 from ..errors import IdmError
-from ..readings import Readings
-from ..router import InternalRouter
-from ..store import Store
-from .audit import AuditService
 from .engine import ReconEngine
 from .entries import Entry
-from .links import LinkStore
 from .mapping import MappingRegistry
 from .runstate import RunState
-from .scripting import ScriptError, ScriptRunner
+from .scope import SyncServices
+from .scripting import ScriptError
 
 log = logging.getLogger("sandbox.idm.sync")
 
@@ -52,23 +48,10 @@ MAX_DEPTH = 8
 
 
 class ImplicitSync:
-    def __init__(
-        self,
-        router: InternalRouter,
-        runner: ScriptRunner,
-        links: LinkStore,
-        audit: AuditService,
-        store: Store,
-        mappings: MappingRegistry,
-        readings: Readings,
-    ) -> None:
-        self.router = router
-        self.runner = runner
-        self.links = links
-        self.audit = audit
-        self.store = store
+    def __init__(self, services: SyncServices, mappings: MappingRegistry) -> None:
+        self.services = services
         self.mappings = mappings
-        self.readings = readings
+        self.readings = services.readings
         self._local = threading.local()
 
     def notify(
@@ -114,9 +97,7 @@ class ImplicitSync:
                 results.append({"mapping": mapping.name, "result": "SKIPPED", "entries": []})
                 continue
             run = RunState(f"{uuid.uuid4()}", mapping.name, action="sync", initiator=initiator)
-            engine = ReconEngine(
-                self.router, self.runner, self.links, self.audit, self.store, mapping, run, self.readings, implicit=True
-            )
+            engine = ReconEngine(self.services, mapping, run, implicit=True)
             try:
                 entries = sync_source(engine, object_id, new, old, deleted=event == "delete")
             except Exception as exc:

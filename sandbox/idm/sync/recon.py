@@ -52,15 +52,11 @@ from typing import Any
 from .. import queryfilter
 from ..crest import project
 from ..errors import IdmError
-from ..readings import Readings
-from ..router import InternalRouter, ResourceProvider
-from ..store import Store
-from .audit import AuditService
+from ..router import ResourceProvider
 from .engine import ReconEngine
-from .links import LinkStore
 from .mapping import MappingRegistry
 from .runstate import RunState, now_iso
-from .scripting import ScriptRunner
+from .scope import SyncServices
 
 log = logging.getLogger("sandbox.idm.recon")
 
@@ -88,24 +84,12 @@ MAX_COMPLETED_RUNS = 100
 
 
 class ReconService(ResourceProvider):
-    def __init__(
-        self,
-        store: Store,
-        router: InternalRouter,
-        mappings: MappingRegistry,
-        links: LinkStore,
-        audit: AuditService,
-        runner: ScriptRunner,
-        readings: Readings,
-        entry_delay: float = 0.0,
-    ) -> None:
-        self.readings = readings
-        self.store = store
-        self.router = router
+    def __init__(self, services: SyncServices, mappings: MappingRegistry, entry_delay: float = 0.0) -> None:
+        self.services = services
+        self.readings = services.readings
+        self.store = store = services.store  # the runs and their association data are tables of this service
+        self.audit = services.audit
         self.mappings = mappings
-        self.links = links
-        self.audit = audit
-        self.runner = runner
         self.entry_delay = float(entry_delay)
         self._lock = threading.Lock()
         self._active = {}  # id -> (RunState, Thread)
@@ -223,14 +207,9 @@ class ReconService(ResourceProvider):
 
     def _execute(self, run, mapping):
         engine = ReconEngine(
-            self.router,
-            self.runner,
-            self.links,
-            self.audit,
-            self.store,
+            self.services,
             mapping,
             run,
-            self.readings,
             self.entry_delay,
             self._save_assoc_entries if run.persist_associations else None,
             on_flush=lambda: self._save(run),

@@ -1,20 +1,36 @@
 """What every part of one synchronization run shares: the mapping, the run state, the internal router and the
 script runner, the readings, whether it is an implicit sync, and what scripts and reads are given (bindings,
-``_fields``)."""
+``_fields``); and the server's services every synchronization works with (``SyncServices``)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IdmError
 from ..managed import RELATIONSHIPS
 from ..readings import Readings
 from ..router import InternalRouter
+from ..store import Store
+from .audit import AuditService
 from .entries import Entry
+from .links import LinkStore
 from .mapping import Mapping
 from .runstate import RunState
 from .scripting import ScriptRunner
+
+
+@dataclass(frozen=True)
+class SyncServices:
+    """The server's services a synchronization (a recon run, an implicit sync) works with; built once."""
+
+    router: InternalRouter
+    runner: ScriptRunner
+    links: LinkStore
+    audit: AuditService
+    store: Store
+    readings: Readings
 
 
 class RunScope:

@@ -6,6 +6,10 @@
 ``auth=False`` or explicit ``headers``), ``.restart()`` (same state dir, new process-level server object).
 ``idm_server_factory(**IdmServer kwargs)`` builds more (e.g. ``startup_delay=2``, ``no_script_users=["u:p"]``).
 Every server is stopped at teardown, even when the test fails.
+
+For the sync tests: ``idm`` is an IDM for reconciliation tests (MINIMAL_MANAGED policy, no implicit sync; a test
+module that needs another one defines its own ``idm``), ``provider`` a SCIM 2.0 provider on 127.0.0.1 shared by the
+tests of a module (``.endpoint``, ``.token_endpoint``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pytest
 import requests
 
 from sandbox.idm.server import IdmServer
+from sandbox.tests.idm.scim_fixture import ScimTestProvider
+from sandbox.tests.idm.sync_helpers import RECON_ONLY, minimal_policy
 
 ADMIN_HEADERS = {
     "X-OpenIDM-Username": "openidm-admin",
@@ -79,6 +85,18 @@ def idm_server_factory(tmp_path):
 @pytest.fixture
 def idm_server(idm_server_factory):
     return idm_server_factory()
+
+
+@pytest.fixture
+def idm(idm_server_factory):
+    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
+
+
+@pytest.fixture(scope="module")
+def provider():
+    server = ScimTestProvider()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

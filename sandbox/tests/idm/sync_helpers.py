@@ -11,6 +11,32 @@ SCIM_REF = {
 }
 
 
+def connector_status(name, enabled=True, started=True):
+    """What ``system?_action=test`` reports for a SCIM connector: started (the bundle IDM runs, its object types)
+    or not (yet) available."""
+    status = {"name": name, "enabled": enabled, "config": f"config/provisioner.openicf/{name}"}
+    if not started:
+        return dict(status, connectorRef=SCIM_REF, objectTypes=["__ALL__"], error="connector not available", ok=False)
+    return dict(
+        status,
+        connectorRef=dict(SCIM_REF, bundleVersion="1.5.20.31"),
+        displayName="Scim Connector",
+        objectTypes=["__ALL__", "account", "group"],
+        ok=True,
+    )
+
+
+# The keys of every CREST query answer.
+QUERY_RESULT_KEYS = {
+    "result",
+    "resultCount",
+    "pagedResultsCookie",
+    "totalPagedResultsPolicy",
+    "totalPagedResults",
+    "remainingPagedResults",
+}
+
+
 def js(source):
     return {"type": "text/javascript", "source": source}
 
@@ -129,4 +155,38 @@ PERSON_USER = {
     "target": "managed/user",
     "correlationQuery": correlate_on("userName"),
     "properties": [{"source": "userName", "target": "userName"}, {"source": "mail", "target": "mail"}],
+}
+# user -> person on userName alone (no links: a mapping of its own).
+USER_PERSON = {
+    "name": "user_person",
+    "source": "managed/user",
+    "target": "managed/person",
+    "properties": [{"source": "userName", "target": "userName"}],
+}
+
+
+# The account mappings of PingIDM's SCIM sample (sync.json), without their policies: each test adds its own.
+SCIM_ACCOUNT_USER = {
+    "name": "systemScimAccount_managedUser",
+    "source": "system/scim/account",
+    "target": "managed/user",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [
+        {"source": "userName", "target": "userName"},
+        {"source": "name/givenName", "target": "givenName"},
+        {"source": "name/familyName", "target": "sn"},
+        {"source": "emails", "target": "mail", "transform": js("source && source.length ? source[0].value : null")},
+    ],
+}
+USER_SCIM_ACCOUNT = {
+    "name": "managedUser_systemScimAccount",
+    "source": "managed/user",
+    "target": "system/scim/account",
+    "links": "systemScimAccount_managedUser",
+    "correlationQuery": correlate_on("userName"),
+    "properties": [
+        {"source": "userName", "target": "userName"},
+        {"source": "givenName", "target": "name/givenName"},
+        {"source": "sn", "target": "name/familyName"},
+    ],
 }

@@ -11,11 +11,7 @@ from sandbox.idm.errors import IdmError
 from sandbox.tests.idm.sync_helpers import SCIM_REF
 
 SCIM_CONFIG = {
-    "connectorRef": {
-        "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-        "bundleVersion": "[1.5.0.0,1.6.0.0)",
-    },
+    "connectorRef": dict(SCIM_REF),
     "enabled": False,
     "configurationProperties": {
         "SCIMEndpoint": "http://127.0.0.1:1/scim/v2",

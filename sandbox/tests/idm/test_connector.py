@@ -8,45 +8,13 @@ from sandbox.idm.provisioner import find_connector, version_matches
 from sandbox.idm.provisioner.query import UNTRANSLATABLE, query, translate_filter
 from sandbox.idm.provisioner.schema import ObjectType, default_object_types
 from sandbox.idm.provisioner.scim import ConnectorError, ScimConnector
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
+from sandbox.tests.idm.sync_helpers import scim_provisioner
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
-
-
-def scim_config(provider, **overrides):
-    props = {
-        "SCIMEndpoint": provider.endpoint,
-        "SCIMVersion": 2,
-        "authenticationMethod": "OAUTH",
-        "grantType": "client_credentials",
-        "tokenEndpoint": provider.token_endpoint,
-        "clientId": "idm-client",
-        "clientSecret": "idm-secret",
-        "connectionTimeout": 5,
-        "maximumConnections": 4,
-    }
-    props.update(overrides)
-    return {
-        "connectorRef": {
-            "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-            "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-            "bundleVersion": "[1.5.0.0,1.6.0.0)",
-        },
-        "enabled": True,
-        "configurationProperties": props,
-        "objectTypes": default_object_types(),
-    }
-
-
 def test_oauth_test_and_token_cached(provider):
-    connector = ScimConnector(scim_config(provider))
+    connector = ScimConnector(scim_provisioner(provider))
     before = provider.token_requests
     connector.test()
     connector.test()
@@ -54,7 +22,7 @@ def test_oauth_test_and_token_cached(provider):
 
 
 def test_token_refreshed_on_401(provider):
-    connector = ScimConnector(scim_config(provider))
+    connector = ScimConnector(scim_provisioner(provider))
     connector.test()
     provider.revoke_tokens()
     before = provider.token_requests
@@ -63,7 +31,7 @@ def test_token_refreshed_on_401(provider):
 
 
 def test_wrong_secret_is_credentials_error(provider):
-    connector = ScimConnector(scim_config(provider, clientSecret="wrong"))
+    connector = ScimConnector(scim_provisioner(provider, clientSecret="wrong"))
     with pytest.raises(ConnectorError) as info:
         connector.test()
     assert info.value.kind == "credentials"
@@ -72,24 +40,26 @@ def test_wrong_secret_is_credentials_error(provider):
 def test_secret_decrypted_through_callback(provider):
     encrypted = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "opaque"}}}
     connector = ScimConnector(
-        scim_config(provider, clientSecret=encrypted),
+        scim_provisioner(provider, clientSecret=encrypted),
         decrypt=lambda value: "idm-secret" if value is encrypted else value,
     )
     connector.test()
 
 
 def test_static_token_and_basic(provider):
-    ScimConnector(scim_config(provider, authenticationMethod="TOKEN", authToken="static-token")).test()
-    ScimConnector(scim_config(provider, authenticationMethod="BASIC", user="idm-client", password="idm-secret")).test()
+    ScimConnector(scim_provisioner(provider, authenticationMethod="TOKEN", authToken="static-token")).test()
+    ScimConnector(
+        scim_provisioner(provider, authenticationMethod="BASIC", user="idm-client", password="idm-secret")
+    ).test()
     with pytest.raises(ConnectorError) as info:
-        ScimConnector(scim_config(provider, authenticationMethod="TOKEN", authToken="nope")).test()
+        ScimConnector(scim_provisioner(provider, authenticationMethod="TOKEN", authToken="nope")).test()
     assert info.value.kind == "credentials"
 
 
 def test_unreachable_and_wrong_endpoint(provider):
     with pytest.raises(ConnectorError) as info:
         ScimConnector(
-            scim_config(
+            scim_provisioner(
                 provider,
                 SCIMEndpoint="http://127.0.0.1:9/scim/v2",
                 authenticationMethod="TOKEN",
@@ -99,20 +69,20 @@ def test_unreachable_and_wrong_endpoint(provider):
     assert info.value.kind == "connection"
     assert str(info.value).startswith("Connect to 127.0.0.1:9 failed")
     with pytest.raises(ConnectorError) as info:
-        ScimConnector(scim_config(provider, SCIMEndpoint=provider.base + "/nothing/v2")).test()
+        ScimConnector(scim_provisioner(provider, SCIMEndpoint=provider.base + "/nothing/v2")).test()
     assert "404" in str(info.value)
 
 
 @pytest.mark.parametrize("missing", ["SCIMEndpoint", "clientId", "tokenEndpoint"])
 def test_configuration_validated(provider, missing):
     with pytest.raises(ConnectorError) as info:
-        ScimConnector(scim_config(provider, **{missing: None}))
+        ScimConnector(scim_provisioner(provider, **{missing: None}))
     assert info.value.kind == "configuration"
     assert missing in str(info.value)
 
 
 def test_crud_with_enterprise_extension_and_flags(provider):
-    connector = ScimConnector(scim_config(provider, SCIMVersion="2"))
+    connector = ScimConnector(scim_provisioner(provider, SCIMVersion="2"))
     created = connector.create(
         "account",
         {
@@ -146,7 +116,7 @@ def test_crud_with_enterprise_extension_and_flags(provider):
 
 
 def test_patch_with_path_option(provider):
-    connector = ScimConnector(scim_config(provider, usePathForPatchV2=True))
+    connector = ScimConnector(scim_provisioner(provider, usePathForPatchV2=True))
     created = connector.create("account", {"userName": "path.user"})
     updated = connector.update("account", created["_id"], {"costCenter": "C1", "title": "Boss"})
     assert updated["costCenter"] == "C1" and updated["title"] == "Boss"
@@ -154,7 +124,7 @@ def test_patch_with_path_option(provider):
 
 
 def test_groups_members_replaced_as_a_whole(provider):
-    connector = ScimConnector(scim_config(provider))
+    connector = ScimConnector(scim_provisioner(provider))
     users = [connector.create("account", {"userName": f"member{i}"}) for i in range(3)]
     group = connector.create("group", {"displayName": "team", "members": [{"value": users[0]["_id"]}]})
     assert [m["value"] for m in group["members"]] == [users[0]["_id"]]
@@ -166,7 +136,7 @@ def test_groups_members_replaced_as_a_whole(provider):
 
 
 def test_query_translation_and_paging(provider):
-    connector = ScimConnector(scim_config(provider))
+    connector = ScimConnector(scim_provisioner(provider))
     ids = [
         connector.create("account", {"userName": f"page{i:02d}", "title": "T" if i % 2 else "U"})["_id"]
         for i in range(7)

@@ -4,12 +4,10 @@ docstrings of the sandbox modules and in sandbox/README.md."""
 
 from __future__ import annotations
 
-import pytest
-
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
     PERSON_USER,
     RECON_ONLY,
+    USER_PERSON,
     audit_entries,
     correlate_on,
     create,
@@ -20,19 +18,6 @@ from sandbox.tests.idm.sync_helpers import (
     recon,
     situations,
 )
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
-
 
 # ---- A2: EXCEPTION is SUCCESS, failures carry what IDM records ----------------------------------------------------
 
@@ -110,13 +95,7 @@ def test_exception_status_failure_reading_counts_them_as_failures(idm_server_fac
 def test_links_naming_no_mapping_is_stored_but_not_in_force(idm):
     put_mappings(idm, PERSON_USER)
     create(idm, "managed/person", {"userName": "anna"})
-    reverse = {
-        "name": "user_person",
-        "source": "managed/user",
-        "target": "managed/person",
-        "links": "nope",
-        "properties": [{"source": "userName", "target": "userName"}],
-    }
+    reverse = dict(USER_PERSON, links="nope")
     stored = idm.request("PUT", "config/sync", json={"mappings": [PERSON_USER, reverse]})
     assert stored.status_code == 200  # the config service accepts it
     assert idm.get("config/sync").json()["mappings"][1]["links"] == "nope"

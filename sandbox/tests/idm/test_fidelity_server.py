@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
     PERSON_USER,
-    RECON_ONLY,
-    SCIM_REF,
+    connector_status,
     create,
     js,
-    minimal_policy,
     put_config,
     put_mappings,
     recon,
     scim_provisioner,
 )
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
-
 
 # ---- A8: error messages are HTML-escaped ---------------------------------------------------------------------------
 
@@ -54,17 +36,7 @@ def test_disabled_connector_has_no_route_and_starting_one_answers_503(idm_server
     assert idm.request("POST", "system/off?_action=test").status_code == 404
     assert idm.get("system/off/account", params={"_queryFilter": "true"}).status_code == 404
     listed = idm.request("POST", "system?_action=test").json()
-    assert listed == [
-        {
-            "name": "off",
-            "enabled": False,
-            "config": "config/provisioner.openicf/off",
-            "connectorRef": SCIM_REF,
-            "objectTypes": ["__ALL__"],
-            "error": "connector not available",
-            "ok": False,
-        }
-    ]
+    assert listed == [connector_status("off", enabled=False, started=False)]
     put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider), wait=False)
     starting = idm.request("POST", "system/scim?_action=test").json()
     assert starting["ok"] is False and starting["error"] == "connector not available"

@@ -7,6 +7,9 @@ import pytest
 
 from sandbox.tests.idm.scim_fixture import ScimTestProvider
 from sandbox.tests.idm.sync_helpers import (
+    SCIM_ACCOUNT_USER,
+    USER_PERSON,
+    USER_SCIM_ACCOUNT,
     create,
     js,
     managed,
@@ -18,41 +21,13 @@ from sandbox.tests.idm.sync_helpers import (
     stock_user,
 )
 
-OUTBOUND = {
-    "name": "managedUser_systemScimAccount",
-    "source": "managed/user",
-    "target": "system/scim/account",
-    "links": "systemScimAccount_managedUser",
-    "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-    "properties": [
-        {"source": "userName", "target": "userName"},
-        {"source": "givenName", "target": "name/givenName"},
-        {"source": "sn", "target": "name/familyName"},
-    ],
-    "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}],
-}
-INBOUND = {
-    "name": "systemScimAccount_managedUser",
-    "source": "system/scim/account",
-    "target": "managed/user",
-    "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-    "properties": [
-        {"source": "userName", "target": "userName"},
-        {"source": "name/givenName", "target": "givenName"},
-        {"source": "name/familyName", "target": "sn"},
-        {"source": "emails", "target": "mail", "transform": js("source && source.length ? source[0].value : null")},
-    ],
-}
-USER_PERSON = {
-    "name": "user_person",
-    "source": "managed/user",
-    "target": "managed/person",
-    "properties": [{"source": "userName", "target": "userName"}],
-}
+OUTBOUND = dict(USER_SCIM_ACCOUNT, policies=[{"situation": "SOURCE_MISSING", "action": "DELETE"}])
+INBOUND = SCIM_ACCOUNT_USER
 
 
 @pytest.fixture
 def provider():
+    """A fresh provider for each test (conftest's is shared by the module): the tests look at all it holds."""
     server = ScimTestProvider()
     yield server
     server.stop()

@@ -18,7 +18,14 @@ import pytest
 import requests
 
 from sandbox.tests.idm.scim_fixture import sandbox_provider
-from sandbox.tests.idm.sync_helpers import js, put_config, scim_provisioner
+from sandbox.tests.idm.sync_helpers import (
+    SCIM_ACCOUNT_USER,
+    USER_SCIM_ACCOUNT,
+    connector_status,
+    js,
+    put_config,
+    scim_provisioner,
+)
 
 # shared/ lies beside the repository (in CI too); the copy check runs only where it is present.
 REFERENCE = Path(__file__).resolve().parents[3].parent / "shared/reference/pingidm-sample-sync-with-scim.md"
@@ -78,36 +85,8 @@ def keep_stored_members(key):
 
 SYNC = {
     "mappings": [
-        {
-            "name": "systemScimAccount_managedUser",
-            "source": "system/scim/account",
-            "target": "managed/user",
-            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-            "properties": [
-                {"source": "userName", "target": "userName"},
-                {"source": "name/givenName", "target": "givenName"},
-                {"source": "name/familyName", "target": "sn"},
-                {
-                    "source": "emails",
-                    "target": "mail",
-                    "transform": js("source && source.length ? source[0].value : null"),
-                },
-            ],
-            "policies": [{"situation": "SOURCE_MISSING", "action": "DELETE"}],
-        },
-        {
-            "name": "managedUser_systemScimAccount",
-            "source": "managed/user",
-            "target": "system/scim/account",
-            "links": "systemScimAccount_managedUser",
-            "correlationQuery": js("var q = {'_queryFilter': 'userName eq \"' + source.userName + '\"'}; q;"),
-            "properties": [
-                {"source": "userName", "target": "userName"},
-                {"source": "givenName", "target": "name/givenName"},
-                {"source": "sn", "target": "name/familyName"},
-            ],
-            "policies": [{"situation": "UNASSIGNED", "action": "IGNORE"}],
-        },
+        dict(SCIM_ACCOUNT_USER, policies=[{"situation": "SOURCE_MISSING", "action": "DELETE"}]),
+        dict(USER_SCIM_ACCOUNT, policies=[{"situation": "UNASSIGNED", "action": "IGNORE"}]),
         {
             "name": "systemScimGroup_managedRole",
             "source": "system/scim/group",
@@ -183,21 +162,7 @@ def test_sample_flow_with_curl(idm_server_factory, scim_provider):
     put_config(idm, "sync", SYNC)
 
     status = run_curl(COMMANDS[0], idm)
-    assert status == [
-        {
-            "name": "scim",
-            "enabled": True,
-            "config": "config/provisioner.openicf/scim",
-            "connectorRef": {
-                "bundleVersion": "1.5.20.31",
-                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-            },
-            "displayName": "Scim Connector",
-            "objectTypes": ["__ALL__", "account", "group"],
-            "ok": True,
-        }
-    ]
+    assert status == [connector_status("scim")]
 
     def recon(index):
         result = run_curl(COMMANDS[index], idm)

@@ -25,15 +25,9 @@ from sandbox.idm.scheduler import (
     is_valid_cron,
 )
 from sandbox.idm.server import IdmServer
-from sandbox.tests.idm.sync_helpers import correlate_on, create, minimal_policy, put_config, put_mappings
+from sandbox.tests.idm.sync_helpers import PERSON_USER, create, minimal_policy, put_config, put_mappings
 
-MAPPING = {
-    "name": "person_user",
-    "source": "managed/person",
-    "target": "managed/user",
-    "correlationQuery": correlate_on("userName"),
-    "properties": [{"source": "userName", "target": "userName"}],
-}
+MAPPING = dict(PERSON_USER, properties=[{"source": "userName", "target": "userName"}])
 
 
 def recon_schedule(cron="* * * * * ?", mapping="person_user", **extra):

@@ -3,16 +3,12 @@ of an in-process sandbox IDM with managed -> managed mappings (fast and isolated
 
 from __future__ import annotations
 
-import pytest
-
 from sandbox.tests.idm.sync_helpers import (
-    RECON_ONLY,
     audit_entries,
     correlate_on,
     create,
     js,
     managed,
-    minimal_policy,
     put_mappings,
     recon,
     situations,
@@ -42,11 +38,6 @@ def person(idm, name, **extra):
     body = {"userName": name, "first": name.title(), "last": "Person", "email": f"{name}@example.com"}
     body.update(extra)
     return create(idm, "managed/person", body)
-
-
-@pytest.fixture
-def idm(idm_server_factory):
-    return minimal_policy(idm_server_factory(readings=RECON_ONLY))
 
 
 def test_absent_creates_then_confirmed_unchanged_then_updated(idm):

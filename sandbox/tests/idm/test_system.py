@@ -7,15 +7,13 @@ import time
 
 import pytest
 
-from sandbox.tests.idm.scim_fixture import ScimTestProvider
-from sandbox.tests.idm.sync_helpers import SCIM_REF, put_config, scim_provisioner
-
-
-@pytest.fixture(scope="module")
-def provider():
-    server = ScimTestProvider()
-    yield server
-    server.stop()
+from sandbox.tests.idm.sync_helpers import (
+    QUERY_RESULT_KEYS,
+    SCIM_REF,
+    connector_status,
+    put_config,
+    scim_provisioner,
+)
 
 
 @pytest.fixture
@@ -36,34 +34,10 @@ def test_async_start_then_exact_status_shape(idm, provider):
     stored = put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider), wait=False)
     assert "$crypto" in stored["configurationProperties"]["clientSecret"]
     pending = idm.request("POST", "system?_action=test").json()
-    assert pending == [
-        {
-            "name": "scim",
-            "enabled": True,
-            "config": "config/provisioner.openicf/scim",
-            "connectorRef": SCIM_REF,
-            "objectTypes": ["__ALL__"],
-            "error": "connector not available",
-            "ok": False,
-        }
-    ]
+    assert pending == [connector_status("scim", started=False)]
     time.sleep(0.6)
     status = idm.request("POST", "system?_action=test").json()
-    assert status == [
-        {
-            "name": "scim",
-            "enabled": True,
-            "config": "config/provisioner.openicf/scim",
-            "connectorRef": {
-                "bundleVersion": "1.5.20.31",
-                "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-                "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-            },
-            "displayName": "Scim Connector",
-            "objectTypes": ["__ALL__", "account", "group"],
-            "ok": True,
-        }
-    ]
+    assert status == [connector_status("scim")]
     assert list(status[0]) == ["name", "enabled", "config", "connectorRef", "displayName", "objectTypes", "ok"]
     single = idm.request("POST", "system/scim?_action=test").json()
     assert single == status[0]
@@ -93,15 +67,7 @@ def test_wrong_secret_wrong_endpoint_and_disabled(idm, provider):
     assert statuses["badsecret"]["ok"] is False and statuses["badsecret"]["error"] == "Connection Error"
     assert statuses["nowhere"]["error"].startswith("Connect to 127.0.0.1:9 failed")
     assert "404" in statuses["wrongpath"]["error"]
-    assert statuses["off"] == {
-        "name": "off",
-        "enabled": False,
-        "config": "config/provisioner.openicf/off",
-        "connectorRef": SCIM_REF,
-        "objectTypes": ["__ALL__"],
-        "error": "connector not available",
-        "ok": False,
-    }
+    assert statuses["off"] == connector_status("off", enabled=False, started=False)
     assert list(statuses["badsecret"])[-2:] == ["error", "ok"]
     response = idm.request("DELETE", "config/provisioner.openicf/off")
     assert response.status_code == 200
@@ -267,14 +233,7 @@ def test_system_object_crud_and_query(idm, provider):
         idm.request("POST", "system/scim/account?_action=create", json={"userName": f"crud{i}"})
     found = idm.get("system/scim/account", params={"_queryFilter": 'userName eq "crud3"'}).json()
     assert [o["userName"] for o in found["result"]] == ["crud3"]
-    assert set(found) == {
-        "result",
-        "resultCount",
-        "pagedResultsCookie",
-        "totalPagedResultsPolicy",
-        "totalPagedResults",
-        "remainingPagedResults",
-    }
+    assert set(found) == QUERY_RESULT_KEYS
     names, cookie = [], None
     while True:
         params = {"_queryFilter": 'userName sw "crud"', "_pageSize": 2}

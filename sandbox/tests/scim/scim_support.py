@@ -51,13 +51,31 @@ class ProviderProcess:
         return self.stderr_path.read_text() if self.stderr_path.exists() else ""
 
 
+def provider_command(state: Path, *args: str) -> list[str]:
+    """The command that starts the provider on a free port with the state file ``state``."""
+    return [sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(state), *args]
+
+
+def refused_start(tmp_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The provider started with ``args`` it must refuse, in an environment of its own (no ``SCIM_SANDBOX_*``
+    variables): the finished process."""
+    return subprocess.run(
+        provider_command(tmp_dir / "s.json", *args),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+    )
+
+
 def launch(tmp_dir: Path, *args: str, env: dict | None = None, state: Path | None = None) -> ProviderProcess:
     state = state or tmp_dir / "scim-state.json"
     stderr_path = tmp_dir / f"scim-stderr-{len(list(tmp_dir.glob('scim-stderr-*')))}.log"
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.scim", "--port", "0", "--state", str(state), *args],
+            provider_command(state, *args),
             cwd=REPO_ROOT,
             env=full_env,
             stdout=subprocess.PIPE,

@@ -6,15 +6,12 @@ real process to check the command line and ``SCIM_SANDBOX_QUIRKS``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import requests
 
 from sandbox.scim import seed as seed_module
 from sandbox.scim.quirks import ENTERPRISE_URN, parse_quirks, without_unassigned
-from sandbox.tests.scim.scim_support import GROUP_SCHEMA, PATCH_SCHEMA, REPO_ROOT, USER_SCHEMA
+from sandbox.tests.scim.scim_support import GROUP_SCHEMA, PATCH_SCHEMA, USER_SCHEMA, refused_start
 
 V1_ENTERPRISE = "urn:scim:schemas:extension:enterprise:1.0"
 
@@ -318,22 +315,5 @@ def test_command_line_and_environment(start_provider, tmp_path):
     assert "quirks: bare_members, ignore_count, no_enterprise" in provider.output()
     user_type = requests.get(provider.url + "/scim/v2/ResourceTypes/User", timeout=10).json()
     assert "schemaExtensions" not in user_type
-    wrong = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.scim",
-            "--port",
-            "0",
-            "--state",
-            str(tmp_path / "s.json"),
-            "--quirk",
-            "omit_nulls",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
-    )
+    wrong = refused_start(tmp_path, "--quirk", "omit_nulls")
     assert wrong.returncode == 2 and "unknown quirk(s) omit_nulls" in wrong.stderr

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime
 import re
 import subprocess
-import sys
 
 import pytest
 import requests
 
-from sandbox.tests.scim.scim_support import REPO_ROOT
+from sandbox.tests.scim.scim_support import refused_start
 
 
 def test_keep_alive_and_content_length(provider):
@@ -42,23 +41,7 @@ def test_unknown_paths_are_404(provider):
 
 
 def test_bad_arguments_fail_fast(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.scim",
-            "--port",
-            "0",
-            "--state",
-            str(tmp_path / "s.json"),
-            "--client",
-            "nosecret",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = refused_start(tmp_path, "--client", "nosecret")
     assert result.returncode == 2 and "NAME:SECRET" in result.stderr
 
 

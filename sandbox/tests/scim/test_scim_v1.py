@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sandbox.scim.v1 import patch_operations
 from sandbox.tests.scim.scim_support import new_user
 
 V1 = "urn:scim:schemas:core:1.0"
@@ -124,3 +125,27 @@ def test_v1_paging_and_discovery(scim):
     assert names["department"]["schema"] == V1_ENTERPRISE
     listing = scim.get(f"{scim.base}/scim/v1/Schemas").json()
     assert [r["name"] for r in listing["Resources"]] == ["User", "Group"]
+
+
+def test_v1_patch_null_removes_and_a_value_replaces():
+    """A 1.1 PATCH value of null removes the attribute, at the top, in a complex attribute and in the enterprise
+    extension; any other value replaces it. Removals come first."""
+    operations = patch_operations(
+        {
+            "schemas": [V1],
+            "title": None,
+            "nickName": "Cy",
+            "name": {"givenName": "Cyrus", "middleName": None},
+            V1_ENTERPRISE: {"department": None, "division": "East"},
+            "meta": {"attributes": ["emails"]},
+        }
+    )
+    assert operations == [
+        {"op": "remove", "path": "emails"},
+        {"op": "remove", "path": "title"},
+        {"op": "replace", "path": "nickName", "value": "Cy"},
+        {"op": "replace", "path": "name.givenName", "value": "Cyrus"},
+        {"op": "remove", "path": "name.middleName"},
+        {"op": "remove", "path": f"{V2_ENTERPRISE}:department"},
+        {"op": "replace", "path": f"{V2_ENTERPRISE}:division", "value": "East"},
+    ]

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-from unittest.mock import MagicMock
 
 import pytest
 
 from ansible.errors import AnsibleActionFail
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
 
 from ansible_collections.idmops.pingidm.plugins.action import config as config_action
 from ansible_collections.idmops.pingidm.plugins.action import connector as connector_action
 from ansible_collections.idmops.pingidm.plugins.action import mapping as mapping_action
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _render
+from ansible_collections.idmops.pingidm.tests.unit.action_harness import make_action
 
 SECRET = "tmpl-Secr3t-value"
 
@@ -27,28 +25,6 @@ SECRET = "tmpl-Secr3t-value"
 def playbook_dir(tmp_path):
     (tmp_path / "templates").mkdir()
     return tmp_path
-
-
-def make_action(action_module, args, playbook_dir, resolved="idmops.pingidm.config"):
-    task = MagicMock()
-    task.args = args
-    task.action = resolved.split(".")[-1]
-    task.resolved_action = resolved
-    task.async_val = 0
-    task.check_mode = False
-    task.diff = False
-    task.get_search_path.return_value = [str(playbook_dir)]
-    loader = DataLoader()
-    loader.set_basedir(str(playbook_dir))
-    action = action_module.ActionModule(task, MagicMock(), MagicMock(), loader, Templar(loader=loader), MagicMock())
-    calls = []
-
-    def execute_module(module_name=None, module_args=None, task_vars=None, **kwargs):
-        calls.append((module_name, module_args))
-        return {"changed": False, "module_args_seen": sorted(module_args)}
-
-    action._execute_module = execute_module
-    return action, calls
 
 
 def write(playbook_dir, name, text):
@@ -117,51 +93,29 @@ def test_missing_template_lists_where_it_looked(playbook_dir):
     assert calls == []
 
 
-def test_jinja_syntax_error(playbook_dir):
-    write(playbook_dir, "bad.json.j2", '{"a": "{{ secret }}", "b": {% if %}}')
-    action, calls = make_action(config_action, {"id": "x", "template": "bad.json.j2"}, playbook_dir)
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("bad.json.j2", '{"a": "{{ secret }}", "b": {% if %}}', ["Rendering template", "bad.json.j2"]),
+        ("undef.json.j2", '{"a": "{{ not_defined_var }}"}', ["not_defined_var"]),
+        (
+            "trailing.json.j2",
+            '{\n  "clientSecret": "{{ secret }}",\n}\n',
+            ["did not render valid JSON", "line 3 column 1"],
+        ),
+        ("bad.yml.j2", "a: [1, 2\nb: {{ secret }}\n", ["neither JSON nor valid YAML", "line"]),
+        ("empty.j2", "{% if false %}x{% endif %}\n", ["empty document"]),
+        ("list.json.j2", "[1, 2]", ["must render a JSON object for option config, not list"]),
+    ],
+)
+def test_a_template_that_renders_no_document_fails_without_showing_values(playbook_dir, name, text, expected):
+    write(playbook_dir, name, text)
+    action, calls = make_action(config_action, {"id": "x", "template": name}, playbook_dir)
     with pytest.raises(AnsibleActionFail) as info:
         action.run(task_vars={"secret": SECRET})
-    assert "Rendering template" in str(info.value) and "bad.json.j2" in str(info.value)
+    for fragment in expected:
+        assert fragment in str(info.value)
     assert SECRET not in str(info.value) and calls == []
-
-
-def test_undefined_variable(playbook_dir):
-    write(playbook_dir, "undef.json.j2", '{"a": "{{ not_defined_var }}"}')
-    action, _calls = make_action(config_action, {"id": "x", "template": "undef.json.j2"}, playbook_dir)
-    with pytest.raises(AnsibleActionFail) as info:
-        action.run(task_vars={})
-    assert "not_defined_var" in str(info.value)
-
-
-def test_invalid_json_reports_line_and_column_without_content(playbook_dir):
-    write(playbook_dir, "trailing.json.j2", '{\n  "clientSecret": "{{ secret }}",\n}\n')
-    action, calls = make_action(config_action, {"id": "x", "template": "trailing.json.j2"}, playbook_dir)
-    with pytest.raises(AnsibleActionFail) as info:
-        action.run(task_vars={"secret": SECRET})
-    text = str(info.value)
-    assert "did not render valid JSON" in text and "line 3 column 1" in text
-    assert SECRET not in text and calls == []
-
-
-def test_invalid_yaml_reports_position(playbook_dir):
-    write(playbook_dir, "bad.yml.j2", "a: [1, 2\nb: {{ secret }}\n")
-    action, _calls = make_action(config_action, {"id": "x", "template": "bad.yml.j2"}, playbook_dir)
-    with pytest.raises(AnsibleActionFail) as info:
-        action.run(task_vars={"secret": SECRET})
-    assert "neither JSON nor valid YAML" in str(info.value) and "line" in str(info.value)
-    assert SECRET not in str(info.value)
-
-
-def test_empty_render_and_wrong_type(playbook_dir):
-    write(playbook_dir, "empty.j2", "{% if false %}x{% endif %}\n")
-    action, _calls = make_action(config_action, {"id": "x", "template": "empty.j2"}, playbook_dir)
-    with pytest.raises(AnsibleActionFail, match="empty document"):
-        action.run(task_vars={})
-    write(playbook_dir, "list.json.j2", "[1, 2]")
-    action, _calls = make_action(config_action, {"id": "x", "template": "list.json.j2"}, playbook_dir)
-    with pytest.raises(AnsibleActionFail, match="must render a JSON object for option config, not list"):
-        action.run(task_vars={})
 
 
 def test_template_and_data_option_are_exclusive(playbook_dir):

@@ -19,6 +19,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.idmops.pingidm.plugins.filter import connector_problems as connector_filter
 from ansible_collections.idmops.pingidm.plugins.filter import sync_problems as sync_filter
 from ansible_collections.idmops.pingidm.plugins.module_utils import _vocabulary
+from ansible_collections.idmops.pingidm.tests.unit.conftest import SCIM_CONNECTOR_REF
 
 sync_problems = sync_filter.FilterModule().filters()["sync_problems"]
 connector_problems = connector_filter.FilterModule().filters()["connector_problems"]
@@ -27,11 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 SECRET = "filter-Secr3t-value"
 
 CONNECTOR = {
-    "connectorRef": {
-        "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-        "bundleVersion": "[1.5.0.0,1.6.0.0)",
-        "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-    },
+    "connectorRef": dict(SCIM_CONNECTOR_REF),
     "configurationProperties": {
         "SCIMEndpoint": "https://scim.example.com/scim/v2",
         "SCIMVersion": 2,

@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from ansible_collections.idmops.pingidm.plugins.module_utils import _recon, _recon_summary, _vocabulary
+from ansible_collections.idmops.pingidm.tests.unit.conftest import SITUATIONS_5X
 
 MAPPING = "systemScimAccount_managedUser"
 
@@ -50,22 +51,7 @@ def summary_7x(
 
 def summary_5x(created=0, links=0, situations=None, failures=0):
     """5.x shape: no updated/unchanged/deleted counters, 11 situation keys."""
-    situation_summary = dict.fromkeys(
-        (
-            "SOURCE_IGNORED",
-            "MISSING",
-            "FOUND",
-            "AMBIGUOUS",
-            "UNQUALIFIED",
-            "CONFIRMED",
-            "SOURCE_MISSING",
-            "ABSENT",
-            "TARGET_IGNORED",
-            "UNASSIGNED",
-            "FOUND_ALREADY_LINKED",
-        ),
-        0,
-    )
+    situation_summary = dict.fromkeys(SITUATIONS_5X, 0)
     situation_summary.update(situations or {})
     return {
         "_id": "5x-14",

@@ -10,14 +10,13 @@ import datetime
 import http.server
 import json
 import socket
-import ssl
-import threading
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
 from ansible_collections.idmops.pingidm.plugins.module_utils import _scim, _scim_schema
+from ansible_collections.idmops.pingidm.tests.unit.local_server import json_server
 
 HOST = "https://scim.test"
 V2 = HOST + "/scim/v2"
@@ -71,52 +70,35 @@ V2_GROUP_SCHEMA = {
         attr("members", "complex", multi=True, subs=["value", "display", "$ref"]),
     ],
 }
-V1_USER_SCHEMA = {
-    "id": _scim_schema.V1_CORE_URN + ":User",
-    "name": "User",
-    "schema": _scim_schema.V1_CORE_URN,
-    "attributes": [
-        {
-            "name": "id",
-            "type": "string",
-            "multiValued": False,
-            "readOnly": True,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {
-            "name": "userName",
-            "type": "string",
-            "multiValued": False,
-            "readOnly": False,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {
-            "name": "name",
-            "type": "complex",
-            "multiValued": False,
-            "schema": _scim_schema.V1_CORE_URN,
-            "subAttributes": [{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}],
-        },
-        {"name": "employeeNumber", "type": "string", "multiValued": False, "schema": _scim_schema.V1_ENTERPRISE_URN},
+
+
+def v1_attr(name, type_="string", multi=False, schema=_scim_schema.V1_CORE_URN, **extra):
+    return dict({"name": name, "type": type_, "multiValued": multi, "schema": schema}, **extra)
+
+
+def v1_schema(name, attributes):
+    return {
+        "id": _scim_schema.V1_CORE_URN + ":" + name,
+        "name": name,
+        "schema": _scim_schema.V1_CORE_URN,
+        "attributes": attributes,
+    }
+
+
+V1_USER_SCHEMA = v1_schema(
+    "User",
+    [
+        v1_attr("id", readOnly=True, required=True),
+        v1_attr("userName", readOnly=False, required=True),
+        v1_attr(
+            "name",
+            "complex",
+            subAttributes=[{"name": "givenName", "type": "string"}, {"name": "familyName", "type": "string"}],
+        ),
+        v1_attr("employeeNumber", schema=_scim_schema.V1_ENTERPRISE_URN),
     ],
-}
-V1_GROUP_SCHEMA = {
-    "id": _scim_schema.V1_CORE_URN + ":Group",
-    "name": "Group",
-    "schema": _scim_schema.V1_CORE_URN,
-    "attributes": [
-        {
-            "name": "displayName",
-            "type": "string",
-            "multiValued": False,
-            "required": True,
-            "schema": _scim_schema.V1_CORE_URN,
-        },
-        {"name": "members", "type": "complex", "multiValued": True, "schema": _scim_schema.V1_CORE_URN},
-    ],
-}
+)
+V1_GROUP_SCHEMA = v1_schema("Group", [v1_attr("displayName", required=True), v1_attr("members", "complex", multi=True)])
 
 
 class FakeScim:
@@ -497,39 +479,22 @@ def tls_server(tmp_path_factory):
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.headers.get("Authorization") != "Bearer " + STATIC_TOKEN and "ServiceProvider" not in self.path:
-                body, status = {"detail": "no"}, 401
-            elif self.path.startswith("/scim/v2/ServiceProviderConfig"):
-                body, status = {"schemas": [_scim_schema.V2_SPC_URN]}, 200
-            elif self.path.startswith("/scim/v2/Schemas"):
-                body, status = {"Resources": [V2_USER_SCHEMA]}, 200
-            elif self.path.startswith("/scim/v2/"):
-                body, status = {"totalResults": 1, "Resources": []}, 200
-            else:
-                body, status = {"detail": "Not found"}, 404
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/scim+json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    scim_json = "application/scim+json"
 
-        def log_message(self, *args):
-            pass
+    def answer(url, headers):
+        path = urlsplit(url).path
+        if headers.get("Authorization") != "Bearer " + STATIC_TOKEN and "ServiceProvider" not in path:
+            return 401, {"detail": "no"}, scim_json
+        if path.startswith("/scim/v2/ServiceProviderConfig"):
+            return 200, {"schemas": [_scim_schema.V2_SPC_URN]}, scim_json
+        if path.startswith("/scim/v2/Schemas"):
+            return 200, {"Resources": [V2_USER_SCHEMA]}, scim_json
+        if path.startswith("/scim/v2/"):
+            return 200, {"totalResults": 1, "Resources": []}, scim_json
+        return 404, {"detail": "Not found"}, scim_json
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert_path), str(key_path))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "https://127.0.0.1:%d/scim/v2" % server.server_address[1], str(cert_path)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(answer, tls=(str(cert_path), str(key_path))) as base:
+        yield base + "/scim/v2", str(cert_path)
 
 
 def test_tls_verify_failure_says_what_to_set(tls_server):

@@ -10,7 +10,12 @@ import json
 import pytest
 
 from ansible_collections.idmops.pingidm.plugins.modules import connector
-from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, FakeIdm, no_metadata_message
+from ansible_collections.idmops.pingidm.tests.unit.conftest import (
+    ADMIN_PASSWORD,
+    SCIM_CONNECTOR_REF,
+    FakeIdm,
+    no_metadata_message,
+)
 
 SECRET = "scim-Client-Secr3t"
 ROTATED = "rotated-Secr3t-2"
@@ -29,11 +34,7 @@ def scim_config(secret=SECRET, **props):
     }
     properties.update(props)
     return {
-        "connectorRef": {
-            "bundleName": "org.forgerock.openicf.connectors.scim-connector",
-            "bundleVersion": "[1.5.0.0,1.6.0.0)",
-            "connectorName": "org.forgerock.openicf.connectors.scim.ScimConnector",
-        },
+        "connectorRef": dict(SCIM_CONNECTOR_REF),
         "enabled": True,
         "configurationProperties": properties,
         "objectTypes": {

@@ -14,28 +14,12 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from ansible_collections.idmops.pingidm.plugins.module_utils import _vocabulary
 from ansible_collections.idmops.pingidm.plugins.modules import recon as recon_module
-from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, crest_error
+from ansible_collections.idmops.pingidm.tests.unit.conftest import ADMIN_PASSWORD, SITUATIONS_5X, crest_error
 
 MAPPING = "systemScimAccount_managedUser"
 OTHER = "managedUser_systemScimAccount"
-SITUATIONS_7X = (
-    "SOURCE_IGNORED",
-    "TARGET_CHANGED",
-    "SOURCE_TARGET_CONFLICT",
-    "FOUND_ALREADY_LINKED",
-    "UNQUALIFIED",
-    "ABSENT",
-    "TARGET_IGNORED",
-    "MISSING",
-    "ALL_GONE",
-    "UNASSIGNED",
-    "AMBIGUOUS",
-    "CONFIRMED",
-    "LINK_ONLY",
-    "SOURCE_MISSING",
-    "FOUND",
-)
 
 
 def iso_now():
@@ -193,24 +177,9 @@ class FakeRecon:
         target = {"existing": {"processed": 0, "total": "0"}, "created": outcome.created}
         if outcome.shape == "7x":
             target.update(updated=outcome.updated, unchanged=outcome.unchanged, deleted=outcome.deleted)
-            situations = dict.fromkeys(SITUATIONS_7X, 0)
+            situations = dict.fromkeys(_vocabulary.SITUATIONS, 0)
         else:
-            situations = dict.fromkeys(
-                (
-                    "SOURCE_IGNORED",
-                    "MISSING",
-                    "FOUND",
-                    "AMBIGUOUS",
-                    "UNQUALIFIED",
-                    "CONFIRMED",
-                    "SOURCE_MISSING",
-                    "ABSENT",
-                    "TARGET_IGNORED",
-                    "UNASSIGNED",
-                    "FOUND_ALREADY_LINKED",
-                ),
-                0,
-            )
+            situations = dict.fromkeys(SITUATIONS_5X, 0)
         situations.update(outcome.situations)
         situations.update(outcome.exceptions)
         exceptions = sum(outcome.exceptions.values())

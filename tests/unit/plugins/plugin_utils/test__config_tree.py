@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from unittest.mock import MagicMock
 
 import pytest
 import yaml
@@ -28,6 +27,7 @@ from ansible_collections.idmops.pingidm.plugins.action import config as config_a
 from ansible_collections.idmops.pingidm.plugins.filter import config_tree_prune
 from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _config_info
 from ansible_collections.idmops.pingidm.plugins.plugin_utils import _config_tree
+from ansible_collections.idmops.pingidm.tests.unit.action_harness import make_action
 
 ROLE_TASKS = os.path.join(os.path.dirname(_config_tree.__file__), "..", "..", "roles", "scim_sync", "tasks")
 
@@ -163,26 +163,9 @@ def _render_back(tmp_path, exported, variables):
     """Render an exported file exactly as apply does: the config action plugin's template option."""
     path = tmp_path / exported["file"]
     path.write_text(exported["content"])
-    task = MagicMock()
-    task.args = {"id": exported["id"], "template": str(path)}
-    task.action = "config"
-    task.resolved_action = "idmops.pingidm.config"
-    task.async_val = 0
-    task.check_mode = False
-    task.diff = False
-    task.get_search_path.return_value = [str(tmp_path)]
-    loader = DataLoader()
-    loader.set_basedir(str(tmp_path))
-    action = config_action.ActionModule(task, MagicMock(), MagicMock(), loader, Templar(loader=loader), MagicMock())
-    seen = {}
-
-    def execute_module(module_name=None, module_args=None, task_vars=None, **kwargs):
-        seen.update(module_args)
-        return {"changed": False}
-
-    action._execute_module = execute_module
+    action, calls = make_action(config_action, {"id": exported["id"], "template": str(path)}, tmp_path)
     action.run(task_vars=dict(variables))
-    return seen["config"]
+    return calls[-1][1]["config"]
 
 
 def test_export_writes_references_and_renders_back_to_the_object(tmp_path):
