@@ -301,5 +301,3 @@ def _parse_body(response):
         return response.json()
     except ValueError:
         return response.text
-
-
