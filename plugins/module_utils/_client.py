@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError, HttpClient, check_url
+from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError, HttpClient
+from ansible_collections.idmops.pingidm.plugins.module_utils._transport import check_url
 
 AUTH_TYPES = ("headers", "basic", "bearer", "client_credentials")
 DEFAULT_OAUTH_SCOPE = "fr:idm:*"

@@ -14,22 +14,14 @@ from __future__ import annotations
 
 import html
 import json
-import socket
 import time
-import traceback
 
 from urllib.parse import quote, urlsplit
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError:  # the one guarded import of requests: the sanity "import" test and missing_required_lib()
-    requests = None
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-
 from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.idmops.pingidm.plugins.module_utils._transport import (
+    HAS_REQUESTS, classify_transport_error, requests, short_error_text, transport_failure)
 
 # Only these methods are retried: repeating them cannot do something twice.
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
@@ -294,78 +286,6 @@ class HttpClient(object):
         self.session.close()
 
 
-_DNS_MARKERS = ("Name or service not known", "nodename nor servname", "Failed to resolve", "getaddrinfo failed",
-                "Temporary failure in name resolution", "No address associated with hostname")
-_REFUSED_MARKERS = ("Connection refused", "Errno 111", "actively refused", "WinError 10061")
-
-
-def _causes(exc):
-    """``exc`` and what it wraps: requests wraps urllib3's MaxRetryError, whose ``reason`` wraps the socket error."""
-    seen, pending, found = set(), [exc], []
-    while pending:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        found.append(current)
-        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__]
-                       + [arg for arg in current.args if isinstance(arg, BaseException)])
-    return found
-
-
-def classify_transport_error(exc):
-    """Kind of a requests exception without an HTTP answer: proxy, dns, refused, unreachable, timeout, dropped or
-    tls. ``proxy``: the HTTP proxy from the environment (HTTP_PROXY/HTTPS_PROXY) failed, not the server."""
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "unreachable"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timeout"
-    causes = _causes(exc)
-    text = " ".join(str(cause) for cause in causes)
-    if any(isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError" for cause in causes) \
-            or any(marker in text for marker in _DNS_MARKERS):
-        return "dns"
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) \
-            or any(marker in text for marker in _REFUSED_MARKERS):
-        return "refused"
-    return "dropped"
-
-
-def host_port(url):
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.hostname or "?", port or (443 if parts.scheme == "https" else 80)
-
-
-def transport_failure(kind, url, exc, timeout):
-    """(message, hint) for an ApiError without an HTTP answer, naming what failed."""
-    host, port = host_port(url)
-    if kind == "proxy":
-        return ("the HTTP proxy for %s:%d failed: %s" % (host, port, short_error_text(exc)),
-                "Check the HTTP_PROXY/HTTPS_PROXY and NO_PROXY environment variables (also those a task's "
-                "environment: sets): the proxy must run, or the server must be listed in NO_PROXY.")
-    if kind == "dns":
-        return ("the host name '%s' does not resolve (DNS lookup failed)" % host,
-                "Check the host name in the URL.")
-    if kind == "refused":
-        return ("connection refused by %s:%d (nothing listens on that port)" % (host, port),
-                "Check the port in the URL and that the server is running.")
-    if kind == "unreachable":
-        return ("no answer from %s:%d to the connection attempt within %ss" % (host, port, timeout),
-                "Check the host, the port and any firewall in between.")
-    if kind == "timeout":
-        return "timed out after %ss" % timeout, "Check that the server is running and reachable."
-    return ("the connection was dropped: %s" % short_error_text(exc),
-            "Check the URL and that the server is running and reachable.")
-
-
 def is_transient(exc):
     """True when a wait loop may try again: a busy server or proxy (502/503/504), or a connection problem other
     than a host that does not resolve or a TLS failure (a restarting server drops and refuses connections)."""
@@ -381,42 +301,3 @@ def _parse_body(response):
         return response.json()
     except ValueError:
         return response.text
-
-
-def short_error_text(exc):
-    """The useful part of a requests/urllib3 exception text, without the nested object reprs."""
-    text = str(exc)
-    for marker in ("Failed to establish a new connection: ", "Failed to resolve ", "certificate verify failed: ",
-                   "Caused by "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-            if marker == "Failed to resolve ":
-                text = "failed to resolve " + text
-            elif marker == "certificate verify failed: ":
-                text = "certificate verify failed: " + text.split(" (_ssl.c", 1)[0]
-            break
-    text = text.splitlines()[0] if text else ""
-    text = text.rstrip("'\") ").lstrip("(")
-    if text.count("(") > text.count(")"):
-        text += ")"
-    return text[:300] or exc.__class__.__name__
-
-
-def check_url(option, url, base=False):
-    """Reject what requests would fail on with an obscure message: a scheme other than http(s), no host,
-    credentials in the URL (never echoed). ``base``: the URL is a base other paths are appended to, so a query or
-    a fragment is refused too. A trailing slash is harmless and accepted."""
-    parts = urlsplit(url or "")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("%s must not contain credentials (user:password@); give them as options instead." % option)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("%s must be an http:// or https:// URL with a host, such as https://idm.example.com "
-                         "(got %r)." % (option, url))
-    try:
-        parts.port
-    except ValueError:
-        raise ValueError("%s has an invalid port (got %r)." % (option, url))
-    if base and (parts.query or parts.fragment or url.rstrip().endswith(("?", "#"))):
-        raise ValueError("%s must not have a query (?...) or a fragment (#...): write %s"
-                         % (option, "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))))
-    return url

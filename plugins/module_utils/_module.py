@@ -24,7 +24,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http, _transport
 
 
 class ModuleFailure(Exception):
@@ -72,8 +72,8 @@ class ModuleMixin(object):
     def client(self):
         """The IDM client for the connection options, created on first use."""
         if self._idm_client is None:
-            if not _http.HAS_REQUESTS:
-                raise ModuleFailure(missing_required_lib("requests"), exception=_http.REQUESTS_IMPORT_ERROR)
+            if not _transport.HAS_REQUESTS:
+                raise ModuleFailure(missing_required_lib("requests"), exception=_transport.REQUESTS_IMPORT_ERROR)
             try:
                 self._idm_client = _client.IdmClient.from_params(self.params)
             except ValueError as exc:

@@ -24,7 +24,6 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._recon_summary impo
     nonzero_situations, normalise, parse_timestamp, run_id, source_progress, utc_now)
 from ansible_collections.idmops.pingidm.plugins.module_utils._vocabulary import EXCEPTION_ACTION, policy_actions
 
-
 # Stages after the source phase: usually short, so poll at a short interval there.
 LATE_STAGES = frozenset(("ACTIVE_RECONCILING_TARGET", "ACTIVE_LINK_CLEANUP", "ACTIVE_PROCESSING_RESULTS",
                          "ACTIVE_CANCELING"))

@@ -12,14 +12,14 @@ BASIC, TOKEN) and turns every failure into ONE message that says what to fix. Se
 messages are built from URLs (which hold no secret), statuses, and the provider's error text.
 
 HTTP goes through the requests session directly (not _http.HttpClient): each check reads the provider's own
-status and error text, and a transport failure is classified by _http.classify_transport_error.
+status and error text, and a transport failure is classified by _transport.classify_transport_error.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _http
+from ansible_collections.idmops.pingidm.plugins.module_utils import _transport
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.idmops.pingidm.plugins.module_utils._scim_schema import (
     V1_CORE_URN, V2_ENTERPRISE_URN, V2_GROUP_URN, answered_version, attribute_details,
@@ -112,7 +112,7 @@ class ScimProbe(object):
         self._password = password
         self._token = token
         self.timeout = timeout
-        self.session = _http.requests.Session()
+        self.session = _transport.requests.Session()
         # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from
         # the environment override session.verify, which would silently ignore ca_path and validate_certs=false.
         self._verify = False if not validate_certs else (ca_path or True)
@@ -129,9 +129,9 @@ class ScimProbe(object):
         try:
             return self.session.request(method, url, timeout=self.timeout, allow_redirects=False,
                                         verify=self._verify, **kwargs)
-        except _http.requests.exceptions.RequestException as exc:
-            kind = _http.classify_transport_error(exc)
-            raise ScimPreflightError(transport_message(kind, what, url, _http.short_error_text(exc), self.timeout),
+        except _transport.requests.exceptions.RequestException as exc:
+            kind = _transport.classify_transport_error(exc)
+            raise ScimPreflightError(transport_message(kind, what, url, _transport.short_error_text(exc), self.timeout),
                                      step, kind)
 
     def _json(self, step, what, response):

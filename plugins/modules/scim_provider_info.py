@@ -209,7 +209,7 @@ kind:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _http
+from ansible_collections.idmops.pingidm.plugins.module_utils import _transport
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleFailure, ModuleSpec
 from ansible_collections.idmops.pingidm.plugins.module_utils._scim import AUTH_METHODS, ScimProbe
 
@@ -240,7 +240,7 @@ def module_spec():
 
 
 def run(module):
-    if not _http.HAS_REQUESTS:
+    if not _transport.HAS_REQUESTS:
         raise ModuleFailure(missing_required_lib("requests"))
     params = module.params
     probe = ScimProbe(params["endpoint"], scim_version=params["scim_version"], auth_method=params["auth_method"],

@@ -9,7 +9,7 @@ import requests
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http, _transport
 from ansible_collections.idmops.pingidm.plugins.module_utils._client import IdmClient
 from ansible_collections.idmops.pingidm.plugins.module_utils._http import ApiError, HttpClient
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import IdmModule, ModuleSpec
@@ -207,9 +207,9 @@ def test_urllib3_name_resolution_error_is_dns():
     resolver_error = socket.gaierror(-2, "Name or service not known")
     cause = urllib3.exceptions.NameResolutionError("idm.example.con", None, resolver_error)
     error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/openidm", cause))
-    assert _http.classify_transport_error(error) == "dns"
-    assert _http.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"
-    assert _http.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
+    assert _transport.classify_transport_error(error) == "dns"
+    assert _transport.classify_transport_error(requests.exceptions.ConnectTimeout("x")) == "unreachable"
+    assert _transport.classify_transport_error(requests.exceptions.ReadTimeout("x")) == "timeout"
 
 
 @pytest.mark.parametrize(
@@ -482,10 +482,10 @@ def test_token_url_may_have_a_query(fake_idm, virtual_clock):
 def test_classify_strings_from_older_urllib3():
     # Older urllib3 versions wrap the socket error only as text.
     exc = requests.exceptions.ConnectionError("HTTPSConnectionPool: [Errno -2] Name or service not known")
-    assert _http.classify_transport_error(exc) == "dns"
+    assert _transport.classify_transport_error(exc) == "dns"
     exc = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
-    assert _http.classify_transport_error(exc) == "refused"
-    assert _http.classify_transport_error(requests.exceptions.ConnectionError("reset")) == "dropped"
+    assert _transport.classify_transport_error(exc) == "refused"
+    assert _transport.classify_transport_error(requests.exceptions.ConnectionError("reset")) == "dropped"
 
 
 def test_a_failing_proxy_is_named_as_the_proxy():
@@ -493,6 +493,6 @@ def test_a_failing_proxy_is_named_as_the_proxy():
         "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded "
         "(Caused by ProxyError('Unable to connect to proxy'))"
     )
-    assert _http.classify_transport_error(exc) == "proxy"
-    text, hint = _http.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
+    assert _transport.classify_transport_error(exc) == "proxy"
+    text, hint = _transport.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
     assert text.startswith("the HTTP proxy for idm.test:8080 failed") and "NO_PROXY" in hint
