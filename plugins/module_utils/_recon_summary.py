@@ -138,7 +138,7 @@ def change_assessment(raw, actions=None, dry_run=False):
         return False, "counters", []
     actions = actions or DEFAULT_POLICY_ACTIONS
     implied = []
-    for situation, count in nonzero_situations(raw).items():
+    for situation in nonzero_situations(raw):
         action = actions.get(situation, DEFAULT_POLICY_ACTIONS.get(situation))
         counter = _counter_for(situation, action)
         if counter is None:

@@ -159,7 +159,7 @@ def wait_for_ready(client, timeout, refused_timeout=10):
         last["ping"], last["problem"], last["refused_since"] = ping, None, None
         return ready, ping
 
-    ready, ping, waited = _http.poll(check, timeout=timeout, interval=1)
+    ready, _last_answer, waited = _http.poll(check, timeout=timeout, interval=1)
     return last["ping"], ready, waited, last["problem"]
 
 
