@@ -84,9 +84,10 @@ def environment(variables):
                 os.environ[name] = value
 
 
-def no_log_arguments(spec, args):
-    """Values given for no_log options (and their aliases), known even before validation succeeds."""
-    found = set()
+def known_secrets(spec, args):
+    """Values given for no_log options (and their aliases) and the clear secrets in document options, known
+    even before validation succeeds."""
+    found = spec.document_secrets(args)
     for option, option_spec in spec.argument_spec.items():
         if not option_spec.get("no_log"):
             continue
@@ -111,7 +112,7 @@ class InProcessModule(ModuleMixin):
         self._warnings = []
         self._deprecations = []
         self.params = dict(args)
-        self.no_log_values.update(no_log_arguments(spec, args))
+        self.no_log_values.update(known_secrets(spec, args))
         validator = ArgumentSpecValidator(spec.argument_spec, spec.mutually_exclusive, spec.required_together,
                                           spec.required_one_of, spec.required_if, spec.required_by)
         validation = validator.validate(self.params)
@@ -240,7 +241,7 @@ class InProcessAction(ActionBase):
             if module is not None:
                 secrets = module.no_log_values
             else:
-                secrets = no_log_arguments(self.MODULE.module_spec(), args)
+                secrets = known_secrets(self.MODULE.module_spec(), args)
             return remove_values({"failed": True, "changed": False,
                                   "msg": "%s failed unexpectedly: %s" % (self.module_name(), exc),
                                   "exception": traceback.format_exc()}, secrets)
