@@ -202,7 +202,8 @@ class InProcessAction(ActionBase):
         return dict(self._task.args)
 
     def runs_on_controller(self, task_vars):
-        mode = execution_mode(task_vars)
+        # task_vars hold the variable as written: "{{ ... }}" is resolved here, as for any other task variable.
+        mode = execution_mode({EXECUTION_VARIABLE: self._templar.template(task_vars.get(EXECUTION_VARIABLE))})
         if mode != "auto":
             return mode == "controller"
         transport = getattr(self._connection, "transport", None)
