@@ -161,7 +161,7 @@ class IdmClient(object):
     def config_ids(self):
         """Every configuration id IDM lists (``GET config``)."""
         listing = self.get("config") or {}
-        return [c.get("_id", "") for c in listing.get("configurations", []) if isinstance(c, dict)]
+        return [c["_id"] for c in listing.get("configurations", []) if isinstance(c, dict) and c.get("_id")]
 
     def put(self, path, body, params=None):
         return self.request("PUT", path, params=params, body=body).body

@@ -51,12 +51,6 @@ def select(ids, patterns, exclude=()):
     return sorted(chosen), missing
 
 
-def list_ids(client):
-    """Every configuration id IDM has (``GET config``)."""
-    listing = client.get("config") or {}
-    return sorted(c.get("_id") for c in listing.get("configurations", []) if c.get("_id"))
-
-
 def describe(config_id, document):
     """One result entry: the masked object and where its secrets are (key paths and display names)."""
     paths = _compare.secret_paths(document)
@@ -70,7 +64,7 @@ def describe(config_id, document):
 def read(client, patterns, exclude=(), content=True):
     """Result fields of config_info: ``ids``, ``missing``, ``configs`` (masked) and the clear secret values seen
     (returned separately so the caller can add them to no_log_values; never part of the result)."""
-    ids, missing = select(list_ids(client), patterns, exclude)
+    ids, missing = select(client.config_ids(), patterns, exclude)
     configs = []
     clear = set()
     for config_id in list(ids) if content else ():

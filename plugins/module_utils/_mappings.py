@@ -21,11 +21,6 @@ MAPPING_PREFIX = "mapping/"
 QUERY_UNSUPPORTED = (400, 403, 404, 501)
 
 
-def mapping_config_names(client):
-    """Names of the per-mapping configurations ``config/mapping/<name>``."""
-    return [i[len(MAPPING_PREFIX):] for i in client.config_ids() if i.startswith(MAPPING_PREFIX)]
-
-
 def _query_configs(client, query_filter):
     """The configurations a ``config`` query finds, or None where IDM cannot query its config."""
     try:
@@ -38,22 +33,14 @@ def _query_configs(client, query_filter):
     return configs if isinstance(configs, list) else None
 
 
-def per_mapping_configs(client):
-    """name -> ``config/mapping/<name>``: one query, or the listing and one read each where IDM cannot query."""
-    configs = _query_configs(client, '_id sw "%s"' % MAPPING_PREFIX)
+def per_mapping_configs_one_by_one(client):
+    """name -> ``config/mapping/<name>``, from the list of config ids and one read each (no query)."""
     found = {}
-    if configs is not None:
-        for config in configs:
-            if not isinstance(config, dict):
-                continue
-            config_id = str(config.get("_id", ""))
-            if config_id.startswith(MAPPING_PREFIX):
+    for config_id in client.config_ids():
+        if config_id.startswith(MAPPING_PREFIX):
+            config = client.get_or_none("config/" + config_id)
+            if isinstance(config, dict):
                 found[config_id[len(MAPPING_PREFIX):]] = config
-        return found
-    for name in mapping_config_names(client):
-        config = client.get_or_none("config/" + MAPPING_PREFIX + name)
-        if isinstance(config, dict):
-            found[name] = config
     return found
 
 
@@ -76,7 +63,7 @@ class ServerMappings(object):
         per-mapping configurations one by one."""
         configs = _query_configs(client, '_id eq "sync" or _id sw "%s"' % MAPPING_PREFIX)
         if configs is None:
-            return cls(client.get_or_none(SYNC_PATH), per_mapping_configs(client))
+            return cls(client.get_or_none(SYNC_PATH), per_mapping_configs_one_by_one(client))
         sync_document, per_mapping = None, {}
         for config in configs:
             config_id = str(config.get("_id", "")) if isinstance(config, dict) else ""

@@ -23,8 +23,9 @@ from __future__ import annotations
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _http, _transport
+from ansible_collections.idmops.pingidm.plugins.module_utils import _client, _compare, _http, _transport
 
 
 class ModuleFailure(Exception):
@@ -40,14 +41,17 @@ class ModuleSpec(object):
     """The options and rules of one module, as ``AnsibleModule`` takes them.
 
     ``connection=True`` merges the IDM connection options (doc fragment ``idmops.pingidm.connection``) and their
-    ``required_if`` rules into the module's own.
+    ``required_if`` rules into the module's own. ``document_options`` names the options that carry IDM documents:
+    the clear secrets inside them (``clientSecret``, ``password``...) are no_log values from the first moment.
     """
 
     def __init__(self, options, connection=True, supports_check_mode=True, mutually_exclusive=None,
-                 required_together=None, required_one_of=None, required_if=None, required_by=None):
+                 required_together=None, required_one_of=None, required_if=None, required_by=None,
+                 document_options=()):
         self.argument_spec = _client.idm_argument_spec() if connection else {}
         self.argument_spec.update(options)
         self.connection = connection
+        self.document_options = tuple(document_options)
         self.supports_check_mode = supports_check_mode
         self.mutually_exclusive = list(mutually_exclusive or [])
         self.required_together = list(required_together or [])
@@ -61,6 +65,23 @@ class ModuleSpec(object):
                     mutually_exclusive=self.mutually_exclusive, required_together=self.required_together,
                     required_one_of=self.required_one_of, required_if=self.required_if,
                     required_by=self.required_by)
+
+    def document_secrets(self, params):
+        """Clear secrets in the document options of raw (not yet validated) ``params``.
+
+        Known before validation so that neither a validation failure (its ``invocation``) nor the module's
+        syslog entry can show them; a document given as a JSON string is read the way validation will read it.
+        """
+        found = set()
+        for option in self.document_options:
+            value = params.get(option)
+            if isinstance(value, str):
+                try:
+                    value = check_type_dict(value)
+                except (TypeError, ValueError):
+                    continue  # validation will refuse it; a string that is no document holds no secret key
+            found.update(_compare.secret_values(value))
+        return found
 
 
 class ModuleMixin(object):
@@ -114,4 +135,11 @@ class IdmModule(ModuleMixin, AnsibleModule):
     """``AnsibleModule`` for a ``ModuleSpec``: the module path (a separate Python process per task)."""
 
     def __init__(self, spec):
+        self._spec = spec
         AnsibleModule.__init__(self, **spec.kwargs())
+
+    def _load_params(self):
+        # AnsibleModule validates, may fail (with the arguments as its invocation) and logs the arguments right
+        # after loading them: the document secrets must be no_log values before any of that.
+        AnsibleModule._load_params(self)
+        self.no_log_values.update(self._spec.document_secrets(self.params))

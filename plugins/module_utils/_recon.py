@@ -216,7 +216,7 @@ class ReconRunner(object):
         return name in self.mappings()
 
     def check_mapping(self, name):
-        """The mapping's config, or ReconError naming the mappings the server has."""
+        """The mapping's config, or a ModuleFailure naming the mappings the server has."""
         found = self.mappings()
         if name in found:
             return found[name]

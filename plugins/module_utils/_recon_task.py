@@ -20,10 +20,6 @@ from ansible_collections.idmops.pingidm.plugins.module_utils._recon_summary impo
 ON_RUNNING_CHOICES = ("wait", "queue", "fail", "start")
 
 
-def _normalised(runner, raw, mapping, dry_run=False):
-    return runner.describe(raw, mapping, dry_run=dry_run)
-
-
 def _warn_about(module, recon):
     """Warnings a run's result needs: failures the task does not fail on, updates a dry run cannot predict."""
     failures = recon["counters"].get("failures") or 0
@@ -137,7 +133,7 @@ def execute(module, runner, mapping):
         result.update(adopted=True, waited_for=[running_id])
         if not params["wait"]:
             raw = runner.get_or_none(running_id) or {"_id": running_id, "mapping": mapping, "state": "ACTIVE"}
-            result.update(recon=_normalised(runner, raw, mapping, dry_run=False),
+            result.update(recon=runner.describe(raw, mapping, dry_run=False),
                           msg="A recon of '%s' was already running (id %s); adopted it, not waiting."
                               % (mapping, running_id))
             return result
@@ -148,7 +144,7 @@ def execute(module, runner, mapping):
 
     if not params["wait"]:
         raw = runner.get_or_none(recon_id) or {"_id": recon_id, "mapping": mapping, "state": "ACTIVE"}
-        recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
+        recon = runner.describe(raw, mapping, dry_run=module.check_mode)
         # Outcome unknown: a started run counts as a change (a dry run never does).
         result.update(changed=not module.check_mode, recon=recon,
                       msg="Started recon %s of '%s' (not waiting)." % (recon_id, mapping))
@@ -184,7 +180,7 @@ def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=T
             _raise_timeout(module, runner, mapping, raw, recon_id, what, waited, adopted)
         # else: it ended on its own before the cancel took effect; report it like any finished run
 
-    recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
+    recon = runner.describe(raw, mapping, dry_run=module.check_mode)
     result.update(recon=recon, changed=recon["has_changes"], msg=recon["summary"])
     _warn_about(module, recon)
     reasons = failure_reasons(recon, params["fail_on"])
@@ -197,7 +193,7 @@ def _wait_and_report(module, runner, mapping, recon_id, deadline, result, ours=T
 
 def _raise_timeout(module, runner, mapping, raw, recon_id, what, waited, adopted):
     params = module.params
-    recon = _normalised(runner, raw, mapping, dry_run=module.check_mode)
+    recon = runner.describe(raw, mapping, dry_run=module.check_mode)
     raise ModuleFailure("The recon %s of '%s' did not end within %d s; %s. Progress: %s"
                         % (recon_id, mapping, params["wait_timeout"], what, recon["summary"]), recon=recon,
                         changed=recon["has_changes"] and not module.check_mode, waited_for=waited, adopted=adopted)

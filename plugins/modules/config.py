@@ -171,6 +171,7 @@ def module_spec():
         ),
         mutually_exclusive=[("config", "template")],
         required_if=[("state", "present", ("config", "template"), True)],
+        document_options=("config",),
     )
 
 
@@ -201,7 +202,6 @@ def run(module):
     refuse_template(module, "idmops.pingidm.config", "config")
     check_input(params)
     desired = params["config"]
-    module.no_log_values.update(_compare.secret_values(desired))
     client = module.client
     path = "config/" + params["id"]
     warnings = []

@@ -224,6 +224,7 @@ def module_spec():
         ),
         mutually_exclusive=[("config", "template")],
         required_if=[("state", "present", ("config", "template"), True)],
+        document_options=("config",),
     )
 
 
@@ -234,7 +235,6 @@ def run(module):
     if not name or "/" in name:
         raise ModuleFailure("name %r is not a connector name: give the part after provisioner.openicf/, "
                             "for example 'scim'" % name)
-    module.no_log_values.update(_compare.secret_values(params["config"]))
     client = module.client
     path = "config/provisioner.openicf/" + name
     stored = client.get_or_none(path)

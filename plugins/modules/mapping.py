@@ -177,7 +177,7 @@ diff:
 
 import copy
 
-from ansible_collections.idmops.pingidm.plugins.module_utils import _compare, _validate
+from ansible_collections.idmops.pingidm.plugins.module_utils import _validate
 from ansible_collections.idmops.pingidm.plugins.module_utils._mappings import (
     ServerMappings, apply_per_mapping, apply_sync, shadowed_warning)
 from ansible_collections.idmops.pingidm.plugins.module_utils._module import (
@@ -198,6 +198,7 @@ def module_spec():
         mutually_exclusive=[("mapping", "mappings"), ("name", "mappings"), ("template", "mapping"),
                             ("template", "mappings")],
         required_one_of=[("name", "mapping", "mappings", "template")],
+        document_options=("mapping", "mappings"),
     )
 
 
@@ -238,7 +239,6 @@ def run(module):
     params = module.params
     refuse_template(module, "idmops.pingidm.mapping", "mapping or mappings")
     desired = checked_input(params)
-    module.no_log_values.update(_compare.secret_values(desired))
     server = ServerMappings.read(module.client)
     apply = apply_sync if params["storage"] == "sync" else apply_per_mapping
     result = apply(module.client, server, desired, params["state"], params["prune"], module.check_mode,

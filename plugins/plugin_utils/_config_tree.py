@@ -5,7 +5,7 @@
 
 """Config trees: a directory of IDM configuration objects, one JSON file each, that export writes and apply reads.
 
-PRIVATE to the collection (controller side; used by the filter plugins in plugins/filter/config_tree.py).
+PRIVATE to the collection (controller side; used by the filter plugins config_tree_export, config_tree_plan and config_tree_prune).
 
 File names follow IDM's own ``conf/`` convention (JSONConfigInstaller): ``<id>.json`` for a singleton id
 (``sync.json``, ``managed.json``), ``<factory>-<alias>.json`` for a two-segment id (``provisioner.openicf-scim.json``

@@ -84,9 +84,10 @@ def environment(variables):
                 os.environ[name] = value
 
 
-def no_log_arguments(spec, args):
-    """Values given for no_log options (and their aliases), known even before validation succeeds."""
-    found = set()
+def known_secrets(spec, args):
+    """Values given for no_log options (and their aliases) and the clear secrets in document options, known
+    even before validation succeeds."""
+    found = spec.document_secrets(args)
     for option, option_spec in spec.argument_spec.items():
         if not option_spec.get("no_log"):
             continue
@@ -111,7 +112,7 @@ class InProcessModule(ModuleMixin):
         self._warnings = []
         self._deprecations = []
         self.params = dict(args)
-        self.no_log_values.update(no_log_arguments(spec, args))
+        self.no_log_values.update(known_secrets(spec, args))
         validator = ArgumentSpecValidator(spec.argument_spec, spec.mutually_exclusive, spec.required_together,
                                           spec.required_one_of, spec.required_if, spec.required_by)
         validation = validator.validate(self.params)
@@ -201,7 +202,8 @@ class InProcessAction(ActionBase):
         return dict(self._task.args)
 
     def runs_on_controller(self, task_vars):
-        mode = execution_mode(task_vars)
+        # task_vars hold the variable as written: "{{ ... }}" is resolved here, as for any other task variable.
+        mode = execution_mode({EXECUTION_VARIABLE: self._templar.template(task_vars.get(EXECUTION_VARIABLE))})
         if mode != "auto":
             return mode == "controller"
         transport = getattr(self._connection, "transport", None)
@@ -240,7 +242,7 @@ class InProcessAction(ActionBase):
             if module is not None:
                 secrets = module.no_log_values
             else:
-                secrets = no_log_arguments(self.MODULE.module_spec(), args)
+                secrets = known_secrets(self.MODULE.module_spec(), args)
             return remove_values({"failed": True, "changed": False,
                                   "msg": "%s failed unexpectedly: %s" % (self.module_name(), exc),
                                   "exception": traceback.format_exc()}, secrets)

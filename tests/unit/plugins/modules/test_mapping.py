@@ -270,6 +270,8 @@ def test_storage_mapping_per_config(fake_idm, run_module, idm_args, query_suppor
     result = run_module(mapping, dict(args, mappings=[A, B]))
     assert result["created"] == [A["name"], B["name"]]
     assert fake_idm.configs["mapping/" + A["name"]] == A and "sync" not in fake_idm.configs
+    # one query; a server that refuses it is not asked again but listed and read one by one
+    assert len([c for c in fake_idm.calls if c[0] == "GET" and "_queryFilter" in c[2]]) == 1
     assert run_module(mapping, dict(args, mappings=[A, B]))["changed"] is False
     changed_a = dict(A, enableSync=False)
     writes_so_far = len(fake_idm.writes())

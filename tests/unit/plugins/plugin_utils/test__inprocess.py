@@ -186,3 +186,17 @@ def test_execution_mode_rejects_unknown_values(monkeypatch):
     monkeypatch.delenv(_inprocess.EXECUTION_ENV, raising=False)
     with pytest.raises(AnsibleActionFail, match="idmops_pingidm_execution must be one of auto, controller, module"):
         execution_mode({"idmops_pingidm_execution": "remote"})
+
+
+@pytest.mark.parametrize("source, expected", [("module", False), ("controller", True)])
+def test_execution_variable_given_as_a_template_is_resolved(monkeypatch, tmp_path, source, expected):
+    from ansible.template import trust_as_template
+
+    from ansible_collections.idmops.pingidm.plugins.action import info as info_action
+    from ansible_collections.idmops.pingidm.tests.unit.action_harness import make_action
+
+    monkeypatch.delenv(_inprocess.EXECUTION_ENV, raising=False)
+    action, _calls = make_action(info_action, {}, tmp_path, resolved="idmops.pingidm.info")
+    task_vars = {"mode_source": source, "idmops_pingidm_execution": trust_as_template("{{ mode_source }}")}
+    action._templar.available_variables = task_vars  # pylint: disable=protected-access
+    assert action.runs_on_controller(task_vars) is expected
