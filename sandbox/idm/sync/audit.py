@@ -61,8 +61,9 @@ class AuditService(ResourceProvider):
     def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure_schema(SCHEMA)
-        last = store.query("SELECT MAX(seq) FROM audit_recon")[0][0] or 0
-        self._seq = itertools.count(last + 1)
+        # one sequence for both topics: after a restart it goes on after the last event of either
+        last = store.query("SELECT MAX(seq) FROM (SELECT seq FROM audit_recon UNION ALL SELECT seq FROM audit_sync)")
+        self._seq = itertools.count((last[0][0] or 0) + 1)
         self._lock = threading.Lock()
 
     def add_many(self, events: Iterable[dict[str, Any]], topic: str = "recon") -> None:

@@ -84,6 +84,18 @@ def test_rest_create_update_delete_are_pushed(idm):
     assert [(e["situation"], e["action"]) for e in sync_events(idm)][-1] == ("SOURCE_MISSING", "DELETE")
 
 
+def test_sync_events_stay_in_write_order_across_a_restart(idm):
+    put_mappings(idm, USER_PERSON)
+    create(idm, "managed/user", stock_user("una"))
+    recon(idm, "user_person")  # recon and sync events share one sequence
+    for name in ("vic", "wes"):
+        create(idm, "managed/user", stock_user(name))
+    idm.restart()
+    latest = create(idm, "managed/user", stock_user("xia"))
+    events = sync_events(idm)
+    assert len(events) == 4 and events[-1]["sourceObjectId"] == f"managed/user/{latest['_id']}", events
+
+
 def test_enable_sync_false_and_implicit_sync_off(idm, idm_server_factory, provider):
     put_mappings(idm, INBOUND, dict(OUTBOUND, enableSync=False))
     create(idm, "managed/user", stock_user("jon"))
