@@ -55,6 +55,13 @@ class ImplicitSync:
         self.readings = services.readings
         self._local = threading.local()
 
+    def syncs(self, resource: str) -> bool:
+        """Whether a change to ``resource`` goes through any mapping (the managed service builds the values to
+        synchronize, and notifies, only then; a pending LINK/UNLINK nobody would see is done by the action)."""
+        if self.readings.implicit_sync != "on" or not self.mappings.available:
+            return False
+        return any(mapping.source == resource and mapping.enable_sync for mapping in self.mappings.mappings())
+
     def notify(
         self, event: str, resource: str, object_id: str, old: Any, new: Any, context: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
