@@ -334,7 +334,10 @@ class ReconEngine:
                 if source_id in self.sources
                 else self.scope.read_or_none(self.mapping.source, source_id, self.scope.fields("source"))
             )
-            qualifies = entry.source is not None and self._source_qualifies(entry.source, entry.qualifier)
+            # IDM re-checks only validSource here, not sourceCondition (TargetSyncOperation.java L97-130)
+            qualifies = entry.source is not None and self._source_qualifies(
+                entry.source, entry.qualifier, conditions=False
+            )
         entry.situation = situations.target(valid, source_id is not None, entry.source is not None, qualifies)
 
     # ---- actions -------------------------------------------------------------------------------------------
