@@ -130,7 +130,7 @@ class IdmServer:
         sync = SyncServices(self.router, ScriptRunner(self.scripts), self.links, self.audit, self.store, readings)
         self.recon = ReconService(sync, self.mappings, recon_entry_delay)
         self.implicit = ImplicitSync(sync, self.mappings)
-        self.managed.sync_listener = self.implicit.notify
+        self.managed.sync_listener = self.implicit
         for prefix, provider in (
             ("config", self.config),
             ("managed", ManagedProvider(self.managed)),

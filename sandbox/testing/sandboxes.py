@@ -47,17 +47,18 @@ def _first(mapping: dict, *keys: str, default: Any = None) -> Any:
 
 @dataclass
 class Tenant:
-    """One tenant of a running sandbox: an IDM and a SCIM provider."""
+    """One tenant of a running sandbox: an IDM and a SCIM provider. Its repr leaves out the fields that hold
+    secrets (pytest prints it when an assertion on a tenant's method fails)."""
 
     name: str
     idm_url: str
     admin_user: str
-    admin_password: str
+    admin_password: str = field(repr=False)
     scim_url: str
     state_dir: Path
     ca_path: str | None
-    hostvars: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
+    hostvars: dict = field(default_factory=dict, repr=False)
+    raw: dict = field(default_factory=dict, repr=False)
 
     @property
     def verify(self) -> Any:
@@ -194,7 +195,7 @@ def count_requests(lines: list[str]) -> dict[str, Any]:
 class Sandbox:
     state_dir: Path
     tenants: list[Tenant]
-    info: dict
+    info: dict = field(repr=False)  # sandbox.json: credentials too
 
     @property
     def inventory(self) -> Path:

@@ -11,8 +11,9 @@ Behaviour chosen to match IDM 7/8 on a DS repository (see idm-rest-contract.md Â
   whole object). Reading ``undeclared_properties=refused`` imitates an explicit JDBC table mapping: 400
   "Unmapped fields [...] for type managed/<name>" (OpenIDM MappedTableHandler.java L345-352) for properties that
   neither ``config/managed`` nor the stock 7.x schema declares.
-* Every committed change (create, a real update/patch, delete) is handed to ``sync_listener`` (the implicit
-  synchronization of ``sandbox/idm/sync/implicit.py``) after the write, with the caller's ``context``.
+* Every committed change (create, a real update/patch, delete) of an object set that some mapping takes as its
+  source is handed to ``sync_listener`` (the implicit synchronization of ``sandbox/idm/sync/implicit.py``) after
+  the write, with the caller's ``context``.
 * ``_rev`` is an opaque string; ETag carries it quoted. ``If-Match`` absent or ``*`` matches any revision.
 * An update that changes nothing is not written and keeps its ``_rev`` (IDM skips unchanged updates).
 * Relationship fields (``roles`` on users, ``members`` on roles) are stored as relationship records, are not

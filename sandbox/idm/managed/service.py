@@ -10,8 +10,7 @@ import itertools
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .. import queryfilter
 from ..config import ConfigService
@@ -27,8 +26,15 @@ log = logging.getLogger("sandbox.idm.managed")
 
 VIRTUAL_FIELDS = {"managed/user": ("effectiveRoles", "effectiveAssignments")}
 
-# listener(event, resource, id, old value, new value, context): the implicit synchronization
-SyncListener = Callable[[str, str, str, Any, Any, Any], Any]
+
+class SyncListener(Protocol):
+    """The implicit synchronization (``sandbox.idm.sync.implicit.ImplicitSync``)."""
+
+    def syncs(self, resource: str) -> bool:
+        """Whether a change to ``resource`` goes through any mapping."""
+
+    def notify(self, event: str, resource: str, object_id: str, old: Any, new: Any, context: Any) -> Any:
+        """Synchronize one change (``event``: create, update or delete); never raises."""
 
 
 def _check_rev(current_rev: str, rev: str | None) -> None:
@@ -128,9 +134,10 @@ class ManagedService:
         return out
 
     def _sync_view(self, resource: str, obj: dict, rel_props: Any = ()) -> dict | None:
-        """The value implicit sync gets (None without a listener): the object with its virtual properties and the
-        relationship fields the request carried (ManagedObjectSet puts those back into the content it syncs)."""
-        if self.sync_listener is None:
+        """The value implicit sync gets: the object with its virtual properties and the relationship fields the
+        request carried (ManagedObjectSet puts those back into the content it syncs). None when no mapping
+        synchronizes ``resource``: then there is nothing to build and nothing to notify."""
+        if self.sync_listener is None or not self.sync_listener.syncs(resource):
             return None
         view = self.render(resource, obj, None)
         for prop in rel_props:
@@ -138,11 +145,12 @@ class ManagedService:
         return view
 
     def _notify(self, event: str, resource: str, obj_id: str, old: Any, new: Any, context: Any) -> None:
-        if self.sync_listener is not None:
-            try:
-                self.sync_listener(event, resource, obj_id, old, new, context)
-            except Exception:
-                log.exception("implicit sync of %s/%s failed", resource, obj_id)
+        if self.sync_listener is None or (old is None and new is None):  # no view built: nothing synchronizes it
+            return
+        try:
+            self.sync_listener.notify(event, resource, obj_id, old, new, context)
+        except Exception:
+            log.exception("implicit sync of %s/%s failed", resource, obj_id)
 
     # --- write core ------------------------------------------------------------------------------------------------
     @staticmethod

@@ -12,9 +12,11 @@ and the OpenIDM code of the same design (``ScheduleConfig``, ``TriggerType``, ``
 * ``invokeService: sync`` with ``invokeContext.action`` ``reconcile`` (legacy spelling) or ``recon`` runs the
   recon of ``invokeContext.mapping`` and waits for it (the scheduler's thread is busy for the whole run, as in
   ``SynchronizationService.execute``); other string entries of ``invokeContext`` are passed as recon parameters.
-  ``reconById`` works the same way with ``ids``. ``invokeService: script`` evaluates ``invokeContext.script``
-  with ``input`` bound to ``invokeContext.input``. Other services (``provisioner`` liveSync, ``taskscanner``) and
-  inline mapping objects are not imitated: such a fire is logged as failed.
+  ``reconByQuery``/``reconById`` are accepted but run a full recon too, as IDM's ``execute()`` reconciles with
+  ``ReconAction.recon`` whatever the action (OpenIDM SynchronizationService.java L276-308): ``ids`` is not used.
+  ``invokeService: script`` evaluates ``invokeContext.script`` with ``input`` bound to ``invokeContext.input``.
+  Other services (``provisioner`` liveSync, ``taskscanner``) and inline mapping objects are not imitated: such a
+  fire is logged as failed.
 * ``concurrentExecution: false`` (a Quartz StatefulJob): a fire time reached while the previous run of the same
   schedule is still running waits until it ends; then it fires at once if it is at most the misfire threshold
   (Quartz's default, 60 s) late, else the misfire policy decides: ``fireAndProceed`` fires once now,
@@ -49,7 +51,7 @@ CONFIG_PREFIX = "schedule"
 MISFIRE_THRESHOLD = 60.0  # org.quartz.jobStore.misfireThreshold default, seconds
 THREAD_COUNT = 10  # scheduler.json threadPool.threadCount default
 NEVER_FIRES = "Based on configured schedule, the given trigger will never fire."
-RECON_ACTIONS = ("reconcile", "recon", "reconById")
+RECON_ACTIONS = ("reconcile", "recon", "reconByQuery", "reconById")  # ReconAction.isReconAction() + legacy
 
 
 class SchedulerService:
@@ -262,7 +264,8 @@ class SchedulerService:
         raise IdmError(501, f"The sandbox scheduler does not run invokeService '{config.invoke_service}'")
 
     def _invoke_sync(self, context: dict[str, Any]) -> Any:
-        """A recon of a named mapping, waited for; returns the recon id."""
+        """A full recon of a named mapping (whatever the recon action, see the module docstring), waited for; returns
+        the recon id."""
         action = context.get("action")
         if action not in RECON_ACTIONS:
             raise IdmError(400, f"Action '{action}' configured in schedule not supported.")
@@ -271,7 +274,7 @@ class SchedulerService:
             raise IdmError(501, "The sandbox runs scheduled recons of named mappings only (no inline mapping)")
         params = {k: v for k, v in context.items() if isinstance(v, str) and k != "action"}
         params.update(mapping=mapping, waitForCompletion="true")
-        started = self.recon.start_action("reconById" if action == "reconById" else "recon", params, None)
+        started = self.recon.start_action("recon", params, None)
         return started.get("_id")
 
     # --- reading and control (the REST routes and tests use these) -------------------------------------------------

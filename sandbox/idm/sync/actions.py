@@ -153,12 +153,13 @@ class Actions:
         self.scope.timed("deleteLinkObject", started)
 
     def _pending(self, action: str, entry: Entry) -> dict | None:
-        """The PendingActionContext a recon passes with its CREATE/DELETE of a managed object: IDM's sync
-        service performs the LINK/UNLINK first thing in notifyCreate/notifyDelete, before it syncs the other
-        mappings of that object, so a mapping that shares these links already sees the new link
-        (PendingAction.java, SynchronizationService.java L238-268). None when nothing would pick it up."""
+        """The PendingActionContext a recon or an implicit sync passes with its CREATE/DELETE of a managed object
+        (SyncOperation.performAction() does so for every CREATE/DELETE, L455-458, L535-538): IDM's sync service
+        performs the LINK/UNLINK first thing in notifyCreate/notifyDelete, before it syncs the other mappings of
+        that object, so a mapping that shares these links already sees the new link (PendingAction.java,
+        SynchronizationService.java L238-268). None when nothing would pick it up."""
         scope = self.scope
-        if scope.implicit or scope.readings.implicit_sync != "on" or self.mapping.target.startswith("system/"):
+        if scope.readings.implicit_sync != "on" or self.mapping.target.startswith("system/"):
             return None
         pending: dict[str, Any] = {
             "action": action,

@@ -4,9 +4,10 @@
 Recon events: ``start`` ("Reconciliation initiated by <user>"), one ``entry`` per reconciled entry (every action
 but NOREPORT), and ``summary`` whose ``messageDetail`` is the run summary. An entry that failed, or whose action
 was EXCEPTION, carries ``message``/``messageDetail``/``exception`` as IDM's ``setLogEntryMessage()`` sets them.
-Sync events (``eventName: "sync"``): one per mapping an implicit sync of a managed-object change went through,
-with ``mapping, action, situation, status, sourceObjectId, targetObjectId, linkQualifier, message,
-messageDetail, exception`` (PingIDM 8 audit guide, "Synchronization event topic properties").
+Sync events (``eventName: "sync"``): one per mapping and link qualifier an implicit sync of a managed-object change
+went through (none for NOREPORT), with ``mapping, action, situation, status, sourceObjectId, targetObjectId,
+linkQualifier, message, messageDetail, exception`` (PingIDM 8 audit guide, "Synchronization event topic
+properties").
 Object ids are full resource paths. Queries take ``_queryFilter`` (case-sensitive, like IDM's audit repository),
 ``_fields``, ``_pageSize``, ``_pagedResultsCookie``/``_pagedResultsOffset``, ``_sortKeys`` (default: write order)
 and ``_totalPagedResultsPolicy``. Other audit topics are not recorded by the sandbox: ``audit/<topic>`` answers 404.
@@ -61,8 +62,9 @@ class AuditService(ResourceProvider):
     def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure_schema(SCHEMA)
-        last = store.query("SELECT MAX(seq) FROM audit_recon")[0][0] or 0
-        self._seq = itertools.count(last + 1)
+        # one sequence for both topics: after a restart it goes on after the last event of either
+        last = store.query("SELECT MAX(seq) FROM (SELECT seq FROM audit_recon UNION ALL SELECT seq FROM audit_sync)")
+        self._seq = itertools.count((last[0][0] or 0) + 1)
         self._lock = threading.Lock()
 
     def add_many(self, events: Iterable[dict[str, Any]], topic: str = "recon") -> None:

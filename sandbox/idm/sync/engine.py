@@ -36,7 +36,6 @@ Choices where IDM's behaviour is UNCONFIRMED or inconvenient to copy exactly (do
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -145,20 +144,21 @@ class ReconEngine:
         run.timed("linkQuery", started)
 
     def _result_script(self) -> None:
+        """The mapping's ``result`` script, timed as ``resultScript``. A failing one fails the run: IDM's
+        ``doResults()`` throws into ``doRecon()``, which ends the run COMPLETED_FAILED ("Synchronization failed";
+        OpenIDM ObjectMapping.java L657-677, L815-840)."""
         script = self.mapping.scripts.get("result")
         if not script:
             return
-        summary = self.run.summary
-        with contextlib.suppress(ScriptError):  # a failing result script does not fail a finished run in IDM
-            self.scope.runner.run(
-                script,
-                self.scope.bindings(
-                    source=summary()["progress"]["source"],
-                    target=summary()["progress"]["target"],
-                    **{"global": summary()},
-                ),
-                f"{self.mapping.name} result",
-            )
+        summary = self.run.summary()
+        self.scope.run_script(
+            script,
+            self.scope.bindings(
+                source=summary["progress"]["source"], target=summary["progress"]["target"], **{"global": summary}
+            ),
+            f"{self.mapping.name} result",
+            "resultScript",
+        )
 
     def finish(self, stage: str, reason: str | None = None) -> None:
         """End the run in ``stage`` and write its summary event."""
@@ -334,7 +334,10 @@ class ReconEngine:
                 if source_id in self.sources
                 else self.scope.read_or_none(self.mapping.source, source_id, self.scope.fields("source"))
             )
-            qualifies = entry.source is not None and self._source_qualifies(entry.source, entry.qualifier)
+            # IDM re-checks only validSource here, not sourceCondition (TargetSyncOperation.java L97-130)
+            qualifies = entry.source is not None and self._source_qualifies(
+                entry.source, entry.qualifier, conditions=False
+            )
         entry.situation = situations.target(valid, source_id is not None, entry.source is not None, qualifies)
 
     # ---- actions -------------------------------------------------------------------------------------------

@@ -15,12 +15,13 @@ What IDM does, from the Java source (OpenIDM, same in WrenIDM), and what this mo
   one ``audit/sync`` event each; a failure, or an EXCEPTION action, stops the other qualifiers.
 * A failure is not returned to the REST caller: ``performSyncAction()`` catches it (L1761-1772), only an ``onSync``
   script hook of the managed object would see it (not modelled). The change to the managed object stands.
-* No echo: a reconciliation that CREATEs a managed object passes a PendingActionContext (LINK); the sync service
-  performs that link first thing in ``notifyCreate`` (``PendingAction.handlePendingActions()``, L238-247), so a
-  mapping that shares the links (``links`` = the recon's mapping, exact reverse direction) assesses the new object
-  as CONFIRMED against the very object the recon read, and UPDATE writes nothing when the mapping round-trips.
-  Same with UNLINK for a recon's DELETE. An inbound recon's UPDATE of a managed object is pushed out the same way
-  (CONFIRMED, written only if the outbound mapping produces a different target).
+* No echo: a reconciliation or an implicit sync that CREATEs a managed object passes a PendingActionContext
+  (LINK; SyncOperation.performAction() L455-458); the sync service performs that link first thing in
+  ``notifyCreate`` (``PendingAction.handlePendingActions()``, L238-247), so a mapping that shares the links
+  (``links`` = the creating mapping, exact reverse direction) assesses the new object as CONFIRMED against the
+  very object the creating mapping read, and UPDATE writes nothing when the mapping round-trips. Same with UNLINK
+  for a DELETE. An inbound recon's UPDATE of a managed object is pushed out the same way (CONFIRMED, written only
+  if the outbound mapping produces a different target).
 
 Not imitated: the ``onSync`` hook, queued synchronization (7.x), notifications through relationships
 (``notifySelf``/``notify`` on relationship fields). The sandbox stops a chain of implicit syncs deeper than
@@ -53,6 +54,13 @@ class ImplicitSync:
         self.mappings = mappings
         self.readings = services.readings
         self._local = threading.local()
+
+    def syncs(self, resource: str) -> bool:
+        """Whether a change to ``resource`` goes through any mapping (the managed service builds the values to
+        synchronize, and notifies, only then; a pending LINK/UNLINK nobody would see is done by the action)."""
+        if self.readings.implicit_sync != "on" or not self.mappings.available:
+            return False
+        return any(mapping.source == resource and mapping.enable_sync for mapping in self.mappings.mappings())
 
     def notify(
         self, event: str, resource: str, object_id: str, old: Any, new: Any, context: dict[str, Any] | None = None

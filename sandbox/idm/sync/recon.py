@@ -199,10 +199,9 @@ class ReconService(ResourceProvider):
         thread.start()
         if wait:
             thread.join()
-            if run.id in self._outcome:
-                raise IdmError(
-                    409, "Synchronization failed", {"reconId": run.id, "failureCause": self._outcome[run.id]}
-                )
+            if self._outcome.pop(run.id, None) is not None:
+                # IDM's answer names neither the run nor the cause (ReconciliationService L287; the log has it)
+                raise IdmError(409, "Synchronization failed")
         return {"_id": run.id, "state": run.state}
 
     def _execute(self, run, mapping):

@@ -63,21 +63,22 @@ class ConnectorRegistry:
         name = config_id.split("/", 1)[1]
         with self._lock:
             self._generation += 1
+            generation = self._generation  # this change's; a concurrent change of another connector moves it on
             old = self._systems.pop(name, None)
             timer = self._timers.pop(name, None)
             if timer:
                 timer.cancel()
             if value is not None:
                 value = {k: v for k, v in value.items() if k != "_id"}
-                self._systems[name] = _System(name, value, self._generation)
+                self._systems[name] = _System(name, value, generation)
         if old and old.connector:
             old.connector.close()
         if value is None:
             return
         if wait_for_completion or self.start_delay <= 0:
-            self._start(name, self._generation)
+            self._start(name, generation)
         else:
-            timer = threading.Timer(self.start_delay, self._start, (name, self._generation))
+            timer = threading.Timer(self.start_delay, self._start, (name, generation))
             timer.daemon = True
             with self._lock:
                 self._timers[name] = timer

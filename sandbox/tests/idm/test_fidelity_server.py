@@ -71,6 +71,21 @@ def test_recon_list_has_empty_id_and_cancel_is_immediate(idm):
     assert idm.get(f"recon/{done['_id']}").json()["state"] == "SUCCESS"
 
 
+# ---- A10.5: a failing result script fails the run ----------------------------------------------------------------
+
+
+def test_failing_result_script_fails_the_run_after_its_entries(idm):
+    put_mappings(idm, dict(PERSON_USER, result=js("throw 'no report today';")))
+    create(idm, "managed/person", {"userName": "rita"})
+    answer = idm.request("POST", "recon?_action=recon&mapping=person_user&waitForCompletion=true")
+    assert answer.status_code == 409 and answer.json()["message"] == "Synchronization failed", answer.text
+    run = idm.get("recon").json()["reconciliations"][-1]
+    assert (run["state"], run["stage"]) == ("FAILED", "COMPLETED_FAILED")
+    assert run["progress"]["target"]["created"] == 1
+    put_mappings(idm, dict(PERSON_USER, result=js("null;")))
+    assert "resultScript" in recon(idm, "person_user")["durationSummary"]
+
+
 # ---- durationSummary metric names ------------------------------------------------------------------------------------
 
 IDM_DURATION_METRICS = {

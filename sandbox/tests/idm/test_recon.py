@@ -110,7 +110,7 @@ def test_wait_for_completion_throwing_run_is_409(idm):
     put_mappings(idm, dict(MAPPING, sourceQuery={"_queryFilter": "this is not a filter ("}))
     response = idm.request("POST", "recon?_action=recon&mapping=person_user&waitForCompletion=true")
     assert response.status_code == 409
-    assert response.json()["message"] == "Synchronization failed"
+    assert response.json() == {"code": 409, "reason": "Conflict", "message": "Synchronization failed"}
     runs = idm.get("recon").json()["reconciliations"]
     assert runs[-1]["state"] == "FAILED" and runs[-1]["stage"] == "COMPLETED_FAILED"
 

@@ -274,6 +274,18 @@ def test_scheduled_recon_runs_and_stops_when_the_schedule_is_removed(idm):
     assert runs_of(idm, "other") == []
 
 
+def test_scheduled_recon_by_id_reconciles_every_source_as_idm_does(idm):
+    """SynchronizationService.execute() runs every scheduled recon action as ReconAction.recon: ``ids`` is unused."""
+    one = idm.get("managed/person", params={"_queryFilter": 'userName eq "p0"'}).json()["result"][0]["_id"]
+    context = {"action": "reconById", "mapping": "person_user", "ids": one}
+    put_config(idm, "schedule/by-id", recon_schedule(invokeContext=context))
+    runs = wait_for(lambda: [r for r in runs_of(idm) if r["state"] != "ACTIVE"])
+    put_config(idm, "schedule/by-id", recon_schedule(invokeContext=context, enabled=False))
+    assert runs, "no scheduled recon ran"
+    assert runs[0]["state"] == "SUCCESS" and runs[0]["progress"]["source"]["existing"]["processed"] == 3
+    assert "sourceIds" not in runs[0]["parameters"]
+
+
 def _overlaps(history):
     spans = sorted((f.started, f.ended or float("inf")) for f in history)
     return any(later_start < earlier_end for (_, earlier_end), (later_start, _) in itertools.pairwise(spans))

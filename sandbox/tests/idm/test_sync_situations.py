@@ -154,6 +154,26 @@ def test_source_condition_filter(idm):
     assert situations(recon(idm, "person_user")) == {"ABSENT": 1, "SOURCE_IGNORED": 1}
 
 
+def test_target_phase_checks_valid_source_but_not_the_source_condition(idm):
+    """A linked target whose source is outside this run's source set: IDM's target phase re-checks validSource
+    only (TargetSyncOperation), so a source the sourceCondition leaves out is still CONFIRMED, not UNQUALIFIED
+    (whose default action would delete the target)."""
+    put_mappings(idm, mapping())
+    person(idm, "pia")
+    person(idm, "quy", last="Other")
+    assert situations(recon(idm, "person_user")) == {"ABSENT": 2}
+    put_mappings(
+        idm, mapping(sourceQuery={"_queryFilter": 'userName eq "pia"'}, sourceCondition='/source/last eq "Person"')
+    )
+    summary = recon(idm, "person_user")
+    assert situations(summary) == {"CONFIRMED": 2} and summary["progress"]["target"]["deleted"] == 0
+    assert sorted(u["userName"] for u in managed(idm, "managed/user")) == ["pia", "quy"]
+    put_mappings(
+        idm, mapping(sourceQuery={"_queryFilter": 'userName eq "pia"'}, validSource=js("source.last === 'Person'"))
+    )
+    assert situations(recon(idm, "person_user")) == {"CONFIRMED": 1, "UNQUALIFIED": 1}
+
+
 def test_unassigned_and_target_ignored(idm):
     put_mappings(idm, mapping(validTarget=js("target.userName !== 'service'")))
     person(idm, "nina")

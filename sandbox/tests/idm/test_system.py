@@ -145,6 +145,24 @@ def test_reconfigure_restarts_connector(idm, provider):
     assert wait_ok(idm)["ok"] is True
 
 
+def test_concurrent_writes_of_two_connectors_start_both(idm, provider):
+    """The write of another connector that lands while this one is being restarted (here: while its old connector
+    closes) must not leave this one unstarted."""
+    put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider))
+    registry = idm.server.system.connectors
+    old = registry.connector("scim")
+    close = old.close
+
+    def close_while_another_connector_is_written():
+        registry.on_config_change("provisioner.openicf/other", scim_provisioner(provider), False)
+        close()
+
+    old.close = close_while_another_connector_is_written
+    put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider), wait=False)
+    assert wait_ok(idm, "scim")["ok"] is True
+    assert wait_ok(idm, "other")["ok"] is True
+
+
 def test_connectors_restart_with_the_server(idm, provider):
     put_config(idm, "provisioner.openicf/scim", scim_provisioner(provider))
     idm.restart()
