@@ -79,7 +79,7 @@ def run(
                 workdir = Path(tmp) / f"{path}-{count}"
                 workdir.mkdir()
                 results[name][count] = _flow(count, path, workdir, users, groups)
-    smallest = tenant_counts[0]
+    smallest = min(tenant_counts)  # --tenants may list the counts in any order
     rows = []
     for name in PATHS:
         for count, r in results[name].items():
@@ -101,10 +101,15 @@ def run(
     at20 = 20 if 20 in ours else max(ours)
     ratio = ours[at20]["seconds"] / ours[smallest]["seconds"]
     per_tenant = ours[at20]["ansible_cpu"] / at20
+
+    def judged(ok: bool) -> str:
+        # The targets are set for 20 tenants against one; other counts (--quick runs 1 and 5) are shown, not judged.
+        return verdict(ok) if (smallest, at20) == (1, 20) else "not judged without runs of 1 and 20 tenants"
+
     notes = [
-        f"in process: {at20} tenants / {smallest} tenant = {ratio:.2f}x wall (target <= 3x: {verdict(ratio <= 3)})",
+        f"in process: {at20} tenants / {smallest} tenant = {ratio:.2f}x wall (target <= 3x: {judged(ratio <= 3)})",
         f"in process: Ansible CPU per tenant at {at20} tenants {per_tenant:.2f} s "
-        f"(target <= 0.6 s: {verdict(per_tenant <= 0.6)})",
+        f"(target <= 0.6 s: {judged(per_tenant <= 0.6)})",
     ]
     for name, by_count in results.items():
         largest = max(by_count)

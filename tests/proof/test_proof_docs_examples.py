@@ -7,7 +7,7 @@
   ids and secrets) and `--ask-vault-pass`, which needs a terminal.
 - The role guide (docs/docsite/rst/scim_sync_guide.rst): every YAML snippet is a valid inventory or valid role
   variables (the role's argument spec), and its template tables name every variable the templates read.
-- `ansible-doc -t role` shows the role's real defaults: the argument spec's defaults equal defaults/main.yml.
+  (That `ansible-doc -t role` shows the role's real defaults is tests/unit/test_role_defaults.py's.)
 """
 
 from __future__ import annotations
@@ -395,21 +395,3 @@ def test_guide_lists_every_variable_a_template_reads(template):
     assert template in tables, f"the guide has no table for {template}"
     missing = sorted(_reads(template) - set(re.findall(r"``(scim_sync_[a-z0-9_]+)``", tables[template])))
     assert not missing, f"the guide's table for {template} lacks {missing}"
-
-
-def _role_defaults() -> dict:
-    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-
-
-@pytest.mark.parametrize("variable", sorted(_role_defaults()))
-def test_argument_spec_shows_the_real_default(variable):
-    """What `ansible-doc -t role` prints as the default is what the role uses (defaults/main.yml), in every entry
-    point that declares the variable."""
-    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]
-    declared = {name: entry["options"][variable] for name, entry in specs.items() if variable in entry["options"]}
-    assert declared, f"{variable} is in defaults/main.yml but in no entry point of the argument spec"
-    for entry_point, spec in declared.items():
-        assert spec.get("default") == _role_defaults()[variable], (
-            f"{variable} ({entry_point}): argument spec default {spec.get('default')!r}, "
-            f"defaults/main.yml {_role_defaults()[variable]!r}"
-        )

@@ -50,6 +50,16 @@ def test_documented_defaults_equal_the_role_defaults(entry_point):
         assert "default" in options[name], name
 
 
+@pytest.mark.parametrize("variable", sorted(DEFAULTS))
+def test_every_role_default_is_documented_with_its_value(variable):
+    """What `ansible-doc -t role` prints as the default is what the role uses, in every entry point that declares
+    the variable (an option documented without a default counts too)."""
+    declared = {name: entry["options"][variable] for name, entry in SPECS.items() if variable in entry["options"]}
+    assert declared, "%s is in defaults/main.yml but in no entry point of the argument spec" % variable
+    for entry_point, spec in declared.items():
+        assert spec.get("default") == DEFAULTS[variable], (variable, entry_point)
+
+
 def test_the_entry_points_that_render_templates_declare_the_attribute_variables():
     assert all(name in SPECS["provision"]["options"] for name in ATTRIBUTE_VARIABLES)
     assert all(name in SPECS["main"]["options"] for name in ATTRIBUTE_VARIABLES)

@@ -226,6 +226,26 @@ def test_crest_html_escaped_messages_are_shown_unescaped(fake_idm, virtual_clock
     assert info.value.message == shown and '"%s"' % shown in str(info.value)
 
 
+def test_a_redirect_is_reported_not_followed(monkeypatch, virtual_clock):
+    # Following it would send the X-OpenIDM-Password header wherever the Location points.
+    sent = []
+
+    def send(adapter, request, **kwargs):
+        sent.append((request.url, request.headers.get("X-OpenIDM-Password")))
+        response = requests.Response()
+        response.url, response.request = request.url, request
+        response.status_code = 200 if request.url.startswith("https://elsewhere.test") else 302
+        response.headers["Location"] = "https://elsewhere.test/login"
+        response._content, response._content_consumed = b"", True  # pylint: disable=protected-access
+        return response
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    with pytest.raises(ApiError) as info:
+        make_client().get("info/ping")
+    assert info.value.status == 302
+    assert sent == [(IDM_BASE + "/info/ping", ADMIN_PASSWORD)]
+
+
 def test_no_retry_on_404_or_400(fake_idm, virtual_clock):
     client = make_client()
     assert client.get_or_none("config/absent") is None

@@ -98,6 +98,7 @@ def test_mask_hides_crypto_and_secret_values_but_not_structure():
             "password": CRYPTO_B,
             "user": "bob",
             "credentials": ["c1", "c2"],
+            "keyPassword": 314159,  # a number, as unquoted YAML gives it
         },
         "objectTypes": {"account": {"properties": {"password": {"type": "string"}}}},
         "enabled": True,
@@ -110,6 +111,7 @@ def test_mask_hides_crypto_and_secret_values_but_not_structure():
         "password": {"$crypto": "********"},
         "user": "bob",
         "credentials": ["********", "********"],
+        "keyPassword": "********",
     }
     assert masked["objectTypes"]["account"]["properties"]["password"] == {"type": "string"}
     assert masked["enabled"] is True

@@ -97,6 +97,17 @@ def test_crypto_values_compared_by_decrypting(fake_idm, run_module, idm_args):
     assert "new-Secr3t" not in result.raw_output and "top-Secr3t" not in result.raw_output
 
 
+def test_a_decrypted_stored_secret_is_hidden_where_no_key_names_it(fake_idm, run_module, idm_args):
+    # Known only by decrypting the stored clientSecret; in the URL only the task's no_log values hide it.
+    fake_idm.configs["authentication"] = {
+        "rsFilter": {"clientSecret": FakeIdm.encrypt("top-Secr3t"), "url": "https://rs:top-Secr3t@am.test/x"}
+    }
+    rotated = {"rsFilter": {"clientSecret": "new-Secr3t", "url": "https://am.test/x"}}
+    result = run_module(config, dict(idm_args, id="authentication", config=rotated), diff=True)
+    assert result["changed"] is True and result["diff"]["before"]["rsFilter"]["url"] == "https://rs:********@am.test/x"
+    assert "top-Secr3t" not in result.raw_output
+
+
 def test_crypto_without_eval_rights_counts_as_different_with_warning(fake_idm, run_module, idm_args):
     fake_idm.script_eval_allowed = False
     fake_idm.configs["authentication"] = {"clientSecret": FakeIdm.encrypt("x-Secr3t")}

@@ -33,6 +33,8 @@ def tenant(fake_idm):
             "external.email": {
                 "host": "smtp.test",
                 "auth": {"enable": True, "username": "mailer", "password": CLEAR_PASSWORD},
+                # the same secret where no key names it: only the no_log values of the task hide it
+                "note": "smtp://mailer:%s@smtp.test" % CLEAR_PASSWORD,
             },
             "ui/configuration": {"configuration": {"lang": "en"}},
         }
@@ -69,6 +71,7 @@ def test_clear_secret_outside_a_connector_is_masked_and_never_printed(tenant, ru
     entry = result["configs"][0]
     assert entry["config"]["auth"] == {"enable": True, "username": "mailer", "password": "********"}
     assert entry["secrets"] == [{"path": ["auth", "password"], "name": "auth.password"}]
+    assert entry["config"]["note"] == "smtp://mailer:********@smtp.test"
     assert CLEAR_PASSWORD not in result.raw_output
     assert "scim-Secr3t-value" not in run_module(config_info, idm_args).raw_output
 

@@ -101,6 +101,18 @@ def test_rotated_secret_detected_in_check_mode_and_written(fake_idm, run_module,
     assert_no_secret(real)
 
 
+def test_a_decrypted_stored_secret_is_hidden_where_no_key_names_it(fake_idm, run_module, idm_args):
+    # The stored secret is known only by decrypting it; outside its key (here in a URL) only the task's no_log
+    # values hide it in the diff's "before".
+    run_module(connector, args(idm_args, scim_config(SCIMEndpoint="http://idm:%s@scim.test/scim/v2" % SECRET)))
+    result = run_module(connector, args(idm_args, scim_config(ROTATED)), diff=True)
+    assert result["changed"] is True and result["secrets_updated"] == ["clientSecret"]
+    assert (
+        result["diff"]["before"]["configurationProperties"]["SCIMEndpoint"] == "http://idm:********@scim.test/scim/v2"
+    )
+    assert_no_secret(result)
+
+
 def test_other_change_keeps_stored_secret_form(fake_idm, run_module, idm_args):
     run_module(connector, args(idm_args))
     crypto = fake_idm.configs[CONFIG_ID]["configurationProperties"]["clientSecret"]

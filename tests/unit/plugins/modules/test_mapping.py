@@ -280,7 +280,7 @@ def test_storage_mapping_per_config(fake_idm, run_module, idm_args, query_suppor
     assert len(fake_idm.writes()) == writes_so_far
     real = run_module(mapping, dict(args, mappings=[changed_a], prune=True), diff=True)
     assert real["diff"] == checked["diff"] and real["changed"]
-    assert sorted(fake_idm.configs) == ["mapping/" + A["name"]]
+    assert fake_idm.configs == {"mapping/" + A["name"]: changed_a}  # the update written, B pruned
     assert run_module(mapping, dict(args, name=A["name"], state="absent"))["removed"] == [A["name"]]
     assert fake_idm.configs == {}
 

@@ -292,6 +292,15 @@ def test_a_second_run_polls_after_the_previous_runs_duration(
     assert len(reads) == 1
 
 
+def test_a_single_object_run_is_polled_from_the_start_of_the_backoff(run_module, args, recon_server, virtual_clock):
+    # reconById takes a fraction of a whole mapping's run: the previous run's duration does not delay its poll.
+    recon_server.next_outcomes = [Outcome(active_polls=1, duration=2500), Outcome(active_polls=0)]
+    run_module(recon_module, args())
+    virtual_clock.sleeps.clear()
+    assert run_module(recon_module, args(source_id="abc-123"))["failed"] is False
+    assert virtual_clock.sleeps == pytest.approx([0.1])
+
+
 def test_nothing_written_is_not_changed(run_module, args, recon_server):
     recon_server.next_outcomes = [Outcome(unchanged=50, situations={"CONFIRMED": 50})]
     result = run_module(recon_module, args())
@@ -543,6 +552,16 @@ def test_check_mode_dry_run_with_nothing_to_do(run_module, args, recon_server):
     recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 5})]
     result = run_module(recon_module, args(), check_mode=True)
     assert result["failed"] is False and result["changed"] is False
+
+
+def test_check_mode_waits_for_a_running_recon_and_dry_runs_instead_of_adopting_it(run_module, args, recon_server):
+    # The running (real) run is not this task's dry run: its counters would predict nothing.
+    running = recon_server.add_run(MAPPING, Outcome(active_polls=2, created=3, links=3))
+    recon_server.next_outcomes = [Outcome(situations={"CONFIRMED": 3})]
+    result = run_module(recon_module, args(), check_mode=True)
+    assert result["failed"] is False and result["adopted"] is False and result["waited_for"] == [running]
+    assert [c[2].get("analyze") for c in recon_server.starts()] == ["true"]
+    assert result["recon"]["dry_run"] is True and result["changed"] is False
 
 
 def test_check_mode_on_old_server_is_skipped(run_module, args, recon_server, fake_idm):
