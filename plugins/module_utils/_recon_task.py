@@ -59,7 +59,9 @@ def _handle_running(runner, params, mapping, deadline, check_mode):
         first = running[0]
         raise ModuleFailure("A recon of '%s' is already running (id %s, started %s) and on_running=fail."
                             % (mapping, run_id(first), first.get("started")), running=[run_id(r) for r in running])
-    if running and params["on_running"] == "wait" and not check_mode:
+    # A real run adopts the active run; so does a check-mode run that does not wait (it would read nothing from
+    # a dry run). A check-mode run that waits needs its own dry run: the active run's counters predict nothing.
+    if running and params["on_running"] == "wait" and (not check_mode or not params["wait"]):
         return [], runs, run_id(running[0])
     if running and params["on_running"] in ("wait", "queue"):
         try:
@@ -145,9 +147,14 @@ def execute(module, runner, mapping):
     if not params["wait"]:
         raw = runner.get_or_none(recon_id) or {"_id": recon_id, "mapping": mapping, "state": "ACTIVE"}
         recon = runner.describe(raw, mapping, dry_run=module.check_mode)
-        # Outcome unknown: a started run counts as a change (a dry run never does).
-        result.update(changed=not module.check_mode, recon=recon,
-                      msg="Started recon %s of '%s' (not waiting)." % (recon_id, mapping))
+        # Outcome unknown: a started run counts as a change, so check mode (a dry run started, not waited for)
+        # predicts the same.
+        if module.check_mode:
+            msg = ("Check mode: started dry run %s of '%s' (not waiting); the real run would start a recon, which "
+                   "counts as changed." % (recon_id, mapping))
+        else:
+            msg = "Started recon %s of '%s' (not waiting)." % (recon_id, mapping)
+        result.update(changed=True, recon=recon, msg=msg)
         return result
 
     try:

@@ -54,6 +54,9 @@ attributes:
         true and the message says why. So the check run of a first apply succeeds.
       - On servers older than 7.5 the other mappings get no dry run; the module returns V(skipped=true) with the
         reason.
+      - With O(wait=false) the dry run is started and not waited for, and the task reports V(changed=true) as the
+        real run does; a run already active is adopted with O(on_running=wait) (V(changed=false)), as the real
+        run would.
   diff_mode:
     support: none
 options:
@@ -79,7 +82,8 @@ options:
   wait:
     description:
       - Wait for the run to end and report its counters.
-      - With V(false) the module returns right after the start with the run id and V(changed=true).
+      - With V(false) the module returns right after the start with the run id and V(changed=true); a run of the
+        mapping that is already active is adopted instead with O(on_running=wait) (V(changed=false)).
     type: bool
     default: true
   wait_timeout:

@@ -928,3 +928,21 @@ def test_a_mapping_defined_in_both_storages_is_warned_about(run_module, args, re
         "Mapping %s is defined both in config/sync and as config/mapping/<name>" % MAPPING in w
         for w in result.warning_texts
     )
+
+
+@pytest.mark.parametrize("running", [False, True])
+def test_check_mode_without_wait_predicts_the_real_run(run_module, args, recon_server, running):
+    # The real run with wait=false counts a start as changed and adopts (unchanged) an active run; check mode
+    # reports the same, without waiting for anything. (Started runs end at their first read, so the dry run is not
+    # active when the real run looks.)
+    recon_server.next_outcomes = [Outcome(active_polls=0)]
+    reports = []
+    for check_mode in (True, False):
+        if running:
+            recon_server.add_run(MAPPING, Outcome(active_polls=10**6))
+        result = run_module(recon_module, args(wait=False), check_mode=check_mode)
+        assert result["failed"] is False
+        reports.append((result["changed"], result.get("adopted")))
+    assert reports[0] == reports[1] == ((False, True) if running else (True, False))
+    starts = recon_server.starts()
+    assert [c[2].get("analyze") for c in starts] == ([] if running else ["true", None])
