@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.idmops.pingidm.plugins.module_utils._transport import (
-    HAS_REQUESTS, classify_transport_error, requests, short_error_text, transport_failure)
+    HAS_REQUESTS, classify_transport_error, requests, short_error_text, tls_hint, transport_failure)
 
 # Only these methods are retried: repeating them cannot do something twice.
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE"))
@@ -250,9 +250,9 @@ class HttpClient(object):
                                                 auth=auth, timeout=self.timeout, allow_redirects=False,
                                                 verify=self.session.verify)
             except requests.exceptions.SSLError as exc:
-                raise ApiError(method, shown, where, service=self.service, kind="tls",
-                               message="TLS error: %s" % short_error_text(exc),
-                               hint="Check validate_certs and ca_path.")
+                text = short_error_text(exc)
+                raise ApiError(method, shown, where, service=self.service, kind="tls", message="TLS error: %s" % text,
+                               hint=tls_hint(text))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 kind = classify_transport_error(exc)
                 # A name that does not resolve will not resolve a second later: fail at once.

@@ -50,20 +50,16 @@ def _first_line(text):
     return text.splitlines()[0][:300] if text else ""
 
 
-def _host_port(url):
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.hostname or "?", port
-
-
 def transport_message(kind, what, url, detail, timeout):
-    host, port = _host_port(url)
+    host, port = _transport.host_port(url)
     if kind == "dns":
         return ("Cannot resolve the host name '%s' of %s (%s): DNS lookup failed. Check the host name in the URL "
                 "and the DNS of the machine that runs the module." % (host, what, url))
     if kind == "refused":
         return ("Connection to %s:%d refused (%s %s). Is the provider running, and is the port right?"
                 % (host, port, what, url))
+    if kind == "tls" and _transport.plain_http_answer(detail):
+        return "TLS with %s (%s %s) failed: %s. %s" % (host, what, url, detail, _transport.tls_hint(detail))
     if kind == "tls":
         return ("TLS certificate of %s (%s %s) could not be verified: %s. Set ca_path to the CA certificate "
                 "(PEM) that signed it, or validate_certs: false for a test server." % (host, what, url, detail))

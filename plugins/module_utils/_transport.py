@@ -69,6 +69,24 @@ def classify_transport_error(exc):
     return "dropped"
 
 
+# OpenSSL's words when an https URL reaches a server that answers in plain HTTP (1.1, 3.0, 3.2+).
+_PLAIN_HTTP_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
+                       "packet length too long", "http request")
+
+
+def plain_http_answer(detail):
+    """True when a TLS failure's text says the server answered in plain HTTP (an https URL to an http port)."""
+    return any(marker in (detail or "") for marker in _PLAIN_HTTP_MARKERS)
+
+
+def tls_hint(detail):
+    """What to check after a TLS failure: the URL's scheme when the server speaks plain HTTP, else the trust."""
+    if plain_http_answer(detail):
+        return ("The server does not speak TLS on that port: check the URL's scheme (http or https), then "
+                "validate_certs and ca_path.")
+    return "Check validate_certs and ca_path."
+
+
 def host_port(url):
     parts = urlsplit(url)
     try:
@@ -104,13 +122,14 @@ def short_error_text(exc):
     """The useful part of a requests/urllib3 exception text, without the nested object reprs."""
     text = str(exc)
     for marker in ("Failed to establish a new connection: ", "Failed to resolve ", "certificate verify failed: ",
-                   "Caused by "):
+                   "[SSL: ", "Caused by "):
         if marker in text:
             text = text.split(marker, 1)[1]
             if marker == "Failed to resolve ":
                 text = "failed to resolve " + text
-            elif marker == "certificate verify failed: ":
-                text = "certificate verify failed: " + text.split(" (_ssl.c", 1)[0]
+            elif marker in ("certificate verify failed: ", "[SSL: "):
+                # OpenSSL's reason without the reprs around it: "[SSL: WRONG_VERSION_NUMBER] wrong version number"
+                text = ("[SSL: " if marker == "[SSL: " else marker) + text.split(" (_ssl.c", 1)[0]
             break
     text = text.splitlines()[0] if text else ""
     text = text.rstrip("'\") ").lstrip("(")

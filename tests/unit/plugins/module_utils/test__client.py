@@ -516,3 +516,20 @@ def test_a_failing_proxy_is_named_as_the_proxy():
     assert _transport.classify_transport_error(exc) == "proxy"
     text, hint = _transport.transport_failure("proxy", "http://idm.test:8080/openidm/info/ping", exc, 30)
     assert text.startswith("the HTTP proxy for idm.test:8080 failed") and "NO_PROXY" in hint
+
+
+def test_https_to_a_plain_http_port_names_openssl_reason_and_the_scheme(monkeypatch, virtual_clock):
+    # What requests raises for an https URL whose server answers in plain HTTP (OpenSSL 3.0).
+    raised = requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='idm.test', port=8080): Max retries exceeded with url: /openidm/info/ping (Caused "
+        "by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))"
+    )
+
+    def request(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    with pytest.raises(ApiError) as info:
+        make_client().get("info/ping")
+    assert info.value.message == "TLS error: [SSL: WRONG_VERSION_NUMBER] wrong version number"
+    assert "check the URL's scheme (http or https), then validate_certs and ca_path" in info.value.hint

@@ -504,6 +504,15 @@ def test_tls_verify_failure_says_what_to_set(tls_server):
     assert "ca_path" in str(error) and "validate_certs" in str(error)
 
 
+def test_https_to_a_plain_http_server_says_to_check_the_scheme():
+    with json_server(lambda url, headers: (200, {}, "application/json")) as base:
+        endpoint = base.replace("http://", "https://", 1) + "/scim/v2"
+        error = failure(auth_method="TOKEN", token=STATIC_TOKEN, endpoint=endpoint)
+    assert error.kind == "tls"
+    assert "does not speak TLS on that port: check the URL's scheme" in str(error)
+    assert "SSLError(" not in str(error)  # OpenSSL's reason, not the nested reprs
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_with_ca_path_and_without_verification(tls_server):
     endpoint, cert_path = tls_server
