@@ -38,7 +38,7 @@ def test_validation_failure_does_not_show_a_document_secret(run_module, idm_args
     result = run_module(module, dict(idm_args, no_such_option=1, **args))
     assert result["failed"] and "no_such_option" in result["msg"]
     assert SECRET not in result.raw_output
-    assert "invocation" in result  # the arguments are still shown, masked
+    # ansible-core 2.19 returns the arguments as invocation here (masked now); 2.21 returns none
 
 
 def test_module_log_entry_does_not_show_a_document_secret(run_module, idm_args, monkeypatch):
